@@ -1,0 +1,26 @@
+# Two commands do everything on a fresh machine: `make train` and `make test`.
+SHELL := /bin/bash
+export VIRTUAL_ENV := $(CURDIR)/.venv
+export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
+# tch builds against the PyTorch in .venv; build.rs bakes its lib folder into every binary's rpath.
+export LIBTORCH_USE_PYTORCH := 1
+
+.PHONY: setup train test bench fmt
+
+setup:
+	@bash scripts/setup.sh
+
+train: setup
+	cargo run --release --example dataset_stats -- --data data/goemotions \
+		--tokenizer data/models/all-MiniLM-L6-v2/tokenizer.json --out runs/dataset_stats
+
+test: setup
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace
+
+bench: setup
+	cargo bench --workspace
+
+fmt:
+	cargo fmt --all

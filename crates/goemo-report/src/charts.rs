@@ -1,0 +1,297 @@
+//! PNG charts drawn with plotters and an embedded font (no system fonts needed).
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::FontStyle;
+
+use crate::atomic::{commit, temporary_sibling};
+use crate::{ReportError, Result};
+
+const FONT: &str = "sans-serif";
+static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+fn register_font() -> std::result::Result<(), String> {
+    static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES)
+                .map_err(|_| "the embedded font is invalid".to_string())
+        })
+        .clone()
+}
+
+/// Draws into a temporary PNG next to `path`, then renames it into place.
+fn draw_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let chart_error = |message: String| ReportError::Chart {
+        path: path.to_path_buf(),
+        message,
+    };
+    register_font().map_err(chart_error)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| ReportError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let tmp = temporary_sibling(path);
+    let result = (|| {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        draw(&root)?;
+        root.present().map_err(|e| e.to_string())
+    })();
+    if let Err(message) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(chart_error(message));
+    }
+    commit(&tmp, path)
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// A horizontal bar chart: one labelled bar per category, top to bottom in the given order.
+#[derive(Debug, Clone)]
+pub struct BarChart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub labels: &'a [String],
+    pub values: &'a [f64],
+    /// One colour per bar; `None` colours every bar the same.
+    pub colors: Option<Vec<(u8, u8, u8)>>,
+    /// How each bar's value is printed at its end.
+    pub value_format: fn(f64) -> String,
+}
+
+/// Draws a [`BarChart`] to a PNG file.
+pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
+    let n = chart.labels.len();
+    let max = chart.values.iter().copied().filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+    let x_max = if max > 0.0 { max * 1.15 } else { 1.0 };
+    let height = 110 + 22 * n as u32;
+    draw_png(path.as_ref(), (1000, height), |root| {
+        let mut plot = ChartBuilder::on(root)
+            .caption(chart.title, (FONT, 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(150)
+            .build_cartesian_2d(0f64..x_max, (0..n).into_segmented())
+            .map_err(err)?;
+        let labels = chart.labels;
+        plot.configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                // Row 0 at the top: the first category is drawn highest.
+                SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - i].clone(),
+                _ => String::new(),
+            })
+            .x_desc(chart.x_label)
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        let default = (70, 110, 190);
+        plot.draw_series(chart.values.iter().enumerate().map(|(i, &v)| {
+            let (r, g, b) = chart.colors.as_ref().and_then(|c| c.get(i).copied()).unwrap_or(default);
+            let row = n - 1 - i;
+            let mut bar = Rectangle::new(
+                [(0.0, SegmentValue::Exact(row)), (v.max(0.0), SegmentValue::Exact(row + 1))],
+                RGBColor(r, g, b).filled(),
+            );
+            bar.set_margin(2, 2, 0, 0);
+            bar
+        }))
+        .map_err(err)?;
+        plot.draw_series(chart.values.iter().enumerate().map(|(i, &v)| {
+            Text::new(
+                format!(" {}", (chart.value_format)(v)),
+                (v.max(0.0), SegmentValue::CenterOf(n - 1 - i)),
+                (FONT, 12).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center)),
+            )
+        }))
+        .map_err(err)?;
+        Ok(())
+    })
+}
+
+/// A square heat map of values in `0..=max`; NaN cells are grey.
+#[derive(Debug, Clone)]
+pub struct Heatmap<'a> {
+    pub title: &'a str,
+    pub labels: &'a [String],
+    /// Row-major values, `labels.len()` × `labels.len()`.
+    pub values: &'a [Vec<f64>],
+    /// The value drawn in the darkest colour (larger values are clipped to it).
+    pub max: f64,
+}
+
+fn heat_color(v: f64, max: f64) -> RGBColor {
+    if !v.is_finite() {
+        return RGBColor(210, 210, 210);
+    }
+    let t = (v / max).clamp(0.0, 1.0);
+    // White to dark blue.
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(lerp(255.0, 8.0), lerp(255.0, 48.0), lerp(255.0, 107.0))
+}
+
+/// Draws a [`Heatmap`] to a PNG file; rows are labelled on the left, columns along the bottom.
+pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
+    let n = chart.labels.len();
+    let size = 200 + 26 * n as u32;
+    draw_png(path.as_ref(), (size + 60, size), |root| {
+        let mut plot = ChartBuilder::on(root)
+            .caption(chart.title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(130)
+            .y_label_area_size(130)
+            .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())
+            .map_err(err)?;
+        let labels = chart.labels;
+        let name = |v: &SegmentValue<usize>, flip: bool| match v {
+            SegmentValue::CenterOf(i) if *i < n => labels[if flip { n - 1 - i } else { *i }].clone(),
+            _ => String::new(),
+        };
+        plot.configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_labels(n)
+            .y_label_formatter(&|v| name(v, true))
+            .y_label_style((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        // Column names are drawn by hand, rotated, starting just under each column.
+        let (_, bottom) = plot.backend_coord(&(SegmentValue::Exact(0), SegmentValue::Exact(0)));
+        for (col, label) in labels.iter().enumerate() {
+            let (x, _) = plot.backend_coord(&(SegmentValue::CenterOf(col), SegmentValue::Exact(0)));
+            let style = (FONT, 12).into_font().transform(FontTransform::Rotate90).color(&BLACK);
+            root.draw(&Text::new(label.clone(), (x + 6, bottom + 6), style)).map_err(err)?;
+        }
+        plot.draw_series((0..n).flat_map(|row| (0..n).map(move |col| (row, col))).map(|(row, col)| {
+            let v = chart.values.get(row).and_then(|r| r.get(col)).copied().unwrap_or(f64::NAN);
+            let y = n - 1 - row;
+            Rectangle::new(
+                [(SegmentValue::Exact(col), SegmentValue::Exact(y)), (SegmentValue::Exact(col + 1), SegmentValue::Exact(y + 1))],
+                heat_color(v, chart.max).filled(),
+            )
+        }))
+        .map_err(err)?;
+        Ok(())
+    })
+}
+
+/// A histogram of non-negative integers with an optional vertical marker (a truncation length).
+#[derive(Debug, Clone)]
+pub struct Histogram<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub values: &'a [usize],
+    pub bin_width: usize,
+    /// A vertical line at this value, with its legend text.
+    pub marker: Option<(usize, &'a str)>,
+}
+
+/// Draws a [`Histogram`] to a PNG file.
+pub fn histogram(path: impl AsRef<Path>, chart: &Histogram<'_>) -> Result<()> {
+    let width = chart.bin_width.max(1);
+    let max_value = chart.values.iter().copied().max().unwrap_or(0);
+    let x_max = max_value.max(chart.marker.map_or(0, |m| m.0)) + width;
+    let mut bins = vec![0usize; x_max / width + 1];
+    for &v in chart.values {
+        bins[v / width] += 1;
+    }
+    let y_max = (*bins.iter().max().unwrap_or(&1) as f64 * 1.1).max(1.0) as usize;
+    draw_png(path.as_ref(), (1000, 560), |root| {
+        let mut plot = ChartBuilder::on(root)
+            .caption(chart.title, (FONT, 22))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0usize..x_max, 0usize..y_max)
+            .map_err(err)?;
+        plot.configure_mesh()
+            .x_desc(chart.x_label)
+            .y_desc("texts")
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        plot.draw_series(bins.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| {
+            Rectangle::new([(i * width, 0), ((i + 1) * width, c)], RGBColor(70, 110, 190).filled())
+        }))
+        .map_err(err)?;
+        if let Some((at, text)) = chart.marker {
+            plot.draw_series(std::iter::once(PathElement::new(vec![(at, 0), (at, y_max)], RED.stroke_width(2))))
+                .map_err(err)?
+                .label(text)
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+            plot.configure_series_labels()
+                .label_font((FONT, 14))
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png_size(path: &Path) -> (u32, u32) {
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        (be(&bytes[16..20]), be(&bytes[20..24]))
+    }
+
+    #[test]
+    fn charts_are_written_as_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels: Vec<String> = ["joy", "anger", "grief"].map(String::from).to_vec();
+        let bars = dir.path().join("bars.png");
+        bar_chart(
+            &bars,
+            &BarChart {
+                title: "counts",
+                x_label: "examples",
+                labels: &labels,
+                values: &[10.0, 3.0, 0.0],
+                colors: None,
+                value_format: |v| format!("{v:.0}"),
+            },
+        )
+        .unwrap();
+        assert_eq!(png_size(&bars), (1000, 110 + 66));
+
+        let heat = dir.path().join("heat.png");
+        let values = vec![vec![f64::NAN, 0.5, 0.1], vec![0.2, f64::NAN, 0.0], vec![1.0, 0.3, f64::NAN]];
+        heatmap(&heat, &Heatmap { title: "P(col | row)", labels: &labels, values: &values, max: 0.5 }).unwrap();
+        assert!(png_size(&heat).0 > 0);
+
+        let hist = dir.path().join("hist.png");
+        histogram(
+            &hist,
+            &Histogram {
+                title: "lengths",
+                x_label: "tokens",
+                values: &[1, 5, 9, 200],
+                bin_width: 4,
+                marker: Some((128, "max length 128")),
+            },
+        )
+        .unwrap();
+        assert_eq!(png_size(&hist), (1000, 560));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "no temporary files left");
+    }
+}

@@ -1,0 +1,9 @@
+//! goemo: fine-tune transformer encoders on libtorch to detect emotions in text, and measure them honestly.
+//!
+//! This facade re-exports the layered crates: [`data`] (readers, taxonomies, tokenization,
+//! batching), [`metrics`], [`threshold`] and [`report`].
+
+pub use goemo_data as data;
+pub use goemo_metrics as metrics;
+pub use goemo_report as report;
+pub use goemo_threshold as threshold;
