@@ -1,0 +1,299 @@
+//! Uncertainty: bootstrap confidence intervals over examples, and a paired bootstrap comparison
+//! of two models scored on the same examples.
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::counts::ThresholdMetrics;
+use crate::error::{MetricsError, Result};
+use crate::ranking::{micro_ranking, per_class_ranking};
+
+/// Scores, targets and predictions of one model on one set of examples (rows).
+#[derive(Debug, Clone, Copy)]
+pub struct EvalData<'a> {
+    pub scores: ArrayView2<'a, f64>,
+    pub targets: ArrayView2<'a, bool>,
+    pub predictions: ArrayView2<'a, bool>,
+}
+
+/// Owned rows drawn from an [`EvalData`].
+struct Resample {
+    scores: Array2<f64>,
+    targets: Array2<bool>,
+    predictions: Array2<bool>,
+}
+
+impl Resample {
+    fn draw(data: &EvalData<'_>, rows: &[usize]) -> Self {
+        Resample {
+            scores: data.scores.select(Axis(0), rows),
+            targets: data.targets.select(Axis(0), rows),
+            predictions: data.predictions.select(Axis(0), rows),
+        }
+    }
+    fn view(&self) -> EvalData<'_> {
+        EvalData {
+            scores: self.scores.view(),
+            targets: self.targets.view(),
+            predictions: self.predictions.view(),
+        }
+    }
+}
+
+/// A metric of one model's results; `None` where it is undefined on the given rows.
+pub trait Metric: Sync {
+    fn name(&self) -> String;
+    fn compute(&self, data: &EvalData<'_>) -> Option<f64>;
+}
+
+/// The headline metrics, ready for bootstrapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Headline {
+    AucMicro,
+    AucMacro,
+    ApMicro,
+    ApMacro,
+    F1Micro,
+    F1Macro,
+}
+
+fn defined_mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let defined: Vec<f64> = values.flatten().collect();
+    (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64)
+}
+
+impl Metric for Headline {
+    fn name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+
+    fn compute(&self, d: &EvalData<'_>) -> Option<f64> {
+        match self {
+            Headline::AucMicro => micro_ranking(d.scores, d.targets).auc,
+            Headline::ApMicro => micro_ranking(d.scores, d.targets).ap,
+            Headline::AucMacro => defined_mean(per_class_ranking(d.scores, d.targets).iter().map(|r| r.auc)),
+            Headline::ApMacro => defined_mean(per_class_ranking(d.scores, d.targets).iter().map(|r| r.ap)),
+            Headline::F1Micro => Some(ThresholdMetrics::compute(d.predictions, d.targets).micro.f1),
+            Headline::F1Macro => Some(ThresholdMetrics::compute(d.predictions, d.targets).macro_.f1),
+        }
+    }
+}
+
+/// Any function of the results is a metric.
+pub struct FnMetric<F>(pub &'static str, pub F);
+
+impl<F: Fn(&EvalData<'_>) -> Option<f64> + Sync> Metric for FnMetric<F> {
+    fn name(&self) -> String {
+        self.0.to_string()
+    }
+    fn compute(&self, data: &EvalData<'_>) -> Option<f64> {
+        (self.1)(data)
+    }
+}
+
+/// How to bootstrap.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BootstrapOptions {
+    pub resamples: usize,
+    /// Two-sided confidence level, e.g. 0.95.
+    pub confidence: f64,
+    pub seed: u64,
+}
+
+impl Default for BootstrapOptions {
+    fn default() -> Self {
+        BootstrapOptions {
+            resamples: 1000,
+            confidence: 0.95,
+            seed: 42,
+        }
+    }
+}
+
+/// A percentile bootstrap interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfidenceInterval {
+    pub metric: String,
+    /// The metric on all examples.
+    pub estimate: f64,
+    pub lower: f64,
+    pub upper: f64,
+    /// Standard deviation of the resampled values.
+    pub std_error: f64,
+    /// Resamples on which the metric was defined (and counted).
+    pub resamples_used: usize,
+    pub confidence: f64,
+}
+
+/// A paired comparison of model A against model B: `delta = metric(A) − metric(B)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedComparison {
+    pub metric: String,
+    pub delta: f64,
+    pub lower: f64,
+    pub upper: f64,
+    /// Two-sided: `2 · min(P(δ* ≤ 0), P(δ* ≥ 0))` over resampled deltas, capped at 1.
+    pub p_value: f64,
+    pub resamples_used: usize,
+    pub confidence: f64,
+}
+
+/// Linear-interpolation quantile of sorted values (numpy's default); `q` in 0..=1.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let rank = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+}
+
+fn check(options: &BootstrapOptions, data: &EvalData<'_>) -> Result<()> {
+    if options.resamples < 2 {
+        return Err(MetricsError::InvalidOption("a bootstrap needs at least 2 resamples".into()));
+    }
+    if !(options.confidence > 0.0 && options.confidence < 1.0) {
+        return Err(MetricsError::InvalidOption(format!("confidence {} is not in (0, 1)", options.confidence)));
+    }
+    crate::input::validate_predictions(data.predictions, data.targets)?;
+    if data.scores.shape() != data.targets.shape() {
+        return Err(MetricsError::ShapeMismatch {
+            what: "scores and targets",
+            left: data.scores.shape().to_vec(),
+            right: data.targets.shape().to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// Row indices of resample `i`: `n` draws with replacement from a stream fixed by `(seed, i)`,
+/// so results do not depend on how rayon schedules the resamples.
+fn resample_rows(n: usize, seed: u64, i: usize) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(i as u64);
+    (0..n).map(|_| rng.random_range(0..n)).collect()
+}
+
+fn interval_bounds(values: &mut [f64], confidence: f64) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let alpha = (1.0 - confidence) / 2.0;
+    (quantile(values, alpha), quantile(values, 1.0 - alpha))
+}
+
+/// A percentile bootstrap confidence interval of `metric` over examples.
+pub fn bootstrap_ci(data: &EvalData<'_>, metric: &dyn Metric, options: &BootstrapOptions) -> Result<ConfidenceInterval> {
+    check(options, data)?;
+    let name = metric.name();
+    let estimate = metric
+        .compute(data)
+        .ok_or_else(|| MetricsError::Undefined("bootstrap estimate", format!("{name} is undefined on all examples")))?;
+    let n = data.scores.nrows();
+    let mut values: Vec<f64> = (0..options.resamples)
+        .into_par_iter()
+        .filter_map(|i| metric.compute(&Resample::draw(data, &resample_rows(n, options.seed, i)).view()))
+        .collect();
+    if values.len() < 2 {
+        return Err(MetricsError::Undefined("bootstrap interval", format!("{name} is undefined on the resamples")));
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let std_error = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt();
+    let (lower, upper) = interval_bounds(&mut values, options.confidence);
+    Ok(ConfidenceInterval {
+        metric: name,
+        estimate,
+        lower,
+        upper,
+        std_error,
+        resamples_used: values.len(),
+        confidence: options.confidence,
+    })
+}
+
+/// Paired bootstrap of `metric(a) − metric(b)`: both models are resampled on the same rows.
+pub fn paired_bootstrap(
+    a: &EvalData<'_>,
+    b: &EvalData<'_>,
+    metric: &dyn Metric,
+    options: &BootstrapOptions,
+) -> Result<PairedComparison> {
+    check(options, a)?;
+    check(options, b)?;
+    if a.targets != b.targets {
+        return Err(MetricsError::InvalidOption(
+            "a paired comparison needs both models scored on the same examples (targets differ)".into(),
+        ));
+    }
+    let name = metric.name();
+    let delta = match (metric.compute(a), metric.compute(b)) {
+        (Some(x), Some(y)) => x - y,
+        _ => return Err(MetricsError::Undefined("paired comparison", format!("{name} is undefined"))),
+    };
+    let n = a.scores.nrows();
+    let mut deltas: Vec<f64> = (0..options.resamples)
+        .into_par_iter()
+        .filter_map(|i| {
+            let rows = resample_rows(n, options.seed, i);
+            let x = metric.compute(&Resample::draw(a, &rows).view())?;
+            let y = metric.compute(&Resample::draw(b, &rows).view())?;
+            Some(x - y)
+        })
+        .collect();
+    if deltas.len() < 2 {
+        return Err(MetricsError::Undefined("paired comparison", format!("{name} is undefined on the resamples")));
+    }
+    let at_most_zero = deltas.iter().filter(|&&d| d <= 0.0).count() as f64 / deltas.len() as f64;
+    let at_least_zero = deltas.iter().filter(|&&d| d >= 0.0).count() as f64 / deltas.len() as f64;
+    let (lower, upper) = interval_bounds(&mut deltas, options.confidence);
+    Ok(PairedComparison {
+        metric: name,
+        delta,
+        lower,
+        upper,
+        p_value: (2.0 * at_most_zero.min(at_least_zero)).min(1.0),
+        resamples_used: deltas.len(),
+        confidence: options.confidence,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synthetic(n: usize, noise: f64, seed: u64) -> (Array2<f64>, Array2<bool>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let targets = Array2::from_shape_fn((n, 3), |(i, c)| (i * 7 + c * 3) % 5 == 0);
+        let scores = targets.mapv(|t| if t { 0.7 } else { 0.3 } + noise * (rng.random::<f64>() - 0.5));
+        (scores, targets)
+    }
+
+    #[test]
+    fn interval_brackets_the_estimate_and_is_reproducible() {
+        let (scores, targets) = synthetic(400, 1.0, 1);
+        let predictions = scores.mapv(|s| s >= 0.5);
+        let data = EvalData { scores: scores.view(), targets: targets.view(), predictions: predictions.view() };
+        let options = BootstrapOptions { resamples: 200, ..Default::default() };
+        let ci = bootstrap_ci(&data, &Headline::AucMicro, &options).unwrap();
+        assert!(ci.lower < ci.estimate && ci.estimate < ci.upper, "{ci:?}");
+        assert!(ci.upper - ci.lower < 0.2);
+        assert_eq!(ci, bootstrap_ci(&data, &Headline::AucMicro, &options).unwrap());
+        assert_eq!(ci.metric, "auc_micro");
+    }
+
+    #[test]
+    fn paired_comparison_detects_a_better_model() {
+        let (good, targets) = synthetic(400, 0.6, 2);
+        let (bad, _) = synthetic(400, 1.6, 3);
+        let (pg, pb) = (good.mapv(|s| s >= 0.5), bad.mapv(|s| s >= 0.5));
+        let a = EvalData { scores: good.view(), targets: targets.view(), predictions: pg.view() };
+        let b = EvalData { scores: bad.view(), targets: targets.view(), predictions: pb.view() };
+        let options = BootstrapOptions { resamples: 300, ..Default::default() };
+        let cmp = paired_bootstrap(&a, &b, &Headline::AucMacro, &options).unwrap();
+        assert!(cmp.delta > 0.0 && cmp.lower > 0.0 && cmp.p_value < 0.01, "{cmp:?}");
+        let same = paired_bootstrap(&a, &a, &Headline::F1Micro, &options).unwrap();
+        assert_eq!((same.delta, same.p_value), (0.0, 1.0));
+    }
+}

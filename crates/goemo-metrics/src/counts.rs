@@ -1,0 +1,174 @@
+//! Threshold metrics from predictions: confusion counts, precision, recall, F1 (all averages),
+//! subset accuracy and Hamming loss, with scikit-learn's `zero_division = 0`.
+
+use ndarray::{ArrayView2, Axis, Zip};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Confusion counts of one class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confusion {
+    pub tp: u64,
+    pub fp: u64,
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    pub tn: u64,
+}
+
+/// `a / b`, or 0 when `b` is 0 (scikit-learn's `zero_division = 0`).
+#[inline]
+pub fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        0.0
+    } else {
+        a / b
+    }
+}
+
+impl Confusion {
+    /// Examples carrying the class.
+    pub fn support(&self) -> u64 {
+        self.tp + self.fn_
+    }
+    pub fn precision(&self) -> f64 {
+        ratio(self.tp as f64, (self.tp + self.fp) as f64)
+    }
+    pub fn recall(&self) -> f64 {
+        ratio(self.tp as f64, (self.tp + self.fn_) as f64)
+    }
+    /// `2 tp / (2 tp + fp + fn)`, the harmonic mean of precision and recall.
+    pub fn f1(&self) -> f64 {
+        ratio(2.0 * self.tp as f64, (2 * self.tp + self.fp + self.fn_) as f64)
+    }
+    fn add(self, o: Confusion) -> Confusion {
+        Confusion {
+            tp: self.tp + o.tp,
+            fp: self.fp + o.fp,
+            fn_: self.fn_ + o.fn_,
+            tn: self.tn + o.tn,
+        }
+    }
+}
+
+/// Per-class confusion counts (classes in parallel).
+pub fn confusion_per_class(predictions: ArrayView2<'_, bool>, targets: ArrayView2<'_, bool>) -> Vec<Confusion> {
+    (0..predictions.ncols())
+        .into_par_iter()
+        .map(|c| {
+            let mut m = Confusion::default();
+            Zip::from(predictions.column(c)).and(targets.column(c)).for_each(|&p, &t| match (p, t) {
+                (true, true) => m.tp += 1,
+                (true, false) => m.fp += 1,
+                (false, true) => m.fn_ += 1,
+                (false, false) => m.tn += 1,
+            });
+            m
+        })
+        .collect()
+}
+
+/// Precision, recall and F1 of one averaging.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Prf {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// Precision, recall and F1 under every averaging scikit-learn offers for multi-label data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdMetrics {
+    pub per_class: Vec<Confusion>,
+    pub micro: Prf,
+    pub macro_: Prf,
+    pub weighted: Prf,
+    pub samples: Prf,
+    /// Fraction of examples whose predicted label set equals the true one.
+    pub subset_accuracy: f64,
+    /// Fraction of (example, label) cells predicted wrongly.
+    pub hamming_loss: f64,
+}
+
+impl ThresholdMetrics {
+    /// Computes every threshold metric from boolean predictions and targets of the same shape.
+    pub fn compute(predictions: ArrayView2<'_, bool>, targets: ArrayView2<'_, bool>) -> Self {
+        let per_class = confusion_per_class(predictions, targets);
+        let total = per_class.iter().fold(Confusion::default(), |a, &b| a.add(b));
+        let c = per_class.len().max(1) as f64;
+        let macro_ = Prf {
+            precision: per_class.iter().map(Confusion::precision).sum::<f64>() / c,
+            recall: per_class.iter().map(Confusion::recall).sum::<f64>() / c,
+            f1: per_class.iter().map(Confusion::f1).sum::<f64>() / c,
+        };
+        let support: f64 = per_class.iter().map(|m| m.support() as f64).sum();
+        let weighted_mean = |f: fn(&Confusion) -> f64| {
+            ratio(per_class.iter().map(|m| m.support() as f64 * f(m)).sum(), support)
+        };
+        let weighted = Prf {
+            precision: weighted_mean(Confusion::precision),
+            recall: weighted_mean(Confusion::recall),
+            f1: weighted_mean(Confusion::f1),
+        };
+        let (samples, exact, wrong) = predictions
+            .axis_iter(Axis(0))
+            .into_par_iter()
+            .zip(targets.axis_iter(Axis(0)).into_par_iter())
+            .map(|(p, t)| {
+                let mut m = Confusion::default();
+                Zip::from(&p).and(&t).for_each(|&p, &t| match (p, t) {
+                    (true, true) => m.tp += 1,
+                    (true, false) => m.fp += 1,
+                    (false, true) => m.fn_ += 1,
+                    (false, false) => m.tn += 1,
+                });
+                let wrong = m.fp + m.fn_;
+                ((m.precision(), m.recall(), m.f1()), u64::from(wrong == 0), wrong)
+            })
+            .reduce(
+                || ((0.0, 0.0, 0.0), 0, 0),
+                |(a, ea, wa), (b, eb, wb)| ((a.0 + b.0, a.1 + b.1, a.2 + b.2), ea + eb, wa + wb),
+            );
+        let n = predictions.nrows().max(1) as f64;
+        ThresholdMetrics {
+            micro: Prf {
+                precision: total.precision(),
+                recall: total.recall(),
+                f1: total.f1(),
+            },
+            macro_,
+            weighted,
+            samples: Prf {
+                precision: samples.0 / n,
+                recall: samples.1 / n,
+                f1: samples.2 / n,
+            },
+            subset_accuracy: exact as f64 / n,
+            hamming_loss: wrong as f64 / (n * c),
+            per_class,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+    use ndarray::array;
+
+    #[test]
+    fn averages_match_scikit_learn() {
+        // y_true = [[1,0,1],[0,1,0],[1,1,0],[0,0,0]]; y_pred = [[1,0,0],[0,1,1],[1,0,0],[0,0,0]]
+        // scikit-learn 1.9.1 (zero_division=0): f1 micro 0.6666666666666666, macro 0.5555555555555555,
+        // weighted 0.6666666666666666, samples 0.5; hamming loss 0.25; subset accuracy 0.25
+        let t = array![[true, false, true], [false, true, false], [true, true, false], [false, false, false]];
+        let p = array![[true, false, false], [false, true, true], [true, false, false], [false, false, false]];
+        let m = ThresholdMetrics::compute(p.view(), t.view());
+        assert_relative_eq!(m.micro.f1, 0.6666666666666666, epsilon = 1e-15);
+        assert_relative_eq!(m.macro_.f1, 0.5555555555555555, epsilon = 1e-15);
+        assert_relative_eq!(m.weighted.f1, 0.6666666666666666, epsilon = 1e-15);
+        assert_relative_eq!(m.samples.f1, 0.5, epsilon = 1e-15);
+        assert_relative_eq!(m.hamming_loss, 0.25);
+        assert_relative_eq!(m.subset_accuracy, 0.25);
+        assert_eq!(m.per_class[2], Confusion { tp: 0, fp: 1, fn_: 1, tn: 2 });
+    }
+}

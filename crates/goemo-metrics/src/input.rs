@@ -1,0 +1,76 @@
+//! Inputs: any float scores, 0/1 targets, validated once.
+
+use ndarray::{Array2, ArrayView2, Zip};
+
+use crate::error::{MetricsError, Result};
+
+/// A number that metrics read as `f64` (scores as `f32` or `f64`, targets as floats or integers).
+pub trait Value: Copy + Send + Sync {
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! impl_value {
+    ($($t:ty),*) => { $(impl Value for $t { #[inline] fn to_f64(self) -> f64 { self as f64 } })* };
+}
+impl_value!(f32, f64, u8, i32, i64, u32, usize);
+
+impl Value for bool {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        f64::from(u8::from(self))
+    }
+}
+
+/// Checks that scores and targets have the same non-empty shape, scores are finite and targets 0/1.
+pub fn validate<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayView2<'_, T>) -> Result<()> {
+    if scores.shape() != targets.shape() {
+        return Err(MetricsError::ShapeMismatch {
+            what: "scores and targets",
+            left: scores.shape().to_vec(),
+            right: targets.shape().to_vec(),
+        });
+    }
+    if scores.is_empty() {
+        return Err(MetricsError::Empty);
+    }
+    for ((row, col), &s) in scores.indexed_iter() {
+        let v = s.to_f64();
+        if !v.is_finite() {
+            return Err(MetricsError::NonFiniteScore { row, col, value: v });
+        }
+    }
+    for ((row, col), &t) in targets.indexed_iter() {
+        let v = t.to_f64();
+        if v != 0.0 && v != 1.0 {
+            return Err(MetricsError::BadTarget { row, col, value: v });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that predictions have the targets' shape.
+pub fn validate_predictions<T: Value>(predictions: ArrayView2<'_, bool>, targets: ArrayView2<'_, T>) -> Result<()> {
+    if predictions.shape() != targets.shape() {
+        return Err(MetricsError::ShapeMismatch {
+            what: "predictions and targets",
+            left: predictions.shape().to_vec(),
+            right: targets.shape().to_vec(),
+        });
+    }
+    if predictions.is_empty() {
+        return Err(MetricsError::Empty);
+    }
+    Ok(())
+}
+
+/// Targets as booleans (after [`validate`]).
+pub fn target_mask<T: Value>(targets: ArrayView2<'_, T>) -> Array2<bool> {
+    targets.mapv(|t| t.to_f64() == 1.0)
+}
+
+/// Scores as `f64`.
+pub fn to_f64<S: Value>(scores: ArrayView2<'_, S>) -> Array2<f64> {
+    let mut out = Array2::zeros(scores.raw_dim());
+    Zip::from(&mut out).and(&scores).for_each(|o, &s| *o = s.to_f64());
+    out
+}

@@ -1,0 +1,146 @@
+//! The `MetricReport`: every headline and per-class metric of one evaluation, serialisable.
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use crate::counts::ThresholdMetrics;
+use crate::error::{MetricsError, Result};
+use crate::input::{target_mask, to_f64, validate, validate_predictions, Value};
+use crate::ranking::{micro_ranking, per_class_ranking, RankingScores};
+
+/// Metrics of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    pub label: String,
+    /// `None` when the class has no positive or no negative example.
+    pub auc: Option<f64>,
+    /// `None` when the class has no positive example.
+    pub ap: Option<f64>,
+    pub f1: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub support: u64,
+    pub tp: u64,
+    pub fp: u64,
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    pub tn: u64,
+    /// The decision threshold applied to this class, when the strategy has one.
+    pub threshold: Option<f64>,
+}
+
+/// Every metric of one evaluation. Averages over classes leave out classes whose metric is
+/// undefined (listed in `undefined_auc_labels` for AUC), never counting them as 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricReport {
+    pub auc_micro: Option<f64>,
+    pub auc_macro: Option<f64>,
+    /// Classes weighted by their support.
+    pub auc_weighted: Option<f64>,
+    pub f1_micro: f64,
+    pub f1_macro: f64,
+    pub f1_weighted: f64,
+    pub f1_samples: f64,
+    pub precision_micro: f64,
+    pub precision_macro: f64,
+    pub recall_micro: f64,
+    pub recall_macro: f64,
+    pub subset_accuracy: f64,
+    pub hamming_loss: f64,
+    pub ap_micro: Option<f64>,
+    pub ap_macro: Option<f64>,
+    pub undefined_auc_labels: Vec<String>,
+    pub per_class: Vec<ClassMetrics>,
+}
+
+fn mean_defined(values: impl Iterator<Item = (Option<f64>, f64)>) -> Option<f64> {
+    let (sum, weight) = values
+        .filter_map(|(v, w)| v.map(|v| (v * w, w)))
+        .fold((0.0, 0.0), |(s, t), (v, w)| (s + v, t + w));
+    (weight > 0.0).then(|| sum / weight)
+}
+
+impl MetricReport {
+    /// Computes the report from scores (for ranking metrics), 0/1 targets and the predictions of
+    /// a threshold strategy; `thresholds` are recorded per class when the strategy has them.
+    pub fn compute<S: Value, T: Value>(
+        scores: ArrayView2<'_, S>,
+        targets: ArrayView2<'_, T>,
+        predictions: ArrayView2<'_, bool>,
+        labels: &[String],
+        thresholds: Option<&[f64]>,
+    ) -> Result<Self> {
+        validate(scores, targets)?;
+        validate_predictions(predictions, targets)?;
+        let c = targets.ncols();
+        if labels.len() != c {
+            return Err(MetricsError::ShapeMismatch {
+                what: "label names and score columns",
+                left: vec![labels.len()],
+                right: vec![c],
+            });
+        }
+        if let Some(t) = thresholds.filter(|t| t.len() != c) {
+            return Err(MetricsError::ShapeMismatch {
+                what: "thresholds and score columns",
+                left: vec![t.len()],
+                right: vec![c],
+            });
+        }
+        let scores = to_f64(scores);
+        let targets = target_mask(targets);
+        let ((per_class_rank, micro_rank), counts): ((Vec<RankingScores>, RankingScores), ThresholdMetrics) =
+            rayon::join(
+                || {
+                    rayon::join(
+                        || per_class_ranking(scores.view(), targets.view()),
+                        || micro_ranking(scores.view(), targets.view()),
+                    )
+                },
+                || ThresholdMetrics::compute(predictions, targets.view()),
+            );
+        let per_class: Vec<ClassMetrics> = (0..c)
+            .map(|i| {
+                let m = counts.per_class[i];
+                ClassMetrics {
+                    label: labels[i].clone(),
+                    auc: per_class_rank[i].auc,
+                    ap: per_class_rank[i].ap,
+                    f1: m.f1(),
+                    precision: m.precision(),
+                    recall: m.recall(),
+                    support: m.support(),
+                    tp: m.tp,
+                    fp: m.fp,
+                    fn_: m.fn_,
+                    tn: m.tn,
+                    threshold: thresholds.map(|t| t[i]),
+                }
+            })
+            .collect();
+        Ok(MetricReport {
+            auc_micro: micro_rank.auc,
+            auc_macro: mean_defined(per_class.iter().map(|m| (m.auc, 1.0))),
+            auc_weighted: mean_defined(per_class.iter().map(|m| (m.auc, m.support as f64))),
+            f1_micro: counts.micro.f1,
+            f1_macro: counts.macro_.f1,
+            f1_weighted: counts.weighted.f1,
+            f1_samples: counts.samples.f1,
+            precision_micro: counts.micro.precision,
+            precision_macro: counts.macro_.precision,
+            recall_micro: counts.micro.recall,
+            recall_macro: counts.macro_.recall,
+            subset_accuracy: counts.subset_accuracy,
+            hamming_loss: counts.hamming_loss,
+            ap_micro: micro_rank.ap,
+            ap_macro: mean_defined(per_class.iter().map(|m| (m.ap, 1.0))),
+            undefined_auc_labels: per_class.iter().filter(|m| m.auc.is_none()).map(|m| m.label.clone()).collect(),
+            per_class,
+        })
+    }
+
+    /// Labels never predicted (no true and no false positive).
+    pub fn never_predicted(&self) -> Vec<&str> {
+        self.per_class.iter().filter(|m| m.tp + m.fp == 0).map(|m| m.label.as_str()).collect()
+    }
+}
