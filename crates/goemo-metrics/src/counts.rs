@@ -1,7 +1,7 @@
 //! Threshold metrics from predictions: confusion counts, precision, recall, F1 (all averages),
 //! subset accuracy and Hamming loss, with scikit-learn's `zero_division = 0`.
 
-use ndarray::{ArrayView2, Axis, Zip};
+use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -50,21 +50,91 @@ impl Confusion {
     }
 }
 
-/// Per-class confusion counts (classes in parallel).
-pub fn confusion_per_class(predictions: ArrayView2<'_, bool>, targets: ArrayView2<'_, bool>) -> Vec<Confusion> {
-    (0..predictions.ncols())
+#[inline]
+fn count(m: &mut Confusion, predicted: bool, actual: bool) {
+    match (predicted, actual) {
+        (true, true) => m.tp += 1,
+        (true, false) => m.fp += 1,
+        (false, true) => m.fn_ += 1,
+        (false, false) => m.tn += 1,
+    }
+}
+
+/// Per-class confusion counts, and per-row sums for the sample average, from one row-major pass
+/// (in parallel over row blocks).
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    per_class: Vec<Confusion>,
+    sample_precision: f64,
+    sample_recall: f64,
+    sample_f1: f64,
+    exact_rows: u64,
+    wrong_cells: u64,
+}
+
+impl Tally {
+    fn merge(mut self, other: Tally) -> Tally {
+        if self.per_class.is_empty() {
+            return other;
+        }
+        for (a, b) in self.per_class.iter_mut().zip(other.per_class) {
+            *a = a.add(b);
+        }
+        self.sample_precision += other.sample_precision;
+        self.sample_recall += other.sample_recall;
+        self.sample_f1 += other.sample_f1;
+        self.exact_rows += other.exact_rows;
+        self.wrong_cells += other.wrong_cells;
+        self
+    }
+}
+
+const ROWS_PER_TASK: usize = 2048;
+
+fn tally(predictions: ArrayView2<'_, bool>, targets: ArrayView2<'_, bool>) -> Tally {
+    predictions
+        .axis_chunks_iter(Axis(0), ROWS_PER_TASK)
         .into_par_iter()
-        .map(|c| {
-            let mut m = Confusion::default();
-            Zip::from(predictions.column(c)).and(targets.column(c)).for_each(|&p, &t| match (p, t) {
-                (true, true) => m.tp += 1,
-                (true, false) => m.fp += 1,
-                (false, true) => m.fn_ += 1,
-                (false, false) => m.tn += 1,
-            });
-            m
-        })
-        .collect()
+        .zip(targets.axis_chunks_iter(Axis(0), ROWS_PER_TASK).into_par_iter())
+        .map(|(p, t)| tally_block(p, t))
+        .reduce(Tally::default, Tally::merge)
+}
+
+#[inline(never)]
+fn tally_block(p: ArrayView2<'_, bool>, t: ArrayView2<'_, bool>) -> Tally {
+    let c = p.ncols();
+    {
+        {
+            let mut out = Tally {
+                per_class: vec![Confusion::default(); c],
+                ..Tally::default()
+            };
+            for (prow, trow) in p.rows().into_iter().zip(t.rows()) {
+                let mut row = Confusion::default();
+                for ((m, &p), &t) in out.per_class.iter_mut().zip(prow.iter()).zip(trow.iter()) {
+                    count(m, p, t);
+                    count(&mut row, p, t);
+                }
+                out.sample_precision += row.precision();
+                out.sample_recall += row.recall();
+                out.sample_f1 += row.f1();
+                let wrong = row.fp + row.fn_;
+                out.exact_rows += u64::from(wrong == 0);
+                out.wrong_cells += wrong;
+            }
+            out
+        }
+    }
+}
+
+/// Per-class confusion counts.
+pub fn confusion_per_class(predictions: ArrayView2<'_, bool>, targets: ArrayView2<'_, bool>) -> Vec<Confusion> {
+    let per_class = tally(predictions, targets).per_class;
+    if per_class.is_empty() {
+        vec![Confusion::default(); predictions.ncols()]
+    } else {
+        per_class
+    }
 }
 
 /// Precision, recall and F1 of one averaging.
@@ -92,7 +162,11 @@ pub struct ThresholdMetrics {
 impl ThresholdMetrics {
     /// Computes every threshold metric from boolean predictions and targets of the same shape.
     pub fn compute(predictions: ArrayView2<'_, bool>, targets: ArrayView2<'_, bool>) -> Self {
-        let per_class = confusion_per_class(predictions, targets);
+        let mut tally = tally(predictions, targets);
+        if tally.per_class.is_empty() {
+            tally.per_class = vec![Confusion::default(); predictions.ncols()];
+        }
+        let per_class = tally.per_class;
         let total = per_class.iter().fold(Confusion::default(), |a, &b| a.add(b));
         let c = per_class.len().max(1) as f64;
         let macro_ = Prf {
@@ -109,25 +183,6 @@ impl ThresholdMetrics {
             recall: weighted_mean(Confusion::recall),
             f1: weighted_mean(Confusion::f1),
         };
-        let (samples, exact, wrong) = predictions
-            .axis_iter(Axis(0))
-            .into_par_iter()
-            .zip(targets.axis_iter(Axis(0)).into_par_iter())
-            .map(|(p, t)| {
-                let mut m = Confusion::default();
-                Zip::from(&p).and(&t).for_each(|&p, &t| match (p, t) {
-                    (true, true) => m.tp += 1,
-                    (true, false) => m.fp += 1,
-                    (false, true) => m.fn_ += 1,
-                    (false, false) => m.tn += 1,
-                });
-                let wrong = m.fp + m.fn_;
-                ((m.precision(), m.recall(), m.f1()), u64::from(wrong == 0), wrong)
-            })
-            .reduce(
-                || ((0.0, 0.0, 0.0), 0, 0),
-                |(a, ea, wa), (b, eb, wb)| ((a.0 + b.0, a.1 + b.1, a.2 + b.2), ea + eb, wa + wb),
-            );
         let n = predictions.nrows().max(1) as f64;
         ThresholdMetrics {
             micro: Prf {
@@ -138,12 +193,12 @@ impl ThresholdMetrics {
             macro_,
             weighted,
             samples: Prf {
-                precision: samples.0 / n,
-                recall: samples.1 / n,
-                f1: samples.2 / n,
+                precision: tally.sample_precision / n,
+                recall: tally.sample_recall / n,
+                f1: tally.sample_f1 / n,
             },
-            subset_accuracy: exact as f64 / n,
-            hamming_loss: wrong as f64 / (n * c),
+            subset_accuracy: tally.exact_rows as f64 / n,
+            hamming_loss: tally.wrong_cells as f64 / (n * c),
             per_class,
         }
     }

@@ -34,5 +34,5 @@ pub use calibration::{calibration, Calibration, ReliabilityBin, CALIBRATION_BINS
 pub use counts::{confusion_per_class, ratio, Confusion, Prf, ThresholdMetrics};
 pub use error::{MetricsError, Result};
 pub use input::{target_mask, to_f64, validate, validate_predictions, Value};
-pub use ranking::{binary_ranking, micro_ranking, per_class_ranking, RankingScores};
+pub use ranking::{binary_ranking, micro_ranking, per_class_ranking, ranking, RankingScores};
 pub use report::{ClassMetrics, MetricReport};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::counts::ThresholdMetrics;
 use crate::error::{MetricsError, Result};
 use crate::input::{target_mask, to_f64, validate, validate_predictions, Value};
-use crate::ranking::{micro_ranking, per_class_ranking, RankingScores};
+use crate::ranking::{ranking, RankingScores};
 
 /// Metrics of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,12 +91,7 @@ impl MetricReport {
         let targets = target_mask(targets);
         let ((per_class_rank, micro_rank), counts): ((Vec<RankingScores>, RankingScores), ThresholdMetrics) =
             rayon::join(
-                || {
-                    rayon::join(
-                        || per_class_ranking(scores.view(), targets.view()),
-                        || micro_ranking(scores.view(), targets.view()),
-                    )
-                },
+                || ranking(scores.view(), targets.view()),
                 || ThresholdMetrics::compute(predictions, targets.view()),
             );
         let per_class: Vec<ClassMetrics> = (0..c)
