@@ -25,6 +25,7 @@ mod batch;
 mod dataset;
 mod error;
 mod labels;
+mod matrix;
 mod preprocess;
 mod readers;
 mod stats;
@@ -35,6 +36,10 @@ pub use batch::{Batch, Batcher};
 pub use dataset::{targets, Dataset, Example, Split};
 pub use error::{DataError, Result};
 pub use labels::{LabelSet, GOEMOTIONS_LABELS};
+pub use matrix::{
+    is_prediction_csv, parse_matrix_csv, parse_prediction_csv, read_matrix_csv, read_prediction_csv, LabelledMatrix,
+    PredictionFile, PREDICTION_COLUMNS,
+};
 pub use preprocess::{clean_text, exclude_label, preprocess, random_subset, PreprocessOptions, PreprocessReport};
 pub use readers::{
     load_goemotions, parse_csv, parse_goemotions_tsv, read_csv, read_goemotions_tsv, CsvLabels, CsvSpec,
