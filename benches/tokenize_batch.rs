@@ -22,7 +22,9 @@ fn tokenize_and_batch(c: &mut Criterion) {
     let ids = tokenizer.encode_batch(&texts).unwrap();
     group.bench_function("batch_epoch_b32", |b| {
         b.iter(|| {
-            let batcher = Batcher::new(&ids, tokenizer.pad_id()).with_targets(targets.view()).unwrap();
+            let batcher = Batcher::new(&ids, tokenizer.pad_id())
+                .with_targets(targets.view())
+                .unwrap();
             let plan = batcher.train_plan(32, 50, 42, 0).unwrap();
             plan.iter().map(|i| batcher.batch(i).input_ids.len()).sum::<usize>()
         })
@@ -30,7 +32,9 @@ fn tokenize_and_batch(c: &mut Criterion) {
     group.bench_function("tokenize_and_batch_epoch_b32", |b| {
         b.iter(|| {
             let ids = tokenizer.encode_batch(&texts).unwrap();
-            let batcher = Batcher::new(&ids, tokenizer.pad_id()).with_targets(targets.view()).unwrap();
+            let batcher = Batcher::new(&ids, tokenizer.pad_id())
+                .with_targets(targets.view())
+                .unwrap();
             let plan = batcher.train_plan(32, 50, 42, 0).unwrap();
             plan.iter().map(|i| batcher.batch(i).input_ids.len()).sum::<usize>()
         })

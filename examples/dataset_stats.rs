@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 use goemo::data::{
-    load_goemotions, preprocess, DatasetStats, HfTokenizer, PreprocessOptions, ReadMode, Split, Taxonomy,
-    TaxonomyMap, Tokenize,
+    load_goemotions, preprocess, DatasetStats, HfTokenizer, PreprocessOptions, ReadMode, Split, Taxonomy, TaxonomyMap,
+    Tokenize,
 };
 use goemo::report::{bar_chart, heatmap, histogram, write_csv_atomic, write_json_atomic, BarChart, Heatmap, Histogram};
 
@@ -63,12 +63,21 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<()> {
-    let mode = if args.lenient { ReadMode::Lenient } else { ReadMode::Strict };
+    let mode = if args.lenient {
+        ReadMode::Lenient
+    } else {
+        ReadMode::Strict
+    };
     let loaded = load_goemotions(&args.data, mode)?;
     let mut dataset = loaded.dataset;
     for (split, skipped) in Split::ALL.iter().zip(&loaded.skipped) {
         if !skipped.is_empty() {
-            eprintln!("{split}: skipped {} malformed rows (first: line {}: {})", skipped.len(), skipped[0].line, skipped[0].reason);
+            eprintln!(
+                "{split}: skipped {} malformed rows (first: line {}: {})",
+                skipped.len(),
+                skipped[0].line,
+                skipped[0].reason
+            );
         }
     }
     if args.taxonomy != Taxonomy::Original {
@@ -183,7 +192,13 @@ fn top_pairs(stats: &DatasetStats, min_count: usize) -> Vec<(String, String, usi
         .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
         .filter(|&(i, j)| co.counts[[i, j]] >= min_count)
         .map(|(i, j)| {
-            (stats.labels[i].clone(), stats.labels[j].clone(), co.counts[[i, j]], co.lift[[i, j]], co.pmi[[i, j]])
+            (
+                stats.labels[i].clone(),
+                stats.labels[j].clone(),
+                co.counts[[i, j]],
+                co.lift[[i, j]],
+                co.pmi[[i, j]],
+            )
         })
         .collect();
     pairs.sort_by(|a, b| b.3.total_cmp(&a.3));
@@ -195,7 +210,16 @@ fn write_outputs(stats: &DatasetStats, token_lengths: Option<&[usize]>, args: &A
     write_json_atomic(out.join("stats.json"), stats)?;
     write_csv_atomic(
         out.join("label_distribution.csv"),
-        &["label", "train", "dev", "test", "train_fraction", "weight_inverse", "weight_sqrt_inverse", "weight_effective_samples"],
+        &[
+            "label",
+            "train",
+            "dev",
+            "test",
+            "train_fraction",
+            "weight_inverse",
+            "weight_sqrt_inverse",
+            "weight_effective_samples",
+        ],
         stats.label_counts.iter().enumerate().map(|(i, c)| {
             vec![
                 c.label.clone(),
@@ -212,7 +236,11 @@ fn write_outputs(stats: &DatasetStats, token_lengths: Option<&[usize]>, args: &A
     write_csv_atomic(
         out.join("labels_per_example.csv"),
         &["labels", "examples"],
-        stats.labels_per_example.iter().enumerate().map(|(k, n)| [k.to_string(), n.to_string()]),
+        stats
+            .labels_per_example
+            .iter()
+            .enumerate()
+            .map(|(k, n)| [k.to_string(), n.to_string()]),
     )?;
     let co = &stats.cooccurrence;
     let n = stats.labels.len();
@@ -251,7 +279,12 @@ fn write_outputs(stats: &DatasetStats, token_lengths: Option<&[usize]>, args: &A
     // Conditional probabilities without the trivial diagonal, in frequency order.
     let values: Vec<Vec<f64>> = order
         .iter()
-        .map(|&i| order.iter().map(|&j| if i == j { f64::NAN } else { co.conditional[[i, j]] }).collect())
+        .map(|&i| {
+            order
+                .iter()
+                .map(|&j| if i == j { f64::NAN } else { co.conditional[[i, j]] })
+                .collect()
+        })
         .collect();
     heatmap(
         out.join("cooccurrence.png"),

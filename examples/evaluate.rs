@@ -131,7 +131,10 @@ fn run(args: Args) -> Result<()> {
         };
         let fit = load_set(fit_scores, args.fit_targets.as_deref())?;
         if fit.scores.ncols() != c {
-            bail!("the fit set has {} label columns, the evaluated set {c}", fit.scores.ncols());
+            bail!(
+                "the fit set has {} label columns, the evaluated set {c}",
+                fit.scores.ncols()
+            );
         }
         if let (Some(a), Some(b)) = (&fit.labels, &eval.labels) {
             if a != b {
@@ -183,10 +186,21 @@ fn run(args: Args) -> Result<()> {
             confidence: 0.95,
             seed: args.seed,
         };
-        eprintln!("\nbootstrap 95% intervals ({} resamples over examples):", args.bootstrap);
-        for metric in [Headline::AucMicro, Headline::AucMacro, Headline::F1Micro, Headline::F1Macro] {
+        eprintln!(
+            "\nbootstrap 95% intervals ({} resamples over examples):",
+            args.bootstrap
+        );
+        for metric in [
+            Headline::AucMicro,
+            Headline::AucMacro,
+            Headline::F1Micro,
+            Headline::F1Macro,
+        ] {
             let ci = bootstrap_ci(&data, &metric, &options)?;
-            eprintln!("  {:<10} {:.4} [{:.4}, {:.4}]", ci.metric, ci.estimate, ci.lower, ci.upper);
+            eprintln!(
+                "  {:<10} {:.4} [{:.4}, {:.4}]",
+                ci.metric, ci.estimate, ci.lower, ci.upper
+            );
         }
     }
     Ok(())
@@ -198,7 +212,10 @@ fn print_table(r: &MetricReport, args: &Args, n: usize, thresholds: &str) {
         .as_ref()
         .map(|p| format!(", fitted on {}", p.display()))
         .unwrap_or_default();
-    println!("{n} examples x {} labels; thresholds: {thresholds}{fitted_on}\n", r.per_class.len());
+    println!(
+        "{n} examples x {} labels; thresholds: {thresholds}{fitted_on}\n",
+        r.per_class.len()
+    );
     let opt = |v: Option<f64>| v.map_or("undefined".to_string(), |v| format!("{v:.4}"));
     let rows = [
         ("auc_micro", opt(r.auc_micro)),
@@ -221,10 +238,20 @@ fn print_table(r: &MetricReport, args: &Args, n: usize, thresholds: &str) {
         println!("{name:<16} {value}");
     }
     if !r.undefined_auc_labels.is_empty() {
-        println!("AUC undefined (left out of averages): {}", r.undefined_auc_labels.join(", "));
+        println!(
+            "AUC undefined (left out of averages): {}",
+            r.undefined_auc_labels.join(", ")
+        );
     }
     let never = r.never_predicted();
-    println!("labels never predicted: {}", if never.is_empty() { "none".to_string() } else { format!("{} ({})", never.len(), never.join(", ")) });
+    println!(
+        "labels never predicted: {}",
+        if never.is_empty() {
+            "none".to_string()
+        } else {
+            format!("{} ({})", never.len(), never.join(", "))
+        }
+    );
     println!(
         "\n{:<15} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>9}",
         "label", "auc", "ap", "f1", "precision", "recall", "support", "threshold"

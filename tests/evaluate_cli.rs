@@ -17,7 +17,13 @@ fn evaluate_binary() -> PathBuf {
 fn fixture_case(name: &str) -> Value {
     let text = include_str!("../crates/goemo-metrics/tests/fixtures/sklearn_cases.json");
     let doc: Value = serde_json::from_str(text).unwrap();
-    doc["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone()
+    doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()
+        .clone()
 }
 
 fn write_matrix(path: &Path, header: bool, rows: &Value) {
@@ -29,7 +35,12 @@ fn write_matrix(path: &Path, header: bool, rows: &Value) {
         out.push('\n');
     }
     for row in rows {
-        let cells: Vec<String> = row.as_array().unwrap().iter().map(|v| format!("{}", v.as_f64().unwrap())).collect();
+        let cells: Vec<String> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| format!("{}", v.as_f64().unwrap()))
+            .collect();
         out += &cells.join(",");
         out.push('\n');
     }
@@ -38,7 +49,11 @@ fn write_matrix(path: &Path, header: bool, rows: &Value) {
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(evaluate_binary()).args(args).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -48,10 +63,23 @@ fn json_report_equals_scikit_learn() {
     let (s, t) = (dir.path().join("s.csv"), dir.path().join("t.csv"));
     write_matrix(&s, true, &case["scores"]);
     write_matrix(&t, false, &case["targets"]);
-    let (ok, stdout, stderr) = run(&["--scores", s.to_str().unwrap(), "--targets", t.to_str().unwrap(), "--json"]);
+    let (ok, stdout, stderr) = run(&[
+        "--scores",
+        s.to_str().unwrap(),
+        "--targets",
+        t.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(ok, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    for key in ["auc_micro", "auc_macro", "f1_micro", "f1_macro", "hamming_loss", "ap_micro"] {
+    for key in [
+        "auc_micro",
+        "auc_macro",
+        "f1_micro",
+        "f1_macro",
+        "hamming_loss",
+        "ap_micro",
+    ] {
         let (got, want) = (report[key].as_f64().unwrap(), case["expected"][key].as_f64().unwrap());
         assert!((got - want).abs() < 1e-9, "{key}: {got} vs {want}");
     }
@@ -69,19 +97,45 @@ fn fitting_needs_a_separate_set_and_uses_it() {
     write_matrix(&p("ts.csv"), false, &test["scores"]);
     write_matrix(&p("tt.csv"), false, &test["targets"]);
     let path = |n: &str| p(n).to_str().unwrap().to_string();
-    let (ok, _, stderr) = run(&["--scores", &path("ts.csv"), "--targets", &path("tt.csv"), "--threshold-strategy", "per-class"]);
+    let (ok, _, stderr) = run(&[
+        "--scores",
+        &path("ts.csv"),
+        "--targets",
+        &path("tt.csv"),
+        "--threshold-strategy",
+        "per-class",
+    ]);
     assert!(!ok);
     assert!(stderr.contains("never fitted on the evaluated set"), "{stderr}");
 
     let sweep = path("sweep.csv");
     let (ok, stdout, stderr) = run(&[
-        "--scores", &path("ts.csv"), "--targets", &path("tt.csv"), "--threshold-strategy", "per-class",
-        "--fit-scores", &path("ds.csv"), "--fit-targets", &path("dt.csv"), "--json", "--sweep", &sweep,
+        "--scores",
+        &path("ts.csv"),
+        "--targets",
+        &path("tt.csv"),
+        "--threshold-strategy",
+        "per-class",
+        "--fit-scores",
+        &path("ds.csv"),
+        "--fit-targets",
+        &path("dt.csv"),
+        "--json",
+        "--sweep",
+        &sweep,
     ]);
     assert!(ok, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    let thresholds: Vec<f64> = report["per_class"].as_array().unwrap().iter().map(|m| m["threshold"].as_f64().unwrap()).collect();
-    assert!(thresholds.iter().any(|&t| (t - 0.5).abs() > 1e-6), "thresholds were fitted: {thresholds:?}");
+    let thresholds: Vec<f64> = report["per_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["threshold"].as_f64().unwrap())
+        .collect();
+    assert!(
+        thresholds.iter().any(|&t| (t - 0.5).abs() > 1e-6),
+        "thresholds were fitted: {thresholds:?}"
+    );
     let rows = std::fs::read_to_string(&sweep).unwrap();
     assert_eq!(rows.lines().count(), 100, "header + 99 thresholds");
     assert!(rows.starts_with("threshold,f1_micro,f1_macro"));
@@ -101,14 +155,34 @@ fn prediction_files_and_table_output() {
     )
     .unwrap();
     let p = preds.to_str().unwrap();
-    let (ok, stdout, stderr) = run(&["--scores", p, "--threshold-strategy", "top-k", "--top-k", "1", "--min-score", "0.4"]);
+    let (ok, stdout, stderr) = run(&[
+        "--scores",
+        p,
+        "--threshold-strategy",
+        "top-k",
+        "--top-k",
+        "1",
+        "--min-score",
+        "0.4",
+    ]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("thresholds: top-1 (min score 0.4)"), "{stdout}");
     assert!(stdout.contains("auc_micro"));
-    let (ok, stdout, _) = run(&["--scores", p, "--threshold-strategy", "per-class", "--fit-scores", p, "--json"]);
+    let (ok, stdout, _) = run(&[
+        "--scores",
+        p,
+        "--threshold-strategy",
+        "per-class",
+        "--fit-scores",
+        p,
+        "--json",
+    ]);
     assert!(ok);
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report["f1_macro"], 1.0, "thresholds fitted on the same file separate it perfectly");
+    assert_eq!(
+        report["f1_macro"], 1.0,
+        "thresholds fitted on the same file separate it perfectly"
+    );
 }
 
 #[test]
@@ -119,7 +193,10 @@ fn bad_input_is_reported_not_panicked() {
     std::fs::write(&t, "1,0\n0,1\n").unwrap();
     let (ok, _, stderr) = run(&["--scores", s.to_str().unwrap(), "--targets", t.to_str().unwrap()]);
     assert!(!ok);
-    assert!(stderr.contains("s.csv:2: column 2") && stderr.contains("not finite"), "{stderr}");
+    assert!(
+        stderr.contains("s.csv:2: column 2") && stderr.contains("not finite"),
+        "{stderr}"
+    );
     std::fs::write(&s, "0.1,0.2\n0.3,0.4\n").unwrap();
     std::fs::write(&t, "1,0\n0,2\n").unwrap();
     let (ok, _, stderr) = run(&["--scores", s.to_str().unwrap(), "--targets", t.to_str().unwrap()]);

@@ -38,7 +38,9 @@ fn full_release_counts() {
 
 #[test]
 fn options_change_the_data() {
-    let mut ds = load_goemotions(repo("data/goemotions"), ReadMode::Strict).unwrap().dataset;
+    let mut ds = load_goemotions(repo("data/goemotions"), ReadMode::Strict)
+        .unwrap()
+        .dataset;
     let options = PreprocessOptions {
         exclude_neutral: true,
         lowercase: true,
@@ -52,14 +54,20 @@ fn options_change_the_data() {
     // Examples whose only label was neutral are gone, and said so.
     assert!(report.dropped_no_label[0] > 10_000);
     assert_eq!(ds.train.len(), 1000);
-    assert!(ds.dev.iter().chain(&ds.test).all(|e| !e.labels.is_empty() && e.labels.iter().all(|&l| l < 27)));
+    assert!(ds
+        .dev
+        .iter()
+        .chain(&ds.test)
+        .all(|e| !e.labels.is_empty() && e.labels.iter().all(|&l| l < 27)));
     assert!(ds.train.iter().all(|e| e.text == e.text.to_lowercase()));
     assert!(!report.describe().is_empty());
 }
 
 #[test]
 fn ekman_taxonomy_on_the_test_split() {
-    let ds = load_goemotions(repo("data/goemotions"), ReadMode::Strict).unwrap().dataset;
+    let ds = load_goemotions(repo("data/goemotions"), ReadMode::Strict)
+        .unwrap()
+        .dataset;
     let map = TaxonomyMap::new(Taxonomy::Ekman, &ds.labels).unwrap();
     let test = map.map_examples(&ds.test);
     assert_eq!(test.len(), ds.test.len());
@@ -70,27 +78,43 @@ fn ekman_taxonomy_on_the_test_split() {
 
 #[test]
 fn tokenize_and_batch_the_test_split() {
-    let ds = load_goemotions(repo("data/goemotions"), ReadMode::Strict).unwrap().dataset;
+    let ds = load_goemotions(repo("data/goemotions"), ReadMode::Strict)
+        .unwrap()
+        .dataset;
     let tokenizer = HfTokenizer::from_file(repo("data/models/all-MiniLM-L6-v2/tokenizer.json"), 128).unwrap();
     assert_eq!(tokenizer.pad_id(), 0);
     let texts: Vec<&str> = ds.test.iter().map(|e| e.text.as_str()).collect();
     let ids = tokenizer.encode_batch(&texts).unwrap();
     assert_eq!(ids.len(), 5_427);
-    assert!(ids.iter().all(|t| t.len() <= 128 && t[0] == 101 && *t.last().unwrap() == 102), "[CLS] ... [SEP]");
+    assert!(
+        ids.iter()
+            .all(|t| t.len() <= 128 && t[0] == 101 && *t.last().unwrap() == 102),
+        "[CLS] ... [SEP]"
+    );
     let lengths = tokenizer.token_lengths(&texts).unwrap();
     assert!(lengths.iter().zip(&ids).all(|(&l, t)| l >= t.len()));
 
     let targets = ds.targets(Split::Test);
-    let batcher = Batcher::new(&ids, tokenizer.pad_id()).with_targets(targets.view()).unwrap().with_token_type_ids(true);
+    let batcher = Batcher::new(&ids, tokenizer.pad_id())
+        .with_targets(targets.view())
+        .unwrap()
+        .with_token_type_ids(true);
     let plan = batcher.eval_plan(64).unwrap();
-    assert_eq!(plan.concat(), (0..5_427).collect::<Vec<_>>(), "evaluation keeps input order");
+    assert_eq!(
+        plan.concat(),
+        (0..5_427).collect::<Vec<_>>(),
+        "evaluation keeps input order"
+    );
     let last = batcher.batch(plan.last().unwrap());
     assert_eq!(last.len(), 5_427 % 64, "the last partial batch is kept");
     for indices in &plan {
         let b = batcher.batch(indices);
         let width = indices.iter().map(|&i| ids[i].len()).max().unwrap();
         assert_eq!(b.input_ids.ncols(), width, "padded to the longest in the batch");
-        assert_eq!(b.attention_mask.sum() as usize, indices.iter().map(|&i| ids[i].len()).sum::<usize>());
+        assert_eq!(
+            b.attention_mask.sum() as usize,
+            indices.iter().map(|&i| ids[i].len()).sum::<usize>()
+        );
         assert_eq!(b.targets.as_ref().unwrap().row(0), targets.row(indices[0]));
     }
 }

@@ -160,7 +160,10 @@ mod tests {
     fn batches_pad_to_the_longest_and_mask_padding() {
         let ids = vec![vec![5, 6, 7], vec![8]];
         let targets = ndarray::array![[1.0f32, 0.0], [0.0, 1.0]];
-        let batcher = Batcher::new(&ids, 0).with_targets(targets.view()).unwrap().with_token_type_ids(true);
+        let batcher = Batcher::new(&ids, 0)
+            .with_targets(targets.view())
+            .unwrap()
+            .with_token_type_ids(true);
         let b = batcher.batch(&[1, 0]);
         assert_eq!(b.input_ids, ndarray::array![[8, 0, 0], [5, 6, 7]]);
         assert_eq!(b.attention_mask, ndarray::array![[1, 0, 0], [1, 1, 1]]);
@@ -200,7 +203,12 @@ mod tests {
                 .sum()
         };
         let unbucketed = batcher.train_plan(8, 1, 42, 0).unwrap();
-        assert!(padded(&a) * 2 < padded(&unbucketed), "{} vs {}", padded(&a), padded(&unbucketed));
+        assert!(
+            padded(&a) * 2 < padded(&unbucketed),
+            "{} vs {}",
+            padded(&a),
+            padded(&unbucketed)
+        );
     }
 
     #[test]

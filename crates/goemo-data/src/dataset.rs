@@ -101,8 +101,16 @@ mod tests {
     #[test]
     fn targets_are_multi_hot_in_label_order() {
         let examples = vec![
-            Example { id: "a".into(), text: "x".into(), labels: vec![0, 2] },
-            Example { id: "b".into(), text: "y".into(), labels: vec![1] },
+            Example {
+                id: "a".into(),
+                text: "x".into(),
+                labels: vec![0, 2],
+            },
+            Example {
+                id: "b".into(),
+                text: "y".into(),
+                labels: vec![1],
+            },
         ];
         let t = targets(&examples, 3);
         assert_eq!(t, ndarray::array![[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]);

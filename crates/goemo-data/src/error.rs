@@ -21,10 +21,7 @@ pub enum DataError {
     },
     /// A file is well formed row by row but wrong as a whole (no rows, bad header...).
     #[error("{source_name}: {message}")]
-    File {
-        source_name: String,
-        message: String,
-    },
+    File { source_name: String, message: String },
     /// A label name that the label set does not know.
     #[error("unknown label {name:?} (known: {known})")]
     UnknownLabel { name: String, known: String },

@@ -42,8 +42,8 @@ pub use matrix::{
 };
 pub use preprocess::{clean_text, exclude_label, preprocess, random_subset, PreprocessOptions, PreprocessReport};
 pub use readers::{
-    load_goemotions, parse_csv, parse_goemotions_tsv, read_csv, read_goemotions_tsv, CsvLabels, CsvSpec,
-    LoadedDataset, ReadMode, ReadOutcome, SkippedRow,
+    load_goemotions, parse_csv, parse_goemotions_tsv, read_csv, read_goemotions_tsv, CsvLabels, CsvSpec, LoadedDataset,
+    ReadMode, ReadOutcome, SkippedRow,
 };
 pub use stats::{
     class_weights, label_counts, percentile, ClassWeighting, Cooccurrence, DatasetStats, LabelCount, LengthStats,

@@ -54,10 +54,18 @@ fn records(bytes: &[u8], source: &str) -> Result<Vec<(usize, csv::StringRecord)>
 
 fn number(field: &str, source: &str, line: usize, column: usize) -> Result<f64> {
     let value: f64 = field.trim().parse().map_err(|_| {
-        DataError::row(source, line, format!("column {}: {field:?} is not a number", column + 1))
+        DataError::row(
+            source,
+            line,
+            format!("column {}: {field:?} is not a number", column + 1),
+        )
     })?;
     if !value.is_finite() {
-        return Err(DataError::row(source, line, format!("column {}: {field:?} is not finite", column + 1)));
+        return Err(DataError::row(
+            source,
+            line,
+            format!("column {}: {field:?} is not finite", column + 1),
+        ));
     }
     Ok(value)
 }
@@ -85,7 +93,11 @@ pub fn parse_matrix_csv(bytes: &[u8], source: &str) -> Result<LabelledMatrix> {
     let mut values = Vec::with_capacity(body.len() * width);
     for (line, record) in body {
         if record.len() != width {
-            return Err(DataError::row(source, *line, format!("{} columns, expected {width}", record.len())));
+            return Err(DataError::row(
+                source,
+                *line,
+                format!("{} columns, expected {width}", record.len()),
+            ));
         }
         for (column, field) in record.iter().enumerate() {
             values.push(number(field, source, *line, column)?);
@@ -120,7 +132,10 @@ pub fn parse_prediction_csv(bytes: &[u8], source: &str) -> Result<PredictionFile
     if !(header.len() > 4 && header.iter().take(4).eq(PREDICTION_COLUMNS)) {
         return Err(DataError::File {
             source_name: source.into(),
-            message: format!("header must start with {} and name one column per label", PREDICTION_COLUMNS.join(",")),
+            message: format!(
+                "header must start with {} and name one column per label",
+                PREDICTION_COLUMNS.join(",")
+            ),
         });
     }
     let labels: Vec<String> = header.iter().skip(4).map(|h| h.trim().to_string()).collect();
@@ -134,7 +149,11 @@ pub fn parse_prediction_csv(bytes: &[u8], source: &str) -> Result<PredictionFile
     let (mut ids, mut texts) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (row, (line, record)) in rows[1..].iter().enumerate() {
         if record.len() != c + 4 {
-            return Err(DataError::row(source, *line, format!("{} columns, expected {}", record.len(), c + 4)));
+            return Err(DataError::row(
+                source,
+                *line,
+                format!("{} columns, expected {}", record.len(), c + 4),
+            ));
         }
         ids.push(record[0].to_string());
         texts.push(record[1].to_string());

@@ -192,7 +192,11 @@ mod tests {
     fn excluding_neutral_renumbers_and_drops_unlabelled() {
         let mut ds = Dataset {
             labels: LabelSet::new(["a", "neutral", "b"]).unwrap(),
-            train: vec![example("1", "x", vec![1]), example("2", "y", vec![1, 2]), example("3", "z", vec![0])],
+            train: vec![
+                example("1", "x", vec![1]),
+                example("2", "y", vec![1, 2]),
+                example("3", "z", vec![0]),
+            ],
             dev: vec![],
             test: vec![example("4", "w", vec![2])],
         };

@@ -89,12 +89,7 @@ fn parse_label_list(field: &str, labels: &LabelSet) -> std::result::Result<Vec<u
 ///
 /// A UTF-8 BOM and CRLF line ends are accepted; blank lines are skipped. Label ids must be
 /// integers below `labels.len()`; texts and ids must not be empty.
-pub fn parse_goemotions_tsv(
-    bytes: &[u8],
-    source_name: &str,
-    labels: &LabelSet,
-    mode: ReadMode,
-) -> Result<ReadOutcome> {
+pub fn parse_goemotions_tsv(bytes: &[u8], source_name: &str, labels: &LabelSet, mode: ReadMode) -> Result<ReadOutcome> {
     let mut out = ReadOutcome::default();
     for (i, raw) in strip_bom(bytes).split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
@@ -105,7 +100,12 @@ pub fn parse_goemotions_tsv(
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t,
             Err(e) => {
-                out.reject(mode, source_name, line, format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+                out.reject(
+                    mode,
+                    source_name,
+                    line,
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                )?;
                 continue;
             }
         };
@@ -214,7 +214,9 @@ impl CsvSpec {
         CsvSpec {
             text_column: text_column.into(),
             id_column: None,
-            labels: CsvLabels::Joined { column: label_column.into() },
+            labels: CsvLabels::Joined {
+                column: label_column.into(),
+            },
             delimiter: b',',
         }
     }
@@ -403,11 +405,16 @@ fn infer_joined_labels(
     delimiter: u8,
     col: usize,
 ) -> std::result::Result<LabelSet, String> {
-    let mut reader = builder.delimiter(delimiter).flexible(true).from_reader(strip_bom(bytes));
+    let mut reader = builder
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(strip_bom(bytes));
     let mut names = std::collections::BTreeSet::new();
     for record in reader.byte_records() {
         let Ok(record) = record else { continue };
-        let Some(Ok(value)) = record.get(col).map(std::str::from_utf8) else { continue };
+        let Some(Ok(value)) = record.get(col).map(std::str::from_utf8) else {
+            continue;
+        };
         for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             if token.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!(

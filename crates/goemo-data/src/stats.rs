@@ -132,9 +132,7 @@ impl Cooccurrence {
         }
         let n = examples.len() as f64;
         let marginal = |i: usize| counts[[i, i]] as f64;
-        let conditional = Array2::from_shape_fn((n_labels, n_labels), |(i, j)| {
-            counts[[i, j]] as f64 / marginal(i)
-        });
+        let conditional = Array2::from_shape_fn((n_labels, n_labels), |(i, j)| counts[[i, j]] as f64 / marginal(i));
         let lift = Array2::from_shape_fn((n_labels, n_labels), |(i, j)| {
             if marginal(i) == 0.0 || marginal(j) == 0.0 {
                 f64::NAN
@@ -198,10 +196,7 @@ impl DatasetStats {
                 )));
             }
         }
-        let per_split: Vec<Vec<usize>> = Split::ALL
-            .iter()
-            .map(|&s| label_counts(dataset.split(s), c))
-            .collect();
+        let per_split: Vec<Vec<usize>> = Split::ALL.iter().map(|&s| label_counts(dataset.split(s), c)).collect();
         let n_train = dataset.train.len();
         let label_counts = dataset
             .labels

@@ -106,10 +106,7 @@ impl TaxonomyMap {
                 let mut labels: Vec<usize> = e.labels.iter().map(|&l| self.group_of[l]).collect();
                 labels.sort_unstable();
                 labels.dedup();
-                Example {
-                    labels,
-                    ..e.clone()
-                }
+                Example { labels, ..e.clone() }
             })
             .collect()
     }

@@ -54,13 +54,19 @@ impl HfTokenizer {
     /// Wraps a loaded tokenizer; whatever padding and truncation its file set are replaced.
     pub fn new(mut tokenizer: Tokenizer, max_length: usize) -> Result<Self> {
         if max_length < 2 {
-            return Err(DataError::InvalidOption(format!("max_length {max_length} is too small")));
+            return Err(DataError::InvalidOption(format!(
+                "max_length {max_length} is too small"
+            )));
         }
         // The pad id: the file's padding settings first, then the usual pad tokens.
         let pad_id = tokenizer
             .get_padding()
             .map(|p| p.pad_id)
-            .or_else(|| ["[PAD]", "<pad>", "<|endoftext|>"].iter().find_map(|t| tokenizer.token_to_id(t)))
+            .or_else(|| {
+                ["[PAD]", "<pad>", "<|endoftext|>"]
+                    .iter()
+                    .find_map(|t| tokenizer.token_to_id(t))
+            })
             .unwrap_or(0);
         tokenizer.with_padding(None);
         let mut untruncated = tokenizer.clone();

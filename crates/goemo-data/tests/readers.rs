@@ -63,11 +63,25 @@ fn csv_with_joined_label_names_or_ids() {
     assert_eq!(out.examples[1].labels, vec![25]);
 
     // Without a label set, names define it (sorted); ids cannot be read.
-    let (set, out) = parse_csv(b"text,labels\nhi,b\nyo,\"a,b\"\n", "x.csv", &CsvSpec::joined("text", "labels"), None, ReadMode::Strict).unwrap();
+    let (set, out) = parse_csv(
+        b"text,labels\nhi,b\nyo,\"a,b\"\n",
+        "x.csv",
+        &CsvSpec::joined("text", "labels"),
+        None,
+        ReadMode::Strict,
+    )
+    .unwrap();
     assert_eq!(set.names(), ["a", "b"]);
     assert_eq!(out.examples[1].labels, vec![0, 1]);
     assert_eq!(out.examples[1].id, "2");
-    let err = parse_csv(b"text,labels\nhi,3\n", "x.csv", &CsvSpec::joined("text", "labels"), None, ReadMode::Strict).unwrap_err();
+    let err = parse_csv(
+        b"text,labels\nhi,3\n",
+        "x.csv",
+        &CsvSpec::joined("text", "labels"),
+        None,
+        ReadMode::Strict,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("pass the label names"), "{err}");
 }
 
@@ -77,21 +91,48 @@ fn csv_with_one_column_per_label() {
     let (set, out) = parse_csv(csv, "oh.csv", &CsvSpec::one_hot("text"), None, ReadMode::Strict).unwrap();
     assert_eq!(set.names(), ["joy", "anger"]);
     assert_eq!(out.examples[2].labels, vec![0, 1]);
-    let err = parse_csv(b"text,joy\nyay,2\n", "oh.csv", &CsvSpec::one_hot("text"), None, ReadMode::Strict).unwrap_err();
+    let err = parse_csv(
+        b"text,joy\nyay,2\n",
+        "oh.csv",
+        &CsvSpec::one_hot("text"),
+        None,
+        ReadMode::Strict,
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "oh.csv:2: column \"joy\" must be 0 or 1, found \"2\"");
     let spec = CsvSpec {
-        labels: CsvLabels::OneHot { columns: Some(vec!["missing".into()]) },
+        labels: CsvLabels::OneHot {
+            columns: Some(vec!["missing".into()]),
+        },
         ..CsvSpec::one_hot("text")
     };
-    assert!(parse_csv(csv, "oh.csv", &spec, None, ReadMode::Strict).unwrap_err().to_string().contains("no column \"missing\""));
+    assert!(parse_csv(csv, "oh.csv", &spec, None, ReadMode::Strict)
+        .unwrap_err()
+        .to_string()
+        .contains("no column \"missing\""));
 }
 
 #[test]
 fn csv_errors_name_the_line() {
     let csv = b"text,labels\nfine,joy\n,joy\n";
-    let err = parse_csv(csv, "c.csv", &CsvSpec::joined("text", "labels"), Some(&labels()), ReadMode::Strict).unwrap_err();
+    let err = parse_csv(
+        csv,
+        "c.csv",
+        &CsvSpec::joined("text", "labels"),
+        Some(&labels()),
+        ReadMode::Strict,
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "c.csv:3: empty text");
-    let out = parse_csv(csv, "c.csv", &CsvSpec::joined("text", "labels"), Some(&labels()), ReadMode::Lenient).unwrap().1;
+    let out = parse_csv(
+        csv,
+        "c.csv",
+        &CsvSpec::joined("text", "labels"),
+        Some(&labels()),
+        ReadMode::Lenient,
+    )
+    .unwrap()
+    .1;
     assert_eq!((out.examples.len(), out.skipped.len()), (1, 1));
 }
 

@@ -154,10 +154,15 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 fn check(options: &BootstrapOptions, data: &EvalData<'_>) -> Result<()> {
     if options.resamples < 2 {
-        return Err(MetricsError::InvalidOption("a bootstrap needs at least 2 resamples".into()));
+        return Err(MetricsError::InvalidOption(
+            "a bootstrap needs at least 2 resamples".into(),
+        ));
     }
     if !(options.confidence > 0.0 && options.confidence < 1.0) {
-        return Err(MetricsError::InvalidOption(format!("confidence {} is not in (0, 1)", options.confidence)));
+        return Err(MetricsError::InvalidOption(format!(
+            "confidence {} is not in (0, 1)",
+            options.confidence
+        )));
     }
     crate::input::validate_predictions(data.predictions, data.targets)?;
     if data.scores.shape() != data.targets.shape() {
@@ -185,7 +190,11 @@ fn interval_bounds(values: &mut [f64], confidence: f64) -> (f64, f64) {
 }
 
 /// A percentile bootstrap confidence interval of `metric` over examples.
-pub fn bootstrap_ci(data: &EvalData<'_>, metric: &dyn Metric, options: &BootstrapOptions) -> Result<ConfidenceInterval> {
+pub fn bootstrap_ci(
+    data: &EvalData<'_>,
+    metric: &dyn Metric,
+    options: &BootstrapOptions,
+) -> Result<ConfidenceInterval> {
     check(options, data)?;
     let name = metric.name();
     let estimate = metric
@@ -197,7 +206,10 @@ pub fn bootstrap_ci(data: &EvalData<'_>, metric: &dyn Metric, options: &Bootstra
         .filter_map(|i| metric.compute(&Resample::draw(data, &resample_rows(n, options.seed, i)).view()))
         .collect();
     if values.len() < 2 {
-        return Err(MetricsError::Undefined("bootstrap interval", format!("{name} is undefined on the resamples")));
+        return Err(MetricsError::Undefined(
+            "bootstrap interval",
+            format!("{name} is undefined on the resamples"),
+        ));
     }
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     let std_error = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt();
@@ -230,7 +242,12 @@ pub fn paired_bootstrap(
     let name = metric.name();
     let delta = match (metric.compute(a), metric.compute(b)) {
         (Some(x), Some(y)) => x - y,
-        _ => return Err(MetricsError::Undefined("paired comparison", format!("{name} is undefined"))),
+        _ => {
+            return Err(MetricsError::Undefined(
+                "paired comparison",
+                format!("{name} is undefined"),
+            ))
+        }
     };
     let n = a.scores.nrows();
     let mut deltas: Vec<f64> = (0..options.resamples)
@@ -243,7 +260,10 @@ pub fn paired_bootstrap(
         })
         .collect();
     if deltas.len() < 2 {
-        return Err(MetricsError::Undefined("paired comparison", format!("{name} is undefined on the resamples")));
+        return Err(MetricsError::Undefined(
+            "paired comparison",
+            format!("{name} is undefined on the resamples"),
+        ));
     }
     let at_most_zero = deltas.iter().filter(|&&d| d <= 0.0).count() as f64 / deltas.len() as f64;
     let at_least_zero = deltas.iter().filter(|&&d| d >= 0.0).count() as f64 / deltas.len() as f64;
@@ -274,8 +294,15 @@ mod tests {
     fn interval_brackets_the_estimate_and_is_reproducible() {
         let (scores, targets) = synthetic(400, 1.0, 1);
         let predictions = scores.mapv(|s| s >= 0.5);
-        let data = EvalData { scores: scores.view(), targets: targets.view(), predictions: predictions.view() };
-        let options = BootstrapOptions { resamples: 200, ..Default::default() };
+        let data = EvalData {
+            scores: scores.view(),
+            targets: targets.view(),
+            predictions: predictions.view(),
+        };
+        let options = BootstrapOptions {
+            resamples: 200,
+            ..Default::default()
+        };
         let ci = bootstrap_ci(&data, &Headline::AucMicro, &options).unwrap();
         assert!(ci.lower < ci.estimate && ci.estimate < ci.upper, "{ci:?}");
         assert!(ci.upper - ci.lower < 0.2);
@@ -288,9 +315,20 @@ mod tests {
         let (good, targets) = synthetic(400, 0.6, 2);
         let (bad, _) = synthetic(400, 1.6, 3);
         let (pg, pb) = (good.mapv(|s| s >= 0.5), bad.mapv(|s| s >= 0.5));
-        let a = EvalData { scores: good.view(), targets: targets.view(), predictions: pg.view() };
-        let b = EvalData { scores: bad.view(), targets: targets.view(), predictions: pb.view() };
-        let options = BootstrapOptions { resamples: 300, ..Default::default() };
+        let a = EvalData {
+            scores: good.view(),
+            targets: targets.view(),
+            predictions: pg.view(),
+        };
+        let b = EvalData {
+            scores: bad.view(),
+            targets: targets.view(),
+            predictions: pb.view(),
+        };
+        let options = BootstrapOptions {
+            resamples: 300,
+            ..Default::default()
+        };
         let cmp = paired_bootstrap(&a, &b, &Headline::AucMacro, &options).unwrap();
         assert!(cmp.delta > 0.0 && cmp.lower > 0.0 && cmp.p_value < 0.01, "{cmp:?}");
         let same = paired_bootstrap(&a, &a, &Headline::F1Micro, &options).unwrap();

@@ -80,7 +80,13 @@ pub fn calibration(
     }
     let per_class = (0..probabilities.ncols())
         .map(|c| {
-            Calibration::compute(probabilities.column(c).iter().copied().zip(targets.column(c).iter().copied()))
+            Calibration::compute(
+                probabilities
+                    .column(c)
+                    .iter()
+                    .copied()
+                    .zip(targets.column(c).iter().copied()),
+            )
         })
         .collect();
     let micro = Calibration::compute(probabilities.iter().copied().zip(targets.iter().copied()));

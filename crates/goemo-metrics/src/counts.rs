@@ -175,9 +175,8 @@ impl ThresholdMetrics {
             f1: per_class.iter().map(Confusion::f1).sum::<f64>() / c,
         };
         let support: f64 = per_class.iter().map(|m| m.support() as f64).sum();
-        let weighted_mean = |f: fn(&Confusion) -> f64| {
-            ratio(per_class.iter().map(|m| m.support() as f64 * f(m)).sum(), support)
-        };
+        let weighted_mean =
+            |f: fn(&Confusion) -> f64| ratio(per_class.iter().map(|m| m.support() as f64 * f(m)).sum(), support);
         let weighted = Prf {
             precision: weighted_mean(Confusion::precision),
             recall: weighted_mean(Confusion::recall),
@@ -215,8 +214,18 @@ mod tests {
         // y_true = [[1,0,1],[0,1,0],[1,1,0],[0,0,0]]; y_pred = [[1,0,0],[0,1,1],[1,0,0],[0,0,0]]
         // scikit-learn 1.9.1 (zero_division=0): f1 micro 0.6666666666666666, macro 0.5555555555555555,
         // weighted 0.6666666666666666, samples 0.5; hamming loss 0.25; subset accuracy 0.25
-        let t = array![[true, false, true], [false, true, false], [true, true, false], [false, false, false]];
-        let p = array![[true, false, false], [false, true, true], [true, false, false], [false, false, false]];
+        let t = array![
+            [true, false, true],
+            [false, true, false],
+            [true, true, false],
+            [false, false, false]
+        ];
+        let p = array![
+            [true, false, false],
+            [false, true, true],
+            [true, false, false],
+            [false, false, false]
+        ];
         let m = ThresholdMetrics::compute(p.view(), t.view());
         assert_relative_eq!(m.micro.f1, 0.6666666666666666, epsilon = 1e-15);
         assert_relative_eq!(m.macro_.f1, 0.5555555555555555, epsilon = 1e-15);
@@ -224,6 +233,14 @@ mod tests {
         assert_relative_eq!(m.samples.f1, 0.5, epsilon = 1e-15);
         assert_relative_eq!(m.hamming_loss, 0.25);
         assert_relative_eq!(m.subset_accuracy, 0.25);
-        assert_eq!(m.per_class[2], Confusion { tp: 0, fp: 1, fn_: 1, tn: 2 });
+        assert_eq!(
+            m.per_class[2],
+            Confusion {
+                tp: 0,
+                fp: 1,
+                fn_: 1,
+                tn: 2
+            }
+        );
     }
 }

@@ -33,17 +33,32 @@ pub fn validate<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayVie
     if scores.is_empty() {
         return Err(MetricsError::Empty);
     }
-    for ((row, col), &s) in scores.indexed_iter() {
-        let v = s.to_f64();
-        if !v.is_finite() {
-            return Err(MetricsError::NonFiniteScore { row, col, value: v });
-        }
+    // Plain scans first; positions are looked up only to report a failure.
+    if !scores.iter().all(|s| s.to_f64().is_finite()) {
+        let ((row, col), s) = scores
+            .indexed_iter()
+            .find(|(_, s)| !s.to_f64().is_finite())
+            .expect("found above");
+        return Err(MetricsError::NonFiniteScore {
+            row,
+            col,
+            value: s.to_f64(),
+        });
     }
-    for ((row, col), &t) in targets.indexed_iter() {
+    let is_binary = |t: &T| {
         let v = t.to_f64();
-        if v != 0.0 && v != 1.0 {
-            return Err(MetricsError::BadTarget { row, col, value: v });
-        }
+        v == 0.0 || v == 1.0
+    };
+    if !targets.iter().all(is_binary) {
+        let ((row, col), t) = targets
+            .indexed_iter()
+            .find(|(_, t)| !is_binary(t))
+            .expect("found above");
+        return Err(MetricsError::BadTarget {
+            row,
+            col,
+            value: t.to_f64(),
+        });
     }
     Ok(())
 }

@@ -1,11 +1,16 @@
 //! Ranking metrics: ROC AUC and average precision, exact under ties (as scikit-learn computes them).
 //!
-//! Scores are sorted once per class (the flattened matrix merges the sorted classes); a sweep over groups of
-//! tied scores gives the trapezoidal ROC area (ties form one diagonal segment, which equals the
-//! average-rank Mann-Whitney statistic) and the step-wise average precision
-//! `sum_n (R_n - R_{n-1}) P_n` over distinct thresholds.
+//! All cells are ranked once, for every class and for the flattened matrix together: cells are
+//! scattered into buckets of score ranges (splitters from a sample, so buckets are small enough
+//! to sort in cache and to process in parallel), each bucket is sorted, and a sweep over groups
+//! of tied scores gives, per class and micro, the trapezoidal ROC area (ties form one diagonal
+//! segment, which equals the average-rank Mann-Whitney statistic) and the step-wise average
+//! precision `sum_n (R_n - R_{n-1}) P_n` over distinct thresholds. Counts before each bucket come
+//! from prefix sums, so the buckets' sums add up to the sweep of one fully sorted list exactly.
 
 use ndarray::{ArrayView1, ArrayView2, Axis};
+
+use crate::input::Value;
 use rayon::prelude::*;
 
 /// A score mapped to a `u64` whose ascending order is the scores' descending order.
@@ -28,99 +33,53 @@ fn descending_key_f32(score: f64) -> u32 {
 
 /// A sort key of a score: `u64` for any `f64`, `u32` when every score is exactly an `f32`.
 pub(crate) trait Key: Copy + Ord + Default + Send + Sync {
+    /// The packed cell type for this key.
+    type Cell: Cell<Key = Self>;
     fn of(score: f64) -> Self;
+    /// The key's top 16 bits.
+    fn top16(self) -> usize;
+    /// The smallest and largest keys with the given top 16 bits.
+    fn range_of_top16(prefix: usize) -> (Self, Self);
 }
 
 impl Key for u64 {
+    type Cell = u128;
     #[inline]
     fn of(score: f64) -> Self {
         descending_key(score)
     }
+    #[inline]
+    fn top16(self) -> usize {
+        (self >> 48) as usize
+    }
+    fn range_of_top16(prefix: usize) -> (Self, Self) {
+        let low = (prefix as u64) << 48;
+        (low, low | ((1 << 48) - 1))
+    }
 }
 
 impl Key for u32 {
+    type Cell = u64;
     #[inline]
     fn of(score: f64) -> Self {
         descending_key_f32(score)
     }
+    #[inline]
+    fn top16(self) -> usize {
+        (self >> 16) as usize
+    }
+    fn range_of_top16(prefix: usize) -> (Self, Self) {
+        let low = (prefix as u32) << 16;
+        (low, low | 0xffff)
+    }
 }
 
 /// True when every score survives a round trip through `f32`, so `u32` keys order them exactly.
-fn all_f32(scores: ArrayView2<'_, f64>) -> bool {
-    scores.iter().all(|&s| f64::from(s as f32) == s)
-}
-
-/// Merges two ascending key runs into `out` (of their combined length), without data-dependent
-/// branches in the inner loop: random keys would make a branchy merge mispredict half the time.
-fn merge_into<K: Key>(a: &[K], b: &[K], out: &mut [K]) {
-    assert_eq!(out.len(), a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        // SAFETY: the loop condition keeps i < a.len() and j < b.len(), and i + j < out.len()
-        // because out.len() = a.len() + b.len().
-        unsafe {
-            let (x, y) = (*a.get_unchecked(i), *b.get_unchecked(j));
-            let take_a = x <= y;
-            *out.get_unchecked_mut(i + j) = if take_a { x } else { y };
-            i += usize::from(take_a);
-            j += usize::from(!take_a);
-        }
-    }
-    out[i + j..a.len() + j].copy_from_slice(&a[i..]);
-    out[a.len() + j..].copy_from_slice(&b[j..]);
-}
-
-/// Sorted runs laid end to end in one buffer: run k is `keys[bounds[k]..bounds[k + 1]]`.
-struct Runs<K> {
-    keys: Vec<K>,
-    bounds: Vec<usize>,
-}
-
-impl<K: Key> Runs<K> {
-    fn run(&self, k: usize) -> &[K] {
-        &self.keys[self.bounds[k]..self.bounds[k + 1]]
-    }
-
-    /// Disjoint mutable runs, for sorting them in parallel.
-    fn runs_mut(&mut self) -> Vec<&mut [K]> {
-        let mut rest: &mut [K] = &mut self.keys;
-        let mut out = Vec::with_capacity(self.bounds.len() - 1);
-        for w in self.bounds.windows(2) {
-            let (run, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
-            out.push(run);
-            rest = tail;
-        }
-        out
-    }
-
-    /// Merges all runs into one, pairwise level by level (pairs in parallel), ping-ponging
-    /// between two buffers so that no level allocates.
-    fn merge_all(self) -> Vec<K> {
-        let Runs { mut keys, mut bounds } = self;
-        let mut scratch = vec![K::default(); keys.len()];
-        while bounds.len() > 2 {
-            let mut next_bounds = vec![0];
-            let mut tasks = Vec::new();
-            let mut rest: &mut [K] = &mut scratch;
-            for pair in bounds.windows(3).step_by(2) {
-                let (a, b) = (&keys[pair[0]..pair[1]], &keys[pair[1]..pair[2]]);
-                let (out, tail) = std::mem::take(&mut rest).split_at_mut(a.len() + b.len());
-                tasks.push((a, b, out));
-                rest = tail;
-                next_bounds.push(pair[2]);
-            }
-            if bounds.len() % 2 == 0 {
-                // An odd number of runs: the last one is carried over as it is.
-                let start = bounds[bounds.len() - 2];
-                rest.copy_from_slice(&keys[start..]);
-                next_bounds.push(keys.len());
-            }
-            tasks.into_par_iter().for_each(|(a, b, out)| merge_into(a, b, out));
-            std::mem::swap(&mut keys, &mut scratch);
-            bounds = next_bounds;
-        }
-        keys
-    }
+fn all_f32<S: Value>(scores: ArrayView2<'_, S>) -> bool {
+    scores.iter().all(|&s| {
+        let s = s.to_f64();
+        f64::from(s as f32) == s
+    })
 }
 
 /// ROC AUC and average precision of one ranked list; `None` where undefined.
@@ -132,128 +91,344 @@ pub struct RankingScores {
     pub ap: Option<f64>,
 }
 
-/// Sweeps the sorted keys of positives and of negatives together, one group of tied scores at a
-/// time, from the highest score down.
-pub(crate) fn sweep<K: Key>(positives: &[K], negatives: &[K]) -> RankingScores {
-    let (n_pos, n_neg) = (positives.len(), negatives.len());
-    let (mut tp, mut fp) = (0usize, 0usize);
-    // Twice the ROC area in units of (1 positive × 1 negative), exact in integers.
-    let mut area2: u128 = 0;
-    let mut ap = 0.0;
-    while tp < n_pos || fp < n_neg {
-        let key = match (positives.get(tp), negatives.get(fp)) {
-            (Some(&p), Some(&n)) => p.min(n),
-            (Some(&p), None) => p,
-            (None, Some(&n)) => n,
-            (None, None) => unreachable!("loop condition"),
-        };
-        let (prev_tp, prev_fp) = (tp, fp);
-        while positives.get(tp) == Some(&key) {
-            tp += 1;
-        }
-        while negatives.get(fp) == Some(&key) {
-            fp += 1;
-        }
-        area2 += ((fp - prev_fp) as u128) * ((tp + prev_tp) as u128);
-        if tp > prev_tp {
-            ap += (tp - prev_tp) as f64 / n_pos as f64 * (tp as f64 / (tp + fp) as f64);
-        }
+/// One matrix cell packed into one integer: the score key in the high half, then the class and
+/// target as `class << 1 | positive`, so that cells sort as plain integers, by key first.
+pub(crate) trait Cell: Copy + Ord + Default + Send + Sync {
+    type Key: Copy + Ord;
+    fn pack(key: Self::Key, tag: u32) -> Self;
+    fn key(self) -> Self::Key;
+    fn tag(self) -> u32;
+}
+
+impl Cell for u64 {
+    type Key = u32;
+    #[inline]
+    fn pack(key: u32, tag: u32) -> Self {
+        u64::from(key) << 32 | u64::from(tag)
     }
-    RankingScores {
-        auc: (n_pos > 0 && n_neg > 0).then(|| area2 as f64 / (2.0 * n_pos as f64 * n_neg as f64)),
-        ap: (n_pos > 0).then_some(ap),
+    #[inline]
+    fn key(self) -> u32 {
+        (self >> 32) as u32
+    }
+    #[inline]
+    fn tag(self) -> u32 {
+        self as u32
     }
 }
 
-/// Every class's positive and negative keys, each class's keys sorted, classes end to end.
-struct SortedClasses<K> {
-    positives: Runs<K>,
-    negatives: Runs<K>,
+impl Cell for u128 {
+    type Key = u64;
+    #[inline]
+    fn pack(key: u64, tag: u32) -> Self {
+        u128::from(key) << 64 | u128::from(tag)
+    }
+    #[inline]
+    fn key(self) -> u64 {
+        (self >> 64) as u64
+    }
+    #[inline]
+    fn tag(self) -> u32 {
+        self as u32
+    }
 }
 
-impl<K: Key> SortedClasses<K> {
-    /// Reads the matrix row by row (column by column would stride through all of it once per
-    /// class) into per-class regions sized by a first counting pass, then sorts each class.
-    fn new(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>) -> Self {
-        let (n, c) = scores.dim();
-        let mut positive_counts = vec![0usize; c];
-        for row in targets.rows() {
-            for (count, &t) in positive_counts.iter_mut().zip(row.iter()) {
-                *count += usize::from(t);
-            }
+/// Running sums of one ranked list (a class, or all cells for micro).
+#[derive(Clone, Copy, Default)]
+struct Sweep {
+    tp: u64,
+    fp: u64,
+    prev_tp: u64,
+    prev_fp: u64,
+    /// Twice the ROC area in units of (1 positive × 1 negative), exact in integers.
+    area2: u128,
+    /// Sum over groups of (new positives) × precision; divided by the positives at the end.
+    ap_sum: f64,
+}
+
+impl Sweep {
+    #[inline]
+    fn count(&mut self, positive: bool) {
+        self.tp += u64::from(positive);
+        self.fp += u64::from(!positive);
+    }
+
+    /// Closes a group of tied scores.
+    #[inline]
+    fn close(&mut self) {
+        self.area2 += u128::from(self.fp - self.prev_fp) * u128::from(self.tp + self.prev_tp);
+        if self.tp > self.prev_tp {
+            self.ap_sum += (self.tp - self.prev_tp) as f64 * (self.tp as f64 / (self.tp + self.fp) as f64);
         }
-        let bounds = |count: &dyn Fn(usize) -> usize| -> Vec<usize> {
-            std::iter::once(0)
-                .chain((0..c).scan(0, |total, j| {
-                    *total += count(j);
-                    Some(*total)
-                }))
-                .collect()
+        self.prev_tp = self.tp;
+        self.prev_fp = self.fp;
+    }
+
+    fn add(&mut self, other: &Sweep) {
+        self.area2 += other.area2;
+        self.ap_sum += other.ap_sum;
+    }
+
+    fn scores(&self, positives: u64, negatives: u64) -> RankingScores {
+        RankingScores {
+            auc: (positives > 0 && negatives > 0)
+                .then(|| self.area2 as f64 / (2.0 * positives as f64 * negatives as f64)),
+            ap: (positives > 0).then(|| self.ap_sum / positives as f64),
+        }
+    }
+}
+
+/// Cells per bucket aimed at: small enough to sort in cache.
+const CELLS_PER_BUCKET: usize = 4096;
+/// Sampled cells per splitter.
+const OVERSAMPLING: usize = 16;
+/// Rows per task when the matrix is read in parallel.
+const ROWS_PER_TASK: usize = 1024;
+
+/// Score ranges that split the cells into buckets of similar size.
+///
+/// Bucket `b` holds the keys in `[splitters[b - 1], splitters[b])`, so tied keys always share a
+/// bucket. Splitters are every `OVERSAMPLING`-th key of an evenly strided sample; a table over
+/// the keys' top 16 bits narrows each lookup to the few splitters that share them.
+struct Buckets<K> {
+    splitters: Vec<K>,
+    /// For each top-16-bit prefix, the buckets its keys can fall in: `first..=last`.
+    by_prefix: Vec<(u16, u16)>,
+}
+
+impl<K: Key> Buckets<K> {
+    fn new<S: Value>(scores: ArrayView2<'_, S>) -> Self {
+        let cells = scores.len();
+        // At most 2^15 buckets: bucket numbers fit the prefix table's u16.
+        let wanted = (cells / CELLS_PER_BUCKET).clamp(1, 1 << 15);
+        let splitters = if wanted == 1 {
+            Vec::new()
+        } else {
+            let stride = (cells / (wanted * OVERSAMPLING)).max(1);
+            let mut sample: Vec<K> = scores.iter().step_by(stride).map(|&s| K::of(s.to_f64())).collect();
+            sample.sort_unstable();
+            let mut splitters: Vec<K> = sample
+                .iter()
+                .skip(OVERSAMPLING)
+                .step_by(OVERSAMPLING)
+                .copied()
+                .collect();
+            splitters.dedup();
+            splitters
         };
-        let pos_bounds = bounds(&|j| positive_counts[j]);
-        let neg_bounds = bounds(&|j| n - positive_counts[j]);
-        let mut positives = vec![K::default(); pos_bounds[c]];
-        let mut negatives = vec![K::default(); neg_bounds[c]];
-        let (mut pos_at, mut neg_at) = (pos_bounds[..c].to_vec(), neg_bounds[..c].to_vec());
+        // Both ends only grow with the prefix: one linear pass with two cursors.
+        let (mut first, mut last) = (0usize, 0usize);
+        let by_prefix = (0..1 << 16)
+            .map(|prefix| {
+                let (low, high) = K::range_of_top16(prefix);
+                while first < splitters.len() && splitters[first] <= low {
+                    first += 1;
+                }
+                while last < splitters.len() && splitters[last] <= high {
+                    last += 1;
+                }
+                (first as u16, last as u16)
+            })
+            .collect();
+        Buckets { splitters, by_prefix }
+    }
+
+    fn len(&self) -> usize {
+        self.splitters.len() + 1
+    }
+
+    #[inline]
+    fn of(&self, key: K) -> usize {
+        let (first, last) = self.by_prefix[key.top16()];
+        if first == last {
+            first as usize
+        } else {
+            let candidates = &self.splitters[first as usize..last as usize];
+            first as usize + candidates.partition_point(|&s| s <= key)
+        }
+    }
+}
+
+/// One block of rows' cells, grouped by bucket: bucket `b` is `cells[starts[b]..starts[b + 1]]`.
+struct Block<K: Key> {
+    cells: Vec<K::Cell>,
+    starts: Vec<usize>,
+}
+
+impl<K: Key> Block<K> {
+    fn new<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayView2<'_, T>, buckets: &Buckets<K>) -> Self {
+        let mut keyed = Vec::with_capacity(scores.len());
+        let mut counts = vec![0usize; buckets.len() + 1];
         for (srow, trow) in scores.rows().into_iter().zip(targets.rows()) {
             for (j, (&s, &t)) in srow.iter().zip(trow.iter()).enumerate() {
-                let (buffer, at) = if t { (&mut positives, &mut pos_at[j]) } else { (&mut negatives, &mut neg_at[j]) };
-                buffer[*at] = K::of(s);
-                *at += 1;
+                let key = K::of(s.to_f64());
+                let b = buckets.of(key);
+                counts[b + 1] += 1;
+                keyed.push((
+                    b as u32,
+                    K::Cell::pack(key, (j as u32) << 1 | u32::from(t.to_f64() == 1.0)),
+                ));
             }
         }
-        let mut classes = SortedClasses {
-            positives: Runs { keys: positives, bounds: pos_bounds },
-            negatives: Runs { keys: negatives, bounds: neg_bounds },
-        };
-        let mut runs = classes.positives.runs_mut();
-        runs.extend(classes.negatives.runs_mut());
-        runs.into_par_iter().for_each(|run| run.sort_unstable());
-        classes
+        for b in 1..counts.len() {
+            counts[b] += counts[b - 1];
+        }
+        let starts = counts.clone();
+        let mut cells = vec![K::Cell::default(); keyed.len()];
+        for (b, cell) in keyed {
+            cells[counts[b as usize]] = cell;
+            counts[b as usize] += 1;
+        }
+        Block { cells, starts }
     }
 
-    fn ranking(&self, class: usize) -> RankingScores {
-        sweep(self.positives.run(class), self.negatives.run(class))
+    fn bucket(&self, b: usize) -> &[K::Cell] {
+        &self.cells[self.starts[b]..self.starts[b + 1]]
     }
+}
+
+/// A bucket's cells in key order, and its (positives, negatives) per class.
+type SortedBucket<K> = (Vec<<K as Key>::Cell>, Vec<[u64; 2]>);
+
+/// Per-class and micro ranking of every cell: bucket, sort each bucket, count, sweep.
+fn rank_cells<K: Key, S: Value, T: Value>(
+    scores: ArrayView2<'_, S>,
+    targets: ArrayView2<'_, T>,
+) -> (Vec<RankingScores>, RankingScores) {
+    let c = scores.ncols();
+    let buckets = Buckets::<K>::new(scores);
+    let blocks: Vec<Block<K>> = scores
+        .axis_chunks_iter(Axis(0), ROWS_PER_TASK)
+        .into_par_iter()
+        .zip(targets.axis_chunks_iter(Axis(0), ROWS_PER_TASK).into_par_iter())
+        .map(|(s, t)| Block::new(s, t, &buckets))
+        .collect();
+
+    // Each bucket gathered from every block, sorted, and its (positives, negatives) per class counted.
+    let sorted: Vec<SortedBucket<K>> = (0..buckets.len())
+        .into_par_iter()
+        .map(|b| {
+            let mut cells: Vec<K::Cell> = Vec::with_capacity(blocks.iter().map(|block| block.bucket(b).len()).sum());
+            for block in &blocks {
+                cells.extend_from_slice(block.bucket(b));
+            }
+            cells.sort_unstable_by_key(|cell| cell.key());
+            let mut counts = vec![[0u64; 2]; c];
+            for cell in &cells {
+                let tag = cell.tag();
+                counts[(tag >> 1) as usize][usize::from(tag & 1 == 0)] += 1;
+            }
+            (cells, counts)
+        })
+        .collect();
+    drop(blocks);
+
+    // Each bucket's sweep starts from the counts of all buckets above it (higher scores).
+    let mut before = Vec::with_capacity(sorted.len());
+    let mut running = vec![[0u64; 2]; c];
+    for (_, counts) in &sorted {
+        before.push(running.clone());
+        for (r, k) in running.iter_mut().zip(counts) {
+            r[0] += k[0];
+            r[1] += k[1];
+        }
+    }
+    let totals = running;
+
+    let partials: Vec<(Vec<Sweep>, Sweep)> = sorted
+        .par_iter()
+        .zip(before.par_iter())
+        .map(|((cells, _), before)| {
+            let mut classes: Vec<Sweep> = before
+                .iter()
+                .map(|&[tp, fp]| Sweep {
+                    tp,
+                    fp,
+                    prev_tp: tp,
+                    prev_fp: fp,
+                    ..Sweep::default()
+                })
+                .collect();
+            let (tp, fp) = before.iter().fold((0, 0), |(tp, fp), k| (tp + k[0], fp + k[1]));
+            let mut micro = Sweep {
+                tp,
+                fp,
+                prev_tp: tp,
+                prev_fp: fp,
+                ..Sweep::default()
+            };
+            let mut touched: Vec<usize> = Vec::with_capacity(c);
+            let mut i = 0;
+            while i < cells.len() {
+                let key = cells[i].key();
+                // One run of tied scores: every class it touches closes one group.
+                while i < cells.len() && cells[i].key() == key {
+                    let tag = cells[i].tag();
+                    let (j, positive) = ((tag >> 1) as usize, tag & 1 == 1);
+                    let class = &mut classes[j];
+                    if class.tp == class.prev_tp && class.fp == class.prev_fp {
+                        touched.push(j);
+                    }
+                    class.count(positive);
+                    micro.count(positive);
+                    i += 1;
+                }
+                for &j in &touched {
+                    classes[j].close();
+                }
+                touched.clear();
+                micro.close();
+            }
+            (classes, micro)
+        })
+        .collect();
+
+    let (mut per_class, mut micro) = (vec![Sweep::default(); c], Sweep::default());
+    for (classes, m) in &partials {
+        for (total, part) in per_class.iter_mut().zip(classes) {
+            total.add(part);
+        }
+        micro.add(m);
+    }
+    let (all_pos, all_neg) = totals.iter().fold((0, 0), |(p, n), t| (p + t[0], n + t[1]));
+    (
+        per_class
+            .iter()
+            .zip(&totals)
+            .map(|(s, t)| s.scores(t[0], t[1]))
+            .collect(),
+        micro.scores(all_pos, all_neg),
+    )
 }
 
 /// ROC AUC and AP of one column of scores against 0/1 targets.
-pub fn binary_ranking(scores: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> RankingScores {
+pub fn binary_ranking<S: Value, T: Value>(scores: ArrayView1<'_, S>, targets: ArrayView1<'_, T>) -> RankingScores {
     per_class_ranking(scores.insert_axis(Axis(1)), targets.insert_axis(Axis(1)))[0]
 }
 
 /// Per-class ranking scores.
-pub fn per_class_ranking(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>) -> Vec<RankingScores> {
-    fn run<K: Key>(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>) -> Vec<RankingScores> {
-        let classes = SortedClasses::<K>::new(scores, targets);
-        (0..scores.ncols()).into_par_iter().map(|c| classes.ranking(c)).collect()
-    }
-    if all_f32(scores) {
-        run::<u32>(scores, targets)
-    } else {
-        run::<u64>(scores, targets)
-    }
+pub fn per_class_ranking<S: Value, T: Value>(
+    scores: ArrayView2<'_, S>,
+    targets: ArrayView2<'_, T>,
+) -> Vec<RankingScores> {
+    ranking(scores, targets).0
 }
 
 /// Ranking scores of the flattened matrix (scikit-learn's `average="micro"`).
-pub fn micro_ranking(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>) -> RankingScores {
+pub fn micro_ranking<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayView2<'_, T>) -> RankingScores {
     ranking(scores, targets).1
 }
 
-/// Per-class and micro ranking scores together: each class is sorted once, and the micro
-/// ranking merges the sorted classes instead of sorting all cells again.
-pub fn ranking(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>) -> (Vec<RankingScores>, RankingScores) {
-    fn run<K: Key>(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>) -> (Vec<RankingScores>, RankingScores) {
-        let classes = SortedClasses::<K>::new(scores, targets);
-        let per_class = (0..scores.ncols()).into_par_iter().map(|c| classes.ranking(c)).collect();
-        let SortedClasses { positives, negatives } = classes;
-        let (positives, negatives) = rayon::join(|| positives.merge_all(), || negatives.merge_all());
-        (per_class, sweep(&positives, &negatives))
-    }
+/// Per-class and micro ranking scores together, from one ranking of all cells.
+/// Scores and targets are read as they are (`f32` or `f64`; 0/1 or bool), without copies; the
+/// caller validates them first ([`crate::validate`]).
+pub fn ranking<S: Value, T: Value>(
+    scores: ArrayView2<'_, S>,
+    targets: ArrayView2<'_, T>,
+) -> (Vec<RankingScores>, RankingScores) {
     if all_f32(scores) {
-        run::<u32>(scores, targets)
+        rank_cells::<u32, S, T>(scores, targets)
     } else {
-        run::<u64>(scores, targets)
+        rank_cells::<u64, S, T>(scores, targets)
     }
 }
 
@@ -288,33 +463,72 @@ mod tests {
         assert_relative_eq!(r.ap.unwrap(), 0.7, epsilon = 1e-15);
     }
 
+    /// The reference: one fully sorted list per class, swept group by group.
+    fn sorted_sweep(scores: &[f64], targets: &[bool]) -> RankingScores {
+        let mut cells: Vec<(u64, bool)> = scores
+            .iter()
+            .map(|&s| descending_key(s))
+            .zip(targets.iter().copied())
+            .collect();
+        cells.sort_unstable();
+        let mut sweep = Sweep::default();
+        for (i, &(key, positive)) in cells.iter().enumerate() {
+            sweep.count(positive);
+            if cells.get(i + 1).is_none_or(|next| next.0 != key) {
+                sweep.close();
+            }
+        }
+        let positives = targets.iter().filter(|&&t| t).count() as u64;
+        sweep.scores(positives, targets.len() as u64 - positives)
+    }
+
     #[test]
-    fn merged_runs_equal_one_sort_of_all_keys() {
-        for n_runs in [1, 2, 5, 7, 28] {
-            let runs: Vec<Vec<u64>> = (0..n_runs as u64)
-                .map(|c| {
-                    let mut run: Vec<u64> = (0..(c * 7 % 50)).map(|i| (i * 7919 + c * 13) % 101).collect();
-                    run.sort_unstable();
-                    run
-                })
-                .collect();
-            let bounds = std::iter::once(0)
-                .chain(runs.iter().scan(0, |t, r| {
-                    *t += r.len();
-                    Some(*t)
-                }))
-                .collect();
-            let mut all = runs.concat();
-            let merged = Runs::<u64> { keys: all.clone(), bounds }.merge_all();
-            all.sort_unstable();
-            assert_eq!(merged, all, "{n_runs} runs");
+    fn buckets_add_up_to_one_sorted_sweep() {
+        // Enough cells for many buckets, with heavy ties (scores on a 1/64 grid) and f64 scores.
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (n, c) = (3000, 13);
+        let targets = ndarray::Array2::from_shape_fn((n, c), |(_, j)| next() < 0.02 + 0.05 * j as f64);
+        for grid in [64.0, 0.0] {
+            let scores = targets.mapv(|t| {
+                let s = next() * 0.8 + if t { 0.2 } else { 0.0 };
+                if grid > 0.0 {
+                    (s * grid).round() / grid
+                } else {
+                    s
+                }
+            });
+            let (per_class, micro) = ranking(scores.view(), targets.view());
+            assert_eq!(per_class.len(), c);
+            for (j, got) in per_class.iter().enumerate() {
+                let col: Vec<f64> = scores.column(j).to_vec();
+                let t: Vec<bool> = targets.column(j).to_vec();
+                let want = sorted_sweep(&col, &t);
+                assert!((got.auc.unwrap() - want.auc.unwrap()).abs() < 1e-12, "class {j}");
+                assert!((got.ap.unwrap() - want.ap.unwrap()).abs() < 1e-12, "class {j}");
+            }
+            let all: Vec<f64> = scores.iter().copied().collect();
+            let all_t: Vec<bool> = targets.iter().copied().collect();
+            let want = sorted_sweep(&all, &all_t);
+            assert!((micro.auc.unwrap() - want.auc.unwrap()).abs() < 1e-12);
+            assert!((micro.ap.unwrap() - want.ap.unwrap()).abs() < 1e-12);
         }
     }
 
     #[test]
     fn micro_of_the_matrix_equals_the_flattened_column() {
         let scores = array![[0.1, 0.9, 0.4], [0.4, 0.35, 0.8], [0.4, 0.1, 0.4], [0.2, 0.9, 0.05]];
-        let targets = array![[false, true, false], [true, false, true], [false, false, true], [true, true, false]];
+        let targets = array![
+            [false, true, false],
+            [true, false, true],
+            [false, false, true],
+            [true, true, false]
+        ];
         let flat_s = ndarray::Array1::from_iter(scores.iter().copied());
         let flat_t = ndarray::Array1::from_iter(targets.iter().copied());
         let (per_class, micro) = ranking(scores.view(), targets.view());
@@ -329,7 +543,10 @@ mod tests {
         assert!(all_f32(scores.view()));
         let nudged = scores.mapv(|s| s + 1e-12); // same order, no longer f32: u64 keys
         assert!(!all_f32(nudged.view()));
-        assert_eq!(ranking(scores.view(), targets.view()), ranking(nudged.view(), targets.view()));
+        assert_eq!(
+            ranking(scores.view(), targets.view()),
+            ranking(nudged.view(), targets.view())
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::counts::ThresholdMetrics;
 use crate::error::{MetricsError, Result};
-use crate::input::{target_mask, to_f64, validate, validate_predictions, Value};
+use crate::input::{target_mask, validate, validate_predictions, Value};
 use crate::ranking::{ranking, RankingScores};
 
 /// Metrics of one class.
@@ -87,12 +87,12 @@ impl MetricReport {
                 right: vec![c],
             });
         }
-        let scores = to_f64(scores);
-        let targets = target_mask(targets);
+        // Ranking reads the inputs as they are; the threshold tallies need boolean targets.
+        let mask = target_mask(targets);
         let ((per_class_rank, micro_rank), counts): ((Vec<RankingScores>, RankingScores), ThresholdMetrics) =
             rayon::join(
-                || ranking(scores.view(), targets.view()),
-                || ThresholdMetrics::compute(predictions, targets.view()),
+                || ranking(scores, targets),
+                || ThresholdMetrics::compute(predictions, mask.view()),
             );
         let per_class: Vec<ClassMetrics> = (0..c)
             .map(|i| {
@@ -129,13 +129,21 @@ impl MetricReport {
             hamming_loss: counts.hamming_loss,
             ap_micro: micro_rank.ap,
             ap_macro: mean_defined(per_class.iter().map(|m| (m.ap, 1.0))),
-            undefined_auc_labels: per_class.iter().filter(|m| m.auc.is_none()).map(|m| m.label.clone()).collect(),
+            undefined_auc_labels: per_class
+                .iter()
+                .filter(|m| m.auc.is_none())
+                .map(|m| m.label.clone())
+                .collect(),
             per_class,
         })
     }
 
     /// Labels never predicted (no true and no false positive).
     pub fn never_predicted(&self) -> Vec<&str> {
-        self.per_class.iter().filter(|m| m.tp + m.fp == 0).map(|m| m.label.as_str()).collect()
+        self.per_class
+            .iter()
+            .filter(|m| m.tp + m.fp == 0)
+            .map(|m| m.label.as_str())
+            .collect()
     }
 }

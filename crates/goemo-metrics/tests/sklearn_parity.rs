@@ -77,7 +77,10 @@ fn report_matches_scikit_learn() {
 
 #[test]
 fn undefined_auc_is_listed_not_zero() {
-    let case = cases().into_iter().find(|c| c["name"] == "no_positive_and_no_prediction").unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c["name"] == "no_positive_and_no_prediction")
+        .unwrap();
     let scores = matrix(&case["scores"]);
     let targets = matrix(&case["targets"]);
     let predictions = scores.mapv(|s| s >= 0.5);
@@ -90,16 +93,48 @@ fn undefined_auc_is_listed_not_zero() {
     assert!(json["per_class"][2]["auc"].is_null());
     let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
     let mut expected = vec![
-        "auc_micro", "auc_macro", "auc_weighted", "f1_micro", "f1_macro", "f1_weighted", "f1_samples",
-        "precision_micro", "precision_macro", "recall_micro", "recall_macro", "subset_accuracy", "hamming_loss",
-        "ap_micro", "ap_macro", "undefined_auc_labels", "per_class",
+        "auc_micro",
+        "auc_macro",
+        "auc_weighted",
+        "f1_micro",
+        "f1_macro",
+        "f1_weighted",
+        "f1_samples",
+        "precision_micro",
+        "precision_macro",
+        "recall_micro",
+        "recall_macro",
+        "subset_accuracy",
+        "hamming_loss",
+        "ap_micro",
+        "ap_macro",
+        "undefined_auc_labels",
+        "per_class",
     ];
     expected.sort_unstable();
     let mut keys: Vec<&str> = keys.into_iter().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(keys, expected);
-    let class_keys: Vec<&str> = json["per_class"][0].as_object().unwrap().keys().map(String::as_str).collect();
-    for k in ["label", "auc", "ap", "f1", "precision", "recall", "support", "tp", "fp", "fn", "tn", "threshold"] {
+    let class_keys: Vec<&str> = json["per_class"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in [
+        "label",
+        "auc",
+        "ap",
+        "f1",
+        "precision",
+        "recall",
+        "support",
+        "tp",
+        "fp",
+        "fn",
+        "tn",
+        "threshold",
+    ] {
         assert!(class_keys.contains(&k), "per_class lacks {k}");
     }
 }
@@ -111,13 +146,19 @@ fn bad_input_is_a_clear_error() {
     let preds = ndarray::array![[true, false], [false, true]];
     let nan = ndarray::array![[0.5, f64::NAN], [0.1, 0.2]];
     let err = MetricReport::compute(nan.view(), ok_targets.view(), preds.view(), &labels, None).unwrap_err();
-    assert!(matches!(err, MetricsError::NonFiniteScore { row: 0, col: 1, .. }), "{err}");
+    assert!(
+        matches!(err, MetricsError::NonFiniteScore { row: 0, col: 1, .. }),
+        "{err}"
+    );
     let inf = ndarray::array![[0.5, 0.1], [f64::INFINITY, 0.2]];
     assert!(MetricReport::compute(inf.view(), ok_targets.view(), preds.view(), &labels, None).is_err());
     let bad_targets = ndarray::array![[1.0, 0.5], [0.0, 1.0]];
     let scores = ndarray::array![[0.5, 0.1], [0.3, 0.2]];
     let err = MetricReport::compute(scores.view(), bad_targets.view(), preds.view(), &labels, None).unwrap_err();
-    assert_eq!(err.to_string(), "target at row 0, column 1 is 0.5 (targets must be 0 or 1)");
+    assert_eq!(
+        err.to_string(),
+        "target at row 0, column 1 is 0.5 (targets must be 0 or 1)"
+    );
     let wide = ndarray::array![[0.5, 0.1, 0.3], [0.3, 0.2, 0.1]];
     let err = MetricReport::compute(wide.view(), ok_targets.view(), preds.view(), &labels, None).unwrap_err();
     assert!(err.to_string().contains("shape [2, 3] does not match [2, 2]"), "{err}");

@@ -14,8 +14,14 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
 
 /// A temporary sibling of `path` that keeps its extension (chart encoders pick the format from it).
 pub(crate) fn temporary_sibling(path: &Path) -> PathBuf {
-    let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{stem}.{}.tmp.{ext}", std::process::id()))
 }
 

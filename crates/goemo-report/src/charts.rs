@@ -75,7 +75,12 @@ pub struct BarChart<'a> {
 /// Draws a [`BarChart`] to a PNG file.
 pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
     let n = chart.labels.len();
-    let max = chart.values.iter().copied().filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+    let max = chart
+        .values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
     let x_max = if max > 0.0 { max * 1.15 } else { 1.0 };
     let height = 110 + 22 * n as u32;
     draw_png(path.as_ref(), (1000, height), |root| {
@@ -104,7 +109,10 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
             let (r, g, b) = chart.colors.as_ref().and_then(|c| c.get(i).copied()).unwrap_or(default);
             let row = n - 1 - i;
             let mut bar = Rectangle::new(
-                [(0.0, SegmentValue::Exact(row)), (v.max(0.0), SegmentValue::Exact(row + 1))],
+                [
+                    (0.0, SegmentValue::Exact(row)),
+                    (v.max(0.0), SegmentValue::Exact(row + 1)),
+                ],
                 RGBColor(r, g, b).filled(),
             );
             bar.set_margin(2, 2, 0, 0);
@@ -115,7 +123,10 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
             Text::new(
                 format!(" {}", (chart.value_format)(v)),
                 (v.max(0.0), SegmentValue::CenterOf(n - 1 - i)),
-                (FONT, 12).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center)),
+                (FONT, 12)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
             )
         }))
         .map_err(err)?;
@@ -174,16 +185,29 @@ pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
         for (col, label) in labels.iter().enumerate() {
             let (x, _) = plot.backend_coord(&(SegmentValue::CenterOf(col), SegmentValue::Exact(0)));
             let style = (FONT, 12).into_font().transform(FontTransform::Rotate90).color(&BLACK);
-            root.draw(&Text::new(label.clone(), (x + 6, bottom + 6), style)).map_err(err)?;
+            root.draw(&Text::new(label.clone(), (x + 6, bottom + 6), style))
+                .map_err(err)?;
         }
-        plot.draw_series((0..n).flat_map(|row| (0..n).map(move |col| (row, col))).map(|(row, col)| {
-            let v = chart.values.get(row).and_then(|r| r.get(col)).copied().unwrap_or(f64::NAN);
-            let y = n - 1 - row;
-            Rectangle::new(
-                [(SegmentValue::Exact(col), SegmentValue::Exact(y)), (SegmentValue::Exact(col + 1), SegmentValue::Exact(y + 1))],
-                heat_color(v, chart.max).filled(),
-            )
-        }))
+        plot.draw_series(
+            (0..n)
+                .flat_map(|row| (0..n).map(move |col| (row, col)))
+                .map(|(row, col)| {
+                    let v = chart
+                        .values
+                        .get(row)
+                        .and_then(|r| r.get(col))
+                        .copied()
+                        .unwrap_or(f64::NAN);
+                    let y = n - 1 - row;
+                    Rectangle::new(
+                        [
+                            (SegmentValue::Exact(col), SegmentValue::Exact(y)),
+                            (SegmentValue::Exact(col + 1), SegmentValue::Exact(y + 1)),
+                        ],
+                        heat_color(v, chart.max).filled(),
+                    )
+                }),
+        )
         .map_err(err)?;
         Ok(())
     })
@@ -224,15 +248,21 @@ pub fn histogram(path: impl AsRef<Path>, chart: &Histogram<'_>) -> Result<()> {
             .label_style((FONT, 13))
             .draw()
             .map_err(err)?;
-        plot.draw_series(bins.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| {
-            Rectangle::new([(i * width, 0), ((i + 1) * width, c)], RGBColor(70, 110, 190).filled())
-        }))
+        plot.draw_series(
+            bins.iter()
+                .enumerate()
+                .filter(|(_, &c)| c > 0)
+                .map(|(i, &c)| Rectangle::new([(i * width, 0), ((i + 1) * width, c)], RGBColor(70, 110, 190).filled())),
+        )
         .map_err(err)?;
         if let Some((at, text)) = chart.marker {
-            plot.draw_series(std::iter::once(PathElement::new(vec![(at, 0), (at, y_max)], RED.stroke_width(2))))
-                .map_err(err)?
-                .label(text)
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+            plot.draw_series(std::iter::once(PathElement::new(
+                vec![(at, 0), (at, y_max)],
+                RED.stroke_width(2),
+            )))
+            .map_err(err)?
+            .label(text)
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
             plot.configure_series_labels()
                 .label_font((FONT, 14))
                 .background_style(WHITE.mix(0.8))
@@ -275,8 +305,21 @@ mod tests {
         assert_eq!(png_size(&bars), (1000, 110 + 66));
 
         let heat = dir.path().join("heat.png");
-        let values = vec![vec![f64::NAN, 0.5, 0.1], vec![0.2, f64::NAN, 0.0], vec![1.0, 0.3, f64::NAN]];
-        heatmap(&heat, &Heatmap { title: "P(col | row)", labels: &labels, values: &values, max: 0.5 }).unwrap();
+        let values = vec![
+            vec![f64::NAN, 0.5, 0.1],
+            vec![0.2, f64::NAN, 0.0],
+            vec![1.0, 0.3, f64::NAN],
+        ];
+        heatmap(
+            &heat,
+            &Heatmap {
+                title: "P(col | row)",
+                labels: &labels,
+                values: &values,
+                max: 0.5,
+            },
+        )
+        .unwrap();
         assert!(png_size(&heat).0 > 0);
 
         let hist = dir.path().join("hist.png");
@@ -292,6 +335,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(png_size(&hist), (1000, 560));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "no temporary files left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temporary files left"
+        );
     }
 }

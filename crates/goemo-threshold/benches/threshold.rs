@@ -22,15 +22,27 @@ fn synthetic(n: usize, c: usize) -> (Array2<f64>, Array2<bool>) {
 fn fits(c: &mut Criterion) {
     let (scores, targets) = synthetic(5_426, 28);
     let mut group = c.benchmark_group("threshold_fit_5426x28");
-    group.bench_function("per_class", |b| b.iter(|| PerClass.fit(scores.view(), targets.view()).unwrap()));
+    group.bench_function("per_class", |b| {
+        b.iter(|| PerClass.fit(scores.view(), targets.view()).unwrap())
+    });
     group.bench_function("optimal_global_micro", |b| {
-        b.iter(|| OptimalGlobal(F1Average::Micro).fit(scores.view(), targets.view()).unwrap())
+        b.iter(|| {
+            OptimalGlobal(F1Average::Micro)
+                .fit(scores.view(), targets.view())
+                .unwrap()
+        })
     });
     group.bench_function("optimal_global_macro", |b| {
-        b.iter(|| OptimalGlobal(F1Average::Macro).fit(scores.view(), targets.view()).unwrap())
+        b.iter(|| {
+            OptimalGlobal(F1Average::Macro)
+                .fit(scores.view(), targets.view())
+                .unwrap()
+        })
     });
     group.sample_size(20);
-    group.bench_function("sweep_99_thresholds", |b| b.iter(|| threshold_sweep(scores.view(), targets.view()).unwrap()));
+    group.bench_function("sweep_99_thresholds", |b| {
+        b.iter(|| threshold_sweep(scores.view(), targets.view()).unwrap())
+    });
     group.finish();
 }
 

@@ -34,25 +34,29 @@ impl Thresholds {
                     });
                 }
                 let mut out = Array2::from_elem(scores.raw_dim(), false);
-                ndarray::Zip::from(out.rows_mut()).and(scores.rows()).for_each(|mut o, s| {
-                    for ((o, s), t) in o.iter_mut().zip(s.iter()).zip(thresholds) {
-                        *o = s.to_f64() >= *t;
-                    }
-                });
+                ndarray::Zip::from(out.rows_mut())
+                    .and(scores.rows())
+                    .for_each(|mut o, s| {
+                        for ((o, s), t) in o.iter_mut().zip(s.iter()).zip(thresholds) {
+                            *o = s.to_f64() >= *t;
+                        }
+                    });
                 Ok(out)
             }
             Thresholds::TopK { k, min_score } => {
                 let mut out = Array2::from_elem(scores.raw_dim(), false);
-                ndarray::Zip::from(out.rows_mut()).and(scores.rows()).for_each(|mut o, s| {
-                    let mut order: Vec<usize> = (0..s.len()).collect();
-                    // Highest first; equal scores keep label order.
-                    order.sort_by(|&a, &b| s[b].to_f64().total_cmp(&s[a].to_f64()).then(a.cmp(&b)));
-                    for &c in order.iter().take(*k) {
-                        if min_score.is_none_or(|m| s[c].to_f64() >= m) {
-                            o[c] = true;
+                ndarray::Zip::from(out.rows_mut())
+                    .and(scores.rows())
+                    .for_each(|mut o, s| {
+                        let mut order: Vec<usize> = (0..s.len()).collect();
+                        // Highest first; equal scores keep label order.
+                        order.sort_by(|&a, &b| s[b].to_f64().total_cmp(&s[a].to_f64()).then(a.cmp(&b)));
+                        for &c in order.iter().take(*k) {
+                            if min_score.is_none_or(|m| s[c].to_f64() >= m) {
+                                o[c] = true;
+                            }
                         }
-                    }
-                });
+                    });
                 Ok(out)
             }
         }
@@ -102,7 +106,10 @@ impl ThresholdStrategy for Global {
     }
     fn fit(&self, _: ArrayView2<'_, f64>, _: ArrayView2<'_, bool>) -> Result<Thresholds> {
         if !self.0.is_finite() {
-            return Err(ThresholdError::InvalidOption(format!("threshold {} is not finite", self.0)));
+            return Err(ThresholdError::InvalidOption(format!(
+                "threshold {} is not finite",
+                self.0
+            )));
         }
         Ok(Thresholds::Global { threshold: self.0 })
     }
@@ -290,7 +297,12 @@ pub fn optimal_global(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>
 
 /// A strategy by its command-line name: `global`, `optimal-global` (micro F1),
 /// `optimal-global-macro`, `per-class`, `top-k`.
-pub fn parse_strategy(name: &str, threshold: f64, k: usize, min_score: Option<f64>) -> Result<Box<dyn ThresholdStrategy>> {
+pub fn parse_strategy(
+    name: &str,
+    threshold: f64,
+    k: usize,
+    min_score: Option<f64>,
+) -> Result<Box<dyn ThresholdStrategy>> {
     Ok(match name {
         "global" => Box::new(Global(threshold)),
         "optimal-global" | "optimal-global-micro" => Box::new(OptimalGlobal(F1Average::Micro)),
@@ -313,7 +325,10 @@ mod tests {
     #[test]
     fn per_class_threshold_is_the_midpoint_below_the_best_cut() {
         // Best F1 cuts after 0.8 (tp 2, fp 0, fn 0): threshold between 0.8 and 0.4.
-        let (t, f1) = best_f1_threshold(array![0.9, 0.8, 0.4, 0.1].view(), array![true, true, false, false].view());
+        let (t, f1) = best_f1_threshold(
+            array![0.9, 0.8, 0.4, 0.1].view(),
+            array![true, true, false, false].view(),
+        );
         assert_eq!((t, f1), (0.6000000000000001, 1.0));
         // Equal scores are cut together: the tie at 0.5 holds one positive and one negative.
         let (t, f1) = best_f1_threshold(array![0.5, 0.5, 0.2].view(), array![true, false, false].view());
@@ -326,20 +341,36 @@ mod tests {
     #[test]
     fn top_k_with_minimum_and_ties_in_label_order() {
         let scores = array![[0.1, 0.5, 0.5, 0.2], [0.05, 0.01, 0.02, 0.03]];
-        let top2 = TopK { k: 2, min_score: None }.fit(scores.view(), ndarray::Array2::from_elem((2, 4), false).view()).unwrap();
-        assert_eq!(top2.apply(scores.view()).unwrap(), array![[false, true, true, false], [true, false, false, true]]);
-        let min = Thresholds::TopK { k: 1, min_score: Some(0.1) };
-        assert_eq!(min.apply(scores.view()).unwrap(), array![[false, true, false, false], [false, false, false, false]]);
+        let top2 = TopK { k: 2, min_score: None }
+            .fit(scores.view(), ndarray::Array2::from_elem((2, 4), false).view())
+            .unwrap();
+        assert_eq!(
+            top2.apply(scores.view()).unwrap(),
+            array![[false, true, true, false], [true, false, false, true]]
+        );
+        let min = Thresholds::TopK {
+            k: 1,
+            min_score: Some(0.1),
+        };
+        assert_eq!(
+            min.apply(scores.view()).unwrap(),
+            array![[false, true, false, false], [false, false, false, false]]
+        );
     }
 
     #[test]
     fn thresholds_round_trip_through_json() {
-        let t = Thresholds::PerClass { thresholds: vec![0.25, 0.7] };
+        let t = Thresholds::PerClass {
+            thresholds: vec![0.25, 0.7],
+        };
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(json, r#"{"strategy":"per_class","thresholds":[0.25,0.7]}"#);
         assert_eq!(serde_json::from_str::<Thresholds>(&json).unwrap(), t);
         let err = t.apply(array![[0.1, 0.2, 0.3]].view()).unwrap_err();
-        assert_eq!(err.to_string(), "thresholds for 2 labels applied to scores with 3 columns");
+        assert_eq!(
+            err.to_string(),
+            "thresholds for 2 labels applied to scores with 3 columns"
+        );
     }
 
     #[test]

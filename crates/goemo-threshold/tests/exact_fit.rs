@@ -12,7 +12,8 @@ fn matrix(v: &Value) -> Array2<f64> {
 }
 
 fn cases() -> Vec<Value> {
-    let doc: Value = serde_json::from_str(include_str!("../../goemo-metrics/tests/fixtures/sklearn_cases.json")).unwrap();
+    let doc: Value =
+        serde_json::from_str(include_str!("../../goemo-metrics/tests/fixtures/sklearn_cases.json")).unwrap();
     doc["cases"].as_array().unwrap().clone()
 }
 
@@ -26,7 +27,12 @@ fn per_class_fit_reaches_the_brute_force_optimum() {
         let m = ThresholdMetrics::compute(predictions.view(), targets.view());
         for (c, confusion) in m.per_class.iter().enumerate() {
             let want = case["expected"]["per_class_best_f1"][c].as_f64().unwrap();
-            assert!((confusion.f1() - want).abs() < 1e-12, "{} class {c}: {} vs {want}", case["name"], confusion.f1());
+            assert!(
+                (confusion.f1() - want).abs() < 1e-12,
+                "{} class {c}: {} vs {want}",
+                case["name"],
+                confusion.f1()
+            );
         }
     }
 }
@@ -36,12 +42,20 @@ fn optimal_global_reaches_the_best_micro_f1() {
     for case in cases() {
         let scores = matrix(&case["scores"]);
         let targets = target_mask(matrix(&case["targets"]).view());
-        let fitted = OptimalGlobal(F1Average::Micro).fit(scores.view(), targets.view()).unwrap();
-        let Thresholds::Global { threshold } = fitted else { panic!("a global threshold") };
+        let fitted = OptimalGlobal(F1Average::Micro)
+            .fit(scores.view(), targets.view())
+            .unwrap();
+        let Thresholds::Global { threshold } = fitted else {
+            panic!("a global threshold")
+        };
         let predictions = fitted.apply(scores.view()).unwrap();
         let f1 = ThresholdMetrics::compute(predictions.view(), targets.view()).micro.f1;
         let want = case["expected"]["global_best_micro_f1"].as_f64().unwrap();
-        assert!((f1 - want).abs() < 1e-12, "{}: {f1} at {threshold} vs {want}", case["name"]);
+        assert!(
+            (f1 - want).abs() < 1e-12,
+            "{}: {f1} at {threshold} vs {want}",
+            case["name"]
+        );
     }
 }
 
@@ -50,7 +64,9 @@ fn optimal_macro_threshold_beats_every_grid_point() {
     let case = &cases()[0];
     let scores = matrix(&case["scores"]);
     let targets = target_mask(matrix(&case["targets"]).view());
-    let fitted = OptimalGlobal(F1Average::Macro).fit(scores.view(), targets.view()).unwrap();
+    let fitted = OptimalGlobal(F1Average::Macro)
+        .fit(scores.view(), targets.view())
+        .unwrap();
     let predictions = fitted.apply(scores.view()).unwrap();
     let best = ThresholdMetrics::compute(predictions.view(), targets.view()).macro_.f1;
     let sweep = threshold_sweep(scores.view(), targets.view()).unwrap();
@@ -69,5 +85,10 @@ fn rare_labels_get_thresholds_below_any_grid() {
     let scores = ndarray::array![[0.04], [0.03], [0.01], [0.02], [0.005]];
     let targets = ndarray::array![[true], [true], [false], [false], [false]];
     let fitted = PerClass.fit(scores.view(), targets.view()).unwrap();
-    assert_eq!(fitted, Thresholds::PerClass { thresholds: vec![0.025] });
+    assert_eq!(
+        fitted,
+        Thresholds::PerClass {
+            thresholds: vec![0.025]
+        }
+    );
 }
