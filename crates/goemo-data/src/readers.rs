@@ -279,8 +279,7 @@ pub fn parse_csv(
             let col = column(name)?;
             let set = match labels {
                 Some(set) => set.clone(),
-                None => infer_joined_labels(&mut csv::ReaderBuilder::new(), bytes, spec.delimiter, col)
-                    .map_err(file_error)?,
+                None => infer_joined_labels(bytes, spec.delimiter, col).map_err(file_error)?,
             };
             (set, LabelLayout::Joined(col))
         }
@@ -399,13 +398,9 @@ fn csv_row(
     })
 }
 
-fn infer_joined_labels(
-    builder: &mut csv::ReaderBuilder,
-    bytes: &[u8],
-    delimiter: u8,
-    col: usize,
-) -> std::result::Result<LabelSet, String> {
-    let mut reader = builder
+/// The sorted label names that appear in a joined-labels column.
+fn infer_joined_labels(bytes: &[u8], delimiter: u8, col: usize) -> std::result::Result<LabelSet, String> {
+    let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
         .from_reader(strip_bom(bytes));

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use goemo_metrics::{validate, Value};
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -246,15 +246,9 @@ impl ThresholdStrategy for OptimalGlobal {
 pub fn optimal_global(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>, average: F1Average) -> (f64, f64) {
     let c = scores.ncols();
     let mut cells: Vec<(f64, u32, bool)> = scores
-        .axis_iter(Axis(0))
-        .zip(targets.axis_iter(Axis(0)))
-        .flat_map(|(s, t)| {
-            s.into_iter()
-                .zip(t)
-                .enumerate()
-                .map(|(j, (&s, &t))| (s, j as u32, t))
-                .collect::<Vec<_>>()
-        })
+        .indexed_iter()
+        .zip(targets.iter())
+        .map(|(((_, j), &s), &t)| (s, j as u32, t))
         .collect();
     cells.par_sort_unstable_by(|a, b| descending(a.0, b.0));
     let positives: Vec<f64> = (0..c)
