@@ -1,0 +1,222 @@
+//! `config.json` of a Hugging Face checkpoint, normalised across BERT, DistilBERT and RoBERTa.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ModelError, Result};
+
+/// The encoder families goemo implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    Bert,
+    DistilBert,
+    Roberta,
+}
+
+impl Architecture {
+    /// The weight-key prefix of the encoder in `...ForSequenceClassification` checkpoints.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Architecture::Bert => "bert",
+            Architecture::DistilBert => "distilbert",
+            Architecture::Roberta => "roberta",
+        }
+    }
+
+    /// Hugging Face's class name of the sequence-classification model.
+    pub fn classification_class(self) -> &'static str {
+        match self {
+            Architecture::Bert => "BertForSequenceClassification",
+            Architecture::DistilBert => "DistilBertForSequenceClassification",
+            Architecture::Roberta => "RobertaForSequenceClassification",
+        }
+    }
+}
+
+/// The classification head on top of the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadKind {
+    /// Hugging Face's head for the architecture: BERT pooler + tanh, DistilBERT pre-classifier +
+    /// ReLU, RoBERTa dense + tanh; checkpoints load in `transformers` unchanged.
+    Standard,
+    /// The reference system's head: first token, dropout, one linear layer.
+    FirstToken,
+    /// goemo's head: mean of the last hidden state over real tokens, dropout, one linear layer
+    /// (what sentence-transformer encoders such as all-MiniLM-L6-v2 were trained for).
+    MeanPooling,
+}
+
+/// Activation functions named in configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Gelu,
+    GeluNew,
+    Relu,
+}
+
+impl Activation {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "gelu" => Some(Activation::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" => Some(Activation::GeluNew),
+            "relu" => Some(Activation::Relu),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn apply(self, xs: &tch::Tensor) -> tch::Tensor {
+        match self {
+            Activation::Gelu => xs.gelu("none"),
+            Activation::GeluNew => xs.gelu("tanh"),
+            Activation::Relu => xs.relu(),
+        }
+    }
+}
+
+/// Every number the encoders need, read from `config.json` (keys differ between families).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    pub architecture: Architecture,
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub num_layers: i64,
+    pub num_heads: i64,
+    pub intermediate_size: i64,
+    pub activation: Activation,
+    pub hidden_dropout: f64,
+    pub attention_dropout: f64,
+    /// Dropout before the classifier (`classifier_dropout`, `seq_classif_dropout`, else hidden).
+    pub classifier_dropout: f64,
+    pub max_position_embeddings: i64,
+    pub type_vocab_size: i64,
+    pub layer_norm_eps: f64,
+    pub pad_token_id: i64,
+    pub initializer_range: f64,
+    /// Label names by id, when the checkpoint has a classification head.
+    pub labels: Option<Vec<String>>,
+    pub problem_type: Option<String>,
+    /// The head recorded by goemo (`goemo_head`), if any.
+    pub head: Option<HeadKind>,
+    /// The file as read, so that saving keeps every key goemo does not interpret.
+    pub raw: serde_json::Map<String, Value>,
+}
+
+fn get<'a>(raw: &'a serde_json::Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().find_map(|k| raw.get(*k).filter(|v| !v.is_null()))
+}
+
+impl ModelConfig {
+    /// Reads and interprets a `config.json`.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+        let raw: serde_json::Map<String, Value> = serde_json::from_str(&text).map_err(|e| ModelError::Config {
+            path: path.into(),
+            message: format!("not a JSON object: {e}"),
+        })?;
+        Self::from_json(raw).map_err(|message| ModelError::Config {
+            path: path.into(),
+            message,
+        })
+    }
+
+    /// Interprets a parsed `config.json`.
+    pub fn from_json(raw: serde_json::Map<String, Value>) -> std::result::Result<Self, String> {
+        let model_type = raw.get("model_type").and_then(Value::as_str).unwrap_or_default();
+        let architecture = match model_type {
+            "bert" => Architecture::Bert,
+            "distilbert" => Architecture::DistilBert,
+            "roberta" => Architecture::Roberta,
+            other => {
+                return Err(format!(
+                    "model_type {other:?} is not supported (bert, distilbert, roberta)"
+                ))
+            }
+        };
+        let int = |keys: &[&str]| -> std::result::Result<i64, String> {
+            get(&raw, keys)
+                .and_then(Value::as_i64)
+                .ok_or_else(|| format!("missing integer {}", keys.join(" or ")))
+        };
+        let float = |keys: &[&str], default: f64| get(&raw, keys).and_then(Value::as_f64).unwrap_or(default);
+        let distil = architecture == Architecture::DistilBert;
+        let activation_name = get(&raw, &["hidden_act", "activation"])
+            .and_then(Value::as_str)
+            .unwrap_or("gelu");
+        let activation = Activation::parse(activation_name)
+            .ok_or_else(|| format!("activation {activation_name:?} is not supported"))?;
+        let hidden_dropout = float(&["hidden_dropout_prob", "dropout"], 0.1);
+        let labels = match raw.get("id2label").and_then(Value::as_object) {
+            Some(map) => {
+                let mut pairs: Vec<(usize, String)> = map
+                    .iter()
+                    .map(|(k, v)| {
+                        let id = k
+                            .parse::<usize>()
+                            .map_err(|_| format!("id2label key {k:?} is not an integer"))?;
+                        Ok((id, v.as_str().unwrap_or_default().to_string()))
+                    })
+                    .collect::<std::result::Result<_, String>>()?;
+                pairs.sort();
+                if pairs.iter().enumerate().any(|(i, (id, _))| i != *id) {
+                    return Err("id2label ids must be 0..n".into());
+                }
+                Some(pairs.into_iter().map(|(_, l)| l).collect())
+            }
+            None => None,
+        };
+        let head = match raw.get("goemo_head") {
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| format!("goemo_head: {e}"))?),
+            None => None,
+        };
+        Ok(ModelConfig {
+            architecture,
+            vocab_size: int(&["vocab_size"])?,
+            hidden_size: int(&["hidden_size", "dim"])?,
+            num_layers: int(&["num_hidden_layers", "n_layers"])?,
+            num_heads: int(&["num_attention_heads", "n_heads"])?,
+            intermediate_size: int(&["intermediate_size", "hidden_dim"])?,
+            activation,
+            hidden_dropout,
+            attention_dropout: float(&["attention_probs_dropout_prob", "attention_dropout"], 0.1),
+            classifier_dropout: float(
+                &["classifier_dropout", "seq_classif_dropout"],
+                if distil { 0.2 } else { hidden_dropout },
+            ),
+            max_position_embeddings: int(&["max_position_embeddings"])?,
+            type_vocab_size: if distil {
+                0
+            } else {
+                int(&["type_vocab_size"]).unwrap_or(2)
+            },
+            // DistilBERT's LayerNorms use a fixed 1e-12 that its config does not carry.
+            layer_norm_eps: if distil {
+                1e-12
+            } else {
+                float(&["layer_norm_eps"], 1e-12)
+            },
+            pad_token_id: get(&raw, &["pad_token_id"])
+                .and_then(Value::as_i64)
+                .unwrap_or(if architecture == Architecture::Roberta { 1 } else { 0 }),
+            initializer_range: float(&["initializer_range"], 0.02),
+            labels,
+            problem_type: raw.get("problem_type").and_then(Value::as_str).map(String::from),
+            head,
+            raw,
+        })
+        .and_then(|c: ModelConfig| {
+            if c.hidden_size % c.num_heads != 0 {
+                Err(format!(
+                    "hidden size {} is not a multiple of {} heads",
+                    c.hidden_size, c.num_heads
+                ))
+            } else {
+                Ok(c)
+            }
+        })
+    }
+}

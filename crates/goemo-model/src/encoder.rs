@@ -1,0 +1,242 @@
+//! The encoders: BERT and RoBERTa (one implementation, RoBERTa's positions differ) and DistilBERT.
+//! Module paths mirror the Hugging Face weight keys, so a checkpoint maps one to one.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use crate::config::{Activation, Architecture, ModelConfig};
+
+fn layer_norm(p: nn::Path<'_>, size: i64, eps: f64) -> nn::LayerNorm {
+    nn::layer_norm(
+        p,
+        vec![size],
+        nn::LayerNormConfig {
+            eps,
+            ..Default::default()
+        },
+    )
+}
+
+fn linear(p: nn::Path<'_>, input: i64, output: i64) -> nn::Linear {
+    nn::linear(p, input, output, Default::default())
+}
+
+/// `(1 − mask) · min(f32)` broadcast over heads and queries, as `transformers` builds it.
+fn additive_mask(attention_mask: &Tensor) -> Tensor {
+    let mask = attention_mask.to_kind(Kind::Float).unsqueeze(1).unsqueeze(2);
+    (mask.ones_like() - mask) * f64::from(f32::MIN)
+}
+
+/// Splits (B, T, H) into (B, heads, T, H / heads).
+fn split_heads(xs: &Tensor, heads: i64) -> Tensor {
+    let (b, t, h) = xs.size3().expect("(batch, tokens, hidden)");
+    xs.view([b, t, heads, h / heads]).transpose(1, 2)
+}
+
+/// Scaled dot-product attention over already projected queries, keys and values.
+fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, heads: i64, dropout: f64, train: bool) -> Tensor {
+    let (b, t, h) = q.size3().expect("(batch, tokens, hidden)");
+    let (q, k, v) = (split_heads(q, heads), split_heads(k, heads), split_heads(v, heads));
+    let scores = q.matmul(&k.transpose(-1, -2)) / ((h / heads) as f64).sqrt() + mask;
+    let probs = scores.softmax(-1, Kind::Float).dropout(dropout, train);
+    probs.matmul(&v).transpose(1, 2).contiguous().view([b, t, h])
+}
+
+#[derive(Debug)]
+struct BertLayer {
+    query: nn::Linear,
+    key: nn::Linear,
+    value: nn::Linear,
+    attention_output: nn::Linear,
+    attention_norm: nn::LayerNorm,
+    intermediate: nn::Linear,
+    output: nn::Linear,
+    output_norm: nn::LayerNorm,
+}
+
+impl BertLayer {
+    fn new(p: nn::Path<'_>, c: &ModelConfig) -> Self {
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let attention = &p / "attention";
+        BertLayer {
+            query: linear(&attention / "self" / "query", h, h),
+            key: linear(&attention / "self" / "key", h, h),
+            value: linear(&attention / "self" / "value", h, h),
+            attention_output: linear(&attention / "output" / "dense", h, h),
+            attention_norm: layer_norm(&attention / "output" / "LayerNorm", h, c.layer_norm_eps),
+            intermediate: linear(&p / "intermediate" / "dense", h, i),
+            output: linear(&p / "output" / "dense", i, h),
+            output_norm: layer_norm(&p / "output" / "LayerNorm", h, c.layer_norm_eps),
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Tensor {
+        let context = attend(
+            &self.query.forward(xs),
+            &self.key.forward(xs),
+            &self.value.forward(xs),
+            mask,
+            c.num_heads,
+            c.attention_dropout,
+            train,
+        );
+        let attended = self
+            .attention_norm
+            .forward(&(self.attention_output.forward(&context).dropout(c.hidden_dropout, train) + xs));
+        let inner = c.activation.apply(&self.intermediate.forward(&attended));
+        self.output_norm
+            .forward(&(self.output.forward(&inner).dropout(c.hidden_dropout, train) + attended))
+    }
+}
+
+#[derive(Debug)]
+struct DistilBertLayer {
+    q_lin: nn::Linear,
+    k_lin: nn::Linear,
+    v_lin: nn::Linear,
+    out_lin: nn::Linear,
+    sa_layer_norm: nn::LayerNorm,
+    lin1: nn::Linear,
+    lin2: nn::Linear,
+    output_layer_norm: nn::LayerNorm,
+}
+
+impl DistilBertLayer {
+    fn new(p: nn::Path<'_>, c: &ModelConfig) -> Self {
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let attention = &p / "attention";
+        DistilBertLayer {
+            q_lin: linear(&attention / "q_lin", h, h),
+            k_lin: linear(&attention / "k_lin", h, h),
+            v_lin: linear(&attention / "v_lin", h, h),
+            out_lin: linear(&attention / "out_lin", h, h),
+            sa_layer_norm: layer_norm(&p / "sa_layer_norm", h, c.layer_norm_eps),
+            lin1: linear(&p / "ffn" / "lin1", h, i),
+            lin2: linear(&p / "ffn" / "lin2", i, h),
+            output_layer_norm: layer_norm(&p / "output_layer_norm", h, c.layer_norm_eps),
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Tensor {
+        let context = attend(
+            &self.q_lin.forward(xs),
+            &self.k_lin.forward(xs),
+            &self.v_lin.forward(xs),
+            mask,
+            c.num_heads,
+            c.attention_dropout,
+            train,
+        );
+        let attended = self.sa_layer_norm.forward(&(self.out_lin.forward(&context) + xs));
+        let inner = self.lin2.forward(&c.activation.apply(&self.lin1.forward(&attended)));
+        self.output_layer_norm
+            .forward(&(inner.dropout(c.hidden_dropout, train) + attended))
+    }
+}
+
+#[derive(Debug)]
+enum Layers {
+    Bert(Vec<BertLayer>),
+    DistilBert(Vec<DistilBertLayer>),
+}
+
+/// A transformer encoder: embeddings and layers; `forward` gives the last hidden state.
+#[derive(Debug)]
+pub struct Encoder {
+    config: ModelConfig,
+    word_embeddings: nn::Embedding,
+    position_embeddings: nn::Embedding,
+    token_type_embeddings: Option<nn::Embedding>,
+    embeddings_norm: nn::LayerNorm,
+    layers: Layers,
+}
+
+impl Encoder {
+    /// Builds the encoder under `p` (the `bert`, `distilbert` or `roberta` prefix).
+    pub fn new(p: nn::Path<'_>, config: &ModelConfig) -> Self {
+        let c = config;
+        let e = &p / "embeddings";
+        let embedding = |name: &str, n: i64| nn::embedding(&e / name, n, c.hidden_size, Default::default());
+        let layers = match c.architecture {
+            Architecture::Bert | Architecture::Roberta => {
+                let l = &p / "encoder" / "layer";
+                Layers::Bert((0..c.num_layers).map(|i| BertLayer::new(&l / i, c)).collect())
+            }
+            Architecture::DistilBert => {
+                let l = &p / "transformer" / "layer";
+                Layers::DistilBert((0..c.num_layers).map(|i| DistilBertLayer::new(&l / i, c)).collect())
+            }
+        };
+        Encoder {
+            config: c.clone(),
+            word_embeddings: embedding("word_embeddings", c.vocab_size),
+            position_embeddings: embedding("position_embeddings", c.max_position_embeddings),
+            token_type_embeddings: (c.type_vocab_size > 0)
+                .then(|| embedding("token_type_embeddings", c.type_vocab_size)),
+            embeddings_norm: layer_norm(&e / "LayerNorm", c.hidden_size, c.layer_norm_eps),
+            layers,
+        }
+    }
+
+    /// Position ids: 0.. for BERT and DistilBERT; for RoBERTa, `pad_token_id + 1` onwards over
+    /// real tokens and `pad_token_id` on padding, as `create_position_ids_from_input_ids` does.
+    fn position_ids(&self, input_ids: &Tensor) -> Tensor {
+        let (_, t) = input_ids.size2().expect("(batch, tokens)");
+        match self.config.architecture {
+            Architecture::Roberta => {
+                let pad = self.config.pad_token_id;
+                let real = input_ids.ne(pad).to_kind(Kind::Int64);
+                real.cumsum(1, Kind::Int64) * &real + pad
+            }
+            _ => Tensor::arange(t, (Kind::Int64, input_ids.device())).unsqueeze(0),
+        }
+    }
+
+    /// The last hidden state (B, T, H) of a batch; `train` switches dropout on.
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let c = &self.config;
+        let mut xs =
+            self.word_embeddings.forward(input_ids) + self.position_embeddings.forward(&self.position_ids(input_ids));
+        if let Some(types) = &self.token_type_embeddings {
+            let ids = token_type_ids.map_or_else(|| input_ids.zeros_like(), Tensor::shallow_clone);
+            xs = xs + types.forward(&ids);
+        }
+        let mut xs = self.embeddings_norm.forward(&xs).dropout(c.hidden_dropout, train);
+        let mask = additive_mask(attention_mask);
+        match &self.layers {
+            Layers::Bert(layers) => {
+                for layer in layers {
+                    xs = layer.forward(&xs, &mask, c, train);
+                }
+            }
+            Layers::DistilBert(layers) => {
+                for layer in layers {
+                    xs = layer.forward(&xs, &mask, c, train);
+                }
+            }
+        }
+        xs
+    }
+
+    /// Whether the model takes token type ids.
+    pub fn uses_token_types(&self) -> bool {
+        self.token_type_embeddings.is_some()
+    }
+}
+
+impl Activation {
+    /// Name as written in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Gelu => "gelu",
+            Activation::GeluNew => "gelu_new",
+            Activation::Relu => "relu",
+        }
+    }
+}

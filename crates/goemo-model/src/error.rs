@@ -1,0 +1,47 @@
+//! The one error type of the model crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading, running or saving a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("{path}: tensors missing from the checkpoint: {}", names.join(", "))]
+    MissingTensors { path: PathBuf, names: Vec<String> },
+    #[error("{path}: unexpected tensors in the checkpoint: {}", names.join(", "))]
+    UnexpectedTensors { path: PathBuf, names: Vec<String> },
+    #[error("{path}: tensor {name} has shape {found:?}, the model expects {expected:?}")]
+    ShapeMismatch {
+        path: PathBuf,
+        name: String,
+        expected: Vec<i64>,
+        found: Vec<i64>,
+    },
+    #[error("{path}: {message}")]
+    Safetensors { path: PathBuf, message: String },
+    #[error("device: {0}")]
+    Device(String),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error(transparent)]
+    Data(#[from] goemo_data::DataError),
+}
+
+impl ModelError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ModelError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;

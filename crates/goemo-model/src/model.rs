@@ -1,0 +1,319 @@
+//! A sequence classifier: an encoder and a head, in one `VarStore`, loaded from and saved to
+//! Hugging Face checkpoint folders.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::{Architecture, HeadKind, ModelConfig};
+use crate::encoder::Encoder;
+use crate::error::{ModelError, Result};
+
+#[derive(Debug)]
+enum Head {
+    /// BERT: pooler dense + tanh on the first token, dropout, classifier.
+    BertPooler { pooler: nn::Linear, classifier: nn::Linear },
+    /// DistilBERT: pre_classifier + ReLU on the first token, dropout, classifier.
+    DistilBert {
+        pre_classifier: nn::Linear,
+        classifier: nn::Linear,
+    },
+    /// RoBERTa: dropout, dense + tanh on the first token, dropout, out_proj.
+    Roberta { dense: nn::Linear, out_proj: nn::Linear },
+    /// The first token, dropout, classifier.
+    FirstToken { classifier: nn::Linear },
+    /// The masked mean of the last hidden state, dropout, classifier.
+    MeanPooling { classifier: nn::Linear },
+}
+
+impl Head {
+    fn new(root: &nn::Path<'_>, c: &ModelConfig, kind: HeadKind, labels: i64) -> Self {
+        let h = c.hidden_size;
+        let lin = |p: nn::Path<'_>, o: i64| nn::linear(p, h, o, Default::default());
+        match (kind, c.architecture) {
+            (HeadKind::Standard, Architecture::Bert) => Head::BertPooler {
+                pooler: lin(root / "bert" / "pooler" / "dense", h),
+                classifier: lin(root / "classifier", labels),
+            },
+            (HeadKind::Standard, Architecture::DistilBert) => Head::DistilBert {
+                pre_classifier: lin(root / "pre_classifier", h),
+                classifier: lin(root / "classifier", labels),
+            },
+            (HeadKind::Standard, Architecture::Roberta) => Head::Roberta {
+                dense: lin(root / "classifier" / "dense", h),
+                out_proj: lin(root / "classifier" / "out_proj", labels),
+            },
+            (HeadKind::FirstToken, _) => Head::FirstToken {
+                classifier: lin(root / "classifier", labels),
+            },
+            (HeadKind::MeanPooling, _) => Head::MeanPooling {
+                classifier: lin(root / "classifier", labels),
+            },
+        }
+    }
+
+    fn forward(&self, hidden: &Tensor, attention_mask: &Tensor, dropout: f64, train: bool) -> Tensor {
+        let first = || hidden.select(1, 0);
+        match self {
+            Head::BertPooler { pooler, classifier } => {
+                classifier.forward(&pooler.forward(&first()).tanh().dropout(dropout, train))
+            }
+            Head::DistilBert {
+                pre_classifier,
+                classifier,
+            } => classifier.forward(&pre_classifier.forward(&first()).relu().dropout(dropout, train)),
+            Head::Roberta { dense, out_proj } => {
+                let xs = dense.forward(&first().dropout(dropout, train)).tanh();
+                out_proj.forward(&xs.dropout(dropout, train))
+            }
+            Head::FirstToken { classifier } => classifier.forward(&first().dropout(dropout, train)),
+            Head::MeanPooling { classifier } => {
+                let mask = attention_mask.to_kind(Kind::Float).unsqueeze(-1);
+                let summed = (hidden * &mask).sum_dim_intlist(1, false, Kind::Float);
+                let counts = mask.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
+                classifier.forward(&(summed / counts).dropout(dropout, train))
+            }
+        }
+    }
+}
+
+/// What to build when a folder holds a base encoder rather than a classifier.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The head to use; `None`: the one `config.json` records, else the architecture's standard.
+    pub head: Option<HeadKind>,
+    /// Label names for a new head (a base encoder has none); `None`: the 28 GoEmotions labels.
+    pub labels: Option<Vec<String>>,
+}
+
+/// An encoder with a multi-label classification head.
+#[derive(Debug)]
+pub struct SequenceClassifier {
+    vs: nn::VarStore,
+    encoder: Encoder,
+    head: Head,
+    head_kind: HeadKind,
+    config: ModelConfig,
+    labels: Vec<String>,
+}
+
+/// Tensors of a checkpoint that no model here uses: buffers and pre-training heads.
+fn ignored(name: &str) -> bool {
+    name.ends_with(".position_ids")
+        || name.starts_with("lm_head.")
+        || name.starts_with("cls.")
+        || name.starts_with("vocab_transform.")
+        || name.starts_with("vocab_layer_norm.")
+        || name.starts_with("vocab_projector.")
+}
+
+/// A checkpoint key in the form of this crate's variables: `gamma`/`beta` LayerNorm names, and
+/// the architecture prefix that base-model files leave out.
+fn normalise(name: &str, arch: Architecture) -> String {
+    let mut name = name
+        .replace("LayerNorm.gamma", "LayerNorm.weight")
+        .replace("LayerNorm.beta", "LayerNorm.bias");
+    let prefix = arch.prefix();
+    let encoder_part = ["embeddings.", "encoder.", "pooler.", "transformer."];
+    if encoder_part.iter().any(|p| name.starts_with(p)) {
+        name = format!("{prefix}.{name}");
+    }
+    name
+}
+
+/// Reads a safetensors file into f32 tensors by normalised name.
+fn read_weights(path: &Path, arch: Architecture) -> Result<(HashMap<String, Tensor>, Vec<String>)> {
+    let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+    let error = |message: String| ModelError::Safetensors {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| error(format!("{e:?}")))?;
+    let mut out = HashMap::new();
+    let mut skipped = Vec::new();
+    for (name, view) in file.tensors() {
+        if ignored(&name) {
+            skipped.push(name);
+            continue;
+        }
+        let kind = match view.dtype() {
+            safetensors::Dtype::F32 => Kind::Float,
+            safetensors::Dtype::F16 => Kind::Half,
+            safetensors::Dtype::BF16 => Kind::BFloat16,
+            safetensors::Dtype::F64 => Kind::Double,
+            other => {
+                return Err(error(format!(
+                    "tensor {name} has dtype {other:?}, expected a float type"
+                )))
+            }
+        };
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let tensor = Tensor::f_from_data_size(view.data(), &shape, kind)?.to_kind(Kind::Float);
+        out.insert(normalise(&name, arch), tensor);
+    }
+    Ok((out, skipped))
+}
+
+impl SequenceClassifier {
+    /// Loads a folder with `config.json` and `model.safetensors`: a classification checkpoint
+    /// (labels from `id2label`) or a base encoder (a new head, whose tensors must be exactly the
+    /// ones missing). Anything else missing or unexpected is an error naming the tensors.
+    pub fn load(dir: impl AsRef<Path>, device: Device, options: &LoadOptions) -> Result<Self> {
+        let dir = dir.as_ref();
+        let config = ModelConfig::from_file(dir.join("config.json"))?;
+        let weights_path = dir.join("model.safetensors");
+        if !weights_path.is_file() {
+            return Err(ModelError::Config {
+                path: dir.to_path_buf(),
+                message: "no model.safetensors (pickled pytorch_model.bin files are not loaded)".into(),
+            });
+        }
+        let (weights, _) = read_weights(&weights_path, config.architecture)?;
+        let head_kind = options.head.or(config.head).unwrap_or(HeadKind::Standard);
+        let labels = match (&config.labels, &options.labels) {
+            (_, Some(given)) => given.clone(),
+            (Some(from_config), None) => from_config.clone(),
+            (None, None) => goemo_data::GOEMOTIONS_LABELS.iter().map(|s| s.to_string()).collect(),
+        };
+        let model = Self::build(config, head_kind, labels, device);
+
+        let variables = model.vs.variables();
+        let head_names: BTreeSet<String> = variables
+            .keys()
+            .filter(|k| !k.starts_with(&format!("{}.", model.config.architecture.prefix())) || k.contains(".pooler."))
+            .cloned()
+            .collect();
+        let missing: Vec<String> = variables
+            .keys()
+            .filter(|k| !weights.contains_key(*k))
+            .cloned()
+            .collect();
+        let unexpected: Vec<String> = weights
+            .keys()
+            .filter(|k| !variables.contains_key(*k))
+            // A standard pooler or head the chosen head does not use is not an error.
+            .filter(|k| !(k.contains(".pooler.") || k.starts_with("classifier.") || k.starts_with("pre_classifier.")))
+            .cloned()
+            .collect();
+        if !unexpected.is_empty() {
+            let mut names = unexpected;
+            names.sort();
+            return Err(ModelError::UnexpectedTensors {
+                path: weights_path,
+                names,
+            });
+        }
+        let missing_encoder: Vec<String> = missing.iter().filter(|k| !head_names.contains(*k)).cloned().collect();
+        if !missing_encoder.is_empty() {
+            let mut names = missing_encoder;
+            names.sort();
+            return Err(ModelError::MissingTensors {
+                path: weights_path,
+                names,
+            });
+        }
+        tch::no_grad(|| -> Result<()> {
+            for (name, var) in &variables {
+                match weights.get(name) {
+                    Some(w) => {
+                        if w.size() != var.size() {
+                            return Err(ModelError::ShapeMismatch {
+                                path: weights_path.clone(),
+                                name: name.clone(),
+                                expected: var.size(),
+                                found: w.size(),
+                            });
+                        }
+                        var.shallow_clone().f_copy_(&w.to_device(device))?;
+                    }
+                    // A new head: normal(0, initializer_range) weights and zero biases, as
+                    // `transformers` initialises it.
+                    None if name.ends_with(".bias") => {
+                        let _ = var.shallow_clone().zero_();
+                    }
+                    None => {
+                        let _ = var.shallow_clone().normal_(0.0, model.config.initializer_range);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(model)
+    }
+
+    fn build(config: ModelConfig, head_kind: HeadKind, labels: Vec<String>, device: Device) -> Self {
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let encoder = Encoder::new(&root / config.architecture.prefix(), &config);
+        let head = Head::new(&root, &config, head_kind, labels.len() as i64);
+        SequenceClassifier {
+            vs,
+            encoder,
+            head,
+            head_kind,
+            config,
+            labels,
+        }
+    }
+
+    /// Logits (B, labels); `train` switches dropout on.
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self.encoder.forward(input_ids, attention_mask, token_type_ids, train);
+        self.head
+            .forward(&hidden, attention_mask, self.config.classifier_dropout, train)
+    }
+
+    /// The last hidden state (B, T, H).
+    pub fn hidden_states(&self, input_ids: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
+        self.encoder.forward(input_ids, attention_mask, None, train)
+    }
+
+    /// Label names in output order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn head_kind(&self) -> HeadKind {
+        self.head_kind
+    }
+
+    /// The variables, for an optimiser.
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// Whether batches should carry token type ids.
+    pub fn uses_token_types(&self) -> bool {
+        self.encoder.uses_token_types()
+    }
+
+    /// Number of parameters.
+    pub fn parameter_count(&self) -> i64 {
+        self.vs.trainable_variables().iter().map(Tensor::numel).sum::<usize>() as i64
+    }
+
+    /// The folder a checkpoint was saved to, written in Hugging Face format.
+    pub fn save(&self, dir: impl AsRef<Path>) -> Result<PathBuf> {
+        crate::save::save(self, dir.as_ref())
+    }
+}
