@@ -22,6 +22,11 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
     .venv/bin/pip install --quiet --upgrade pip
     .venv/bin/pip install --quiet "torch==$TORCH_VERSION" numpy
 fi
+# Python `transformers` checks that saved checkpoints load there (a test) and makes fixtures.
+if ! .venv/bin/python -c "import transformers" 2>/dev/null; then
+    say "installing transformers into .venv"
+    .venv/bin/pip install --quiet "transformers>=4.40"
+fi
 say "libtorch: $(.venv/bin/python -c 'import torch, os; print(torch.__version__, os.path.dirname(torch.__file__))')"
 
 # 2. GoEmotions: the shared copy when there is one, otherwise the public google-research files.

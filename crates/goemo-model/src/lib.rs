@@ -11,16 +11,22 @@
 //! # Ok::<(), goemo_model::ModelError>(())
 //! ```
 
+mod classifier;
 mod config;
+mod device;
 mod encoder;
 mod error;
 mod model;
+mod resolve;
 mod save;
 
+pub use classifier::{write_thresholds, EmotionClassifier, Prediction, THRESHOLDS_FILE};
 pub use config::{Activation, Architecture, HeadKind, ModelConfig};
+pub use device::{parse_device, set_threads};
 pub use encoder::Encoder;
 pub use error::{ModelError, Result};
 pub use model::{LoadOptions, SequenceClassifier};
+pub use resolve::{hub_cache_dir, offline, resolve_model, HUB_TIMEOUT, REQUIRED_FILES};
 pub use save::copy_tokenizer_files;
 
 /// A padded batch from the data crate as tensors on `device`.

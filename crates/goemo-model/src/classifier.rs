@@ -1,0 +1,176 @@
+//! `EmotionClassifier`: load a checkpoint, predict label probabilities for texts.
+
+use std::path::Path;
+
+use goemo_data::{Batcher, HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};
+use goemo_threshold::Thresholds;
+use tch::Device;
+
+use crate::error::{ModelError, Result};
+use crate::model::{LoadOptions, SequenceClassifier};
+use crate::resolve::resolve_model;
+
+/// The checkpoint file with the thresholds the trainer fitted on dev.
+pub const THRESHOLDS_FILE: &str = "thresholds.json";
+
+/// One text's prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Every label's probability, in the checkpoint's label order.
+    pub scores: Vec<(String, f32)>,
+    /// The labels over their thresholds, in label order.
+    pub labels: Vec<String>,
+}
+
+/// A fine-tuned classifier ready for inference: dropout off, no gradients.
+#[derive(Debug)]
+pub struct EmotionClassifier {
+    model: SequenceClassifier,
+    tokenizer: HfTokenizer,
+    thresholds: Thresholds,
+    batch_size: usize,
+}
+
+impl EmotionClassifier {
+    /// Loads a local checkpoint folder or a Hub id on the CPU; thresholds from `thresholds.json`
+    /// when the checkpoint has one, else 0.5.
+    pub fn load(path_or_id: &str) -> Result<Self> {
+        Self::load_on(path_or_id, Device::Cpu)
+    }
+
+    /// Loads onto a device.
+    pub fn load_on(path_or_id: &str, device: Device) -> Result<Self> {
+        let dir = resolve_model(path_or_id)?;
+        let model = SequenceClassifier::load(&dir, device, &LoadOptions::default())?;
+        let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), DEFAULT_MAX_LENGTH)?
+            .with_pad_id(model.config().pad_token_id as u32);
+        let thresholds = read_thresholds(&dir, model.labels().len())?;
+        Ok(EmotionClassifier {
+            model,
+            tokenizer,
+            thresholds,
+            batch_size: 64,
+        })
+    }
+
+    /// Texts per forward pass.
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// One global threshold instead of the checkpoint's.
+    pub fn with_threshold(mut self, threshold: f64) -> Self {
+        self.thresholds = Thresholds::Global { threshold };
+        self
+    }
+
+    /// Label names in output order.
+    pub fn labels(&self) -> &[String] {
+        self.model.labels()
+    }
+
+    /// The thresholds applied.
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// The underlying model.
+    pub fn model(&self) -> &SequenceClassifier {
+        &self.model
+    }
+
+    /// Probabilities (N × labels) of texts, in input order. Texts are sorted by length and
+    /// batched with dynamic padding, so that short texts are not padded to long ones.
+    pub fn probabilities(&self, texts: &[&str]) -> Result<ndarray::Array2<f32>> {
+        let c = self.labels().len();
+        let mut out = ndarray::Array2::<f32>::zeros((texts.len(), c));
+        if texts.is_empty() {
+            return Ok(out);
+        }
+        let ids = self.tokenizer.encode_batch(texts)?;
+        let batcher = Batcher::new(&ids, self.tokenizer.pad_id()).with_token_type_ids(self.model.uses_token_types());
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        tch::no_grad(|| -> Result<()> {
+            for chunk in order.chunks(self.batch_size) {
+                let batch = batcher.batch(chunk);
+                let (input_ids, mask, types) = crate::batch_tensors(&batch, self.model.device())?;
+                let probs = self
+                    .model
+                    .forward(&input_ids, &mask, types.as_ref(), false)
+                    .sigmoid()
+                    .to_device(Device::Cpu)
+                    .flatten(0, -1);
+                let values = Vec::<f32>::try_from(probs)?;
+                for (row, &i) in chunk.iter().enumerate() {
+                    out.row_mut(i)
+                        .assign(&ndarray::ArrayView1::from(&values[row * c..(row + 1) * c]));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every label's probability and the labels over the thresholds, per text, in input order.
+    pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
+        let probs = self.probabilities(texts)?;
+        let chosen = self.thresholds.apply(probs.view()).map_err(|e| ModelError::Config {
+            path: THRESHOLDS_FILE.into(),
+            message: e.to_string(),
+        })?;
+        let labels = self.labels();
+        Ok(probs
+            .rows()
+            .into_iter()
+            .zip(chosen.rows())
+            .map(|(p, on)| Prediction {
+                scores: labels.iter().cloned().zip(p.iter().copied()).collect(),
+                labels: labels
+                    .iter()
+                    .zip(on.iter())
+                    .filter(|(_, &on)| on)
+                    .map(|(l, _)| l.clone())
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+fn read_thresholds(dir: &Path, labels: usize) -> Result<Thresholds> {
+    let path = dir.join(THRESHOLDS_FILE);
+    if !path.is_file() {
+        return Ok(Thresholds::Global { threshold: 0.5 });
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
+    let thresholds: Thresholds = serde_json::from_str(&text).map_err(|e| ModelError::Config {
+        path: path.clone(),
+        message: format!("not a thresholds file: {e}"),
+    })?;
+    if let Thresholds::PerClass { thresholds } = &thresholds {
+        if thresholds.len() != labels {
+            return Err(ModelError::Config {
+                path,
+                message: format!("{} thresholds for {labels} labels", thresholds.len()),
+            });
+        }
+    }
+    Ok(thresholds)
+}
+
+/// Writes `thresholds.json` into a checkpoint folder.
+pub fn write_thresholds(dir: &Path, thresholds: &Thresholds) -> Result<()> {
+    let text = serde_json::to_string_pretty(thresholds).expect("thresholds serialise");
+    crate::save::write_atomic(&dir.join(THRESHOLDS_FILE), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn the_classifier_is_send() {
+        assert_send::<super::EmotionClassifier>();
+    }
+}

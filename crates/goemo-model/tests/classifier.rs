@@ -1,0 +1,89 @@
+//! `EmotionClassifier` and model resolution on the tiny fixture checkpoints.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use goemo_model::{resolve_model, write_thresholds, EmotionClassifier};
+use goemo_threshold::Thresholds;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+#[test]
+fn predictions_come_back_in_input_order_with_stored_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("ckpt");
+    std::fs::create_dir(&checkpoint).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(fixture("tiny-distilbert").join(f), checkpoint.join(f)).unwrap();
+    }
+    let texts = [
+        "a long text that goes on and on about how grateful I am for all of this, [NAME], really",
+        "ok",
+        "I'm so sad 😢",
+        "Thanks!",
+    ];
+    let default = EmotionClassifier::load(checkpoint.to_str().unwrap()).unwrap();
+    assert_eq!(default.thresholds(), &Thresholds::Global { threshold: 0.5 });
+    let batched = default.probabilities(&texts).unwrap();
+    // Batch size 1 sees each text alone: same numbers, so sorting and padding kept the order.
+    let single = EmotionClassifier::load(checkpoint.to_str().unwrap())
+        .unwrap()
+        .with_batch_size(1);
+    let alone = single.probabilities(&texts).unwrap();
+    let worst = (&batched - &alone).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+    assert!(worst < 1e-5, "{worst}");
+
+    // Per-class thresholds stored with the checkpoint decide the labels.
+    let mut thresholds = vec![1.1; 28];
+    thresholds[27] = 0.0; // neutral always
+    write_thresholds(&checkpoint, &Thresholds::PerClass { thresholds }).unwrap();
+    let fitted = EmotionClassifier::load(checkpoint.to_str().unwrap()).unwrap();
+    let predictions = fitted.predict(&texts).unwrap();
+    assert_eq!(predictions.len(), 4);
+    assert!(predictions.iter().all(|p| p.labels == ["neutral"]));
+    assert_eq!(predictions[1].scores[16].0, "grief");
+    assert_eq!(predictions[2].scores[5].1, batched[[2, 5]]);
+    assert!(fitted.predict(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn resolution_of_folders_and_hub_ids() {
+    assert_eq!(
+        resolve_model(fixture("tiny-bert").to_str().unwrap()).unwrap(),
+        fixture("tiny-bert")
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let err = resolve_model(empty.path().to_str().unwrap()).unwrap_err().to_string();
+    assert!(
+        err.contains("missing config.json, model.safetensors, tokenizer.json"),
+        "{err}"
+    );
+
+    // A Hub id found in the standard cache layout under HF_HOME is used without any network.
+    let home = tempfile::tempdir().unwrap();
+    let snapshot = home.path().join("hub/models--goemo--tiny/snapshots/abc123");
+    std::fs::create_dir_all(&snapshot).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(fixture("tiny-bert").join(f), snapshot.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(home.path().join("hub/models--goemo--tiny/refs")).unwrap();
+    std::fs::write(home.path().join("hub/models--goemo--tiny/refs/main"), "abc123").unwrap();
+    // One test function changes the environment, so no other test in this process races it.
+    std::env::set_var("HF_HOME", home.path());
+    std::env::set_var("HF_HUB_OFFLINE", "1");
+    assert_eq!(resolve_model("goemo/tiny").unwrap(), snapshot);
+    let err = resolve_model("roberta-large").unwrap_err().to_string();
+    assert!(
+        err.contains("HF_HUB_OFFLINE") && err.contains("local checkpoint folder"),
+        "{err}"
+    );
+
+    // Online but without a reachable Hub (as on this project's machines): a clear error, fast.
+    std::env::remove_var("HF_HUB_OFFLINE");
+    let start = Instant::now();
+    let err = resolve_model("distilbert-base-uncased").unwrap_err().to_string();
+    assert!(start.elapsed().as_secs_f64() < 12.0);
+    assert!(err.contains("pass its local folder"), "{err}");
+}
