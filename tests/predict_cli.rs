@@ -1,0 +1,65 @@
+//! The `predict` example: JSON lines and CSV from a checkpoint, one text per input line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn predict_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("examples").join("predict")
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/crates/goemo-model/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(predict_binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn jsonl_has_every_label_in_order_and_the_labels_over_threshold() {
+    let (ok, stdout, stderr) =
+        run(&["--model", &fixture("tiny-bert"), "--threshold", "0.5"], "I love this!\n\nwhy would you 😡\r\n");
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "blank lines are skipped");
+    assert_eq!(lines[1]["text"], "why would you 😡");
+    let scores = lines[0]["scores"].as_object().unwrap();
+    let names: Vec<&String> = scores.keys().collect();
+    assert_eq!(names.len(), 28);
+    assert_eq!((names[0].as_str(), names[27].as_str()), ("admiration", "neutral"));
+    let over: Vec<&str> = scores.iter().filter(|(_, p)| p.as_f64().unwrap() >= 0.5).map(|(l, _)| l.as_str()).collect();
+    let labels: Vec<&str> = lines[0]["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(labels, over);
+}
+
+#[test]
+fn csv_has_a_header_and_one_row_per_text() {
+    let (ok, stdout, stderr) = run(&["--model", &fixture("tiny-roberta"), "--format", "csv"], "ok\n\"quoted\", text\n");
+    assert!(ok, "{stderr}");
+    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    assert_eq!(&header[0], "text");
+    assert_eq!(header.len(), 29);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[1][0], "\"quoted\", text");
+    assert!(rows.iter().all(|r| r.iter().skip(1).all(|p| (0.0..=1.0).contains(&p.parse::<f64>().unwrap()))));
+}
+
+#[test]
+fn a_bad_model_is_an_error_not_a_panic() {
+    let (ok, _, stderr) = run(&["--model", "/no/such/folder"], "hi\n");
+    assert!(!ok);
+    assert!(stderr.starts_with("error: /no/such/folder: no such folder"), "{stderr}");
+}
