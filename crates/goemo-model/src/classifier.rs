@@ -29,6 +29,7 @@ pub struct EmotionClassifier {
     tokenizer: HfTokenizer,
     thresholds: Thresholds,
     batch_size: usize,
+    single_label: bool,
 }
 
 impl EmotionClassifier {
@@ -45,11 +46,13 @@ impl EmotionClassifier {
         let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), DEFAULT_MAX_LENGTH)?
             .with_pad_id(model.config().pad_token_id as u32);
         let thresholds = read_thresholds(&dir, model.labels().len())?;
+        let single_label = model.config().problem_type.as_deref() == Some("single_label_classification");
         Ok(EmotionClassifier {
             model,
             tokenizer,
             thresholds,
             batch_size: 64,
+            single_label,
         })
     }
 
@@ -80,7 +83,8 @@ impl EmotionClassifier {
         &self.model
     }
 
-    /// Probabilities (N × labels) of texts, in input order. Texts are sorted by length and
+    /// Probabilities (N × labels) of texts, in input order: sigmoids for multi-label checkpoints,
+    /// a softmax for `problem_type: single_label_classification`. Texts are sorted by length and
     /// batched with dynamic padding, so that short texts are not padded to long ones.
     pub fn probabilities(&self, texts: &[&str]) -> Result<ndarray::Array2<f32>> {
         let c = self.labels().len();
@@ -96,12 +100,15 @@ impl EmotionClassifier {
             for chunk in order.chunks(self.batch_size) {
                 let batch = batcher.batch(chunk);
                 let (input_ids, mask, types) = crate::batch_tensors(&batch, self.model.device())?;
-                let probs = self
-                    .model
-                    .forward(&input_ids, &mask, types.as_ref(), false)
-                    .sigmoid()
-                    .to_device(Device::Cpu)
-                    .flatten(0, -1);
+                let logits = self.model.forward(&input_ids, &mask, types.as_ref(), false);
+                // `problem_type` decides: one label per text (softmax) or any number (sigmoid).
+                let probs = if self.single_label {
+                    logits.softmax(-1, tch::Kind::Float)
+                } else {
+                    logits.sigmoid()
+                }
+                .to_device(Device::Cpu)
+                .flatten(0, -1);
                 let values = Vec::<f32>::try_from(probs)?;
                 for (row, &i) in chunk.iter().enumerate() {
                     out.row_mut(i)

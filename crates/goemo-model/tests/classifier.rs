@@ -87,3 +87,19 @@ fn resolution_of_folders_and_hub_ids() {
     assert!(start.elapsed().as_secs_f64() < 12.0);
     assert!(err.contains("pass its local folder"), "{err}");
 }
+
+#[test]
+fn single_label_checkpoints_get_a_softmax() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(fixture("tiny-bert").join(f), dir.path().join(f)).unwrap();
+    }
+    let config = std::fs::read_to_string(fixture("tiny-bert").join("config.json")).unwrap();
+    let config = config.replace("multi_label_classification", "single_label_classification");
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    let classifier = EmotionClassifier::load(dir.path().to_str().unwrap()).unwrap();
+    let probs = classifier.probabilities(&["hello there", "no"]).unwrap();
+    for row in probs.rows() {
+        assert!((row.sum() - 1.0).abs() < 1e-5);
+    }
+}
