@@ -10,7 +10,10 @@ fn predict_binary() -> PathBuf {
 }
 
 fn fixture(name: &str) -> String {
-    format!("{}/crates/goemo-model/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/crates/goemo-model/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn run(args: &[&str], stdin: &str) -> (bool, String, String) {
@@ -23,13 +26,19 @@ fn run(args: &[&str], stdin: &str) -> (bool, String, String) {
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
 fn jsonl_has_every_label_in_order_and_the_labels_over_threshold() {
-    let (ok, stdout, stderr) =
-        run(&["--model", &fixture("tiny-bert"), "--threshold", "0.5"], "I love this!\n\nwhy would you 😡\r\n");
+    let (ok, stdout, stderr) = run(
+        &["--model", &fixture("tiny-bert"), "--threshold", "0.5"],
+        "I love this!\n\nwhy would you 😡\r\n",
+    );
     assert!(ok, "{stderr}");
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2, "blank lines are skipped");
@@ -38,14 +47,26 @@ fn jsonl_has_every_label_in_order_and_the_labels_over_threshold() {
     let names: Vec<&String> = scores.keys().collect();
     assert_eq!(names.len(), 28);
     assert_eq!((names[0].as_str(), names[27].as_str()), ("admiration", "neutral"));
-    let over: Vec<&str> = scores.iter().filter(|(_, p)| p.as_f64().unwrap() >= 0.5).map(|(l, _)| l.as_str()).collect();
-    let labels: Vec<&str> = lines[0]["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    let over: Vec<&str> = scores
+        .iter()
+        .filter(|(_, p)| p.as_f64().unwrap() >= 0.5)
+        .map(|(l, _)| l.as_str())
+        .collect();
+    let labels: Vec<&str> = lines[0]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
     assert_eq!(labels, over);
 }
 
 #[test]
 fn csv_has_a_header_and_one_row_per_text() {
-    let (ok, stdout, stderr) = run(&["--model", &fixture("tiny-roberta"), "--format", "csv"], "ok\n\"quoted\", text\n");
+    let (ok, stdout, stderr) = run(
+        &["--model", &fixture("tiny-roberta"), "--format", "csv"],
+        "ok\n\"quoted\", text\n",
+    );
     assert!(ok, "{stderr}");
     let mut reader = csv::Reader::from_reader(stdout.as_bytes());
     let header = reader.headers().unwrap().clone();
@@ -54,7 +75,10 @@ fn csv_has_a_header_and_one_row_per_text() {
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
     assert_eq!(&rows[1][0], "\"quoted\", text");
-    assert!(rows.iter().all(|r| r.iter().skip(1).all(|p| (0.0..=1.0).contains(&p.parse::<f64>().unwrap()))));
+    assert!(rows.iter().all(|r| r
+        .iter()
+        .skip(1)
+        .all(|p| (0.0..=1.0).contains(&p.parse::<f64>().unwrap()))));
 }
 
 #[test]

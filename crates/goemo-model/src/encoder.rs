@@ -205,7 +205,7 @@ impl Encoder {
             self.word_embeddings.forward(input_ids) + self.position_embeddings.forward(&self.position_ids(input_ids));
         if let Some(types) = &self.token_type_embeddings {
             let ids = token_type_ids.map_or_else(|| input_ids.zeros_like(), Tensor::shallow_clone);
-            xs = xs + types.forward(&ids);
+            xs += types.forward(&ids);
         }
         let mut xs = self.embeddings_norm.forward(&xs).dropout(c.hidden_dropout, train);
         let mask = additive_mask(attention_mask);
