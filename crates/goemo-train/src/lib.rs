@@ -1,0 +1,23 @@
+//! Training building blocks on libtorch: multi-label losses, AdamW with decoupled weight decay
+//! (none on biases and LayerNorm weights), warm-up then linear or cosine decay, and global-norm
+//! gradient clipping, each equal to PyTorch's and `transformers`' definitions.
+
+mod loss;
+mod optim;
+mod schedule;
+
+pub use loss::Loss;
+pub use optim::{clip_grad_norm, decays, AdamW, AdamWConfig};
+pub use schedule::{Schedule, ScheduleKind};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error("invalid training option: {0}")]
+    InvalidOption(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;

@@ -1,0 +1,48 @@
+//! Learning-rate schedules: linear warm-up, then linear or cosine decay to zero, as
+//! `transformers`' `get_linear_schedule_with_warmup` and `get_cosine_schedule_with_warmup`.
+
+use serde::{Deserialize, Serialize};
+
+/// The decay after warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    Linear,
+    Cosine,
+}
+
+/// A warm-up-then-decay schedule over `total_steps` optimiser steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub peak_lr: f64,
+    pub warmup_steps: u64,
+    pub total_steps: u64,
+    pub kind: ScheduleKind,
+}
+
+impl Schedule {
+    /// Warm-up given as a fraction of the total steps (rounded up, as `transformers` does).
+    pub fn with_warmup_ratio(peak_lr: f64, ratio: f64, total_steps: u64, kind: ScheduleKind) -> Self {
+        Schedule {
+            peak_lr,
+            warmup_steps: (ratio * total_steps as f64).ceil() as u64,
+            total_steps,
+            kind,
+        }
+    }
+
+    /// The learning rate of optimiser step `step` (counted from 0).
+    pub fn lr(&self, step: u64) -> f64 {
+        let (s, w, t) = (step as f64, self.warmup_steps as f64, self.total_steps as f64);
+        let factor = if step < self.warmup_steps {
+            s / w.max(1.0)
+        } else {
+            let progress = (s - w) / (t - w).max(1.0);
+            match self.kind {
+                ScheduleKind::Linear => ((t - s) / (t - w).max(1.0)).max(0.0),
+                ScheduleKind::Cosine => (0.5 * (1.0 + (std::f64::consts::PI * progress).cos())).max(0.0),
+            }
+        };
+        self.peak_lr * factor
+    }
+}
