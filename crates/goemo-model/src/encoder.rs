@@ -229,14 +229,3 @@ impl Encoder {
         self.token_type_embeddings.is_some()
     }
 }
-
-impl Activation {
-    /// Name as written in configs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Gelu => "gelu",
-            Activation::GeluNew => "gelu_new",
-            Activation::Relu => "relu",
-        }
-    }
-}
