@@ -4,7 +4,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::config::{Activation, Architecture, ModelConfig};
+use crate::config::{Architecture, ModelConfig};
 
 fn layer_norm(p: nn::Path<'_>, size: i64, eps: f64) -> nn::LayerNorm {
     nn::layer_norm(
