@@ -36,10 +36,10 @@ pub(crate) trait Key: Copy + Ord + Default + Send + Sync {
     /// The packed cell type for this key.
     type Cell: Cell<Key = Self>;
     fn of(score: f64) -> Self;
-    /// The key's top `bits` bits (1..=16).
-    fn prefix(self, bits: u32) -> usize;
-    /// The smallest and largest keys whose top `bits` bits are `prefix`.
-    fn prefix_range(prefix: usize, bits: u32) -> (Self, Self);
+    /// The key's top 16 bits.
+    fn top16(self) -> usize;
+    /// The smallest and largest keys with the given top 16 bits.
+    fn range_of_top16(prefix: usize) -> (Self, Self);
 }
 
 impl Key for u64 {
@@ -49,12 +49,12 @@ impl Key for u64 {
         descending_key(score)
     }
     #[inline]
-    fn prefix(self, bits: u32) -> usize {
-        (self >> (64 - bits)) as usize
+    fn top16(self) -> usize {
+        (self >> 48) as usize
     }
-    fn prefix_range(prefix: usize, bits: u32) -> (Self, Self) {
-        let low = (prefix as u64) << (64 - bits);
-        (low, low | (u64::MAX >> bits))
+    fn range_of_top16(prefix: usize) -> (Self, Self) {
+        let low = (prefix as u64) << 48;
+        (low, low | ((1 << 48) - 1))
     }
 }
 
@@ -65,12 +65,12 @@ impl Key for u32 {
         descending_key_f32(score)
     }
     #[inline]
-    fn prefix(self, bits: u32) -> usize {
-        (self >> (32 - bits)) as usize
+    fn top16(self) -> usize {
+        (self >> 16) as usize
     }
-    fn prefix_range(prefix: usize, bits: u32) -> (Self, Self) {
-        let low = (prefix as u32) << (32 - bits);
-        (low, low | (u32::MAX >> bits))
+    fn range_of_top16(prefix: usize) -> (Self, Self) {
+        let low = (prefix as u32) << 16;
+        (low, low | 0xffff)
     }
 }
 
@@ -188,14 +188,11 @@ const ROWS_PER_TASK: usize = 1024;
 ///
 /// Bucket `b` holds the keys in `[splitters[b - 1], splitters[b])`, so tied keys always share a
 /// bucket. Splitters are every `OVERSAMPLING`-th key of an evenly strided sample; a table over
-/// the keys' top bits narrows each lookup to the few splitters that share them.
+/// the keys' top 16 bits narrows each lookup to the few splitters that share them.
 struct Buckets<K> {
     splitters: Vec<K>,
-    /// For each key prefix, the buckets its keys can fall in: `first..=last`.
+    /// For each top-16-bit prefix, the buckets its keys can fall in: `first..=last`.
     by_prefix: Vec<(u16, u16)>,
-    /// Bits of the prefix: more buckets, a finer table (a coarse one for small inputs is cheaper
-    /// to build than it costs in lookups).
-    prefix_bits: u32,
 }
 
 impl<K: Key> Buckets<K> {
@@ -218,12 +215,11 @@ impl<K: Key> Buckets<K> {
             splitters.dedup();
             splitters
         };
-        let prefix_bits = (usize::BITS - splitters.len().leading_zeros() + 6).clamp(8, 16);
         // Both ends only grow with the prefix: one linear pass with two cursors.
         let (mut first, mut last) = (0usize, 0usize);
-        let by_prefix = (0..1usize << prefix_bits)
+        let by_prefix = (0..1 << 16)
             .map(|prefix| {
-                let (low, high) = K::prefix_range(prefix, prefix_bits);
+                let (low, high) = K::range_of_top16(prefix);
                 while first < splitters.len() && splitters[first] <= low {
                     first += 1;
                 }
@@ -233,11 +229,7 @@ impl<K: Key> Buckets<K> {
                 (first as u16, last as u16)
             })
             .collect();
-        Buckets {
-            splitters,
-            by_prefix,
-            prefix_bits,
-        }
+        Buckets { splitters, by_prefix }
     }
 
     fn len(&self) -> usize {
@@ -246,7 +238,7 @@ impl<K: Key> Buckets<K> {
 
     #[inline]
     fn of(&self, key: K) -> usize {
-        let (first, last) = self.by_prefix[key.prefix(self.prefix_bits)];
+        let (first, last) = self.by_prefix[key.top16()];
         if first == last {
             first as usize
         } else {
