@@ -256,25 +256,25 @@ struct Block<K: Key> {
 
 impl<K: Key> Block<K> {
     fn new<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayView2<'_, T>, buckets: &Buckets<K>) -> Self {
-        // Bucket numbers and packed cells in separate arrays: no padding between them.
-        let mut bucket_ids = Vec::with_capacity(scores.len());
-        let mut packed = Vec::with_capacity(scores.len());
+        let mut keyed = Vec::with_capacity(scores.len());
         let mut counts = vec![0usize; buckets.len() + 1];
         for (srow, trow) in scores.rows().into_iter().zip(targets.rows()) {
             for (j, (&s, &t)) in srow.iter().zip(trow.iter()).enumerate() {
                 let key = K::of(s.to_f64());
                 let b = buckets.of(key);
                 counts[b + 1] += 1;
-                bucket_ids.push(b as u32);
-                packed.push(K::Cell::pack(key, (j as u32) << 1 | u32::from(t.to_f64() == 1.0)));
+                keyed.push((
+                    b as u32,
+                    K::Cell::pack(key, (j as u32) << 1 | u32::from(t.to_f64() == 1.0)),
+                ));
             }
         }
         for b in 1..counts.len() {
             counts[b] += counts[b - 1];
         }
         let starts = counts.clone();
-        let mut cells = vec![K::Cell::default(); packed.len()];
-        for (&b, &cell) in bucket_ids.iter().zip(&packed) {
+        let mut cells = vec![K::Cell::default(); keyed.len()];
+        for (b, cell) in keyed {
             cells[counts[b as usize]] = cell;
             counts[b as usize] += 1;
         }
