@@ -243,6 +243,12 @@ impl SequenceClassifier {
         Ok(model)
     }
 
+    /// A randomly initialised model (libtorch's default initialisation), for tests and for
+    /// training from scratch.
+    pub fn from_config(config: ModelConfig, head_kind: HeadKind, labels: Vec<String>, device: Device) -> Self {
+        Self::build(config, head_kind, labels, device)
+    }
+
     fn build(config: ModelConfig, head_kind: HeadKind, labels: Vec<String>, device: Device) -> Self {
         let vs = nn::VarStore::new(device);
         let root = vs.root();

@@ -5,10 +5,12 @@
 mod loss;
 mod optim;
 mod schedule;
+mod trainer;
 
 pub use loss::Loss;
 pub use optim::{clip_grad_norm, decays, AdamW, AdamWConfig};
 pub use schedule::{Schedule, ScheduleKind};
+pub use trainer::{evaluate_split, train, EncodedSplit, EpochRecord, SelectBy, TrainConfig, TrainOutcome};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,8 @@ pub enum TrainError {
     Torch(#[from] tch::TchError),
     #[error("invalid training option: {0}")]
     InvalidOption(String),
+    #[error("the loss became {value} at epoch {epoch}, step {step}: stopped before updating the weights")]
+    NonFinite { epoch: usize, step: u64, value: f64 },
 }
 
 /// Result alias of this crate.
