@@ -10,7 +10,9 @@ mod trainer;
 pub use loss::Loss;
 pub use optim::{clip_grad_norm, decays, AdamW, AdamWConfig};
 pub use schedule::{Schedule, ScheduleKind};
-pub use trainer::{evaluate_split, train, EncodedSplit, EpochRecord, SelectBy, TrainConfig, TrainOutcome};
+pub use trainer::{
+    evaluate_split, train, train_resumable, EncodedSplit, EpochRecord, RunState, SelectBy, TrainConfig, TrainOutcome,
+};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +23,10 @@ pub enum TrainError {
     InvalidOption(String),
     #[error("the loss became {value} at epoch {epoch}, step {step}: stopped before updating the weights")]
     NonFinite { epoch: usize, step: u64, value: f64 },
+    #[error("interrupted after step {step}; the state is saved: resume to continue")]
+    Interrupted { step: u64 },
+    #[error("training state: {0}")]
+    State(String),
 }
 
 /// Result alias of this crate.

@@ -1,6 +1,7 @@
 //! The training loop: epochs of length-bucketed batches, AdamW with warm-up and decay, gradient
 //! accumulation and clipping, a dev evaluation after each epoch, the best epoch's weights kept.
 
+use std::path::Path;
 use std::time::Instant;
 
 use goemo_data::Batcher;
@@ -64,6 +65,9 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Show a progress bar on standard error.
     pub progress: bool,
+    /// Save the training state every this many optimiser steps (0: at the end of epochs only),
+    /// when a state folder is given.
+    pub save_every: u64,
 }
 
 impl Default for TrainConfig {
@@ -86,6 +90,7 @@ impl Default for TrainConfig {
             bucket_batches: 50,
             eval_batch_size: 128,
             progress: false,
+            save_every: 0,
         }
     }
 }
@@ -118,6 +123,131 @@ pub struct TrainOutcome {
     pub best_epoch: usize,
     pub best_value: f64,
     pub steps: u64,
+}
+
+/// Where a run saves its state, and whether it continues from a saved one.
+#[derive(Debug, Clone, Default)]
+pub struct RunState<'a> {
+    /// Folder of the training state (weights, optimiser moments, progress); `None`: no saving.
+    pub dir: Option<&'a Path>,
+    /// Continue from the state in `dir` when there is one.
+    pub resume: bool,
+}
+
+/// The state file that makes a run resumable; written last, atomically, so it always names
+/// complete tensor files.
+const PROGRESS_FILE: &str = "progress.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Progress {
+    /// The epoch to continue, and how many of its batches are done.
+    epoch: usize,
+    batch: usize,
+    step: u64,
+    loss_sum: f64,
+    seen: usize,
+    history: Vec<EpochRecord>,
+    best_epoch: usize,
+    best_value: f64,
+    /// Model weights and optimiser moments.
+    weights: String,
+    /// The best epoch's weights, once there is a best epoch.
+    best: Option<String>,
+}
+
+fn io_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
+    TrainError::State(format!("{}: {e}", path.display()))
+}
+
+struct Checkpointer<'a> {
+    dir: &'a Path,
+    names: Vec<String>,
+}
+
+impl Checkpointer<'_> {
+    /// Writes weights and optimiser moments under a new name, then the progress file, then
+    /// removes the files that the previous progress file named.
+    fn save(
+        &self,
+        params: &[Tensor],
+        optimizer: &AdamW,
+        best: Option<(usize, &[Tensor])>,
+        mut progress: Progress,
+    ) -> Result<()> {
+        std::fs::create_dir_all(self.dir).map_err(|e| io_error(self.dir, e))?;
+        let weights = format!("weights-{}.safetensors", progress.step);
+        let (moments, _) = optimizer.state();
+        let mut tensors: Vec<(String, Tensor)> = self
+            .names
+            .iter()
+            .zip(params)
+            .map(|(n, p)| (format!("model.{n}"), p.detach()))
+            .collect();
+        tensors.extend(moments.into_iter().map(|(n, t)| (format!("opt.{n}"), t)));
+        Tensor::write_safetensors(&tensors, self.dir.join(&weights))?;
+        progress.weights = weights;
+        if let Some((epoch, best)) = best {
+            let name = format!("best-{epoch}.safetensors");
+            if !self.dir.join(&name).exists() {
+                let named: Vec<(String, Tensor)> = self
+                    .names
+                    .iter()
+                    .zip(best)
+                    .map(|(n, t)| (n.clone(), t.shallow_clone()))
+                    .collect();
+                Tensor::write_safetensors(&named, self.dir.join(&name))?;
+            }
+            progress.best = Some(name);
+        }
+        let path = self.dir.join(PROGRESS_FILE);
+        let tmp = self.dir.join(format!("{PROGRESS_FILE}.tmp"));
+        let text = serde_json::to_vec_pretty(&progress).map_err(|e| io_error(&path, e))?;
+        std::fs::write(&tmp, text).map_err(|e| io_error(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))?;
+        // Files of earlier saves are no longer named by the progress file.
+        for entry in std::fs::read_dir(self.dir)
+            .map_err(|e| io_error(self.dir, e))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale =
+                name.ends_with(".safetensors") && name != progress.weights && Some(&name) != progress.best.as_ref();
+            if stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    fn load(&self) -> Result<Option<(Progress, Vec<(String, Tensor)>, Option<Vec<(String, Tensor)>>)>> {
+        let path = self.dir.join(PROGRESS_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+        let progress: Progress = serde_json::from_slice(&text).map_err(|e| io_error(&path, e))?;
+        let weights = Tensor::read_safetensors(self.dir.join(&progress.weights))?;
+        let best = progress
+            .best
+            .as_ref()
+            .map(|b| Tensor::read_safetensors(self.dir.join(b)))
+            .transpose()?;
+        Ok(Some((progress, weights, best)))
+    }
+}
+
+fn restore(params: &[Tensor], names: &[String], tensors: &[(String, Tensor)], prefix: &str) -> Result<()> {
+    tch::no_grad(|| -> Result<()> {
+        for (name, p) in names.iter().zip(params) {
+            let key = format!("{prefix}{name}");
+            let source = tensors
+                .iter()
+                .find(|(n, _)| *n == key)
+                .ok_or_else(|| TrainError::State(format!("saved state lacks {key}")))?;
+            p.shallow_clone().f_copy_(&source.1)?;
+        }
+        Ok(())
+    })
 }
 
 /// Probabilities of a split in input order, and the mean loss, with dropout off.
@@ -176,6 +306,22 @@ pub fn train(
     pad_id: u32,
     config: &TrainConfig,
 ) -> Result<TrainOutcome> {
+    train_resumable(model, train, dev, pad_id, config, &RunState::default(), &|_| false)
+}
+
+/// [`train`], saving its state in `state.dir` (every `config.save_every` steps and after each
+/// epoch) and continuing from it when `state.resume` is set: a run killed at any point ends
+/// with the same metrics as an uninterrupted one. `should_stop(step)` is asked after each
+/// optimiser step; when it says yes the state is saved and [`TrainError::Interrupted`] returned.
+pub fn train_resumable(
+    model: &mut SequenceClassifier,
+    train: EncodedSplit<'_>,
+    dev: EncodedSplit<'_>,
+    pad_id: u32,
+    config: &TrainConfig,
+    state: &RunState<'_>,
+    should_stop: &dyn Fn(u64) -> bool,
+) -> Result<TrainOutcome> {
     if config.batch_size == 0 || config.accumulation == 0 || config.epochs == 0 {
         return Err(TrainError::InvalidOption(
             "batch size, accumulation and epochs must be at least 1".into(),
@@ -203,29 +349,87 @@ pub fn train(
     };
     let mut variables: Vec<(String, Tensor)> = model.var_store().variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
+    let names: Vec<String> = variables.iter().map(|(n, _)| n.clone()).collect();
     let params: Vec<Tensor> = variables.iter().map(|(_, t)| t.shallow_clone()).collect();
     let mut optimizer = AdamW::new(variables, config.adamw);
+    let checkpointer = state.dir.map(|dir| Checkpointer {
+        dir,
+        names: names.clone(),
+    });
+
+    let mut history = Vec::new();
+    let (mut best_epoch, mut best_value, mut best_weights) = (0, f64::NEG_INFINITY, None::<Vec<Tensor>>);
+    let (mut step, mut start_epoch, mut skip, mut carried) = (0u64, 0usize, 0usize, (0.0, 0usize));
+    if let (Some(c), true) = (&checkpointer, state.resume) {
+        if let Some((progress, weights, best)) = c.load()? {
+            restore(&params, &names, &weights, "model.")?;
+            let moments: Vec<(String, Tensor)> = weights
+                .iter()
+                .filter_map(|(n, t)| n.strip_prefix("opt.").map(|n| (n.to_string(), t.shallow_clone())))
+                .collect();
+            optimizer.load_state(&moments, progress.step)?;
+            if let Some(best) = best {
+                let copies = names
+                    .iter()
+                    .map(|n| {
+                        best.iter()
+                            .find(|(m, _)| m == n)
+                            .map(|(_, t)| t.shallow_clone())
+                            .ok_or_else(|| TrainError::State(format!("saved best weights lack {n}")))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                best_weights = Some(copies);
+            }
+            (step, start_epoch, skip) = (progress.step, progress.epoch, progress.batch);
+            carried = (progress.loss_sum, progress.seen);
+            (best_epoch, best_value) = (progress.best_epoch, progress.best_value);
+            history = progress.history;
+        }
+    }
+    let save = |optimizer: &AdamW, best: Option<(usize, &[Tensor])>, progress: Progress| -> Result<()> {
+        match &checkpointer {
+            Some(c) => c.save(&params, optimizer, best, progress),
+            None => Ok(()),
+        }
+    };
+    let progress_at = |epoch, batch, step, loss_sum, seen, history: &[EpochRecord], best_epoch, best_value| Progress {
+        epoch,
+        batch,
+        step,
+        loss_sum,
+        seen,
+        history: history.to_vec(),
+        best_epoch,
+        best_value,
+        weights: String::new(),
+        best: None,
+    };
 
     let bar = if config.progress {
         let bar = ProgressBar::new(total_steps);
         bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  eta {eta}").expect("a valid template"),
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  {msg}  eta {eta}")
+                .expect("a valid template"),
         );
+        bar.set_position(step);
         bar
     } else {
         ProgressBar::hidden()
     };
-    let mut history = Vec::new();
-    let (mut best_epoch, mut best_value, mut best_weights) = (0, f64::NEG_INFINITY, None::<Vec<Tensor>>);
-    let mut step = 0u64;
-    'epochs: for epoch in 0..config.epochs {
+    let finished_early = step >= total_steps;
+    'epochs: for epoch in start_epoch..config.epochs {
+        if finished_early {
+            break;
+        }
         let started = Instant::now();
         let plan = batcher
             .train_plan(config.batch_size, config.bucket_batches, config.seed, epoch as u64)
             .map_err(|e| TrainError::InvalidOption(e.to_string()))?;
-        let (mut loss_sum, mut seen) = (0.0, 0usize);
-        for (i, indices) in plan.iter().enumerate() {
-            // Dropout masks depend on the seed and the step only, so a run can be replayed.
+        let resuming = epoch == start_epoch;
+        let (mut loss_sum, mut seen) = if resuming { carried } else { (0.0, 0) };
+        let mut stop_now = false;
+        for (i, indices) in plan.iter().enumerate().skip(if resuming { skip } else { 0 }) {
+            // Dropout masks depend on the seed and the position only, so a run can be replayed.
             tch::manual_seed((config.seed ^ (step << 20) ^ i as u64) as i64);
             let batch = batcher.batch(indices);
             let (ids, mask, types) =
@@ -240,43 +444,42 @@ pub fn train(
             (loss / config.accumulation as f64).backward();
             loss_sum += value * indices.len() as f64;
             seen += indices.len();
-            let last = i + 1 == plan.len();
-            if (i + 1) % config.accumulation == 0 || last {
-                if let Some(max) = config.max_grad_norm {
-                    clip_grad_norm(&params, max)?;
-                }
-                optimizer.step(schedule.lr(step))?;
-                optimizer.zero_grad();
-                step += 1;
-                bar.inc(1);
-                bar.set_message(format!(
-                    "epoch {} loss {:.4} lr {:.2e}",
-                    epoch + 1,
-                    loss_sum / seen as f64,
-                    schedule.lr(step)
-                ));
-                if step >= total_steps {
-                    let record = finish_epoch(
-                        model,
-                        dev,
-                        pad_id,
-                        config,
-                        epoch,
-                        step,
-                        loss_sum / seen as f64,
-                        schedule.lr(step),
-                        started,
-                        seen,
-                    )?;
-                    let value = config.select_by.value(&record.dev);
-                    history.push(record);
-                    if value > best_value {
-                        (best_epoch, best_value) = (epoch, value);
-                        best_weights = Some(params.iter().map(|p| p.detach().copy()).collect());
-                    }
-                    break 'epochs;
-                }
+            if (i + 1) % config.accumulation != 0 && i + 1 != plan.len() {
+                continue;
             }
+            if let Some(max) = config.max_grad_norm {
+                clip_grad_norm(&params, max)?;
+            }
+            optimizer.step(schedule.lr(step))?;
+            optimizer.zero_grad();
+            step += 1;
+            bar.inc(1);
+            bar.set_message(format!(
+                "epoch {} loss {:.4} lr {:.2e}",
+                epoch + 1,
+                loss_sum / seen as f64,
+                schedule.lr(step)
+            ));
+            if step >= total_steps {
+                break;
+            }
+            let stop = should_stop(step);
+            if stop || (config.save_every > 0 && step % config.save_every == 0) {
+                let best = best_weights.as_deref().map(|w| (best_epoch, w));
+                save(
+                    &optimizer,
+                    best,
+                    progress_at(epoch, i + 1, step, loss_sum, seen, &history, best_epoch, best_value),
+                )?;
+            }
+            if stop {
+                stop_now = true;
+                break;
+            }
+        }
+        if stop_now {
+            bar.abandon();
+            return Err(TrainError::Interrupted { step });
         }
         let record = finish_epoch(
             model,
@@ -292,11 +495,20 @@ pub fn train(
         )?;
         let value = config.select_by.value(&record.dev);
         history.push(record);
-        if value > best_value {
+        let improved = value > best_value;
+        if improved {
             (best_epoch, best_value) = (epoch, value);
             best_weights = Some(params.iter().map(|p| p.detach().copy()).collect());
-        } else if config.patience.is_some_and(|p| epoch - best_epoch >= p) {
-            break;
+        }
+        let best = best_weights.as_deref().map(|w| (best_epoch, w));
+        save(
+            &optimizer,
+            best,
+            progress_at(epoch + 1, 0, step, 0.0, 0, &history, best_epoch, best_value),
+        )?;
+        let patience_spent = config.patience.is_some_and(|p| !improved && epoch - best_epoch >= p);
+        if step >= total_steps || patience_spent {
+            break 'epochs;
         }
     }
     bar.finish_and_clear();
