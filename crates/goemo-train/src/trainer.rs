@@ -159,6 +159,12 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
     TrainError::State(format!("{}: {e}", path.display()))
 }
 
+/// Named tensors as safetensors files hold them.
+type NamedTensors = Vec<(String, Tensor)>;
+
+/// A saved state: progress, weights with optimiser moments, and the best epoch's weights.
+type SavedState = (Progress, NamedTensors, Option<NamedTensors>);
+
 struct Checkpointer<'a> {
     dir: &'a Path,
     names: Vec<String>,
@@ -219,7 +225,7 @@ impl Checkpointer<'_> {
         Ok(())
     }
 
-    fn load(&self) -> Result<Option<(Progress, Vec<(String, Tensor)>, Option<Vec<(String, Tensor)>>)>> {
+    fn load(&self) -> Result<Option<SavedState>> {
         let path = self.dir.join(PROGRESS_FILE);
         if !path.is_file() {
             return Ok(None);
