@@ -69,7 +69,7 @@ impl PreprocessReport {
             }
         }
         if let Some(n) = self.subsampled_from {
-            lines.push(format!("train: kept a seeded random subset of {n} examples"));
+            lines.push(format!("train: kept a seeded random subset of the {n} examples"));
         }
         lines
     }

@@ -86,6 +86,9 @@ pub struct LoadOptions {
     pub head: Option<HeadKind>,
     /// Label names for a new head (a base encoder has none); `None`: the 28 GoEmotions labels.
     pub labels: Option<Vec<String>>,
+    /// One dropout rate for the hidden states, the attention weights and the classifier,
+    /// instead of the config's.
+    pub dropout: Option<f64>,
 }
 
 /// An encoder with a multi-label classification head.
@@ -162,7 +165,14 @@ impl SequenceClassifier {
     /// ones missing). Anything else missing or unexpected is an error naming the tensors.
     pub fn load(dir: impl AsRef<Path>, device: Device, options: &LoadOptions) -> Result<Self> {
         let dir = dir.as_ref();
-        let config = ModelConfig::from_file(dir.join("config.json"))?;
+        let mut config = ModelConfig::from_file(dir.join("config.json"))?;
+        if let Some(p) = options.dropout {
+            (
+                config.hidden_dropout,
+                config.attention_dropout,
+                config.classifier_dropout,
+            ) = (p, p, p);
+        }
         let weights_path = dir.join("model.safetensors");
         if !weights_path.is_file() {
             return Err(ModelError::Config {

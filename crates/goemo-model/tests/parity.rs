@@ -67,7 +67,7 @@ fn minilm_hidden_state_equals_transformers() {
     assert!(dir.exists(), "{} is missing: run `make setup`", dir.display());
     let options = LoadOptions {
         head: Some(HeadKind::MeanPooling),
-        labels: None,
+        ..LoadOptions::default()
     };
     let model = SequenceClassifier::load(&dir, Device::Cpu, &options).unwrap();
     let fixture = Tensor::read_safetensors(fixtures().join("minilm_hidden.safetensors")).unwrap();
@@ -87,7 +87,10 @@ fn save_then_load_gives_the_same_outputs_bit_for_bit() {
     let out = tempfile::tempdir().unwrap();
     for (name, head) in [("tiny-roberta", None), ("tiny-bert", Some(HeadKind::MeanPooling))] {
         let dir = fixtures().join(name);
-        let options = LoadOptions { head, labels: None };
+        let options = LoadOptions {
+            head,
+            ..LoadOptions::default()
+        };
         let model = SequenceClassifier::load(&dir, Device::Cpu, &options).unwrap();
         let saved = model.save(out.path().join(name)).unwrap();
         goemo_model::copy_tokenizer_files(&dir, &saved).unwrap();

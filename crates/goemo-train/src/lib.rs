@@ -2,6 +2,7 @@
 //! (none on biases and LayerNorm weights), warm-up then linear or cosine decay, and global-norm
 //! gradient clipping, each equal to PyTorch's and `transformers`' definitions.
 
+pub mod artifacts;
 mod loss;
 mod optim;
 mod schedule;
@@ -11,7 +12,8 @@ pub use loss::Loss;
 pub use optim::{clip_grad_norm, decays, AdamW, AdamWConfig};
 pub use schedule::{Schedule, ScheduleKind};
 pub use trainer::{
-    evaluate_split, train, train_resumable, EncodedSplit, EpochRecord, RunState, SelectBy, TrainConfig, TrainOutcome,
+    evaluate_split, train, train_resumable, EncodedSplit, EpochRecord, RunState, SelectBy, StepLog, TrainConfig,
+    TrainOutcome,
 };
 
 /// Errors of this crate.

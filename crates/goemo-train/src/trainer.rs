@@ -125,6 +125,18 @@ pub struct TrainOutcome {
     pub steps: u64,
 }
 
+/// What the loop reports after each optimiser step (a line of `train_log.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepLog {
+    pub epoch: usize,
+    pub step: u64,
+    /// Mean training loss of the epoch so far.
+    pub loss: f64,
+    /// The learning rate of the next step.
+    pub lr: f64,
+    pub examples_per_s: f64,
+}
+
 /// Where a run saves its state, and whether it continues from a saved one.
 #[derive(Debug, Clone, Default)]
 pub struct RunState<'a> {
@@ -148,7 +160,8 @@ struct Progress {
     seen: usize,
     history: Vec<EpochRecord>,
     best_epoch: usize,
-    best_value: f64,
+    /// `None` until an epoch has been evaluated (JSON has no −∞).
+    best_value: Option<f64>,
     /// Model weights and optimiser moments.
     weights: String,
     /// The best epoch's weights, once there is a best epoch.
@@ -312,13 +325,13 @@ pub fn train(
     pad_id: u32,
     config: &TrainConfig,
 ) -> Result<TrainOutcome> {
-    train_resumable(model, train, dev, pad_id, config, &RunState::default(), &|_| false)
+    train_resumable(model, train, dev, pad_id, config, &RunState::default(), &mut |_| false)
 }
 
 /// [`train`], saving its state in `state.dir` (every `config.save_every` steps and after each
 /// epoch) and continuing from it when `state.resume` is set: a run killed at any point ends
-/// with the same metrics as an uninterrupted one. `should_stop(step)` is asked after each
-/// optimiser step; when it says yes the state is saved and [`TrainError::Interrupted`] returned.
+/// with the same metrics as an uninterrupted one. `on_step` hears about each optimiser step;
+/// when it answers `true` the state is saved and [`TrainError::Interrupted`] returned.
 pub fn train_resumable(
     model: &mut SequenceClassifier,
     train: EncodedSplit<'_>,
@@ -326,7 +339,7 @@ pub fn train_resumable(
     pad_id: u32,
     config: &TrainConfig,
     state: &RunState<'_>,
-    should_stop: &dyn Fn(u64) -> bool,
+    on_step: &mut dyn FnMut(&StepLog) -> bool,
 ) -> Result<TrainOutcome> {
     if config.batch_size == 0 || config.accumulation == 0 || config.epochs == 0 {
         return Err(TrainError::InvalidOption(
@@ -388,7 +401,7 @@ pub fn train_resumable(
             }
             (step, start_epoch, skip) = (progress.step, progress.epoch, progress.batch);
             carried = (progress.loss_sum, progress.seen);
-            (best_epoch, best_value) = (progress.best_epoch, progress.best_value);
+            (best_epoch, best_value) = (progress.best_epoch, progress.best_value.unwrap_or(f64::NEG_INFINITY));
             history = progress.history;
         }
     }
@@ -406,7 +419,7 @@ pub fn train_resumable(
         seen,
         history: history.to_vec(),
         best_epoch,
-        best_value,
+        best_value: Some(best_value).filter(|v: &f64| v.is_finite()),
         weights: String::new(),
         best: None,
     };
@@ -466,10 +479,16 @@ pub fn train_resumable(
                 loss_sum / seen as f64,
                 schedule.lr(step)
             ));
+            let stop = on_step(&StepLog {
+                epoch,
+                step,
+                loss: loss_sum / seen as f64,
+                lr: schedule.lr(step),
+                examples_per_s: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            });
             if step >= total_steps {
                 break;
             }
-            let stop = should_stop(step);
             if stop || (config.save_every > 0 && step % config.save_every == 0) {
                 let best = best_weights.as_deref().map(|w| (best_epoch, w));
                 save(

@@ -33,7 +33,7 @@ fn interrupted_and_resumed_equals_uninterrupted() {
         dir: Some(&full_dir),
         resume: false,
     };
-    let expected = train_resumable(&mut whole, train, dev, 0, &config, &state, &|_| false).unwrap();
+    let expected = train_resumable(&mut whole, train, dev, 0, &config, &state, &mut |_| false).unwrap();
 
     // Stopped mid-epoch (after optimiser step 11 of 24: not a multiple of save_every).
     let dir = tmp.path().join("interrupted");
@@ -42,7 +42,7 @@ fn interrupted_and_resumed_equals_uninterrupted() {
         dir: Some(&dir),
         resume: false,
     };
-    let err = train_resumable(&mut first, train, dev, 0, &config, &state, &|step| step == 11).unwrap_err();
+    let err = train_resumable(&mut first, train, dev, 0, &config, &state, &mut |log| log.step == 11).unwrap_err();
     assert!(matches!(err, TrainError::Interrupted { step: 11 }), "{err}");
     let files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -64,7 +64,7 @@ fn interrupted_and_resumed_equals_uninterrupted() {
         dir: Some(&dir),
         resume: true,
     };
-    let outcome = train_resumable(&mut resumed, train, dev, 0, &config, &state, &|_| false).unwrap();
+    let outcome = train_resumable(&mut resumed, train, dev, 0, &config, &state, &mut |_| false).unwrap();
 
     let summary = |o: &goemo_train::TrainOutcome| {
         o.history

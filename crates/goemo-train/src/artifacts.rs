@@ -1,0 +1,168 @@
+//! The files of a finished run in `runs/<name>/`: predictions, per-class metrics, the
+//! per-emotion F1 chart and the performance report. Every file is written atomically.
+
+use std::path::Path;
+
+use goemo_metrics::MetricReport;
+use goemo_report::{bar_chart, write_atomic, write_csv_atomic, BarChart};
+use ndarray::ArrayView2;
+
+use crate::{Result, TrainError};
+
+fn report_error(e: goemo_report::ReportError) -> TrainError {
+    TrainError::State(e.to_string())
+}
+
+/// `id,text,true_labels,pred_labels,<one probability column per label>`; label lists are
+/// comma-joined names (the format `goemo_data::read_prediction_csv` and `evaluate` read).
+pub fn write_predictions(
+    path: &Path,
+    ids: &[String],
+    texts: &[String],
+    labels: &[String],
+    targets: ArrayView2<'_, f32>,
+    probabilities: ArrayView2<'_, f32>,
+    predictions: ArrayView2<'_, bool>,
+) -> Result<()> {
+    let mut header: Vec<&str> = goemo_data::PREDICTION_COLUMNS.to_vec();
+    header.extend(labels.iter().map(String::as_str));
+    let join = |row: Vec<bool>| {
+        labels
+            .iter()
+            .zip(row)
+            .filter(|(_, on)| *on)
+            .map(|(l, _)| l.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let rows = (0..ids.len()).map(|i| {
+        let mut row = vec![
+            ids[i].clone(),
+            texts[i].clone(),
+            join(targets.row(i).iter().map(|&t| t == 1.0).collect()),
+            join(predictions.row(i).to_vec()),
+        ];
+        row.extend(probabilities.row(i).iter().map(|p| p.to_string()));
+        row
+    });
+    write_csv_atomic(path, &header, rows).map_err(report_error)
+}
+
+/// `label,f1,precision,recall,auc,ap,support,tp,fp,fn,tn,threshold`.
+pub fn write_per_class(path: &Path, report: &MetricReport) -> Result<()> {
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let header = [
+        "label",
+        "f1",
+        "precision",
+        "recall",
+        "auc",
+        "ap",
+        "support",
+        "tp",
+        "fp",
+        "fn",
+        "tn",
+        "threshold",
+    ];
+    let rows = report.per_class.iter().map(|m| {
+        vec![
+            m.label.clone(),
+            m.f1.to_string(),
+            m.precision.to_string(),
+            m.recall.to_string(),
+            opt(m.auc),
+            opt(m.ap),
+            m.support.to_string(),
+            m.tp.to_string(),
+            m.fp.to_string(),
+            m.fn_.to_string(),
+            m.tn.to_string(),
+            opt(m.threshold),
+        ]
+    });
+    write_csv_atomic(path, &header, rows).map_err(report_error)
+}
+
+/// Horizontal bars of per-emotion F1, best first, coloured by band (as the reference's figure).
+pub fn write_f1_chart(path: &Path, report: &MetricReport, title: &str) -> Result<()> {
+    let mut classes: Vec<_> = report.per_class.iter().collect();
+    classes.sort_by(|a, b| b.f1.total_cmp(&a.f1));
+    let labels: Vec<String> = classes.iter().map(|m| m.label.clone()).collect();
+    let values: Vec<f64> = classes.iter().map(|m| m.f1).collect();
+    let colors = values
+        .iter()
+        .map(|&f| match f {
+            f if f >= 0.6 => (46, 139, 87),
+            f if f >= 0.4 => (70, 130, 180),
+            f if f >= 0.2 => (230, 160, 40),
+            _ => (200, 60, 60),
+        })
+        .collect();
+    bar_chart(
+        path,
+        &BarChart {
+            title,
+            x_label: "F1 (green >= 0.6, blue >= 0.4, orange >= 0.2, red below)",
+            labels: &labels,
+            values: &values,
+            colors: Some(colors),
+            value_format: |v| format!("{v:.2}"),
+        },
+    )
+    .map_err(report_error)
+}
+
+/// One line of the headline comparison in `report.md`.
+pub struct ReportRow<'a> {
+    pub name: &'a str,
+    pub report: &'a MetricReport,
+}
+
+/// The run's performance document: configuration, headline metrics for each thresholding, best
+/// and worst emotions.
+pub fn write_report_md(
+    path: &Path,
+    title: &str,
+    configuration: &str,
+    rows: &[ReportRow<'_>],
+    main: &MetricReport,
+) -> Result<()> {
+    let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+    let mut md = format!("# {title}\n\n## Configuration\n\n```\n{configuration}\n```\n\n## Test metrics\n\n");
+    md += "| thresholds | micro AUC | macro AUC | micro F1 | macro F1 | micro P | micro R | labels never predicted |\n";
+    md += "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    for row in rows {
+        let r = row.report;
+        md += &format!(
+            "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {} |\n",
+            row.name,
+            opt(r.auc_micro),
+            opt(r.auc_macro),
+            r.f1_micro,
+            r.f1_macro,
+            r.precision_micro,
+            r.recall_micro,
+            r.never_predicted().len()
+        );
+    }
+    let mut classes: Vec<_> = main.per_class.iter().collect();
+    classes.sort_by(|a, b| b.f1.total_cmp(&a.f1));
+    let line = |m: &&goemo_metrics::ClassMetrics| {
+        format!(
+            "| {} | {:.3} | {:.3} | {:.3} | {} | {} |\n",
+            m.label,
+            m.f1,
+            m.precision,
+            m.recall,
+            opt(m.auc),
+            m.support
+        )
+    };
+    md += "\n## Best emotions (test F1, first thresholding)\n\n| label | F1 | precision | recall | AUC | support |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
+    md += &classes.iter().take(5).map(line).collect::<String>();
+    md += "\n## Worst emotions\n\n| label | F1 | precision | recall | AUC | support |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
+    md += &classes.iter().rev().take(5).map(line).collect::<String>();
+    md += "\n![per-emotion F1](per_emotion_f1.png)\n";
+    write_atomic(path, |w| w.write_all(md.as_bytes())).map_err(report_error)
+}

@@ -1,0 +1,131 @@
+//! The `train` example end to end on a tiny checkpoint and a subset of GoEmotions: every artifact
+//! with its schema, and a run killed with SIGKILL then resumed ends with the same metrics.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn train_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("examples").join("train")
+}
+
+fn args(out: &Path, name: &str) -> Vec<String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    [
+        "--model",
+        &format!("{root}/crates/goemo-model/tests/fixtures/tiny-bert"),
+        "--data",
+        &format!("{root}/data/goemotions"),
+        "--max-train-samples",
+        "600",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-3",
+        "--save-every",
+        "7",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--run-name",
+        name,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn metrics(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn artifacts_and_kill_resume() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(train_binary())
+        .args(args(out.path(), "whole"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = out.path().join("whole");
+    for file in [
+        "checkpoint/model.safetensors",
+        "checkpoint/config.json",
+        "checkpoint/tokenizer.json",
+        "checkpoint/thresholds.json",
+        "metrics.json",
+        "predictions_dev.csv",
+        "predictions_test.csv",
+        "per_class_test.csv",
+        "train_log.jsonl",
+        "report.md",
+        "per_emotion_f1.png",
+    ] {
+        assert!(run.join(file).is_file(), "missing {file}");
+    }
+    let m = metrics(&run);
+    for key in [
+        "configuration",
+        "history",
+        "best_epoch",
+        "thresholds",
+        "dev",
+        "test",
+        "test_global_0_5",
+        "test_top_1",
+        "train_seconds",
+        "parameters",
+        "versions",
+    ] {
+        assert!(!m[key].is_null(), "metrics.json lacks {key}");
+    }
+    assert_eq!(m["history"].as_array().unwrap().len(), 3);
+    assert_eq!(m["thresholds"]["strategy"], "per_class");
+    let per_class = std::fs::read_to_string(run.join("per_class_test.csv")).unwrap();
+    assert!(per_class.starts_with("label,f1,precision,recall,auc,ap,support,tp,fp,fn,tn,threshold\n"));
+    assert_eq!(per_class.lines().count(), 29);
+    let log: Vec<Value> = std::fs::read_to_string(run.join("train_log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(log.len() as u64, m["steps"].as_u64().unwrap());
+    let predictions = goemo::data::read_prediction_csv(run.join("predictions_test.csv")).unwrap();
+    assert_eq!(predictions.ids.len(), 5_427);
+    assert_eq!(predictions.labels.len(), 28);
+
+    // Killed mid-run, then resumed: the same metrics as the uninterrupted run.
+    let mut child = Command::new(train_binary())
+        .args(args(out.path(), "killed"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let progress = out.path().join("killed/state/progress.json");
+    let start = Instant::now();
+    while !progress.exists() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let mut resume = args(out.path(), "killed");
+    resume.push("--resume".into());
+    let status = Command::new(train_binary())
+        .args(resume)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let resumed = metrics(&out.path().join("killed"));
+    for key in ["dev", "test", "best_epoch", "steps", "thresholds"] {
+        assert_eq!(resumed[key], m[key], "{key} differs after kill and resume");
+    }
+}
