@@ -89,13 +89,13 @@ struct Options {
     max_train_samples: Option<usize>,
     #[arg(long)]
     max_steps: Option<u64>,
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     exclude_neutral: Option<bool>,
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     lowercase: Option<bool>,
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     remove_urls: Option<bool>,
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     remove_emojis: Option<bool>,
     /// global, optimal-global, optimal-global-macro, per-class or top-k (fitted on dev).
     #[arg(long)]
