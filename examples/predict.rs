@@ -9,7 +9,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use goemo::model::{parse_device, set_threads, EmotionClassifier};
+use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
@@ -36,6 +36,9 @@ struct Args {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// fp32, or bf16 autocast (fast on a GPU).
+    #[arg(long, default_value = "fp32")]
+    precision: Precision,
     /// libtorch threads (0: libtorch's default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -70,7 +73,9 @@ fn read_lines(input: &str) -> Result<Vec<String>> {
 fn run(args: Args) -> Result<()> {
     set_threads(args.threads);
     let device = parse_device(&args.device)?;
-    let mut classifier = EmotionClassifier::load_on(&args.model, device)?.with_batch_size(args.batch_size);
+    let mut classifier = EmotionClassifier::load_on(&args.model, device)?
+        .with_batch_size(args.batch_size)
+        .with_precision(args.precision)?;
     if let Some(t) = args.threshold {
         classifier = classifier.with_threshold(t);
     }

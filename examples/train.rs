@@ -19,7 +19,7 @@ use goemo::data::{
 };
 use goemo::metrics::{target_mask, MetricReport};
 use goemo::model::{
-    parse_device, resolve_model, set_threads, write_thresholds, HeadKind, LoadOptions, SequenceClassifier,
+    parse_device, resolve_model, set_threads, write_thresholds, HeadKind, LoadOptions, Precision, SequenceClassifier,
 };
 use goemo::threshold::{parse_strategy, Thresholds};
 use goemo::train::artifacts::{write_f1_chart, write_per_class, write_predictions, write_report_md, ReportRow};
@@ -114,9 +114,12 @@ struct Options {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long)]
     device: Option<String>,
-    /// fp32 (bf16 autocast needs a GPU).
+    /// fp32, or bf16 autocast (fast on a GPU; runs on a CPU, slower than fp32).
     #[arg(long)]
     precision: Option<String>,
+    /// Also evaluate on dev every N optimiser steps (the best evaluation is kept).
+    #[arg(long)]
+    eval_every: Option<u64>,
     #[arg(long)]
     threads: Option<usize>,
     #[arg(long)]
@@ -175,7 +178,8 @@ fn run(mut o: Options) -> Result<()> {
             device,
             precision,
             threads,
-            save_every
+            save_every,
+            eval_every
         );
     }
     let model_source = o.model.clone().unwrap_or_else(|| "data/models/all-MiniLM-L6-v2".into());
@@ -187,12 +191,7 @@ fn run(mut o: Options) -> Result<()> {
     std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create {}", run_dir.display()))?;
     set_threads(o.threads.unwrap_or(0));
     let device = parse_device(o.device.as_deref().unwrap_or("auto"))?;
-    if o.precision.as_deref().is_some_and(|p| p != "fp32") {
-        bail!(
-            "--precision {}: only fp32 is implemented; bf16 autocast needs a GPU",
-            o.precision.as_deref().unwrap_or_default()
-        );
-    }
+    let precision: Precision = o.precision.as_deref().unwrap_or("fp32").parse()?;
 
     // Data.
     let loaded = load_goemotions(
@@ -230,6 +229,7 @@ fn run(mut o: Options) -> Result<()> {
         dropout: o.dropout,
     };
     let mut model = SequenceClassifier::load(&dir, device, &options)?;
+    model.set_precision(precision)?;
     let max_len = o.max_seq_length.unwrap_or(128);
     let tokenizer =
         HfTokenizer::from_file(dir.join("tokenizer.json"), max_len)?.with_pad_id(model.config().pad_token_id as u32);
@@ -286,9 +286,10 @@ fn run(mut o: Options) -> Result<()> {
         eval_batch_size: 128,
         progress: true,
         save_every: o.save_every.unwrap_or(200),
+        eval_every: o.eval_every.unwrap_or(0),
     };
     eprintln!(
-        "{}: {} parameters, {} training examples, {} labels, device {device:?}",
+        "{}: {} parameters, {} training examples, {} labels, device {device:?}, {precision}",
         model_source,
         model.parameter_count(),
         train_ids.len(),
@@ -416,11 +417,14 @@ fn run(mut o: Options) -> Result<()> {
         "data": {"train": train_ids.len(), "dev": dev_ids.len(), "test": test_ids.len(), "labels": labels, "preprocessing": report},
         "model_source": model_source,
         "device": format!("{device:?}"),
+        "precision": precision,
         "versions": {"goemo": env!("CARGO_PKG_VERSION"), "tch": "0.26.0", "libtorch": "2.13.0"},
         "parameters": model.parameter_count(),
         "train_seconds": train_seconds,
         "history": outcome.history,
+        "evaluations": outcome.evaluations,
         "best_epoch": outcome.best_epoch,
+        "best_step": outcome.best_step,
         "steps": outcome.steps,
         "thresholds": thresholds,
         "dev": dev_report,
@@ -457,13 +461,14 @@ fn run(mut o: Options) -> Result<()> {
     )?;
     let opt = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.4}"));
     println!(
-        "test ({}): micro AUC {}, macro AUC {}, micro F1 {:.4}, macro F1 {:.4}; best epoch {}; {:.0} s; artifacts in {}",
+        "test ({}): micro AUC {}, macro AUC {}, micro F1 {:.4}, macro F1 {:.4}; best epoch {} (step {}); {:.0} s; artifacts in {}",
         thresholds.describe(),
         opt(test_report.auc_micro),
         opt(test_report.auc_macro),
         test_report.f1_micro,
         test_report.f1_macro,
         outcome.best_epoch + 1,
+        outcome.best_step,
         train_seconds,
         run_dir.display()
     );

@@ -29,6 +29,8 @@ fn args(out: &Path, name: &str) -> Vec<String> {
         "1e-3",
         "--save-every",
         "7",
+        "--eval-every",
+        "30",
         "--device",
         "cpu",
         "--threads",
@@ -89,6 +91,14 @@ fn artifacts_and_kill_resume() {
         assert!(!m[key].is_null(), "metrics.json lacks {key}");
     }
     assert_eq!(m["history"].as_array().unwrap().len(), 3);
+    // 75 steps per epoch: dev also evaluated at steps 30, 60, 90, 120, 180 and 210.
+    let evaluated: Vec<u64> = m["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(evaluated, [30, 60, 90, 120, 180, 210]);
     assert_eq!(m["thresholds"]["strategy"], "per_class");
     let per_class = std::fs::read_to_string(run.join("per_class_test.csv")).unwrap();
     assert!(per_class.starts_with("label,f1,precision,recall,auc,ap,support,tp,fp,fn,tn,threshold\n"));
@@ -125,7 +135,15 @@ fn artifacts_and_kill_resume() {
         .unwrap();
     assert!(status.success());
     let resumed = metrics(&out.path().join("killed"));
-    for key in ["dev", "test", "best_epoch", "steps", "thresholds"] {
+    for key in [
+        "dev",
+        "test",
+        "evaluations",
+        "best_epoch",
+        "best_step",
+        "steps",
+        "thresholds",
+    ] {
         assert_eq!(resumed[key], m[key], "{key} differs after kill and resume");
     }
 }

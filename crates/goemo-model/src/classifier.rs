@@ -8,6 +8,7 @@ use tch::Device;
 
 use crate::error::{ModelError, Result};
 use crate::model::{LoadOptions, SequenceClassifier};
+use crate::precision::Precision;
 use crate::resolve::resolve_model;
 
 /// The checkpoint file with the thresholds the trainer fitted on dev.
@@ -60,6 +61,12 @@ impl EmotionClassifier {
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
         self
+    }
+
+    /// Runs the model at `precision` (bf16 autocast is the fast choice on a GPU).
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
+        self.model.set_precision(precision)?;
+        Ok(self)
     }
 
     /// One global threshold instead of the checkpoint's.

@@ -17,6 +17,7 @@ mod device;
 mod encoder;
 mod error;
 mod model;
+mod precision;
 mod resolve;
 mod save;
 
@@ -26,6 +27,7 @@ pub use device::{parse_device, set_threads};
 pub use encoder::Encoder;
 pub use error::{ModelError, Result};
 pub use model::{LoadOptions, SequenceClassifier};
+pub use precision::{with_precision, Precision};
 pub use resolve::{hub_cache_dir, offline, resolve_model, HUB_TIMEOUT, REQUIRED_FILES};
 pub use save::copy_tokenizer_files;
 

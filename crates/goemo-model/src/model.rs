@@ -10,6 +10,7 @@ use tch::{Device, Kind, Tensor};
 use crate::config::{Architecture, HeadKind, ModelConfig};
 use crate::encoder::Encoder;
 use crate::error::{ModelError, Result};
+use crate::precision::{with_precision, Precision};
 
 #[derive(Debug)]
 enum Head {
@@ -100,6 +101,7 @@ pub struct SequenceClassifier {
     head_kind: HeadKind,
     config: ModelConfig,
     labels: Vec<String>,
+    precision: Precision,
 }
 
 /// Tensors of a checkpoint that no model here uses: buffers and pre-training heads.
@@ -271,10 +273,23 @@ impl SequenceClassifier {
             head_kind,
             config,
             labels,
+            precision: Precision::Fp32,
         }
     }
 
-    /// Logits (B, labels); `train` switches dropout on.
+    /// Runs later forward passes at `precision` (weights stay float32); an error where the
+    /// device cannot.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        with_precision(precision, self.device(), || ())?;
+        self.precision = precision;
+        Ok(())
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Logits (B, labels) in float32 whatever the precision; `train` switches dropout on.
     pub fn forward(
         &self,
         input_ids: &Tensor,
@@ -282,9 +297,18 @@ impl SequenceClassifier {
         token_type_ids: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let hidden = self.encoder.forward(input_ids, attention_mask, token_type_ids, train);
-        self.head
-            .forward(&hidden, attention_mask, self.config.classifier_dropout, train)
+        let run = || {
+            let hidden = self.encoder.forward(input_ids, attention_mask, token_type_ids, train);
+            self.head
+                .forward(&hidden, attention_mask, self.config.classifier_dropout, train)
+        };
+        match self.precision {
+            Precision::Fp32 => run(),
+            // `set_precision` checked that this device supports it.
+            _ => with_precision(self.precision, self.device(), run)
+                .expect("precision checked by set_precision")
+                .to_kind(Kind::Float),
+        }
     }
 
     /// The last hidden state (B, T, H).

@@ -12,8 +12,8 @@ pub use loss::Loss;
 pub use optim::{clip_grad_norm, decays, AdamW, AdamWConfig};
 pub use schedule::{Schedule, ScheduleKind};
 pub use trainer::{
-    evaluate_split, train, train_resumable, EncodedSplit, EpochRecord, RunState, SelectBy, StepLog, TrainConfig,
-    TrainOutcome,
+    evaluate_split, train, train_resumable, EncodedSplit, EpochRecord, RunState, SelectBy, StepEvaluation, StepLog,
+    TrainConfig, TrainOutcome,
 };
 
 /// Errors of this crate.

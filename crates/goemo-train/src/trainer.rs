@@ -36,6 +36,17 @@ impl SelectBy {
             SelectBy::F1Macro => r.f1_macro,
         }
     }
+
+    /// The metric's key in a `MetricReport`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SelectBy::AucMicro => "auc_micro",
+            SelectBy::AucMacro => "auc_macro",
+            SelectBy::ApMicro => "ap_micro",
+            SelectBy::F1Micro => "f1_micro",
+            SelectBy::F1Macro => "f1_macro",
+        }
+    }
 }
 
 /// Every setting of a training run.
@@ -68,6 +79,9 @@ pub struct TrainConfig {
     /// Save the training state every this many optimiser steps (0: at the end of epochs only),
     /// when a state folder is given.
     pub save_every: u64,
+    /// Also evaluate on dev every this many optimiser steps inside epochs (0: at the end of
+    /// epochs only); these evaluations compete for the best checkpoint too.
+    pub eval_every: u64,
 }
 
 impl Default for TrainConfig {
@@ -91,6 +105,7 @@ impl Default for TrainConfig {
             eval_batch_size: 128,
             progress: false,
             save_every: 0,
+            eval_every: 0,
         }
     }
 }
@@ -116,11 +131,25 @@ pub struct EpochRecord {
     pub examples_per_s: f64,
 }
 
-/// The run's history and its best epoch (whose weights the model holds at the end).
+/// A dev evaluation inside an epoch (`TrainConfig::eval_every`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepEvaluation {
+    pub epoch: usize,
+    pub step: u64,
+    pub dev_loss: f64,
+    /// Dev metrics at a global threshold of 0.5.
+    pub dev: MetricReport,
+}
+
+/// The run's history and its best evaluation (whose weights the model holds at the end).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOutcome {
     pub history: Vec<EpochRecord>,
+    /// Evaluations inside epochs, in order (empty unless `eval_every` is set).
+    pub evaluations: Vec<StepEvaluation>,
+    /// The epoch of the best evaluation (0-based), and the optimiser step it came after.
     pub best_epoch: usize,
+    pub best_step: u64,
     pub best_value: f64,
     pub steps: u64,
 }
@@ -159,7 +188,11 @@ struct Progress {
     loss_sum: f64,
     seen: usize,
     history: Vec<EpochRecord>,
+    #[serde(default)]
+    evaluations: Vec<StepEvaluation>,
     best_epoch: usize,
+    #[serde(default)]
+    best_step: u64,
     /// `None` until an epoch has been evaluated (JSON has no −∞).
     best_value: Option<f64>,
     /// Model weights and optimiser moments.
@@ -190,7 +223,7 @@ impl Checkpointer<'_> {
         &self,
         params: &[Tensor],
         optimizer: &AdamW,
-        best: Option<(usize, &[Tensor])>,
+        best: Option<(u64, &[Tensor])>,
         mut progress: Progress,
     ) -> Result<()> {
         std::fs::create_dir_all(self.dir).map_err(|e| io_error(self.dir, e))?;
@@ -205,8 +238,8 @@ impl Checkpointer<'_> {
         tensors.extend(moments.into_iter().map(|(n, t)| (format!("opt.{n}"), t)));
         Tensor::write_safetensors(&tensors, self.dir.join(&weights))?;
         progress.weights = weights;
-        if let Some((epoch, best)) = best {
-            let name = format!("best-{epoch}.safetensors");
+        if let Some((step, best)) = best {
+            let name = format!("best-{step}.safetensors");
             if !self.dir.join(&name).exists() {
                 let named: Vec<(String, Tensor)> = self
                     .names
@@ -377,51 +410,76 @@ pub fn train_resumable(
     });
 
     let mut history = Vec::new();
-    let (mut best_epoch, mut best_value, mut best_weights) = (0, f64::NEG_INFINITY, None::<Vec<Tensor>>);
+    let mut evaluations = Vec::new();
+    let mut best = Best {
+        epoch: 0,
+        step: 0,
+        value: f64::NEG_INFINITY,
+        weights: None,
+    };
     let (mut step, mut start_epoch, mut skip, mut carried) = (0u64, 0usize, 0usize, (0.0, 0usize));
     if let (Some(c), true) = (&checkpointer, state.resume) {
-        if let Some((progress, weights, best)) = c.load()? {
+        if let Some((progress, weights, saved_best)) = c.load()? {
             restore(&params, &names, &weights, "model.")?;
             let moments: Vec<(String, Tensor)> = weights
                 .iter()
                 .filter_map(|(n, t)| n.strip_prefix("opt.").map(|n| (n.to_string(), t.shallow_clone())))
                 .collect();
             optimizer.load_state(&moments, progress.step)?;
-            if let Some(best) = best {
+            if let Some(saved) = saved_best {
                 let copies = names
                     .iter()
                     .map(|n| {
-                        best.iter()
+                        saved
+                            .iter()
                             .find(|(m, _)| m == n)
                             .map(|(_, t)| t.shallow_clone())
                             .ok_or_else(|| TrainError::State(format!("saved best weights lack {n}")))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                best_weights = Some(copies);
+                best.weights = Some(copies);
             }
             (step, start_epoch, skip) = (progress.step, progress.epoch, progress.batch);
             carried = (progress.loss_sum, progress.seen);
-            (best_epoch, best_value) = (progress.best_epoch, progress.best_value.unwrap_or(f64::NEG_INFINITY));
+            (best.epoch, best.step) = (progress.best_epoch, progress.best_step);
+            best.value = progress.best_value.unwrap_or(f64::NEG_INFINITY);
             history = progress.history;
+            evaluations = progress.evaluations;
         }
     }
-    let save = |optimizer: &AdamW, best: Option<(usize, &[Tensor])>, progress: Progress| -> Result<()> {
-        match &checkpointer {
-            Some(c) => c.save(&params, optimizer, best, progress),
-            None => Ok(()),
-        }
-    };
-    let progress_at = |epoch, batch, step, loss_sum, seen, history: &[EpochRecord], best_epoch, best_value| Progress {
-        epoch,
-        batch,
-        step,
-        loss_sum,
-        seen,
-        history: history.to_vec(),
-        best_epoch,
-        best_value: Some(best_value).filter(|v: &f64| v.is_finite()),
-        weights: String::new(),
-        best: None,
+    // Saves the state; `epoch` and `batch` say where to continue.
+    #[allow(clippy::too_many_arguments)]
+    let save = |optimizer: &AdamW,
+                best: &Best,
+                epoch,
+                batch,
+                step,
+                loss_sum,
+                seen,
+                history: &[EpochRecord],
+                evaluations: &[StepEvaluation]|
+     -> Result<()> {
+        let Some(c) = &checkpointer else { return Ok(()) };
+        let progress = Progress {
+            epoch,
+            batch,
+            step,
+            loss_sum,
+            seen,
+            history: history.to_vec(),
+            evaluations: evaluations.to_vec(),
+            best_epoch: best.epoch,
+            best_step: best.step,
+            best_value: Some(best.value).filter(|v: &f64| v.is_finite()),
+            weights: String::new(),
+            best: None,
+        };
+        c.save(
+            &params,
+            optimizer,
+            best.weights.as_deref().map(|w| (best.step, w)),
+            progress,
+        )
     };
 
     let bar = if config.progress {
@@ -489,12 +547,35 @@ pub fn train_resumable(
             if step >= total_steps {
                 break;
             }
+            let last_batch = i + 1 == plan.len();
+            if config.eval_every > 0 && step % config.eval_every == 0 && !last_batch {
+                let (dev_loss, report) = evaluate_dev(model, dev, pad_id, config)?;
+                let value = config.select_by.value(&report);
+                bar.println(format!(
+                    "step {step}: dev loss {dev_loss:.4}, {} {value:.4}",
+                    config.select_by.name()
+                ));
+                if value > best.value {
+                    best.improve(epoch, step, value, &params);
+                }
+                evaluations.push(StepEvaluation {
+                    epoch,
+                    step,
+                    dev_loss,
+                    dev: report,
+                });
+            }
             if stop || (config.save_every > 0 && step % config.save_every == 0) {
-                let best = best_weights.as_deref().map(|w| (best_epoch, w));
                 save(
                     &optimizer,
-                    best,
-                    progress_at(epoch, i + 1, step, loss_sum, seen, &history, best_epoch, best_value),
+                    &best,
+                    epoch,
+                    i + 1,
+                    step,
+                    loss_sum,
+                    seen,
+                    &history,
+                    &evaluations,
                 )?;
             }
             if stop {
@@ -520,24 +601,18 @@ pub fn train_resumable(
         )?;
         let value = config.select_by.value(&record.dev);
         history.push(record);
-        let improved = value > best_value;
+        let improved = value > best.value;
         if improved {
-            (best_epoch, best_value) = (epoch, value);
-            best_weights = Some(params.iter().map(|p| p.detach().copy()).collect());
+            best.improve(epoch, step, value, &params);
         }
-        let best = best_weights.as_deref().map(|w| (best_epoch, w));
-        save(
-            &optimizer,
-            best,
-            progress_at(epoch + 1, 0, step, 0.0, 0, &history, best_epoch, best_value),
-        )?;
-        let patience_spent = config.patience.is_some_and(|p| !improved && epoch - best_epoch >= p);
+        save(&optimizer, &best, epoch + 1, 0, step, 0.0, 0, &history, &evaluations)?;
+        let patience_spent = config.patience.is_some_and(|p| !improved && epoch - best.epoch >= p);
         if step >= total_steps || patience_spent {
             break 'epochs;
         }
     }
     bar.finish_and_clear();
-    if let Some(weights) = best_weights {
+    if let Some(weights) = best.weights {
         tch::no_grad(|| -> Result<()> {
             for (p, w) in params.iter().zip(&weights) {
                 p.shallow_clone().f_copy_(w)?;
@@ -547,8 +622,10 @@ pub fn train_resumable(
     }
     Ok(TrainOutcome {
         history,
-        best_epoch,
-        best_value,
+        evaluations,
+        best_epoch: best.epoch,
+        best_step: best.step,
+        best_value: best.value,
         steps: step,
     })
 }
@@ -567,11 +644,7 @@ fn finish_epoch(
     seen: usize,
 ) -> Result<EpochRecord> {
     let seconds = started.elapsed().as_secs_f64();
-    let (probs, dev_loss) = evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?;
-    let predictions = probs.mapv(|p| p >= 0.5);
-    let labels = model.labels().to_vec();
-    let report = MetricReport::compute(probs.view(), dev.targets, predictions.view(), &labels, None)
-        .map_err(|e| TrainError::InvalidOption(format!("dev metrics: {e}")))?;
+    let (dev_loss, report) = evaluate_dev(model, dev, pad_id, config)?;
     Ok(EpochRecord {
         epoch,
         steps,
@@ -582,4 +655,34 @@ fn finish_epoch(
         seconds,
         examples_per_s: seen as f64 / seconds.max(1e-9),
     })
+}
+
+/// Dev loss and metrics at a global threshold of 0.5.
+fn evaluate_dev(
+    model: &SequenceClassifier,
+    dev: EncodedSplit<'_>,
+    pad_id: u32,
+    config: &TrainConfig,
+) -> Result<(f64, MetricReport)> {
+    let (probs, dev_loss) = evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?;
+    let predictions = probs.mapv(|p| p >= 0.5);
+    let labels = model.labels().to_vec();
+    let report = MetricReport::compute(probs.view(), dev.targets, predictions.view(), &labels, None)
+        .map_err(|e| TrainError::InvalidOption(format!("dev metrics: {e}")))?;
+    Ok((dev_loss, report))
+}
+
+/// The best evaluation so far and a copy of its weights.
+struct Best {
+    epoch: usize,
+    step: u64,
+    value: f64,
+    weights: Option<Vec<Tensor>>,
+}
+
+impl Best {
+    fn improve(&mut self, epoch: usize, step: u64, value: f64, params: &[Tensor]) {
+        (self.epoch, self.step, self.value) = (epoch, step, value);
+        self.weights = Some(params.iter().map(|p| p.detach().copy()).collect());
+    }
 }

@@ -23,6 +23,8 @@ fn interrupted_and_resumed_equals_uninterrupted() {
         epochs: 3,
         save_every: 4,
         accumulation: 2,
+        // Evaluations inside epochs are part of the state too (steps 3, 6, 9, 12, ...).
+        eval_every: 3,
         ..config()
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -73,9 +75,17 @@ fn interrupted_and_resumed_equals_uninterrupted() {
             .collect::<Vec<_>>()
     };
     assert_eq!(summary(&outcome), summary(&expected));
+    let evaluations = |o: &goemo_train::TrainOutcome| {
+        o.evaluations
+            .iter()
+            .map(|e| (e.step, e.dev_loss, e.dev.auc_micro))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(evaluations(&outcome), evaluations(&expected));
+    assert!(expected.evaluations.len() >= 5, "{}", expected.evaluations.len());
     assert_eq!(
-        (outcome.best_epoch, outcome.steps),
-        (expected.best_epoch, expected.steps)
+        (outcome.best_epoch, outcome.best_step, outcome.steps),
+        (expected.best_epoch, expected.best_step, expected.steps)
     );
     let weights = |m: &goemo_model::SequenceClassifier| -> Vec<Tensor> {
         let mut v: Vec<_> = m.var_store().variables().into_iter().collect();

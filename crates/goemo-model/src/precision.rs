@@ -1,0 +1,139 @@
+//! Numeric precision of the forward pass. `Bf16` runs it under libtorch's autocast: matrix
+//! products in bfloat16, while softmax, layer norms and reductions stay in float32 and weights,
+//! gradients and optimiser moments stay float32 (no loss scaling is needed with bfloat16's
+//! exponent range). Autocast state is per thread in libtorch, so runs on other threads are not
+//! affected.
+
+use std::fmt;
+use std::os::raw::c_int;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+use crate::error::{ModelError, Result};
+
+extern "C" {
+    // csrc/autocast.cpp
+    fn goemo_autocast_set(cuda: c_int, enabled: c_int, dtype: c_int) -> c_int;
+    fn goemo_autocast_nesting(enter: c_int) -> c_int;
+}
+
+/// c10::ScalarType::BFloat16.
+const BFLOAT16: c_int = 15;
+
+/// Precision of the forward pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    Fp32,
+    /// bfloat16 autocast (fast on GPUs with bf16 tensor cores; CPUs without native bf16
+    /// instructions run it, but slower than fp32).
+    Bf16,
+}
+
+impl FromStr for Precision {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            other => Err(ModelError::Device(format!("unknown precision {other:?} (fp32, bf16)"))),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+        })
+    }
+}
+
+/// libtorch's autocast switched on for one device type until dropped (also when unwinding),
+/// then put back as it was.
+struct AutocastGuard {
+    cuda: c_int,
+    previous: c_int,
+}
+
+impl AutocastGuard {
+    fn enter(device: Device) -> Result<Self> {
+        let cuda = match device {
+            Device::Cpu => 0,
+            Device::Cuda(_) => 1,
+            other => {
+                return Err(ModelError::Device(format!(
+                    "bf16 autocast is implemented for the CPU and CUDA, not {other:?}"
+                )))
+            }
+        };
+        // SAFETY: plain C functions of the shim that catch every C++ exception.
+        let previous = unsafe { goemo_autocast_set(cuda, 1, BFLOAT16) };
+        if previous < 0 {
+            return Err(ModelError::Device("libtorch refused to enable bf16 autocast".into()));
+        }
+        unsafe { goemo_autocast_nesting(1) };
+        Ok(AutocastGuard { cuda, previous })
+    }
+}
+
+impl Drop for AutocastGuard {
+    fn drop(&mut self) {
+        // SAFETY: as in `enter`.
+        unsafe {
+            goemo_autocast_nesting(0);
+            goemo_autocast_set(self.cuda, self.previous & 1, self.previous >> 1);
+        }
+    }
+}
+
+/// Runs `f` at `precision` for tensors on `device`.
+pub fn with_precision<T>(precision: Precision, device: Device, f: impl FnOnce() -> T) -> Result<T> {
+    match precision {
+        Precision::Fp32 => Ok(f()),
+        Precision::Bf16 => {
+            let _guard = AutocastGuard::enter(device)?;
+            Ok(f())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Kind, Tensor};
+
+    #[test]
+    fn bf16_runs_matrix_products_in_bfloat16_and_restores_the_state() {
+        let a = Tensor::ones([4, 8], (Kind::Float, Device::Cpu));
+        let b = Tensor::ones([8, 2], (Kind::Float, Device::Cpu));
+        let inside = with_precision(Precision::Bf16, Device::Cpu, || a.matmul(&b)).unwrap();
+        assert_eq!(inside.kind(), Kind::BFloat16);
+        // Nested regions keep autocast on until the outermost ends.
+        let nested = with_precision(Precision::Bf16, Device::Cpu, || {
+            with_precision(Precision::Bf16, Device::Cpu, || ()).unwrap();
+            a.matmul(&b)
+        })
+        .unwrap();
+        assert_eq!(nested.kind(), Kind::BFloat16);
+        assert_eq!(a.matmul(&b).kind(), Kind::Float, "autocast must end with the region");
+        let fp32 = with_precision(Precision::Fp32, Device::Cpu, || a.matmul(&b)).unwrap();
+        assert_eq!(fp32.kind(), Kind::Float);
+        assert_eq!(
+            f64::try_from(inside.to_kind(Kind::Float).sum(Kind::Float)).unwrap(),
+            64.0
+        );
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
+        assert_eq!("fp32".parse::<Precision>().unwrap().to_string(), "fp32");
+        assert!("fp16".parse::<Precision>().unwrap_err().to_string().contains("fp16"));
+    }
+}
