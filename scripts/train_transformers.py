@@ -47,7 +47,11 @@ class MeanPoolingClassifier(torch.nn.Module):
     def __init__(self, path, dropout):
         super().__init__()
         self.encoder = AutoModel.from_pretrained(
-            path, add_pooling_layer=False, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout
+            path,
+            add_pooling_layer=False,
+            hidden_dropout_prob=dropout,
+            attention_probs_dropout_prob=dropout,
+            dtype=torch.float32,
         )
         hidden = self.encoder.config.hidden_size
         self.dropout = torch.nn.Dropout(dropout)
@@ -79,13 +83,14 @@ def train_batches(lengths, size, rng, group_by_length):
     return batches(grouped, size)
 
 
-def predict(model, tokenizer, texts, padding, size=64):
+def predict(model, tokenizer, texts, padding, device, size=64):
     model.eval()
     out = []
     with torch.no_grad():
         for i in range(0, len(texts), size):
             enc = tokenizer(texts[i : i + size], padding=padding, truncation=True, max_length=128, return_tensors="pt")
-            out.append(torch.sigmoid(model(enc["input_ids"], enc["attention_mask"])).numpy())
+            logits = model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
+            out.append(torch.sigmoid(logits).cpu().numpy())
     model.train()
     return np.concatenate(out)
 
@@ -137,6 +142,7 @@ def main():
     p.add_argument("--group-by-length", action="store_true")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps and only report speed")
     p.add_argument("--skip-steps", type=int, default=5, help="steps left out of the speed figure (warm-up)")
     p.add_argument("--max-train-samples", type=int, default=0, help="train on the first N examples only")
@@ -151,7 +157,8 @@ def main():
     if args.max_train_samples:
         train_texts, train_targets = train_texts[: args.max_train_samples], train_targets[: args.max_train_samples]
     lengths = [len(ids) for ids in tokenizer(train_texts, truncation=True, max_length=128)["input_ids"]]
-    model = MeanPoolingClassifier(args.model, args.dropout)
+    device = torch.device(args.device)
+    model = MeanPoolingClassifier(args.model, args.dropout).to(device)
     model.train()
 
     no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name  # noqa: E731
@@ -169,6 +176,7 @@ def main():
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "threads": args.threads,
+        "device": args.device,
         "padding": args.padding,
         "group_by_length": args.group_by_length,
         "epochs": [],
@@ -188,8 +196,8 @@ def main():
                 max_length=128,
                 return_tensors="pt",
             )
-            logits = model(enc["input_ids"], enc["attention_mask"])
-            loss = loss_fn(logits, torch.from_numpy(train_targets[batch]))
+            logits = model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
+            loss = loss_fn(logits, torch.from_numpy(train_targets[batch]).to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -200,6 +208,8 @@ def main():
             if timed_start is not None:
                 timed_examples += len(batch)
             if args.max_steps and step >= args.max_steps:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
                 rate = timed_examples / (time.perf_counter() - timed_start)
                 results["examples_per_s"] = rate
                 results["timed_steps"] = args.max_steps - args.skip_steps
@@ -208,7 +218,7 @@ def main():
             if i % 100 == 0:
                 print(f"epoch {epoch} step {i}/{steps_per_epoch} loss {running / (i + 1):.4f}", flush=True)
         train_s = time.perf_counter() - epoch_start
-        dev_scores = predict(model, tokenizer, dev_texts, "longest")
+        dev_scores = predict(model, tokenizer, dev_texts, "longest", device)
         dev = report(dev_scores, dev_targets, dev_scores >= 0.5)
         results["epochs"].append(
             {
@@ -227,10 +237,10 @@ def main():
     results["train_and_dev_s"] = time.perf_counter() - start_all
 
     model.load_state_dict(best_state)
-    dev_scores = predict(model, tokenizer, dev_texts, "longest")
+    dev_scores = predict(model, tokenizer, dev_texts, "longest", device)
     thresholds = fit_per_class(dev_scores, dev_targets)
     test_texts, test_targets = read_split(args.data, "test")
-    test_scores = predict(model, tokenizer, test_texts, "longest")
+    test_scores = predict(model, tokenizer, test_texts, "longest", device)
     top1 = test_scores == test_scores.max(1, keepdims=True)
     results["test"] = {
         "per_class": report(test_scores, test_targets, test_scores >= thresholds),
