@@ -18,13 +18,16 @@ RUNS=$(mktemp -d)
 PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 
+TIME=()
+[ -x /usr/bin/time ] && TIME=(/usr/bin/time -v)
+
 train() { # run-name, extra flags...
   local name=$1
   shift
-  /usr/bin/time -v "$BIN/train" --config "$ROOT/configs/minilm-cpu.toml" --model "$MODEL" --data "$DATA" \
+  "${TIME[@]}" "$BIN/train" --config "$ROOT/configs/minilm-cpu.toml" --model "$MODEL" --data "$DATA" \
     --device cuda --threads 8 --save-every 0 --output-dir "$RUNS" --run-name "$name" "$@" 2>"$OUT/$name.log" |
     tee -a "$OUT/summary.txt"
-  grep -E "Maximum resident|Elapsed" "$OUT/$name.log" | tee -a "$OUT/summary.txt"
+  grep -E "Maximum resident|Elapsed|error" "$OUT/$name.log" | tee -a "$OUT/summary.txt"
 }
 
 echo "== 1. bf16, 1 epoch" | tee -a "$OUT/summary.txt"
