@@ -91,10 +91,10 @@ pub struct RankingScores {
     pub ap: Option<f64>,
 }
 
-/// One matrix cell packed into one integer: the score key in the high half, then the class and
-/// target as `class << 1 | positive`, so that cells sort as plain integers, by key first.
+/// One matrix cell packed into one integer: the score key in the high half, then a [`Tag`], so
+/// that cells sort as plain integers, by key first.
 pub(crate) trait Cell: Copy + Ord + Default + Send + Sync {
-    type Key: Copy + Ord;
+    type Key: Copy + Ord + Into<u64>;
     fn pack(key: Self::Key, tag: u32) -> Self;
     fn key(self) -> Self::Key;
     fn tag(self) -> u32;
@@ -129,6 +129,38 @@ impl Cell for u128 {
     #[inline]
     fn tag(self) -> u32 {
         self as u32
+    }
+}
+
+/// Where a cell comes from and its target, packed as `row << (class_bits + 1) | class << 1 |
+/// positive`: the class for the sweep, and the row to look its exact score up when `f32` keys
+/// tie on `f64` scores.
+#[derive(Clone, Copy)]
+struct Tag {
+    class_bits: u32,
+}
+
+impl Tag {
+    /// `None` when rows × classes do not fit 32 bits.
+    fn for_shape(rows: usize, classes: usize) -> Option<Self> {
+        let class_bits = usize::BITS - classes.saturating_sub(1).leading_zeros();
+        let row_bits = usize::BITS - rows.saturating_sub(1).leading_zeros();
+        (row_bits + class_bits < 32).then_some(Tag { class_bits })
+    }
+
+    #[inline]
+    fn pack(self, row: usize, class: usize, positive: bool) -> u32 {
+        (row as u32) << (self.class_bits + 1) | (class as u32) << 1 | u32::from(positive)
+    }
+
+    #[inline]
+    fn class(self, tag: u32) -> usize {
+        ((tag >> 1) & ((1 << self.class_bits) - 1)) as usize
+    }
+
+    #[inline]
+    fn row(self, tag: u32) -> usize {
+        (tag >> (self.class_bits + 1)) as usize
     }
 }
 
@@ -255,17 +287,24 @@ struct Block<K: Key> {
 }
 
 impl<K: Key> Block<K> {
-    fn new<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayView2<'_, T>, buckets: &Buckets<K>) -> Self {
+    /// The cells of the rows `first_row..` that `scores` and `targets` hold.
+    fn new<S: Value, T: Value>(
+        scores: ArrayView2<'_, S>,
+        targets: ArrayView2<'_, T>,
+        first_row: usize,
+        tag: Tag,
+        buckets: &Buckets<K>,
+    ) -> Self {
         let mut keyed = Vec::with_capacity(scores.len());
         let mut counts = vec![0usize; buckets.len() + 1];
-        for (srow, trow) in scores.rows().into_iter().zip(targets.rows()) {
+        for (i, (srow, trow)) in scores.rows().into_iter().zip(targets.rows()).enumerate() {
             for (j, (&s, &t)) in srow.iter().zip(trow.iter()).enumerate() {
                 let key = K::of(s.to_f64());
                 let b = buckets.of(key);
                 counts[b + 1] += 1;
                 keyed.push((
                     b as u32,
-                    K::Cell::pack(key, (j as u32) << 1 | u32::from(t.to_f64() == 1.0)),
+                    K::Cell::pack(key, tag.pack(first_row + i, j, t.to_f64() == 1.0)),
                 ));
             }
         }
@@ -286,13 +325,57 @@ impl<K: Key> Block<K> {
     }
 }
 
+/// Bits of one radix-sort digit: 2,048 counters stay in L1.
+const DIGIT_BITS: u32 = 11;
+
+/// Sorts a bucket's cells by key. Splitters keep a bucket's keys within a narrow span, so an LSD
+/// radix sort of `key - smallest key` usually needs two or three passes, several times faster
+/// than a comparison sort of a few thousand cells; wider spans (`f64` keys) fall back to pdqsort.
+fn sort_by_key<C: Cell>(cells: &mut Vec<C>) {
+    let (low, high) = cells.iter().fold((u64::MAX, 0u64), |(low, high), cell| {
+        let key: u64 = cell.key().into();
+        (low.min(key), high.max(key))
+    });
+    let span_bits = 64 - high.saturating_sub(low).leading_zeros();
+    let passes = span_bits.div_ceil(DIGIT_BITS);
+    if cells.len() < 256 || passes > 3 {
+        cells.sort_unstable_by_key(|cell| cell.key());
+        return;
+    }
+    let mask = (1u64 << DIGIT_BITS) - 1;
+    let mut scratch = vec![C::default(); cells.len()];
+    let mut counts = vec![0usize; 1 << DIGIT_BITS];
+    for pass in 0..passes {
+        let shift = pass * DIGIT_BITS;
+        let digit = |cell: &C| ((cell.key().into() - low) >> shift & mask) as usize;
+        counts.fill(0);
+        for cell in cells.iter() {
+            counts[digit(cell)] += 1;
+        }
+        let mut start = 0;
+        for count in counts.iter_mut() {
+            (*count, start) = (start, start + *count);
+        }
+        for cell in cells.iter() {
+            let d = digit(cell);
+            scratch[counts[d]] = *cell;
+            counts[d] += 1;
+        }
+        std::mem::swap(cells, &mut scratch);
+    }
+}
+
 /// A bucket's cells in key order, and its (positives, negatives) per class.
 type SortedBucket<K> = (Vec<<K as Key>::Cell>, Vec<[u64; 2]>);
 
-/// Per-class and micro ranking of every cell: bucket, sort each bucket, count, sweep.
+/// Per-class and micro ranking of every cell: bucket, sort each bucket, count, sweep. With
+/// `refine`, keys may tie where scores differ (`f64` scores under `f32` keys): such runs are
+/// ordered by their exact scores before the sweep.
 fn rank_cells<K: Key, S: Value, T: Value>(
     scores: ArrayView2<'_, S>,
     targets: ArrayView2<'_, T>,
+    tag_of: Tag,
+    refine: bool,
 ) -> (Vec<RankingScores>, RankingScores) {
     let c = scores.ncols();
     let buckets = Buckets::<K>::new(scores);
@@ -300,7 +383,8 @@ fn rank_cells<K: Key, S: Value, T: Value>(
         .axis_chunks_iter(Axis(0), ROWS_PER_TASK)
         .into_par_iter()
         .zip(targets.axis_chunks_iter(Axis(0), ROWS_PER_TASK).into_par_iter())
-        .map(|(s, t)| Block::new(s, t, &buckets))
+        .enumerate()
+        .map(|(k, (s, t))| Block::new(s, t, k * ROWS_PER_TASK, tag_of, &buckets))
         .collect();
 
     // Each bucket gathered from every block, sorted, and its (positives, negatives) per class counted.
@@ -311,11 +395,11 @@ fn rank_cells<K: Key, S: Value, T: Value>(
             for block in &blocks {
                 cells.extend_from_slice(block.bucket(b));
             }
-            cells.sort_unstable_by_key(|cell| cell.key());
+            sort_by_key(&mut cells);
             let mut counts = vec![[0u64; 2]; c];
             for cell in &cells {
                 let tag = cell.tag();
-                counts[(tag >> 1) as usize][usize::from(tag & 1 == 0)] += 1;
+                counts[tag_of.class(tag)][usize::from(tag & 1 == 0)] += 1;
             }
             (cells, counts)
         })
@@ -357,26 +441,47 @@ fn rank_cells<K: Key, S: Value, T: Value>(
                 ..Sweep::default()
             };
             let mut touched: Vec<usize> = Vec::with_capacity(c);
-            let mut i = 0;
-            while i < cells.len() {
-                let key = cells[i].key();
-                // One run of tied scores: every class it touches closes one group.
-                while i < cells.len() && cells[i].key() == key {
-                    let tag = cells[i].tag();
-                    let (j, positive) = ((tag >> 1) as usize, tag & 1 == 1);
+            // One group of tied scores: every class it touches closes one group.
+            let mut group = |tags: &mut dyn Iterator<Item = u32>| {
+                for tag in tags {
+                    let (j, positive) = (tag_of.class(tag), tag & 1 == 1);
                     let class = &mut classes[j];
                     if class.tp == class.prev_tp && class.fp == class.prev_fp {
                         touched.push(j);
                     }
                     class.count(positive);
                     micro.count(positive);
-                    i += 1;
                 }
                 for &j in &touched {
                     classes[j].close();
                 }
                 touched.clear();
                 micro.close();
+            };
+            let mut exact: Vec<(u64, u32)> = Vec::new();
+            let mut i = 0;
+            while i < cells.len() {
+                let key = cells[i].key();
+                let mut end = i + 1;
+                while end < cells.len() && cells[end].key() == key {
+                    end += 1;
+                }
+                if refine && end - i > 1 {
+                    // Rounding to f32 merged these scores: split the run by the exact ones.
+                    exact.clear();
+                    exact.extend(cells[i..end].iter().map(|cell| {
+                        let tag = cell.tag();
+                        let score = scores[[tag_of.row(tag), tag_of.class(tag)]].to_f64();
+                        (descending_key(score), tag)
+                    }));
+                    exact.sort_unstable_by_key(|e| e.0);
+                    for run in exact.chunk_by(|a, b| a.0 == b.0) {
+                        group(&mut run.iter().map(|e| e.1));
+                    }
+                } else {
+                    group(&mut cells[i..end].iter().map(|cell| cell.tag()));
+                }
+                i = end;
             }
             (classes, micro)
         })
@@ -425,10 +530,17 @@ pub fn ranking<S: Value, T: Value>(
     scores: ArrayView2<'_, S>,
     targets: ArrayView2<'_, T>,
 ) -> (Vec<RankingScores>, RankingScores) {
-    if all_f32(scores) {
-        rank_cells::<u32, S, T>(scores, targets)
-    } else {
-        rank_cells::<u64, S, T>(scores, targets)
+    match Tag::for_shape(scores.nrows(), scores.ncols()) {
+        // 32-bit keys: exact for scores that are f32 values (model outputs); for other f64
+        // scores, rounding to f32 keeps their order but may merge some, which the sweep splits.
+        Some(tag) => rank_cells::<u32, S, T>(scores, targets, tag, !all_f32(scores)),
+        // Too many cells to find a score from its tag: 64-bit keys, exact for every f64.
+        None => rank_cells::<u64, S, T>(
+            scores,
+            targets,
+            Tag::for_shape(0, scores.ncols()).expect("few classes"),
+            false,
+        ),
     }
 }
 
@@ -437,6 +549,70 @@ mod tests {
     use super::*;
     use approx::assert_relative_eq;
     use ndarray::array;
+
+    #[test]
+    fn radix_sort_of_buckets_equals_a_comparison_sort() {
+        use rand::{Rng, SeedableRng};
+        fn check<C: Cell + std::fmt::Debug>(mut cells: Vec<C>, what: &str) {
+            let mut expected = cells.clone();
+            expected.sort_unstable();
+            sort_by_key(&mut cells);
+            let keys = |v: &[C]| v.iter().map(|c| c.key()).collect::<Vec<_>>();
+            assert!(keys(&cells) == keys(&expected), "{what}: keys out of order");
+            cells.sort_unstable();
+            assert_eq!(cells, expected, "{what}: cells lost or duplicated");
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        // Spans of 1, 2, 3 and 4 digits (the last falls back to pdqsort), a tiny bucket, ties.
+        for (len, span) in [
+            (5000, 1u64 << 10),
+            (5000, 1 << 20),
+            (4096, 1 << 33),
+            (3000, 1 << 40),
+            (100, 1 << 20),
+        ] {
+            let base = rng.random_range(0..u32::MAX as u64 / 2);
+            let wide = (0..len)
+                .map(|i| u128::pack(base + rng.random_range(0..span), i as u32))
+                .collect();
+            check::<u128>(wide, &format!("u64 keys, len {len}, span {span}"));
+            let narrow = (0..len)
+                .map(|i| u64::pack(rng.random_range(0..span.min(1 << 31)) as u32, i as u32))
+                .collect();
+            check::<u64>(narrow, &format!("u32 keys, len {len}, span {span}"));
+        }
+    }
+
+    #[test]
+    fn f64_scores_that_round_to_one_f32_are_ranked_exactly() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        // Scores a few f64 ulps apart (one f32 value), some exactly tied, across two f32 values;
+        // 3,000 rows so that there are several buckets.
+        let (n, c) = (3000, 4);
+        let scores = ndarray::Array2::from_shape_fn((n, c), |_| {
+            let base = if rng.random::<bool>() { 0.25f64 } else { 0.75 };
+            base + f64::from(rng.random_range(0..50u32)) * 1e-15
+        });
+        let targets = ndarray::Array2::from_shape_fn((n, c), |(i, j)| (scores[[i, j]] * 1e15) as u64 % 3 == 0);
+        assert!(!all_f32(scores.view()));
+        let (classes, micro) = ranking(scores.view(), targets.view());
+        let tag = Tag::for_shape(n, c).unwrap();
+        let (exact_classes, exact_micro) = rank_cells::<u64, _, _>(scores.view(), targets.view(), tag, false);
+        // AUC areas are integers, equal exactly; AP sums buckets' partial sums in another order
+        // (other splitters), equal to rounding.
+        for (got, want) in classes
+            .iter()
+            .chain([&micro])
+            .zip(exact_classes.iter().chain([&exact_micro]))
+        {
+            assert_eq!(got.auc, want.auc);
+            assert_relative_eq!(got.ap.unwrap(), want.ap.unwrap(), max_relative = 1e-12);
+        }
+        // Without the refinement the f32 keys would merge the groups and change the AUC.
+        let (merged, _) = rank_cells::<u32, _, _>(scores.view(), targets.view(), tag, false);
+        assert_ne!(merged, exact_classes);
+    }
 
     #[test]
     fn keys_sort_scores_descending() {
