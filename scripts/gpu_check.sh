@@ -67,3 +67,19 @@ for padding in longest max_length; do
   $PY "$ROOT/scripts/train_transformers.py" --model "$MODEL" --data "$DATA" --device cuda --threads 8 \
     --padding "$padding" --max-steps 320 --skip-steps 20 2>/dev/null | tail -1 | tee -a "$OUT/python_speed.jsonl"
 done
+
+echo "== 5. recipe search on the GPU (3 epochs each; chosen by dev, test reported)" | tee -a "$OUT/summary.txt"
+summarise() { # run-name, recipe
+  $PY - "$RUNS/$1/metrics.json" "$2" <<'PYEOF' | tee -a "$OUT/recipes.jsonl"
+import json, sys
+m = json.load(open(sys.argv[1]))
+keys = ("auc_micro", "auc_macro", "f1_micro", "f1_macro")
+print(json.dumps({"recipe": sys.argv[2], "train_seconds": round(m["train_seconds"], 1), "best_epoch": m["best_epoch"] + 1,
+                  "dev": {k: round(m["dev"][k], 4) for k in keys}, "test": {k: round(m["test"][k], 4) for k in keys}}))
+PYEOF
+}
+summarise gpu-fp32 "minilm-cpu.toml"
+train gpu-lr2e-4 --lr 2e-4 && summarise gpu-lr2e-4 "lr 2e-4"
+train gpu-wbce --loss weighted_bce --class-weights sqrt_inverse && summarise gpu-wbce "weighted BCE, sqrt_inverse"
+train gpu-4ep --epochs 4 && summarise gpu-4ep "4 epochs"
+train gpu-lr1e-4 --lr 1e-4 && summarise gpu-lr1e-4 "lr 1e-4"
