@@ -147,3 +147,47 @@ fn artifacts_and_kill_resume() {
         assert_eq!(resumed[key], m[key], "{key} differs after kill and resume");
     }
 }
+
+/// Every shipped config is valid: each trains one step (on the tiny checkpoint and the CPU, so
+/// that only the config's own options are tested) and writes its metrics.
+#[test]
+fn every_config_runs() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = tempfile::tempdir().unwrap();
+    let mut configs: Vec<PathBuf> = std::fs::read_dir(Path::new(root).join("configs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    configs.sort();
+    assert!(configs.len() >= 4, "{configs:?}");
+    for config in configs {
+        let name = config.file_stem().unwrap().to_str().unwrap().to_string();
+        let output = Command::new(train_binary())
+            .args(["--config", config.to_str().unwrap()])
+            .args([
+                "--model",
+                &format!("{root}/crates/goemo-model/tests/fixtures/tiny-bert"),
+            ])
+            .args(["--data", &format!("{root}/data/goemotions")])
+            .args([
+                "--max-train-samples",
+                "64",
+                "--max-steps",
+                "1",
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+            ])
+            .args(["--output-dir", out.path().to_str().unwrap(), "--run-name", &name])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(out.path().join(&name).join("metrics.json").is_file(), "{name}");
+    }
+}
