@@ -40,6 +40,8 @@ struct Slot {
     param: Tensor,
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
+    /// Reused every step: fresh parameter-sized temporaries cost more than the arithmetic.
+    scratch: Tensor,
     decay: bool,
 }
 
@@ -60,6 +62,7 @@ impl AdamW {
                 decay: decays(&name),
                 exp_avg: param.zeros_like(),
                 exp_avg_sq: param.zeros_like(),
+                scratch: param.zeros_like(),
                 name,
                 param,
             })
@@ -78,6 +81,9 @@ impl AdamW {
         let c = self.config;
         let bias1 = 1.0 - c.beta1.powi(self.step as i32);
         let bias2 = 1.0 - c.beta2.powi(self.step as i32);
+        let step_size = lr / bias1;
+        // torch.optim.AdamW's single-tensor update, in place: every operation below reads and
+        // writes existing tensors, none allocates.
         tch::no_grad(|| -> Result<()> {
             for slot in &mut self.slots {
                 let grad = slot.param.grad();
@@ -87,16 +93,21 @@ impl AdamW {
                 if slot.decay && c.weight_decay != 0.0 {
                     let _ = slot.param.f_mul_scalar_(1.0 - lr * c.weight_decay)?;
                 }
+                // m = β1 m + (1 - β1) g
+                let _ = slot.exp_avg.f_lerp_(&grad, 1.0 - c.beta1)?;
+                // v = β2 v + (1 - β2) g²
+                let _ = grad.f_mul_scalar_out(&slot.scratch, 1.0 - c.beta2)?;
+                let _ = slot.exp_avg_sq.f_mul_scalar_(c.beta2)?.f_addcmul_(&slot.scratch, &grad)?;
+                if step_size == 0.0 {
+                    continue; // a zero learning rate (warm-up's first step) moves nothing
+                }
+                // p -= step m / (√v / √(1 - β2^t) + ε), as p += m / (-(√v / √(1 - β2^t) + ε) / step)
+                let _ = slot.exp_avg_sq.f_sqrt_out(&slot.scratch)?;
                 let _ = slot
-                    .exp_avg
-                    .f_mul_scalar_(c.beta1)?
-                    .f_add_(&(&grad * (1.0 - c.beta1)))?;
-                let _ = slot
-                    .exp_avg_sq
-                    .f_mul_scalar_(c.beta2)?
-                    .f_add_(&(&grad * &grad * (1.0 - c.beta2)))?;
-                let denom = slot.exp_avg_sq.sqrt() / bias2.sqrt() + c.eps;
-                let _ = slot.param.f_sub_(&(&slot.exp_avg / denom * (lr / bias1)))?;
+                    .scratch
+                    .f_mul_scalar_(-1.0 / (bias2.sqrt() * step_size))?
+                    .f_add_scalar_(-c.eps / step_size)?;
+                let _ = slot.param.f_addcdiv_(&slot.exp_avg, &slot.scratch)?;
             }
             Ok(())
         })
@@ -152,15 +163,9 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<f64> {
         return Ok(0.0);
     }
     let total = tch::no_grad(|| -> Result<f64> {
-        // Summed in f64 so that the norm of many f32 gradients does not lose precision.
-        let squares: Vec<Tensor> = grads
-            .iter()
-            .map(|g| g.to_kind(Kind::Double).pow_tensor_scalar(2).sum(Kind::Double))
-            .collect();
-        Ok(Tensor::stack(&squares, 0)
-            .sum(Kind::Double)
-            .sqrt()
-            .f_double_value(&[])?)
+        // As PyTorch: the norm of the per-tensor norms (one read of each gradient, no copies).
+        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
+        Ok(Tensor::stack(&norms, 0).to_kind(Kind::Double).norm().f_double_value(&[])?)
     })?;
     let coefficient = max_norm / (total + 1e-6);
     if coefficient < 1.0 {
