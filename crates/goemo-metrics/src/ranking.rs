@@ -328,9 +328,10 @@ impl<K: Key> Block<K> {
 /// Bits of one radix-sort digit: 2,048 counters stay in L1.
 const DIGIT_BITS: u32 = 11;
 
-/// Sorts a bucket's cells by key. Splitters keep a bucket's keys within a narrow span, so an LSD
-/// radix sort of `key - smallest key` usually needs two or three passes, several times faster
-/// than a comparison sort of a few thousand cells; wider spans (`f64` keys) fall back to pdqsort.
+/// Sorts a bucket's cells by key: an LSD radix sort of `key - smallest key`, stable, as many
+/// 11-bit passes as that span needs (splitters keep it narrow: two or three passes for 32-bit
+/// keys, up to six for 64-bit ones), faster than a comparison sort of a few thousand cells;
+/// tiny buckets use pdqsort.
 fn sort_by_key<C: Cell>(cells: &mut Vec<C>) {
     let (low, high) = cells.iter().fold((u64::MAX, 0u64), |(low, high), cell| {
         let key: u64 = cell.key().into();
@@ -338,7 +339,7 @@ fn sort_by_key<C: Cell>(cells: &mut Vec<C>) {
     });
     let span_bits = 64 - high.saturating_sub(low).leading_zeros();
     let passes = span_bits.div_ceil(DIGIT_BITS);
-    if cells.len() < 256 || passes > 3 {
+    if cells.len() < 256 || passes > 6 {
         cells.sort_unstable_by_key(|cell| cell.key());
         return;
     }
@@ -530,10 +531,14 @@ pub fn ranking<S: Value, T: Value>(
     scores: ArrayView2<'_, S>,
     targets: ArrayView2<'_, T>,
 ) -> (Vec<RankingScores>, RankingScores) {
-    match Tag::for_shape(scores.nrows(), scores.ncols()) {
+    let exact_f32 = all_f32(scores);
+    // Past a million f64 cells, so many scores share an f32 that splitting their runs (random
+    // reads of the scores) costs more than 64-bit keys.
+    let tag = Tag::for_shape(scores.nrows(), scores.ncols()).filter(|_| exact_f32 || scores.len() <= 1 << 20);
+    match tag {
         // 32-bit keys: exact for scores that are f32 values (model outputs); for other f64
         // scores, rounding to f32 keeps their order but may merge some, which the sweep splits.
-        Some(tag) => rank_cells::<u32, S, T>(scores, targets, tag, !all_f32(scores)),
+        Some(tag) => rank_cells::<u32, S, T>(scores, targets, tag, !exact_f32),
         // Too many cells to find a score from its tag: 64-bit keys, exact for every f64.
         None => rank_cells::<u64, S, T>(
             scores,
@@ -563,7 +568,7 @@ mod tests {
             assert_eq!(cells, expected, "{what}: cells lost or duplicated");
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        // Spans of 1, 2, 3 and 4 digits (the last falls back to pdqsort), a tiny bucket, ties.
+        // Spans of 1, 2, 3 and 4 digits, a tiny bucket (pdqsort), ties.
         for (len, span) in [
             (5000, 1u64 << 10),
             (5000, 1 << 20),

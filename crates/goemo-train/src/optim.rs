@@ -97,7 +97,10 @@ impl AdamW {
                 let _ = slot.exp_avg.f_lerp_(&grad, 1.0 - c.beta1)?;
                 // v = β2 v + (1 - β2) g²
                 let _ = grad.f_mul_scalar_out(&slot.scratch, 1.0 - c.beta2)?;
-                let _ = slot.exp_avg_sq.f_mul_scalar_(c.beta2)?.f_addcmul_(&slot.scratch, &grad)?;
+                let _ = slot
+                    .exp_avg_sq
+                    .f_mul_scalar_(c.beta2)?
+                    .f_addcmul_(&slot.scratch, &grad)?;
                 if step_size == 0.0 {
                     continue; // a zero learning rate (warm-up's first step) moves nothing
                 }
@@ -165,7 +168,10 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<f64> {
     let total = tch::no_grad(|| -> Result<f64> {
         // As PyTorch: the norm of the per-tensor norms (one read of each gradient, no copies).
         let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
-        Ok(Tensor::stack(&norms, 0).to_kind(Kind::Double).norm().f_double_value(&[])?)
+        Ok(Tensor::stack(&norms, 0)
+            .to_kind(Kind::Double)
+            .norm()
+            .f_double_value(&[])?)
     })?;
     let coefficient = max_norm / (total + 1e-6);
     if coefficient < 1.0 {
