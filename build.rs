@@ -1,7 +1,7 @@
-//! Bakes libtorch's lib folder into the rpath of every binary, example, test and bench of this
-//! package, so that they run without LD_LIBRARY_PATH (the idea of tch-rs's own build.rs), and
-//! keeps libtorch_cuda linked where libtorch has it: no symbol of it is referenced, so the
-//! linker's default `--as-needed` would drop it and CUDA would never be seen.
+// Shared by the root package and goemo-train (`include!`d). Bakes libtorch's lib folder into
+// the rpath of every binary, example, test and bench of the package, so that they run without
+// LD_LIBRARY_PATH (the idea of tch-rs's own build.rs), and keeps libtorch_cuda linked where libtorch has it: no symbol of it is referenced, so the
+// linker's default `--as-needed` would drop it and CUDA would never be seen.
 fn main() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     // Set by torch-sys (`links = "tch"`), a direct dependency for exactly this reason.

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{config, synthetic, tiny_model};
-use goemo_train::{evaluate_split, train, EncodedSplit, Loss, TrainConfig};
+use common::{config, dev_report, synthetic, tiny_model};
+use goemo_train::{train, EncodedSplit, TrainConfig};
 
 #[test]
 fn evaluates_every_n_steps_and_restores_the_best_evaluation() {
@@ -50,14 +50,5 @@ fn evaluates_every_n_steps_and_restores_the_best_evaluation() {
         );
     let (best_step, best_value) = values.fold((0, f64::NEG_INFINITY), |best, v| if v.1 > best.1 { v } else { best });
     assert_eq!((outcome.best_step, outcome.best_value), (best_step, best_value));
-    let (probs, _) = evaluate_split(&model, dev, 0, 64, &Loss::Bce).unwrap();
-    let again = goemo_metrics::MetricReport::compute(
-        probs.view(),
-        dev_targets.view(),
-        probs.mapv(|p| p >= 0.5).view(),
-        model.labels(),
-        None,
-    )
-    .unwrap();
-    assert_eq!(config.select_by.value(&again), best_value);
+    assert_eq!(config.select_by.value(&dev_report(&model, dev)), best_value);
 }

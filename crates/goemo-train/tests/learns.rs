@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{config, synthetic, tiny_model};
-use goemo_train::{train, EncodedSplit, Loss};
+use common::{config, dev_report, synthetic, tiny_model};
+use goemo_train::{train, EncodedSplit};
 
 #[test]
 fn learns_a_separable_task_deterministically() {
@@ -42,26 +42,11 @@ fn learns_a_separable_task_deterministically() {
         "the loss falls"
     );
     // The model ends with the best epoch's weights: evaluating it again gives that epoch's metric.
-    let (probs, _) = goemo_train::evaluate_split(
-        &model,
-        EncodedSplit {
-            ids: &dev_ids,
-            targets: dev_targets.view(),
-        },
-        0,
-        64,
-        &Loss::Bce,
-    )
-    .unwrap();
-    let again = goemo_metrics::MetricReport::compute(
-        probs.view(),
-        dev_targets.view(),
-        probs.mapv(|p| p >= 0.5).view(),
-        model.labels(),
-        None,
-    )
-    .unwrap();
-    assert_eq!(again.auc_macro, best.dev.auc_macro);
+    let dev = EncodedSplit {
+        ids: &dev_ids,
+        targets: dev_targets.view(),
+    };
+    assert_eq!(dev_report(&model, dev).auc_macro, best.dev.auc_macro);
 
     let (_, repeat) = run();
     let metrics = |o: &goemo_train::TrainOutcome| {

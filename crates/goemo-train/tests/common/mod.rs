@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
+use goemo_metrics::MetricReport;
 use goemo_model::{HeadKind, ModelConfig, SequenceClassifier};
-use goemo_train::{SelectBy, TrainConfig};
+use goemo_train::{evaluate_split, EncodedSplit, Loss, SelectBy, TrainConfig};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -61,4 +62,17 @@ pub fn config() -> TrainConfig {
         eval_batch_size: 64,
         ..TrainConfig::default()
     }
+}
+
+/// The model's dev metrics at a global threshold of 0.5, as the loop computes them.
+pub fn dev_report(model: &SequenceClassifier, dev: EncodedSplit<'_>) -> MetricReport {
+    let (probs, _) = evaluate_split(model, dev, 0, 64, &Loss::Bce).unwrap();
+    MetricReport::compute(
+        probs.view(),
+        dev.targets,
+        probs.mapv(|p| p >= 0.5).view(),
+        model.labels(),
+        None,
+    )
+    .unwrap()
 }
