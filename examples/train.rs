@@ -389,26 +389,21 @@ fn run(mut o: Options) -> Result<()> {
     let checkpoint = model.save(run_dir.join("checkpoint"))?;
     goemo::model::copy_tokenizer_files(&dir, &checkpoint)?;
     write_thresholds(&checkpoint, &thresholds)?;
-    let ids = |split: Split| data.split(split).iter().map(|e| e.id.clone()).collect::<Vec<_>>();
-    let texts = |split: Split| data.split(split).iter().map(|e| e.text.clone()).collect::<Vec<_>>();
-    write_predictions(
-        &run_dir.join("predictions_dev.csv"),
-        &ids(Split::Dev),
-        &texts(Split::Dev),
-        &labels,
-        dev_t.view(),
-        dev_probs.view(),
-        dev_pred.view(),
-    )?;
-    write_predictions(
-        &run_dir.join("predictions_test.csv"),
-        &ids(Split::Test),
-        &texts(Split::Test),
-        &labels,
-        test_t.view(),
-        test_probs.view(),
-        test_pred.view(),
-    )?;
+    for (split, name, targets, probs, predictions) in [
+        (Split::Dev, "dev", &dev_t, &dev_probs, &dev_pred),
+        (Split::Test, "test", &test_t, &test_probs, &test_pred),
+    ] {
+        let examples = data.split(split);
+        write_predictions(
+            &run_dir.join(format!("predictions_{name}.csv")),
+            &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
+            &labels,
+            targets.view(),
+            probs.view(),
+            predictions.view(),
+        )?;
+    }
     write_per_class(&run_dir.join("per_class_test.csv"), &test_report)?;
     let resolved = serde_json::to_value(&o)?;
     let metrics = serde_json::json!({
