@@ -1,6 +1,7 @@
 //! Inputs: any float scores, 0/1 targets, validated once.
 
-use ndarray::{Array2, ArrayView2, Zip};
+use ndarray::{Array2, ArrayView2, Axis, Zip};
+use rayon::prelude::*;
 
 use crate::error::{MetricsError, Result};
 
@@ -21,6 +22,17 @@ impl Value for bool {
     }
 }
 
+/// Rows per task of a parallel scan.
+const ROWS_PER_TASK: usize = 4096;
+
+/// True when `ok` holds for every value (blocks of rows scanned in parallel).
+pub(crate) fn all_values<V: Value>(values: ArrayView2<'_, V>, ok: impl Fn(f64) -> bool + Sync) -> bool {
+    values
+        .axis_chunks_iter(Axis(0), ROWS_PER_TASK)
+        .into_par_iter()
+        .all(|block| block.iter().all(|&v| ok(v.to_f64())))
+}
+
 /// Checks that scores and targets have the same non-empty shape, scores are finite and targets 0/1.
 pub fn validate<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayView2<'_, T>) -> Result<()> {
     if scores.shape() != targets.shape() {
@@ -34,7 +46,7 @@ pub fn validate<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayVie
         return Err(MetricsError::Empty);
     }
     // Plain scans first; positions are looked up only to report a failure.
-    if !scores.iter().all(|s| s.to_f64().is_finite()) {
+    if !all_values(scores, f64::is_finite) {
         let ((row, col), s) = scores
             .indexed_iter()
             .find(|(_, s)| !s.to_f64().is_finite())
@@ -49,7 +61,7 @@ pub fn validate<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayVie
         let v = t.to_f64();
         v == 0.0 || v == 1.0
     };
-    if !targets.iter().all(is_binary) {
+    if !all_values(targets, |v| v == 0.0 || v == 1.0) {
         let ((row, col), t) = targets
             .indexed_iter()
             .find(|(_, t)| !is_binary(t))

@@ -1,8 +1,9 @@
 //! Ranking metrics: ROC AUC and average precision, exact under ties (as scikit-learn computes them).
 //!
 //! All cells are ranked once, for every class and for the flattened matrix together: cells are
-//! scattered into buckets of score ranges (splitters from a sample, so buckets are small enough
-//! to sort in cache and to process in parallel), each bucket is sorted, and a sweep over groups
+//! scattered straight into one array, grouped in buckets of score ranges (splitters from a
+//! sample, so buckets are few and small enough to sort in cache, in parallel), each cell packed
+//! with its key relative to its bucket into 8 bytes, each bucket is sorted, and a sweep over groups
 //! of tied scores gives, per class and micro, the trapezoidal ROC area (ties form one diagonal
 //! segment, which equals the average-rank Mann-Whitney statistic) and the step-wise average
 //! precision `sum_n (R_n - R_{n-1}) P_n` over distinct thresholds. Counts before each bucket come
@@ -10,7 +11,7 @@
 
 use ndarray::{ArrayView1, ArrayView2, Axis};
 
-use crate::input::Value;
+use crate::input::{all_values, Value};
 use rayon::prelude::*;
 
 /// A score mapped to a `u64` whose ascending order is the scores' descending order.
@@ -32,54 +33,27 @@ fn descending_key_f32(score: f64) -> u32 {
 }
 
 /// A sort key of a score: `u64` for any `f64`, `u32` when every score is exactly an `f32`.
-pub(crate) trait Key: Copy + Ord + Default + Send + Sync {
-    /// The packed cell type for this key.
-    type Cell: Cell<Key = Self>;
+pub(crate) trait Key: Copy + Ord + Default + Send + Sync + Into<u64> {
     fn of(score: f64) -> Self;
-    /// The key's top 16 bits.
-    fn top16(self) -> usize;
-    /// The smallest and largest keys with the given top 16 bits.
-    fn range_of_top16(prefix: usize) -> (Self, Self);
 }
 
 impl Key for u64 {
-    type Cell = u128;
     #[inline]
     fn of(score: f64) -> Self {
         descending_key(score)
     }
-    #[inline]
-    fn top16(self) -> usize {
-        (self >> 48) as usize
-    }
-    fn range_of_top16(prefix: usize) -> (Self, Self) {
-        let low = (prefix as u64) << 48;
-        (low, low | ((1 << 48) - 1))
-    }
 }
 
 impl Key for u32 {
-    type Cell = u64;
     #[inline]
     fn of(score: f64) -> Self {
         descending_key_f32(score)
-    }
-    #[inline]
-    fn top16(self) -> usize {
-        (self >> 16) as usize
-    }
-    fn range_of_top16(prefix: usize) -> (Self, Self) {
-        let low = (prefix as u32) << 16;
-        (low, low | 0xffff)
     }
 }
 
 /// True when every score survives a round trip through `f32`, so `u32` keys order them exactly.
 fn all_f32<S: Value>(scores: ArrayView2<'_, S>) -> bool {
-    scores.iter().all(|&s| {
-        let s = s.to_f64();
-        f64::from(s as f32) == s
-    })
+    all_values(scores, |s| f64::from(s as f32) == s)
 }
 
 /// ROC AUC and average precision of one ranked list; `None` where undefined.
@@ -91,20 +65,25 @@ pub struct RankingScores {
     pub ap: Option<f64>,
 }
 
-/// One matrix cell packed into one integer: the score key in the high half, then a [`Tag`], so
-/// that cells sort as plain integers, by key first.
+/// One matrix cell packed into one integer: its key relative to its bucket in the high half,
+/// then a [`Tag`], so that cells sort as plain integers, by key first.
 pub(crate) trait Cell: Copy + Ord + Default + Send + Sync {
     type Key: Copy + Ord + Into<u64>;
-    fn pack(key: Self::Key, tag: u32) -> Self;
+    /// Bits of the key: a bucket's keys wider than this are shifted right to fit.
+    const KEY_BITS: u32;
+    /// `key` must fit `KEY_BITS`.
+    fn pack(key: u64, tag: u32) -> Self;
     fn key(self) -> Self::Key;
     fn tag(self) -> u32;
 }
 
 impl Cell for u64 {
     type Key = u32;
+    const KEY_BITS: u32 = 32;
     #[inline]
-    fn pack(key: u32, tag: u32) -> Self {
-        u64::from(key) << 32 | u64::from(tag)
+    fn pack(key: u64, tag: u32) -> Self {
+        debug_assert!(key >> 32 == 0);
+        key << 32 | u64::from(tag)
     }
     #[inline]
     fn key(self) -> u32 {
@@ -118,6 +97,7 @@ impl Cell for u64 {
 
 impl Cell for u128 {
     type Key = u64;
+    const KEY_BITS: u32 = 64;
     #[inline]
     fn pack(key: u64, tag: u32) -> Self {
         u128::from(key) << 64 | u128::from(tag)
@@ -133,8 +113,8 @@ impl Cell for u128 {
 }
 
 /// Where a cell comes from and its target, packed as `row << (class_bits + 1) | class << 1 |
-/// positive`: the class for the sweep, and the row to look its exact score up when `f32` keys
-/// tie on `f64` scores.
+/// positive`: the class for the sweep, and the row to look its exact score up when shortened
+/// keys tie on different scores.
 #[derive(Clone, Copy)]
 struct Tag {
     class_bits: u32,
@@ -195,6 +175,20 @@ impl Sweep {
         self.prev_fp = self.fp;
     }
 
+    /// A group of one cell: `count` then `close`, with the arithmetic that one cell leaves.
+    #[inline]
+    fn single(&mut self, positive: bool) {
+        if positive {
+            self.tp += 1;
+            self.ap_sum += self.tp as f64 / (self.tp + self.fp) as f64;
+        } else {
+            self.fp += 1;
+            self.area2 += u128::from(2 * self.tp);
+        }
+        self.prev_tp = self.tp;
+        self.prev_fp = self.fp;
+    }
+
     fn add(&mut self, other: &Sweep) {
         self.area2 += other.area2;
         self.ap_sum += other.ap_sum;
@@ -209,119 +203,135 @@ impl Sweep {
     }
 }
 
-/// Cells per bucket aimed at: small enough to sort in cache.
-const CELLS_PER_BUCKET: usize = 4096;
+/// Counts one group of tied scores: every class it touches, and micro, close one group.
+fn close_group(
+    classes: &mut [Sweep],
+    micro: &mut Sweep,
+    touched: &mut Vec<usize>,
+    tag_of: Tag,
+    tags: impl Iterator<Item = u32>,
+) {
+    for tag in tags {
+        let (j, positive) = (tag_of.class(tag), tag & 1 == 1);
+        let class = &mut classes[j];
+        if class.tp == class.prev_tp && class.fp == class.prev_fp {
+            touched.push(j);
+        }
+        class.count(positive);
+        micro.count(positive);
+    }
+    for &j in touched.iter() {
+        classes[j].close();
+    }
+    touched.clear();
+    micro.close();
+}
+
+/// Cells per bucket aimed at: few buckets for the scatter to write to, each small enough to
+/// sort in L2 cache.
+const CELLS_PER_BUCKET: usize = 65536;
 /// Sampled cells per splitter.
 const OVERSAMPLING: usize = 16;
 /// Rows per task when the matrix is read in parallel.
-const ROWS_PER_TASK: usize = 1024;
+const ROWS_PER_BLOCK: usize = 4096;
+/// Entries of the table that maps a key to its candidate buckets: a fine grid over the sampled
+/// key range, so that most lookups find one bucket and the rest choose between two or three.
+const TABLE_BITS: u32 = 18;
 
 /// Score ranges that split the cells into buckets of similar size.
 ///
 /// Bucket `b` holds the keys in `[splitters[b - 1], splitters[b])`, so tied keys always share a
-/// bucket. Splitters are every `OVERSAMPLING`-th key of an evenly strided sample; a table over
-/// the keys' top 16 bits narrows each lookup to the few splitters that share them.
+/// bucket. Splitters are every `OVERSAMPLING`-th key of an evenly strided sample. A table over
+/// equal slices of the sampled key range narrows each lookup to the splitters in its slice.
 struct Buckets<K> {
     splitters: Vec<K>,
-    /// For each top-16-bit prefix, the buckets its keys can fall in: `first..=last`.
-    by_prefix: Vec<(u16, u16)>,
+    /// The smallest sampled key: the table's first slice starts there (and takes smaller keys).
+    low: u64,
+    /// log2 of the keys per slice.
+    shift: u32,
+    /// For each slice, the buckets its keys can fall in: `first..=last`.
+    table: Vec<(u16, u16)>,
 }
 
 impl<K: Key> Buckets<K> {
-    fn new<S: Value>(scores: ArrayView2<'_, S>) -> Self {
+    fn new<S: Value>(scores: ArrayView2<'_, S>, cells_per_bucket: usize) -> Self {
         let cells = scores.len();
-        // At most 2^15 buckets: bucket numbers fit the prefix table's u16.
-        let wanted = (cells / CELLS_PER_BUCKET).clamp(1, 1 << 15);
-        let splitters = if wanted == 1 {
+        // At most 2^15 buckets: bucket numbers fit the table's u16.
+        let wanted = (cells / cells_per_bucket).clamp(1, 1 << 15);
+        let stride = (cells / (wanted * OVERSAMPLING)).max(1);
+        let mut sample: Vec<K> = scores.iter().step_by(stride).map(|&s| K::of(s.to_f64())).collect();
+        sample.sort_unstable();
+        let mut splitters: Vec<K> = if wanted == 1 {
             Vec::new()
         } else {
-            let stride = (cells / (wanted * OVERSAMPLING)).max(1);
-            let mut sample: Vec<K> = scores.iter().step_by(stride).map(|&s| K::of(s.to_f64())).collect();
-            sample.sort_unstable();
-            let mut splitters: Vec<K> = sample
+            sample
                 .iter()
                 .skip(OVERSAMPLING)
                 .step_by(OVERSAMPLING)
                 .copied()
-                .collect();
-            splitters.dedup();
-            splitters
+                .collect()
         };
-        // Both ends only grow with the prefix: one linear pass with two cursors.
+        splitters.dedup();
+        let low: u64 = sample[0].into();
+        let span = sample[sample.len() - 1].into() - low;
+        let shift = (u64::BITS - span.leading_zeros()).saturating_sub(TABLE_BITS);
+        let slices = (span >> shift) as usize + 1;
+        // Both ends only grow with the slice: one linear pass with two cursors. The first slice
+        // also takes every key below `low`, the last every key above the sampled range.
         let (mut first, mut last) = (0usize, 0usize);
-        let by_prefix = (0..1 << 16)
-            .map(|prefix| {
-                let (low, high) = K::range_of_top16(prefix);
-                while first < splitters.len() && splitters[first] <= low {
+        let table = (0..slices)
+            .map(|i| {
+                let start = if i == 0 { 0 } else { low + ((i as u64) << shift) };
+                let end = if i + 1 == slices {
+                    u64::MAX
+                } else {
+                    low + (((i + 1) as u64) << shift) - 1
+                };
+                while first < splitters.len() && splitters[first].into() <= start {
                     first += 1;
                 }
-                while last < splitters.len() && splitters[last] <= high {
+                while last < splitters.len() && splitters[last].into() <= end {
                     last += 1;
                 }
                 (first as u16, last as u16)
             })
             .collect();
-        Buckets { splitters, by_prefix }
+        Buckets {
+            splitters,
+            low,
+            shift,
+            table,
+        }
     }
 
     fn len(&self) -> usize {
         self.splitters.len() + 1
     }
 
+    /// The smallest and largest keys bucket `b` can hold, given the smallest and largest keys.
+    fn bounds(&self, b: usize, low: u64, high: u64) -> (u64, u64) {
+        let first = if b == 0 {
+            low
+        } else {
+            self.splitters[b - 1].into().max(low)
+        };
+        let last = match self.splitters.get(b) {
+            Some(&next) => (next.into() - 1).min(high),
+            None => high,
+        };
+        (first, last.max(first))
+    }
+
     #[inline]
     fn of(&self, key: K) -> usize {
-        let (first, last) = self.by_prefix[key.top16()];
-        if first == last {
-            first as usize
-        } else {
-            let candidates = &self.splitters[first as usize..last as usize];
-            first as usize + candidates.partition_point(|&s| s <= key)
+        let slice = ((key.into().saturating_sub(self.low)) >> self.shift) as usize;
+        let (first, last) = self.table[slice.min(self.table.len() - 1)];
+        let mut b = first as usize;
+        // The few splitters of this slice: a short scan beats a binary search.
+        while b < last as usize && self.splitters[b] <= key {
+            b += 1;
         }
-    }
-}
-
-/// One block of rows' cells, grouped by bucket: bucket `b` is `cells[starts[b]..starts[b + 1]]`.
-struct Block<K: Key> {
-    cells: Vec<K::Cell>,
-    starts: Vec<usize>,
-}
-
-impl<K: Key> Block<K> {
-    /// The cells of the rows `first_row..` that `scores` and `targets` hold.
-    fn new<S: Value, T: Value>(
-        scores: ArrayView2<'_, S>,
-        targets: ArrayView2<'_, T>,
-        first_row: usize,
-        tag: Tag,
-        buckets: &Buckets<K>,
-    ) -> Self {
-        let mut keyed = Vec::with_capacity(scores.len());
-        let mut counts = vec![0usize; buckets.len() + 1];
-        for (i, (srow, trow)) in scores.rows().into_iter().zip(targets.rows()).enumerate() {
-            for (j, (&s, &t)) in srow.iter().zip(trow.iter()).enumerate() {
-                let key = K::of(s.to_f64());
-                let b = buckets.of(key);
-                counts[b + 1] += 1;
-                keyed.push((
-                    b as u32,
-                    K::Cell::pack(key, tag.pack(first_row + i, j, t.to_f64() == 1.0)),
-                ));
-            }
-        }
-        for b in 1..counts.len() {
-            counts[b] += counts[b - 1];
-        }
-        let starts = counts.clone();
-        let mut cells = vec![K::Cell::default(); keyed.len()];
-        for (b, cell) in keyed {
-            cells[counts[b as usize]] = cell;
-            counts[b as usize] += 1;
-        }
-        Block { cells, starts }
-    }
-
-    fn bucket(&self, b: usize) -> &[K::Cell] {
-        &self.cells[self.starts[b]..self.starts[b + 1]]
+        b
     }
 }
 
@@ -331,8 +341,8 @@ const DIGIT_BITS: u32 = 11;
 /// Sorts a bucket's cells by key: an LSD radix sort of `key - smallest key`, stable, as many
 /// 11-bit passes as that span needs (splitters keep it narrow: two or three passes for 32-bit
 /// keys, up to six for 64-bit ones), faster than a comparison sort of a few thousand cells;
-/// tiny buckets use pdqsort.
-fn sort_by_key<C: Cell>(cells: &mut Vec<C>) {
+/// tiny buckets use pdqsort. `scratch` is reused between buckets.
+fn sort_by_key<C: Cell>(cells: &mut [C], scratch: &mut Vec<C>) {
     let (low, high) = cells.iter().fold((u64::MAX, 0u64), |(low, high), cell| {
         let key: u64 = cell.key().into();
         (low.min(key), high.max(key))
@@ -343,74 +353,154 @@ fn sort_by_key<C: Cell>(cells: &mut Vec<C>) {
         cells.sort_unstable_by_key(|cell| cell.key());
         return;
     }
+    scratch.clear();
+    scratch.resize(cells.len(), C::default());
     let mask = (1u64 << DIGIT_BITS) - 1;
-    let mut scratch = vec![C::default(); cells.len()];
-    let mut counts = vec![0usize; 1 << DIGIT_BITS];
+    let mut counts = [0usize; 1 << DIGIT_BITS];
+    let (mut from, mut to): (&mut [C], &mut [C]) = (cells, scratch);
     for pass in 0..passes {
         let shift = pass * DIGIT_BITS;
         let digit = |cell: &C| ((cell.key().into() - low) >> shift & mask) as usize;
         counts.fill(0);
-        for cell in cells.iter() {
+        for cell in from.iter() {
             counts[digit(cell)] += 1;
         }
         let mut start = 0;
         for count in counts.iter_mut() {
             (*count, start) = (start, start + *count);
         }
-        for cell in cells.iter() {
+        for cell in from.iter() {
             let d = digit(cell);
-            scratch[counts[d]] = *cell;
+            to[counts[d]] = *cell;
             counts[d] += 1;
         }
-        std::mem::swap(cells, &mut scratch);
+        (from, to) = (to, from);
+    }
+    // After an odd number of passes the sorted cells are in the scratch buffer.
+    if passes % 2 == 1 {
+        to.copy_from_slice(from);
     }
 }
 
-/// A bucket's cells in key order, and its (positives, negatives) per class.
-type SortedBucket<K> = (Vec<<K as Key>::Cell>, Vec<[u64; 2]>);
+/// Splits `cells` into consecutive slices of the given lengths.
+fn split_by_lengths<C>(mut cells: &mut [C], lengths: impl Iterator<Item = usize>) -> Vec<&mut [C]> {
+    lengths
+        .map(|len| {
+            let (head, tail) = std::mem::take(&mut cells).split_at_mut(len);
+            cells = tail;
+            head
+        })
+        .collect()
+}
 
-/// Per-class and micro ranking of every cell: bucket, sort each bucket, count, sweep. With
-/// `refine`, keys may tie where scores differ (`f64` scores under `f32` keys): such runs are
-/// ordered by their exact scores before the sweep.
-fn rank_cells<K: Key, S: Value, T: Value>(
+/// Per-class and micro ranking of every cell: bucket, sort each bucket, count, sweep.
+///
+/// Scores are bucketed by their `K` keys; cells carry their key relative to their bucket's
+/// smallest, which fits `C::KEY_BITS` for most buckets. A wider bucket's relative keys are
+/// shifted right to fit: they keep the order but may merge different scores, so that bucket's
+/// runs of equal keys are ordered by their exact scores (read back through the tag's row)
+/// before the sweep.
+fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
     scores: ArrayView2<'_, S>,
     targets: ArrayView2<'_, T>,
     tag_of: Tag,
-    refine: bool,
+    cells_per_bucket: usize,
 ) -> (Vec<RankingScores>, RankingScores) {
     let c = scores.ncols();
-    let buckets = Buckets::<K>::new(scores);
-    let blocks: Vec<Block<K>> = scores
-        .axis_chunks_iter(Axis(0), ROWS_PER_TASK)
-        .into_par_iter()
-        .zip(targets.axis_chunks_iter(Axis(0), ROWS_PER_TASK).into_par_iter())
-        .enumerate()
-        .map(|(k, (s, t))| Block::new(s, t, k * ROWS_PER_TASK, tag_of, &buckets))
+    let buckets = Buckets::<K>::new(scores, cells_per_bucket);
+    let score_blocks = || scores.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter();
+    let target_blocks = || targets.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter();
+
+    // Pass 1, blocks of rows in parallel: each cell's bucket, each block's count per bucket,
+    // and the smallest and largest keys (the outer buckets' bounds).
+    let block_cells = ROWS_PER_BLOCK * c;
+    let mut bucket_of = vec![0u16; scores.len()];
+    let blocks: Vec<(Vec<usize>, u64, u64)> = bucket_of
+        .par_chunks_mut(block_cells)
+        .zip(score_blocks())
+        .map(|(ids, s)| {
+            let mut counts = vec![0usize; buckets.len()];
+            let (mut low, mut high) = (u64::MAX, 0);
+            for (id, &score) in ids.iter_mut().zip(s.iter()) {
+                let key = K::of(score.to_f64());
+                let b = buckets.of(key);
+                *id = b as u16;
+                counts[b] += 1;
+                low = low.min(key.into());
+                high = high.max(key.into());
+            }
+            (counts, low, high)
+        })
+        .collect();
+    let low = blocks.iter().map(|b| b.1).min().expect("at least one row");
+    let high = blocks.iter().map(|b| b.2).max().expect("at least one row");
+    // Each bucket's smallest key and the shift that fits its span into the cells' keys.
+    let shifted: Vec<(u64, u32)> = (0..buckets.len())
+        .map(|b| {
+            let (first, last) = buckets.bounds(b, low, high);
+            let span_bits = u64::BITS - last.saturating_sub(first).leading_zeros();
+            (first, span_bits.saturating_sub(C::KEY_BITS))
+        })
         .collect();
 
-    // Each bucket gathered from every block, sorted, and its (positives, negatives) per class counted.
-    let sorted: Vec<SortedBucket<K>> = (0..buckets.len())
+    // Pass 2: every cell written straight to its place, buckets in key order and, within a
+    // bucket, blocks in row order; each (block, bucket) pair owns a disjoint slice.
+    let mut cells = vec![C::default(); scores.len()];
+    let mut by_block: Vec<Vec<&mut [C]>> = blocks.iter().map(|_| Vec::with_capacity(buckets.len())).collect();
+    let lengths = (0..buckets.len()).flat_map(|b| blocks.iter().map(move |block| block.0[b]));
+    for (i, slice) in split_by_lengths(&mut cells, lengths).into_iter().enumerate() {
+        by_block[i % blocks.len()].push(slice);
+    }
+    by_block
         .into_par_iter()
-        .map(|b| {
-            let mut cells: Vec<K::Cell> = Vec::with_capacity(blocks.iter().map(|block| block.bucket(b).len()).sum());
-            for block in &blocks {
-                cells.extend_from_slice(block.bucket(b));
+        .zip(bucket_of.par_chunks(block_cells))
+        .zip(score_blocks().zip(target_blocks()))
+        .enumerate()
+        .for_each(|(k, ((mut outs, ids), (s, t)))| {
+            let mut filled = vec![0usize; outs.len()];
+            let mut ids = ids.iter();
+            for (i, (srow, trow)) in s.rows().into_iter().zip(t.rows()).enumerate() {
+                for (class, (&score, &target)) in srow.iter().zip(trow).enumerate() {
+                    let b = usize::from(*ids.next().expect("one bucket per cell"));
+                    let (first, shift) = shifted[b];
+                    let key = (K::of(score.to_f64()).into() - first) >> shift;
+                    let tag = tag_of.pack(k * ROWS_PER_BLOCK + i, class, target.to_f64() == 1.0);
+                    outs[b][filled[b]] = C::pack(key, tag);
+                    filled[b] += 1;
+                }
             }
-            sort_by_key(&mut cells);
+        });
+    drop(bucket_of);
+
+    // Each bucket sorted in place, and its (positives, negatives) per class counted.
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain((0..buckets.len()).scan(0, |end, b| {
+            *end += blocks.iter().map(|block| block.0[b]).sum::<usize>();
+            Some(*end)
+        }))
+        .collect();
+    let bucket_counts: Vec<Vec<[u64; 2]>> = split_by_lengths(&mut cells, starts.windows(2).map(|w| w[1] - w[0]))
+        .into_par_iter()
+        .map_init(Vec::new, |scratch, bucket| {
+            sort_by_key(bucket, scratch);
             let mut counts = vec![[0u64; 2]; c];
-            for cell in &cells {
+            for cell in bucket.iter() {
                 let tag = cell.tag();
                 counts[tag_of.class(tag)][usize::from(tag & 1 == 0)] += 1;
             }
-            (cells, counts)
+            counts
         })
         .collect();
-    drop(blocks);
+    let sorted: Vec<(&[C], bool)> = starts
+        .windows(2)
+        .zip(&shifted)
+        .map(|(w, &(_, shift))| (&cells[w[0]..w[1]], shift > 0))
+        .collect();
 
     // Each bucket's sweep starts from the counts of all buckets above it (higher scores).
     let mut before = Vec::with_capacity(sorted.len());
     let mut running = vec![[0u64; 2]; c];
-    for (_, counts) in &sorted {
+    for counts in &bucket_counts {
         before.push(running.clone());
         for (r, k) in running.iter_mut().zip(counts) {
             r[0] += k[0];
@@ -422,7 +512,7 @@ fn rank_cells<K: Key, S: Value, T: Value>(
     let partials: Vec<(Vec<Sweep>, Sweep)> = sorted
         .par_iter()
         .zip(before.par_iter())
-        .map(|((cells, _), before)| {
+        .map(|(&(cells, refine), before)| {
             let mut classes: Vec<Sweep> = before
                 .iter()
                 .map(|&[tp, fp]| Sweep {
@@ -442,23 +532,6 @@ fn rank_cells<K: Key, S: Value, T: Value>(
                 ..Sweep::default()
             };
             let mut touched: Vec<usize> = Vec::with_capacity(c);
-            // One group of tied scores: every class it touches closes one group.
-            let mut group = |tags: &mut dyn Iterator<Item = u32>| {
-                for tag in tags {
-                    let (j, positive) = (tag_of.class(tag), tag & 1 == 1);
-                    let class = &mut classes[j];
-                    if class.tp == class.prev_tp && class.fp == class.prev_fp {
-                        touched.push(j);
-                    }
-                    class.count(positive);
-                    micro.count(positive);
-                }
-                for &j in &touched {
-                    classes[j].close();
-                }
-                touched.clear();
-                micro.close();
-            };
             let mut exact: Vec<(u64, u32)> = Vec::new();
             let mut i = 0;
             while i < cells.len() {
@@ -467,8 +540,13 @@ fn rank_cells<K: Key, S: Value, T: Value>(
                 while end < cells.len() && cells[end].key() == key {
                     end += 1;
                 }
-                if refine && end - i > 1 {
-                    // Rounding to f32 merged these scores: split the run by the exact ones.
+                if end - i == 1 {
+                    // Most scores are unique: a group of one cell, without the bookkeeping.
+                    let tag = cells[i].tag();
+                    classes[tag_of.class(tag)].single(tag & 1 == 1);
+                    micro.single(tag & 1 == 1);
+                } else if refine {
+                    // Shortened keys may have merged these scores: split the run by the exact ones.
                     exact.clear();
                     exact.extend(cells[i..end].iter().map(|cell| {
                         let tag = cell.tag();
@@ -477,10 +555,11 @@ fn rank_cells<K: Key, S: Value, T: Value>(
                     }));
                     exact.sort_unstable_by_key(|e| e.0);
                     for run in exact.chunk_by(|a, b| a.0 == b.0) {
-                        group(&mut run.iter().map(|e| e.1));
+                        close_group(&mut classes, &mut micro, &mut touched, tag_of, run.iter().map(|e| e.1));
                     }
                 } else {
-                    group(&mut cells[i..end].iter().map(|cell| cell.tag()));
+                    let tags = cells[i..end].iter().map(|cell| cell.tag());
+                    close_group(&mut classes, &mut micro, &mut touched, tag_of, tags);
                 }
                 i = end;
             }
@@ -531,21 +610,18 @@ pub fn ranking<S: Value, T: Value>(
     scores: ArrayView2<'_, S>,
     targets: ArrayView2<'_, T>,
 ) -> (Vec<RankingScores>, RankingScores) {
+    // Scores that are all f32 values (model outputs) bucket by 32-bit keys, and their relative
+    // keys never need shifting; other f64 scores bucket by 64-bit keys, and a bucket's relative
+    // keys are shortened to 32 bits (order kept, rare merges split exactly during the sweep).
     let exact_f32 = all_f32(scores);
-    // Past a million f64 cells, so many scores share an f32 that splitting their runs (random
-    // reads of the scores) costs more than 64-bit keys.
-    let tag = Tag::for_shape(scores.nrows(), scores.ncols()).filter(|_| exact_f32 || scores.len() <= 1 << 20);
-    match tag {
-        // 32-bit keys: exact for scores that are f32 values (model outputs); for other f64
-        // scores, rounding to f32 keeps their order but may merge some, which the sweep splits.
-        Some(tag) => rank_cells::<u32, S, T>(scores, targets, tag, !exact_f32),
-        // Too many cells to find a score from its tag: 64-bit keys, exact for every f64.
-        None => rank_cells::<u64, S, T>(
-            scores,
-            targets,
-            Tag::for_shape(0, scores.ncols()).expect("few classes"),
-            false,
-        ),
+    match Tag::for_shape(scores.nrows(), scores.ncols()) {
+        Some(tag) if exact_f32 => rank_cells::<u32, u64, S, T>(scores, targets, tag, CELLS_PER_BUCKET),
+        Some(tag) => rank_cells::<u64, u64, S, T>(scores, targets, tag, CELLS_PER_BUCKET),
+        // Too many cells for a row in the tag: full 64-bit keys, which never need the row.
+        None => {
+            let tag = Tag::for_shape(0, scores.ncols()).expect("few classes");
+            rank_cells::<u64, u128, S, T>(scores, targets, tag, CELLS_PER_BUCKET)
+        }
     }
 }
 
@@ -561,7 +637,7 @@ mod tests {
         fn check<C: Cell + std::fmt::Debug>(mut cells: Vec<C>, what: &str) {
             let mut expected = cells.clone();
             expected.sort_unstable();
-            sort_by_key(&mut cells);
+            sort_by_key(&mut cells, &mut Vec::new());
             let keys = |v: &[C]| v.iter().map(|c| c.key()).collect::<Vec<_>>();
             assert!(keys(&cells) == keys(&expected), "{what}: keys out of order");
             cells.sort_unstable();
@@ -582,18 +658,18 @@ mod tests {
                 .collect();
             check::<u128>(wide, &format!("u64 keys, len {len}, span {span}"));
             let narrow = (0..len)
-                .map(|i| u64::pack(rng.random_range(0..span.min(1 << 31)) as u32, i as u32))
+                .map(|i| u64::pack(rng.random_range(0..span.min(1 << 31)), i as u32))
                 .collect();
             check::<u64>(narrow, &format!("u32 keys, len {len}, span {span}"));
         }
     }
 
     #[test]
-    fn f64_scores_that_round_to_one_f32_are_ranked_exactly() {
+    fn f64_scores_whose_short_keys_merge_are_ranked_exactly() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-        // Scores a few f64 ulps apart (one f32 value), some exactly tied, across two f32 values;
-        // 3,000 rows so that there are several buckets.
+        // Scores a few f64 ulps apart, some exactly tied, around two values far apart: a bucket
+        // spanning both needs its keys shifted by ~20 bits, which merges neighbouring scores.
         let (n, c) = (3000, 4);
         let scores = ndarray::Array2::from_shape_fn((n, c), |_| {
             let base = if rng.random::<bool>() { 0.25f64 } else { 0.75 };
@@ -601,22 +677,34 @@ mod tests {
         });
         let targets = ndarray::Array2::from_shape_fn((n, c), |(i, j)| (scores[[i, j]] * 1e15) as u64 % 3 == 0);
         assert!(!all_f32(scores.view()));
-        let (classes, micro) = ranking(scores.view(), targets.view());
+        let keys: Vec<u64> = scores.iter().map(|&s| descending_key(s)).collect();
+        let (low, high) = (keys.iter().min().unwrap(), keys.iter().max().unwrap());
+        let shift = (64 - (high - low).leading_zeros()).saturating_sub(32);
+        let distinct = |mut v: Vec<u64>| {
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        };
+        let short: Vec<u64> = keys.iter().map(|k| (k - low) >> shift).collect();
+        assert!(distinct(short) < distinct(keys.clone()), "the test needs merged keys");
+
         let tag = Tag::for_shape(n, c).unwrap();
-        let (exact_classes, exact_micro) = rank_cells::<u64, _, _>(scores.view(), targets.view(), tag, false);
-        // AUC areas are integers, equal exactly; AP sums buckets' partial sums in another order
-        // (other splitters), equal to rounding.
-        for (got, want) in classes
-            .iter()
-            .chain([&micro])
-            .zip(exact_classes.iter().chain([&exact_micro]))
-        {
-            assert_eq!(got.auc, want.auc);
-            assert_relative_eq!(got.ap.unwrap(), want.ap.unwrap(), max_relative = 1e-12);
+        let wide_tag = Tag::for_shape(0, c).unwrap();
+        let (exact_classes, exact_micro) =
+            rank_cells::<u64, u128, _, _>(scores.view(), targets.view(), wide_tag, CELLS_PER_BUCKET);
+        for cells_per_bucket in [64, 1000, CELLS_PER_BUCKET] {
+            let (classes, micro) = rank_cells::<u64, u64, _, _>(scores.view(), targets.view(), tag, cells_per_bucket);
+            // AUC areas are integers, equal exactly; AP sums buckets' partial sums in another
+            // order, equal to rounding.
+            for (got, want) in classes
+                .iter()
+                .chain([&micro])
+                .zip(exact_classes.iter().chain([&exact_micro]))
+            {
+                assert_eq!(got.auc, want.auc, "{cells_per_bucket} cells per bucket");
+                assert_relative_eq!(got.ap.unwrap(), want.ap.unwrap(), max_relative = 1e-12);
+            }
         }
-        // Without the refinement the f32 keys would merge the groups and change the AUC.
-        let (merged, _) = rank_cells::<u32, _, _>(scores.view(), targets.view(), tag, false);
-        assert_ne!(merged, exact_classes);
     }
 
     #[test]
@@ -665,7 +753,6 @@ mod tests {
 
     #[test]
     fn buckets_add_up_to_one_sorted_sweep() {
-        // Enough cells for many buckets, with heavy ties (scores on a 1/64 grid) and f64 scores.
         let mut state = 99u64;
         let mut next = || {
             state = state
@@ -675,29 +762,50 @@ mod tests {
         };
         let (n, c) = (3000, 13);
         let targets = ndarray::Array2::from_shape_fn((n, c), |(_, j)| next() < 0.02 + 0.05 * j as f64);
-        for grid in [64.0, 0.0] {
-            let scores = targets.mapv(|t| {
-                let s = next() * 0.8 + if t { 0.2 } else { 0.0 };
-                if grid > 0.0 {
-                    (s * grid).round() / grid
-                } else {
-                    s
+        let base = targets.mapv(|t| next() * 0.8 + if t { 0.2 } else { 0.0 });
+        let magnitudes = targets.mapv(|_| next());
+        let datasets = [
+            ("heavy ties on a 1/64 grid", base.mapv(|s| (s * 64.0).round() / 64.0)),
+            ("f64 scores", base.clone()),
+            ("f32 scores", base.mapv(|s| f64::from(s as f32))),
+            // Negative, tiny and huge scores: outer buckets with wide spans, shifted keys.
+            (
+                "scores over 120 binary orders of magnitude, both signs",
+                ndarray::Zip::from(&base)
+                    .and(&magnitudes)
+                    .map_collect(|&s, &m| (s - 0.3) * (m * 120.0 - 60.0).exp2()),
+            ),
+        ];
+        for (what, scores) in &datasets {
+            let mut rankings = Vec::new();
+            for cells_per_bucket in [50, 700, CELLS_PER_BUCKET] {
+                let (s, t) = (scores.view(), targets.view());
+                let (tag, wide) = (Tag::for_shape(n, c).unwrap(), Tag::for_shape(0, c).unwrap());
+                rankings.push(rank_cells::<u64, u64, _, _>(s, t, tag, cells_per_bucket));
+                rankings.push(rank_cells::<u64, u128, _, _>(s, t, wide, cells_per_bucket));
+                if all_f32(s) {
+                    rankings.push(rank_cells::<u32, u64, _, _>(s, t, tag, cells_per_bucket));
                 }
-            });
-            let (per_class, micro) = ranking(scores.view(), targets.view());
-            assert_eq!(per_class.len(), c);
-            for (j, got) in per_class.iter().enumerate() {
-                let col: Vec<f64> = scores.column(j).to_vec();
-                let t: Vec<bool> = targets.column(j).to_vec();
-                let want = sorted_sweep(&col, &t);
-                assert!((got.auc.unwrap() - want.auc.unwrap()).abs() < 1e-12, "class {j}");
-                assert!((got.ap.unwrap() - want.ap.unwrap()).abs() < 1e-12, "class {j}");
             }
-            let all: Vec<f64> = scores.iter().copied().collect();
-            let all_t: Vec<bool> = targets.iter().copied().collect();
-            let want = sorted_sweep(&all, &all_t);
-            assert!((micro.auc.unwrap() - want.auc.unwrap()).abs() < 1e-12);
-            assert!((micro.ap.unwrap() - want.ap.unwrap()).abs() < 1e-12);
+            rankings.push(ranking(scores.view(), targets.view()));
+            for (per_class, micro) in &rankings {
+                assert_eq!(per_class.len(), c);
+                for (j, got) in per_class.iter().enumerate() {
+                    let col: Vec<f64> = scores.column(j).to_vec();
+                    let t: Vec<bool> = targets.column(j).to_vec();
+                    let want = sorted_sweep(&col, &t);
+                    assert!(
+                        (got.auc.unwrap() - want.auc.unwrap()).abs() < 1e-12,
+                        "{what}: class {j}"
+                    );
+                    assert!((got.ap.unwrap() - want.ap.unwrap()).abs() < 1e-12, "{what}: class {j}");
+                }
+                let all: Vec<f64> = scores.iter().copied().collect();
+                let all_t: Vec<bool> = targets.iter().copied().collect();
+                let want = sorted_sweep(&all, &all_t);
+                assert!((micro.auc.unwrap() - want.auc.unwrap()).abs() < 1e-12, "{what}: micro");
+                assert!((micro.ap.unwrap() - want.ap.unwrap()).abs() < 1e-12, "{what}: micro");
+            }
         }
     }
 
