@@ -92,7 +92,7 @@ pub fn validate_predictions<T: Value>(predictions: ArrayView2<'_, bool>, targets
 
 /// Targets as booleans (after [`validate`]).
 pub fn target_mask<T: Value>(targets: ArrayView2<'_, T>) -> Array2<bool> {
-    targets.mapv(|t| t.to_f64() == 1.0)
+    Zip::from(targets).par_map_collect(|&t| t.to_f64() == 1.0)
 }
 
 /// Scores as `f64`.

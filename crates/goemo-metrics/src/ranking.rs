@@ -234,9 +234,11 @@ const CELLS_PER_BUCKET: usize = 65536;
 const OVERSAMPLING: usize = 16;
 /// Rows per task when the matrix is read in parallel.
 const ROWS_PER_BLOCK: usize = 4096;
-/// Entries of the table that maps a key to its candidate buckets: a fine grid over the sampled
-/// key range, so that most lookups find one bucket and the rest choose between two or three.
-const TABLE_BITS: u32 = 18;
+/// Slices of the table that maps a key to its candidate buckets, per bucket: a fine grid over
+/// the sampled key range, so that most lookups find one bucket and the rest choose between two
+/// or three. At most 2^18 slices: the table is built at every call.
+const SLICES_PER_BUCKET: usize = 1024;
+const MAX_TABLE_BITS: u32 = 18;
 
 /// Score ranges that split the cells into buckets of similar size.
 ///
@@ -274,7 +276,11 @@ impl<K: Key> Buckets<K> {
         splitters.dedup();
         let low: u64 = sample[0].into();
         let span = sample[sample.len() - 1].into() - low;
-        let shift = (u64::BITS - span.leading_zeros()).saturating_sub(TABLE_BITS);
+        let table_bits = (splitters.len() + 1)
+            .saturating_mul(SLICES_PER_BUCKET)
+            .ilog2()
+            .min(MAX_TABLE_BITS);
+        let shift = (u64::BITS - span.leading_zeros()).saturating_sub(table_bits);
         let slices = (span >> shift) as usize + 1;
         // Both ends only grow with the slice: one linear pass with two cursors. The first slice
         // also takes every key below `low`, the last every key above the sampled range.
@@ -613,6 +619,10 @@ pub fn ranking<S: Value, T: Value>(
     // Scores that are all f32 values (model outputs) bucket by 32-bit keys, and their relative
     // keys never need shifting; other f64 scores bucket by 64-bit keys, and a bucket's relative
     // keys are shortened to 32 bits (order kept, rare merges split exactly during the sweep).
+    if scores.is_empty() {
+        let undefined = RankingScores { auc: None, ap: None };
+        return (vec![undefined; scores.ncols()], undefined);
+    }
     let exact_f32 = all_f32(scores);
     match Tag::for_shape(scores.nrows(), scores.ncols()) {
         Some(tag) if exact_f32 => rank_cells::<u32, u64, S, T>(scores, targets, tag, CELLS_PER_BUCKET),
@@ -836,6 +846,28 @@ mod tests {
             ranking(scores.view(), targets.view()),
             ranking(nudged.view(), targets.view())
         );
+    }
+
+    #[test]
+    fn no_rows_rank_nothing() {
+        let none = RankingScores { auc: None, ap: None };
+        let (classes, micro) = ranking(
+            ndarray::Array2::<f64>::zeros((0, 3)).view(),
+            ndarray::Array2::<f64>::zeros((0, 3)).view(),
+        );
+        assert_eq!((classes, micro), (vec![none; 3], none));
+    }
+
+    #[test]
+    fn equal_scores_form_one_group() {
+        let (classes, micro) = ranking(
+            array![[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]].view(),
+            array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]].view(),
+        );
+        assert_eq!(classes[0].auc, Some(0.5));
+        assert_eq!(micro.auc, Some(0.5));
+        // One threshold takes every cell: precision 3/6 at recall 1.
+        assert_eq!(micro.ap, Some(0.5));
     }
 
     #[test]
