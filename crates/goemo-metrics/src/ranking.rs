@@ -314,20 +314,6 @@ impl<K: Key> Buckets<K> {
         self.splitters.len() + 1
     }
 
-    /// The smallest and largest keys bucket `b` can hold, given the smallest and largest keys.
-    fn bounds(&self, b: usize, low: u64, high: u64) -> (u64, u64) {
-        let first = if b == 0 {
-            low
-        } else {
-            self.splitters[b - 1].into().max(low)
-        };
-        let last = match self.splitters.get(b) {
-            Some(&next) => (next.into() - 1).min(high),
-            None => high,
-        };
-        (first, last.max(first))
-    }
-
     #[inline]
     fn of(&self, key: K) -> usize {
         let slice = ((key.into().saturating_sub(self.low)) >> self.shift) as usize;
@@ -338,6 +324,33 @@ impl<K: Key> Buckets<K> {
             b += 1;
         }
         b
+    }
+}
+
+/// One block's cells in one bucket: how many, and their smallest and largest keys.
+#[derive(Clone, Copy)]
+struct BucketTally {
+    count: usize,
+    low: u64,
+    high: u64,
+}
+
+impl Default for BucketTally {
+    fn default() -> Self {
+        BucketTally {
+            count: 0,
+            low: u64::MAX,
+            high: 0,
+        }
+    }
+}
+
+impl BucketTally {
+    #[inline]
+    fn add(&mut self, key: u64) {
+        self.count += 1;
+        self.low = self.low.min(key);
+        self.high = self.high.max(key);
     }
 }
 
@@ -417,35 +430,34 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
     let score_blocks = || scores.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter();
     let target_blocks = || targets.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter();
 
-    // Pass 1, blocks of rows in parallel: each cell's bucket, each block's count per bucket,
-    // and the smallest and largest keys (the outer buckets' bounds).
+    // Pass 1, blocks of rows in parallel: each cell's bucket, and each block's count and
+    // smallest and largest key per bucket.
     let block_cells = ROWS_PER_BLOCK * c;
     let mut bucket_of = vec![0u16; scores.len()];
-    let blocks: Vec<(Vec<usize>, u64, u64)> = bucket_of
+    let blocks: Vec<Vec<BucketTally>> = bucket_of
         .par_chunks_mut(block_cells)
         .zip(score_blocks())
         .map(|(ids, s)| {
-            let mut counts = vec![0usize; buckets.len()];
-            let (mut low, mut high) = (u64::MAX, 0);
+            let mut tallies = vec![BucketTally::default(); buckets.len()];
             for (id, &score) in ids.iter_mut().zip(s.iter()) {
                 let key = K::of(score.to_f64());
                 let b = buckets.of(key);
                 *id = b as u16;
-                counts[b] += 1;
-                low = low.min(key.into());
-                high = high.max(key.into());
+                tallies[b].add(key.into());
             }
-            (counts, low, high)
+            tallies
         })
         .collect();
-    let low = blocks.iter().map(|b| b.1).min().expect("at least one row");
-    let high = blocks.iter().map(|b| b.2).max().expect("at least one row");
-    // Each bucket's smallest key and the shift that fits its span into the cells' keys.
+    // Each bucket's smallest key, and the shift that fits its keys' span into the cells' keys.
+    // Spans come from the keys present, not the splitters: a bucket of a few tied scores far
+    // apart needs no shift.
     let shifted: Vec<(u64, u32)> = (0..buckets.len())
         .map(|b| {
-            let (first, last) = buckets.bounds(b, low, high);
-            let span_bits = u64::BITS - last.saturating_sub(first).leading_zeros();
-            (first, span_bits.saturating_sub(C::KEY_BITS))
+            let (low, high) = blocks
+                .iter()
+                .fold((u64::MAX, 0), |(low, high), t| (low.min(t[b].low), high.max(t[b].high)));
+            let span_bits = u64::BITS - high.saturating_sub(low).leading_zeros();
+            (low, span_bits.saturating_sub(C::KEY_BITS))
         })
         .collect();
 
@@ -453,7 +465,7 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
     // bucket, blocks in row order; each (block, bucket) pair owns a disjoint slice.
     let mut cells = vec![C::default(); scores.len()];
     let mut by_block: Vec<Vec<&mut [C]>> = blocks.iter().map(|_| Vec::with_capacity(buckets.len())).collect();
-    let lengths = (0..buckets.len()).flat_map(|b| blocks.iter().map(move |block| block.0[b]));
+    let lengths = (0..buckets.len()).flat_map(|b| blocks.iter().map(move |block| block[b].count));
     for (i, slice) in split_by_lengths(&mut cells, lengths).into_iter().enumerate() {
         by_block[i % blocks.len()].push(slice);
     }
@@ -481,7 +493,7 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
     // Each bucket sorted in place, and its (positives, negatives) per class counted.
     let starts: Vec<usize> = std::iter::once(0)
         .chain((0..buckets.len()).scan(0, |end, b| {
-            *end += blocks.iter().map(|block| block.0[b]).sum::<usize>();
+            *end += blocks.iter().map(|block| block[b].count).sum::<usize>();
             Some(*end)
         }))
         .collect();
