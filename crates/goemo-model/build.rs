@@ -1,6 +1,7 @@
 //! Bakes libtorch's lib folder into the rpath of every binary, example, test and bench of this
-//! package, so that they run without LD_LIBRARY_PATH (the idea of tch-rs's own build.rs), keeps
-//! libtorch_cuda linked, and compiles the small autocast shim (csrc/autocast.cpp) against libtorch's headers.
+//! package, so that they run without LD_LIBRARY_PATH (the idea of tch-rs's own build.rs), and
+//! compiles the small autocast shim (csrc/autocast.cpp) against libtorch's headers. libtorch_cuda
+//! is not linked: `load_cuda` loads it on demand, so that CPU runs do not map it.
 use std::path::PathBuf;
 
 fn main() {
@@ -12,11 +13,6 @@ fn main() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if os == "linux" || os == "windows" {
         println!("cargo:rustc-link-arg=-Wl,-rpath={}", lib.display());
-    }
-    // No symbol of libtorch_cuda is referenced, so the linker's default `--as-needed` would
-    // drop it and CUDA would never be seen.
-    if os == "linux" && lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
     // Both layouts (a libtorch download and PyTorch's site-packages/torch) keep the headers in
     // `include` beside `lib`.

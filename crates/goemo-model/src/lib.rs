@@ -23,7 +23,9 @@ mod save;
 
 pub use classifier::{write_thresholds, EmotionClassifier, Prediction, THRESHOLDS_FILE};
 pub use config::{Activation, Architecture, HeadKind, ModelConfig};
-pub use device::{parse_device, set_threads};
+#[cfg(target_os = "linux")]
+pub use device::libtorch_dir;
+pub use device::{load_cuda, parse_device, set_threads};
 pub use encoder::Encoder;
 pub use error::{ModelError, Result};
 pub use model::{LoadOptions, SequenceClassifier};

@@ -166,6 +166,9 @@ impl SequenceClassifier {
     /// (labels from `id2label`) or a base encoder (a new head, whose tensors must be exactly the
     /// ones missing). Anything else missing or unexpected is an error naming the tensors.
     pub fn load(dir: impl AsRef<Path>, device: Device, options: &LoadOptions) -> Result<Self> {
+        if device.is_cuda() {
+            crate::load_cuda()?;
+        }
         let dir = dir.as_ref();
         let mut config = ModelConfig::from_file(dir.join("config.json"))?;
         if let Some(p) = options.dropout {
@@ -256,8 +259,13 @@ impl SequenceClassifier {
     }
 
     /// A randomly initialised model (libtorch's default initialisation), for tests and for
-    /// training from scratch.
+    /// training from scratch. On a CUDA device without a loadable CUDA library, libtorch's own
+    /// error surfaces as a panic when the first tensor is made: use [`crate::parse_device`].
     pub fn from_config(config: ModelConfig, head_kind: HeadKind, labels: Vec<String>, device: Device) -> Self {
+        if device.is_cuda() {
+            // The error, if any, is libtorch's at the first tensor below.
+            let _ = crate::load_cuda();
+        }
         Self::build(config, head_kind, labels, device)
     }
 
