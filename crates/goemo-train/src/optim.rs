@@ -236,3 +236,39 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<f64> {
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtorch_errors_in_the_fused_kernel_come_back_as_errors() {
+        // The fused kernel has no integer version: libtorch throws inside the shim.
+        let t = || Tensor::zeros([3], (Kind::Int64, tch::Device::Cpu));
+        let err = fused_adamw(&[t()], &[t()], &[t()], &[t()], 0.1, AdamWConfig::default(), 0.0, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fused AdamW") && err.contains("Long"), "{err}");
+        // An empty group is no call at all.
+        fused_adamw(&[], &[], &[], &[], 0.1, AdamWConfig::default(), 0.0, 1).unwrap();
+    }
+
+    #[test]
+    fn one_fused_step_is_adamw() {
+        // First step from zero moments: after bias correction m̂ = g and v̂ = g², so the update
+        // is lr · g / (|g| + ε) ≈ lr · sign(g); decay first scales p by 1 - lr · wd.
+        let c = AdamWConfig::default();
+        let p = Tensor::from_slice(&[1.0f64, -2.0, 0.5]);
+        let g = Tensor::from_slice(&[0.3f64, -0.1, 2.0]);
+        let (m, v) = (p.zeros_like(), p.zeros_like());
+        fused_adamw(&[p.shallow_clone()], &[g], &[m], &[v], 0.1, c, 0.01, 1).unwrap();
+        let want = [
+            1.0 * (1.0 - 0.001) - 0.1,
+            -2.0 * (1.0 - 0.001) + 0.1,
+            0.5 * (1.0 - 0.001) - 0.1,
+        ];
+        for (got, want) in Vec::<f64>::try_from(&p).unwrap().iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+    }
+}
