@@ -57,14 +57,11 @@ pub fn validate<S: Value, T: Value>(scores: ArrayView2<'_, S>, targets: ArrayVie
             value: s.to_f64(),
         });
     }
-    let is_binary = |t: &T| {
-        let v = t.to_f64();
-        v == 0.0 || v == 1.0
-    };
-    if !all_values(targets, |v| v == 0.0 || v == 1.0) {
+    let is_binary = |v: f64| v == 0.0 || v == 1.0;
+    if !all_values(targets, is_binary) {
         let ((row, col), t) = targets
             .indexed_iter()
-            .find(|(_, t)| !is_binary(t))
+            .find(|(_, t)| !is_binary(t.to_f64()))
             .expect("found above");
         return Err(MetricsError::BadTarget {
             row,

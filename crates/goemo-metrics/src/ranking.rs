@@ -352,22 +352,26 @@ impl BucketTally {
         self.low = self.low.min(key);
         self.high = self.high.max(key);
     }
+
+    fn merge(self, other: BucketTally) -> BucketTally {
+        BucketTally {
+            count: self.count + other.count,
+            low: self.low.min(other.low),
+            high: self.high.max(other.high),
+        }
+    }
 }
 
 /// Bits of one radix-sort digit: 2,048 counters stay in L1.
 const DIGIT_BITS: u32 = 11;
 
-/// Sorts a bucket's cells by key: an LSD radix sort of `key - smallest key`, stable, as many
-/// 11-bit passes as that span needs (splitters keep it narrow: two or three passes for 32-bit
-/// keys, up to six for 64-bit ones), faster than a comparison sort of a few thousand cells;
-/// tiny buckets use pdqsort. `scratch` is reused between buckets.
-fn sort_by_key<C: Cell>(cells: &mut [C], scratch: &mut Vec<C>) {
-    let (low, high) = cells.iter().fold((u64::MAX, 0u64), |(low, high), cell| {
-        let key: u64 = cell.key().into();
-        (low.min(key), high.max(key))
-    });
-    let span_bits = 64 - high.saturating_sub(low).leading_zeros();
-    let passes = span_bits.div_ceil(DIGIT_BITS);
+/// Sorts a bucket's cells by key, given the largest key (cells carry keys relative to their
+/// bucket's smallest, so the smallest is 0): an LSD radix sort, stable, as many 11-bit passes as
+/// the largest key needs (two or three for a 65,536-cell bucket's 32-bit keys, up to six for
+/// 64-bit ones), faster than a comparison sort of that many cells; tiny buckets use pdqsort.
+/// `scratch` is reused between buckets.
+fn sort_by_key<C: Cell>(cells: &mut [C], max_key: u64, scratch: &mut Vec<C>) {
+    let passes = (u64::BITS - max_key.leading_zeros()).div_ceil(DIGIT_BITS);
     if cells.len() < 256 || passes > 6 {
         cells.sort_unstable_by_key(|cell| cell.key());
         return;
@@ -379,7 +383,7 @@ fn sort_by_key<C: Cell>(cells: &mut [C], scratch: &mut Vec<C>) {
     let (mut from, mut to): (&mut [C], &mut [C]) = (cells, scratch);
     for pass in 0..passes {
         let shift = pass * DIGIT_BITS;
-        let digit = |cell: &C| ((cell.key().into() - low) >> shift & mask) as usize;
+        let digit = |cell: &C| (cell.key().into() >> shift & mask) as usize;
         counts.fill(0);
         for cell in from.iter() {
             counts[digit(cell)] += 1;
@@ -448,16 +452,21 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
             tallies
         })
         .collect();
+    let bucket_tallies: Vec<BucketTally> = (0..buckets.len())
+        .map(|b| {
+            blocks
+                .iter()
+                .fold(BucketTally::default(), |all, block| all.merge(block[b]))
+        })
+        .collect();
     // Each bucket's smallest key, and the shift that fits its keys' span into the cells' keys.
     // Spans come from the keys present, not the splitters: a bucket of a few tied scores far
     // apart needs no shift.
-    let shifted: Vec<(u64, u32)> = (0..buckets.len())
-        .map(|b| {
-            let (low, high) = blocks
-                .iter()
-                .fold((u64::MAX, 0), |(low, high), t| (low.min(t[b].low), high.max(t[b].high)));
-            let span_bits = u64::BITS - high.saturating_sub(low).leading_zeros();
-            (low, span_bits.saturating_sub(C::KEY_BITS))
+    let shifted: Vec<(u64, u32)> = bucket_tallies
+        .iter()
+        .map(|t| {
+            let span_bits = u64::BITS - t.high.saturating_sub(t.low).leading_zeros();
+            (t.low, span_bits.saturating_sub(C::KEY_BITS))
         })
         .collect();
 
@@ -492,15 +501,17 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
 
     // Each bucket sorted in place, and its (positives, negatives) per class counted.
     let starts: Vec<usize> = std::iter::once(0)
-        .chain((0..buckets.len()).scan(0, |end, b| {
-            *end += blocks.iter().map(|block| block[b].count).sum::<usize>();
+        .chain(bucket_tallies.iter().scan(0, |end, t| {
+            *end += t.count;
             Some(*end)
         }))
         .collect();
-    let bucket_counts: Vec<Vec<[u64; 2]>> = split_by_lengths(&mut cells, starts.windows(2).map(|w| w[1] - w[0]))
+    let bucket_counts: Vec<Vec<[u64; 2]>> = split_by_lengths(&mut cells, bucket_tallies.iter().map(|t| t.count))
         .into_par_iter()
-        .map_init(Vec::new, |scratch, bucket| {
-            sort_by_key(bucket, scratch);
+        .zip(bucket_tallies.par_iter().zip(&shifted))
+        .map_init(Vec::new, |scratch, (bucket, (t, &(_, shift)))| {
+            // Relative keys run from 0 to the bucket's span, shifted.
+            sort_by_key(bucket, t.high.saturating_sub(t.low) >> shift, scratch);
             let mut counts = vec![[0u64; 2]; c];
             for cell in bucket.iter() {
                 let tag = cell.tag();
@@ -659,7 +670,8 @@ mod tests {
         fn check<C: Cell + std::fmt::Debug>(mut cells: Vec<C>, what: &str) {
             let mut expected = cells.clone();
             expected.sort_unstable();
-            sort_by_key(&mut cells, &mut Vec::new());
+            let max_key = cells.iter().map(|c| c.key().into()).max().unwrap_or(0);
+            sort_by_key(&mut cells, max_key, &mut Vec::new());
             let keys = |v: &[C]| v.iter().map(|c| c.key()).collect::<Vec<_>>();
             assert!(keys(&cells) == keys(&expected), "{what}: keys out of order");
             cells.sort_unstable();
