@@ -64,7 +64,6 @@ extern "C" {
 }
 
 /// One call of libtorch's `_fused_adamw_` over matching lists of tensors.
-#[allow(clippy::too_many_arguments)]
 fn fused_adamw(
     params: &[Tensor],
     grads: &[Tensor],
@@ -72,7 +71,6 @@ fn fused_adamw(
     exp_avg_sqs: &[Tensor],
     lr: f64,
     c: AdamWConfig,
-    weight_decay: f64,
     step: u64,
 ) -> Result<()> {
     let pointers = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
@@ -96,7 +94,7 @@ fn fused_adamw(
             lr,
             c.beta1,
             c.beta2,
-            weight_decay,
+            c.weight_decay,
             c.eps,
             step as f64,
             error.as_mut_ptr(),
@@ -146,13 +144,16 @@ impl AdamW {
     ///
     /// libtorch's fused AdamW kernel does the work (`torch.optim.AdamW(fused=True)`): one pass
     /// over each parameter, gradient and moments, where the element-wise formulation makes five
-    /// or six. On 2 CPU cores that is 19 ms per step for MiniLM's 22.6M parameters against
-    /// 82 ms for PyTorch's default (foreach) AdamW; on CUDA, one launch per call.
+    /// or six (`scripts/bench_adamw_torch.py` times the variants in PyTorch); on CUDA, one
+    /// launch per call.
     pub fn step(&mut self, lr: f64) -> Result<()> {
         self.step += 1;
         let c = self.config;
         for decay in [true, false] {
-            let weight_decay = if decay { c.weight_decay } else { 0.0 };
+            let group = AdamWConfig {
+                weight_decay: if decay { c.weight_decay } else { 0.0 },
+                ..c
+            };
             let (mut params, mut grads, mut exp_avgs, mut exp_avg_sqs) = (vec![], vec![], vec![], vec![]);
             for slot in self.slots.iter().filter(|slot| slot.decay == decay) {
                 let grad = slot.param.grad();
@@ -163,7 +164,7 @@ impl AdamW {
                     exp_avg_sqs.push(slot.exp_avg_sq.shallow_clone());
                 }
             }
-            fused_adamw(&params, &grads, &exp_avgs, &exp_avg_sqs, lr, c, weight_decay, self.step)?;
+            fused_adamw(&params, &grads, &exp_avgs, &exp_avg_sqs, lr, group, self.step)?;
         }
         Ok(())
     }
@@ -245,23 +246,26 @@ mod tests {
     fn libtorch_errors_in_the_fused_kernel_come_back_as_errors() {
         // The fused kernel has no integer version: libtorch throws inside the shim.
         let t = || Tensor::zeros([3], (Kind::Int64, tch::Device::Cpu));
-        let err = fused_adamw(&[t()], &[t()], &[t()], &[t()], 0.1, AdamWConfig::default(), 0.0, 1)
+        let err = fused_adamw(&[t()], &[t()], &[t()], &[t()], 0.1, AdamWConfig::default(), 1)
             .unwrap_err()
             .to_string();
         assert!(err.contains("fused AdamW") && err.contains("Long"), "{err}");
-        // An empty group is no call at all.
-        fused_adamw(&[], &[], &[], &[], 0.1, AdamWConfig::default(), 0.0, 1).unwrap();
+        // An empty group (every parameter without a gradient) changes nothing.
+        fused_adamw(&[], &[], &[], &[], 0.1, AdamWConfig::default(), 1).unwrap();
     }
 
     #[test]
     fn one_fused_step_is_adamw() {
         // First step from zero moments: after bias correction m̂ = g and v̂ = g², so the update
         // is lr · g / (|g| + ε) ≈ lr · sign(g); decay first scales p by 1 - lr · wd.
-        let c = AdamWConfig::default();
+        let c = AdamWConfig {
+            weight_decay: 0.01,
+            ..AdamWConfig::default()
+        };
         let p = Tensor::from_slice(&[1.0f64, -2.0, 0.5]);
         let g = Tensor::from_slice(&[0.3f64, -0.1, 2.0]);
         let (m, v) = (p.zeros_like(), p.zeros_like());
-        fused_adamw(&[p.shallow_clone()], &[g], &[m], &[v], 0.1, c, 0.01, 1).unwrap();
+        fused_adamw(&[p.shallow_clone()], &[g], &[m], &[v], 0.1, c, 1).unwrap();
         let want = [
             1.0 * (1.0 - 0.001) - 0.1,
             -2.0 * (1.0 - 0.001) + 0.1,
