@@ -8,14 +8,14 @@
 //!     --threshold-strategy per-class --fit-scores runs/x/predictions_dev.csv --json
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
-use goemo::data::{is_prediction_csv, read_matrix_csv, read_prediction_csv, LabelSet};
-use goemo::metrics::{bootstrap_ci, target_mask, BootstrapOptions, EvalData, Headline, MetricReport};
-use goemo::threshold::{parse_strategy, threshold_sweep};
-use ndarray::Array2;
+use goemo::data::LabelSet;
+use goemo::metrics::BootstrapOptions;
+use goemo::run::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
+use goemo::threshold::parse_strategy;
 
 #[derive(Parser, Debug)]
 #[command(about = "Multi-label metrics of a model's scores, with thresholds fitted on another set")]
@@ -68,45 +68,8 @@ fn main() {
     }
 }
 
-/// Scores, targets and label names (when the files name them) of one set.
-struct Set {
-    scores: Array2<f64>,
-    targets: Array2<f64>,
-    labels: Option<Vec<String>>,
-}
-
-fn load_set(scores: &Path, targets: Option<&Path>) -> Result<Set> {
-    let bytes = std::fs::read(scores).with_context(|| format!("cannot read {}", scores.display()))?;
-    if is_prediction_csv(&bytes) {
-        let p = read_prediction_csv(scores)?;
-        let targets = match targets {
-            Some(path) => read_matrix_csv(path)?.values,
-            None => p.targets,
-        };
-        return Ok(Set {
-            scores: p.scores,
-            targets,
-            labels: Some(p.labels),
-        });
-    }
-    let Some(targets) = targets else {
-        bail!("{} is not a prediction CSV: pass its targets too", scores.display());
-    };
-    let (s, t) = (read_matrix_csv(scores)?, read_matrix_csv(targets)?);
-    if let (Some(a), Some(b)) = (&s.labels, &t.labels) {
-        if a != b {
-            bail!("{} and {} name different labels", scores.display(), targets.display());
-        }
-    }
-    Ok(Set {
-        labels: s.labels.or(t.labels),
-        scores: s.values,
-        targets: t.values,
-    })
-}
-
 fn run(args: Args) -> Result<()> {
-    let eval = load_set(&args.scores, args.targets.as_deref())?;
+    let eval = ScoredSet::read(&args.scores, args.targets.as_deref())?;
     let c = eval.scores.ncols();
     let labels: Vec<String> = match (&args.labels, &eval.labels) {
         (Some(path), _) => LabelSet::from_file(path)?.names().to_vec(),
@@ -114,73 +77,33 @@ fn run(args: Args) -> Result<()> {
         (None, None) if c == 28 => LabelSet::goemotions().names().to_vec(),
         (None, None) => (0..c).map(|i| format!("label_{i}")).collect(),
     };
-    if let Some(names) = &eval.labels {
-        if *names != labels {
-            bail!("--labels differs from the label names in {}", args.scores.display());
-        }
+    if eval.labels.as_ref().is_some_and(|names| *names != labels) {
+        bail!("--labels differs from the label names in {}", args.scores.display());
     }
-
     let strategy = parse_strategy(&args.threshold_strategy, args.threshold, args.top_k, args.min_score)?;
-    let fitted = if strategy.needs_fit() {
-        let Some(fit_scores) = &args.fit_scores else {
-            bail!(
-                "--threshold-strategy {} learns thresholds: pass --fit-scores (and --fit-targets) from a dev set; \
-                 thresholds are never fitted on the evaluated set",
-                strategy.name()
-            );
-        };
-        let fit = load_set(fit_scores, args.fit_targets.as_deref())?;
-        if fit.scores.ncols() != c {
-            bail!(
-                "the fit set has {} label columns, the evaluated set {c}",
-                fit.scores.ncols()
-            );
-        }
-        if let (Some(a), Some(b)) = (&fit.labels, &eval.labels) {
-            if a != b {
-                bail!("the fit set and the evaluated set name different labels");
-            }
-        }
-        goemo::metrics::validate(fit.scores.view(), fit.targets.view()).context("fit set")?;
-        strategy.fit(fit.scores.view(), target_mask(fit.targets.view()).view())?
-    } else {
-        strategy.fit(eval.scores.view(), target_mask(eval.targets.view()).view())?
+    let fit = match &args.fit_scores {
+        Some(path) => Some(ScoredSet::read(path, args.fit_targets.as_deref())?),
+        None => None,
     };
-    goemo::metrics::validate(eval.scores.view(), eval.targets.view()).context("evaluated set")?;
-    let predictions = fitted.apply(eval.scores.view())?;
-    let thresholds = fitted.per_class(c);
-    let report = MetricReport::compute(
-        eval.scores.view(),
-        eval.targets.view(),
-        predictions.view(),
-        &labels,
-        thresholds.as_deref(),
-    )?;
-
+    let thresholds = fit_thresholds(strategy.as_ref(), fit.as_ref(), &eval)?;
+    let (report, predictions) = evaluate_set(&eval, &thresholds, &labels)?;
     if let Some(path) = &args.sweep {
-        let rows = threshold_sweep(eval.scores.view(), target_mask(eval.targets.view()).view())?;
-        let mut out = csv::Writer::from_writer(Vec::new());
-        for row in &rows {
-            out.serialize(row)?;
-        }
-        let bytes = out.into_inner()?;
-        goemo::report::write_atomic(path, |w| w.write_all(&bytes))?;
+        write_sweep(&eval, path)?;
         eprintln!("threshold sweep written to {}", path.display());
     }
-
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&report, &args, eval.scores.nrows(), &fitted.describe());
+        let fitted_on = args
+            .fit_scores
+            .as_ref()
+            .map(|p| format!(", fitted on {}", p.display()))
+            .unwrap_or_default();
+        let (n, described) = (eval.scores.nrows(), thresholds.describe());
+        println!("{n} examples x {c} labels; thresholds: {described}{fitted_on}\n");
+        print!("{}", report.table());
     }
-
     if args.bootstrap > 0 {
-        let mask = target_mask(eval.targets.view());
-        let data = EvalData {
-            scores: eval.scores.view(),
-            targets: mask.view(),
-            predictions: predictions.view(),
-        };
         let options = BootstrapOptions {
             resamples: args.bootstrap,
             confidence: 0.95,
@@ -190,13 +113,7 @@ fn run(args: Args) -> Result<()> {
             "\nbootstrap 95% intervals ({} resamples over examples):",
             args.bootstrap
         );
-        for metric in [
-            Headline::AucMicro,
-            Headline::AucMacro,
-            Headline::F1Micro,
-            Headline::F1Macro,
-        ] {
-            let ci = bootstrap_ci(&data, &metric, &options)?;
+        for ci in bootstrap_headlines(&eval, &predictions, &options)? {
             eprintln!(
                 "  {:<10} {:.4} [{:.4}, {:.4}]",
                 ci.metric, ci.estimate, ci.lower, ci.upper
@@ -204,70 +121,4 @@ fn run(args: Args) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn print_table(r: &MetricReport, args: &Args, n: usize, thresholds: &str) {
-    let fitted_on = args
-        .fit_scores
-        .as_ref()
-        .map(|p| format!(", fitted on {}", p.display()))
-        .unwrap_or_default();
-    println!(
-        "{n} examples x {} labels; thresholds: {thresholds}{fitted_on}\n",
-        r.per_class.len()
-    );
-    let opt = |v: Option<f64>| v.map_or("undefined".to_string(), |v| format!("{v:.4}"));
-    let rows = [
-        ("auc_micro", opt(r.auc_micro)),
-        ("auc_macro", opt(r.auc_macro)),
-        ("auc_weighted", opt(r.auc_weighted)),
-        ("ap_micro", opt(r.ap_micro)),
-        ("ap_macro", opt(r.ap_macro)),
-        ("f1_micro", format!("{:.4}", r.f1_micro)),
-        ("f1_macro", format!("{:.4}", r.f1_macro)),
-        ("f1_weighted", format!("{:.4}", r.f1_weighted)),
-        ("f1_samples", format!("{:.4}", r.f1_samples)),
-        ("precision_micro", format!("{:.4}", r.precision_micro)),
-        ("precision_macro", format!("{:.4}", r.precision_macro)),
-        ("recall_micro", format!("{:.4}", r.recall_micro)),
-        ("recall_macro", format!("{:.4}", r.recall_macro)),
-        ("subset_accuracy", format!("{:.4}", r.subset_accuracy)),
-        ("hamming_loss", format!("{:.4}", r.hamming_loss)),
-    ];
-    for (name, value) in rows {
-        println!("{name:<16} {value}");
-    }
-    if !r.undefined_auc_labels.is_empty() {
-        println!(
-            "AUC undefined (left out of averages): {}",
-            r.undefined_auc_labels.join(", ")
-        );
-    }
-    let never = r.never_predicted();
-    println!(
-        "labels never predicted: {}",
-        if never.is_empty() {
-            "none".to_string()
-        } else {
-            format!("{} ({})", never.len(), never.join(", "))
-        }
-    );
-    println!(
-        "\n{:<15} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>9}",
-        "label", "auc", "ap", "f1", "precision", "recall", "support", "threshold"
-    );
-    for m in &r.per_class {
-        let short = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
-        println!(
-            "{:<15} {:>7} {:>7} {:>7.4} {:>9.4} {:>7.4} {:>7} {:>9}",
-            m.label,
-            short(m.auc),
-            short(m.ap),
-            m.f1,
-            m.precision,
-            m.recall,
-            m.support,
-            short(m.threshold)
-        );
-    }
 }

@@ -4,8 +4,10 @@ and checks that `transformers` gives the probabilities goemo computed on the sam
 
     check_transformers_load.py CHECKPOINT_DIR CASE.json
 
-CASE.json: {"input_ids": [[...]], "attention_mask": [[...]], "probabilities": [[...]]}.
-Exits 1 with the largest difference when it exceeds 1e-5.
+CASE.json: {"input_ids": [[...]], "attention_mask": [[...]], "probabilities": [[...]],
+"goemo_head": bool}. A goemo head must refuse a plain from_pretrained and load with
+trust_remote_code=True (its modeling_goemo.py); transformers' own heads load plainly.
+Exits 1 when a check fails or the largest difference exceeds 1e-5.
 """
 import json
 import sys
@@ -17,7 +19,18 @@ from transformers import AutoModelForSequenceClassification
 def main():
     checkpoint, case_path = sys.argv[1], sys.argv[2]
     case = json.load(open(case_path))
-    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    if case.get("goemo_head"):
+        try:
+            AutoModelForSequenceClassification.from_pretrained(checkpoint)
+        except Exception as e:  # transformers asks for trust_remote_code
+            print(f"plain from_pretrained refused: {type(e).__name__}: {str(e).splitlines()[0]}")
+        else:
+            print("a goemo head loaded without trust_remote_code")
+            return 1
+        model = AutoModelForSequenceClassification.from_pretrained(checkpoint, trust_remote_code=True)
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(checkpoint)
+    model.eval()
     assert model.config.problem_type == "multi_label_classification", model.config.problem_type
     with torch.no_grad():
         logits = model(

@@ -1,12 +1,17 @@
 //! goemo: fine-tune transformer encoders on libtorch to detect emotions in text, and measure them honestly.
 //!
 //! This facade re-exports the layered crates: [`data`] (readers, taxonomies, tokenization,
-//! batching), [`metrics`], [`threshold`], [`report`], [`model`] (libtorch encoders and the
-//! embeddable [`model::EmotionClassifier`]) and [`train`].
+//! batching), [`metrics`], [`threshold`], [`fs`] (atomic writes), [`report`], [`torch`] (the
+//! libtorch shims), [`model`] (libtorch encoders and the embeddable
+//! [`model::EmotionClassifier`]), [`train`] (the trainer and its parts) and [`run`] (one
+//! configuration, one call: a whole training run).
 
 pub use goemo_data as data;
+pub use goemo_fs as fs;
 pub use goemo_metrics as metrics;
 pub use goemo_model as model;
 pub use goemo_report as report;
+pub use goemo_run as run;
 pub use goemo_threshold as threshold;
+pub use goemo_torch as torch;
 pub use goemo_train as train;

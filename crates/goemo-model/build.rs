@@ -1,13 +1,5 @@
-//! libtorch's rpath (the workspace root's build script: binaries run without LD_LIBRARY_PATH)
-//! and the autocast shim (csrc/autocast.cpp). libtorch_cuda is not linked: `load_cuda` loads it
-//! on demand, so that CPU runs do not map it.
-
-mod rpath {
-    include!("../../build.rs");
-}
-include!("build_shim.rs");
+//! libtorch's rpath for this package's tests (the shims live in goemo-torch).
 
 fn main() {
-    rpath::main();
-    compile_libtorch_shim("csrc/autocast.cpp", "goemo_autocast");
+    goemo_build::libtorch_rpath();
 }

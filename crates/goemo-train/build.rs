@@ -1,12 +1,5 @@
-//! libtorch's rpath (the workspace root's build script) and the fused-AdamW shim
-//! (csrc/fused_adamw.cpp).
-
-mod rpath {
-    include!("../../build.rs");
-}
-include!("../goemo-model/build_shim.rs");
+//! libtorch's rpath for this package's tests (the shims live in goemo-torch).
 
 fn main() {
-    rpath::main();
-    compile_libtorch_shim("csrc/fused_adamw.cpp", "goemo_fused_adamw");
+    goemo_build::libtorch_rpath();
 }

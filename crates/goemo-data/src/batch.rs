@@ -114,6 +114,15 @@ impl<'a> Batcher<'a> {
             .collect())
     }
 
+    /// Inference plan: texts sorted by length (ties in input order), then cut into batches, so
+    /// that short texts are not padded to long ones; the last batch may be partial.
+    pub fn sorted_plan(&self, batch_size: usize) -> Result<Vec<Vec<usize>>> {
+        check_batch_size(batch_size)?;
+        let mut order: Vec<usize> = (0..self.ids.len()).collect();
+        order.sort_by_key(|&i| self.ids[i].len());
+        Ok(order.chunks(batch_size).map(<[usize]>::to_vec).collect())
+    }
+
     /// Training plan for one epoch: texts are shuffled with `(seed, epoch)`, cut into buckets of
     /// `bucket_batches` batches, sorted by length inside each bucket so that padding is small, cut
     /// into batches, and the batches shuffled. Every text appears once; no batch is dropped.

@@ -28,6 +28,7 @@ mod labels;
 mod matrix;
 mod preprocess;
 mod readers;
+mod source;
 mod stats;
 mod taxonomy;
 mod tokenize;
@@ -45,8 +46,10 @@ pub use readers::{
     load_goemotions, parse_csv, parse_goemotions_tsv, read_csv, read_goemotions_tsv, CsvLabels, CsvSpec, LoadedDataset,
     ReadMode, ReadOutcome, SkippedRow,
 };
+pub use source::{CsvSplits, DataSource, GoEmotionsTsv};
 pub use stats::{
-    class_weights, label_counts, percentile, ClassWeighting, Cooccurrence, DatasetStats, LabelCount, LengthStats,
+    class_weights, label_counts, percentile, thousands, ClassWeighting, Cooccurrence, DatasetStats, LabelCount,
+    LengthStats,
 };
 pub use taxonomy::{Taxonomy, TaxonomyMap};
 pub use tokenize::{HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};

@@ -76,6 +76,16 @@ impl std::str::FromStr for ClassWeighting {
     }
 }
 
+impl std::fmt::Display for ClassWeighting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClassWeighting::Inverse => "inverse",
+            ClassWeighting::SqrtInverse => "sqrt_inverse",
+            ClassWeighting::EffectiveSamples { .. } => "effective_samples",
+        })
+    }
+}
+
 /// Per-label weights in label-index order from positive counts over `n_examples` examples.
 ///
 /// A label with no positive example is counted as having one, so that its weight stays finite.
@@ -183,6 +193,90 @@ pub struct DatasetStats {
 }
 
 impl DatasetStats {
+    /// The statistics as a text table for a person: split sizes, label counts with class
+    /// weights, labels per example, lengths and the most associated label pairs.
+    pub fn table(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(out, "{:<8} {:>9}", "split", "examples");
+        for (split, n) in crate::Split::ALL.iter().zip(self.split_sizes) {
+            let _ = writeln!(out, "{:<8} {:>9}", split.name(), thousands(n));
+        }
+        let _ = writeln!(out, "labels: {}\n", self.labels.len());
+        let _ = writeln!(
+            out,
+            "{:<15} {:>7} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9}",
+            "label", "train", "dev", "test", "train %", "w_inv", "w_sqrt", "w_eff"
+        );
+        for (i, c) in self.label_counts.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{:<15} {:>7} {:>6} {:>6} {:>7.2}% {:>9.3} {:>9.3} {:>9.3}",
+                c.label,
+                thousands(c.train),
+                thousands(c.dev),
+                thousands(c.test),
+                100.0 * c.train_fraction,
+                self.class_weights_inverse[i],
+                self.class_weights_sqrt_inverse[i],
+                self.class_weights_effective_samples[i],
+            );
+        }
+        let n_train = self.split_sizes[0].max(1) as f64;
+        let _ = writeln!(out, "\nlabels per training example:");
+        for (k, &n) in self.labels_per_example.iter().enumerate().filter(|(_, &n)| n > 0) {
+            let _ = writeln!(out, "  {k}: {:>7} ({:.2}%)", thousands(n), 100.0 * n as f64 / n_train);
+        }
+        let mut describe = |name: &str, l: &LengthStats| {
+            let truncation = l
+                .max_length
+                .map(|m| format!(", truncated at {m}: {:.3}%", 100.0 * l.truncation_rate))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{name}: mean {:.1}, median {:.0}, p95 {:.0}, p99 {:.0}, max {}{truncation}",
+                l.mean, l.median, l.p95, l.p99, l.max
+            );
+        };
+        describe("\ncharacters (train)", &self.char_lengths);
+        if let Some(tokens) = &self.token_lengths {
+            describe("tokens (train)", tokens);
+        }
+        let _ = writeln!(
+            out,
+            "\nmost associated label pairs (train, at least 20 together, by lift):"
+        );
+        for (a, b, count, lift, pmi) in self.top_pairs(20).into_iter().take(10) {
+            let _ = writeln!(
+                out,
+                "  {a:<14} + {b:<14} {count:>5} together, lift {lift:>5.2}, PMI {pmi:>5.2}"
+            );
+        }
+        out
+    }
+
+    /// Label pairs (i < j) occurring together at least `min_count` times in train: names,
+    /// count, lift and PMI, by decreasing lift.
+    pub fn top_pairs(&self, min_count: usize) -> Vec<(String, String, usize, f64, f64)> {
+        let co = &self.cooccurrence;
+        let n = self.labels.len();
+        let mut pairs: Vec<_> = (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .filter(|&(i, j)| co.counts[[i, j]] >= min_count)
+            .map(|(i, j)| {
+                (
+                    self.labels[i].clone(),
+                    self.labels[j].clone(),
+                    co.counts[[i, j]],
+                    co.lift[[i, j]],
+                    co.pmi[[i, j]],
+                )
+            })
+            .collect();
+        pairs.sort_by(|a, b| b.3.total_cmp(&a.3));
+        pairs
+    }
+
     /// Computes the statistics; `train_token_lengths` are the untruncated token counts of the
     /// training texts in order, and `max_length` the truncation length they are compared with.
     pub fn compute(dataset: &Dataset, train_token_lengths: Option<&[usize]>, max_length: usize) -> Result<Self> {
@@ -235,6 +329,19 @@ impl DatasetStats {
             ),
         })
     }
+}
+
+/// 43410 -> "43,410".
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::counts::ThresholdMetrics;
 use crate::error::{MetricsError, Result};
 use crate::ranking::{micro_ranking, per_class_ranking};
+use crate::report::MetricReport;
 
 /// Scores, targets and predictions of one model on one set of examples (rows).
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +62,59 @@ pub enum Headline {
     F1Macro,
 }
 
+impl Headline {
+    /// Every headline metric, in the order tables show them.
+    pub const ALL: [Headline; 6] = [
+        Headline::AucMicro,
+        Headline::AucMacro,
+        Headline::ApMicro,
+        Headline::ApMacro,
+        Headline::F1Micro,
+        Headline::F1Macro,
+    ];
+
+    /// The metric's key in a [`MetricReport`] and in files (`auc_micro`...).
+    pub fn key(self) -> &'static str {
+        match self {
+            Headline::AucMicro => "auc_micro",
+            Headline::AucMacro => "auc_macro",
+            Headline::ApMicro => "ap_micro",
+            Headline::ApMacro => "ap_macro",
+            Headline::F1Micro => "f1_micro",
+            Headline::F1Macro => "f1_macro",
+        }
+    }
+
+    /// The metric's value in a report; `None` where it is undefined.
+    pub fn in_report(self, r: &MetricReport) -> Option<f64> {
+        match self {
+            Headline::AucMicro => r.auc_micro,
+            Headline::AucMacro => r.auc_macro,
+            Headline::ApMicro => r.ap_micro,
+            Headline::ApMacro => r.ap_macro,
+            Headline::F1Micro => Some(r.f1_micro),
+            Headline::F1Macro => Some(r.f1_macro),
+        }
+    }
+}
+
+impl std::fmt::Display for Headline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl std::str::FromStr for Headline {
+    type Err = crate::MetricsError;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Headline::ALL.into_iter().find(|h| h.key() == s.trim()).ok_or_else(|| {
+            let keys: Vec<&str> = Headline::ALL.iter().map(|h| h.key()).collect();
+            crate::MetricsError::InvalidOption(format!("unknown metric {s:?} ({})", keys.join(", ")))
+        })
+    }
+}
+
 fn defined_mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     let defined: Vec<f64> = values.flatten().collect();
     (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64)
@@ -68,10 +122,7 @@ fn defined_mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 
 impl Metric for Headline {
     fn name(&self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default()
+        self.key().to_string()
     }
 
     fn compute(&self, d: &EvalData<'_>) -> Option<f64> {

@@ -138,6 +138,68 @@ impl MetricReport {
         })
     }
 
+    /// The report as a text table: every average, then one row per label.
+    pub fn table(&self) -> String {
+        use std::fmt::Write;
+        let opt = |v: Option<f64>| v.map_or("undefined".to_string(), |v| format!("{v:.4}"));
+        let rows = [
+            ("auc_micro", opt(self.auc_micro)),
+            ("auc_macro", opt(self.auc_macro)),
+            ("auc_weighted", opt(self.auc_weighted)),
+            ("ap_micro", opt(self.ap_micro)),
+            ("ap_macro", opt(self.ap_macro)),
+            ("f1_micro", format!("{:.4}", self.f1_micro)),
+            ("f1_macro", format!("{:.4}", self.f1_macro)),
+            ("f1_weighted", format!("{:.4}", self.f1_weighted)),
+            ("f1_samples", format!("{:.4}", self.f1_samples)),
+            ("precision_micro", format!("{:.4}", self.precision_micro)),
+            ("precision_macro", format!("{:.4}", self.precision_macro)),
+            ("recall_micro", format!("{:.4}", self.recall_micro)),
+            ("recall_macro", format!("{:.4}", self.recall_macro)),
+            ("subset_accuracy", format!("{:.4}", self.subset_accuracy)),
+            ("hamming_loss", format!("{:.4}", self.hamming_loss)),
+        ];
+        let mut out = String::new();
+        for (name, value) in rows {
+            let _ = writeln!(out, "{name:<16} {value}");
+        }
+        if !self.undefined_auc_labels.is_empty() {
+            let _ = writeln!(
+                out,
+                "AUC undefined (left out of averages): {}",
+                self.undefined_auc_labels.join(", ")
+            );
+        }
+        let never = self.never_predicted();
+        let never = if never.is_empty() {
+            "none".to_string()
+        } else {
+            format!("{} ({})", never.len(), never.join(", "))
+        };
+        let _ = writeln!(out, "labels never predicted: {never}");
+        let _ = writeln!(
+            out,
+            "\n{:<15} {:>7} {:>7} {:>7} {:>9} {:>7} {:>7} {:>9}",
+            "label", "auc", "ap", "f1", "precision", "recall", "support", "threshold"
+        );
+        let short = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        for m in &self.per_class {
+            let _ = writeln!(
+                out,
+                "{:<15} {:>7} {:>7} {:>7.4} {:>9.4} {:>7.4} {:>7} {:>9}",
+                m.label,
+                short(m.auc),
+                short(m.ap),
+                m.f1,
+                m.precision,
+                m.recall,
+                m.support,
+                short(m.threshold)
+            );
+        }
+        out
+    }
+
     /// Labels never predicted (no true and no false positive).
     pub fn never_predicted(&self) -> Vec<&str> {
         self.per_class

@@ -6,10 +6,11 @@ use goemo_data::{Batcher, HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};
 use goemo_threshold::Thresholds;
 use tch::Device;
 
-use crate::error::{ModelError, Result};
+use crate::error::Result;
 use crate::model::{LoadOptions, SequenceClassifier};
 use crate::precision::Precision;
 use crate::resolve::resolve_model;
+use crate::trainable::{predict_probabilities, Probability};
 
 /// The checkpoint file with the thresholds the trainer fitted on dev.
 pub const THRESHOLDS_FILE: &str = "thresholds.json";
@@ -94,46 +95,24 @@ impl EmotionClassifier {
     /// a softmax for `problem_type: single_label_classification`. Texts are sorted by length and
     /// batched with dynamic padding, so that short texts are not padded to long ones.
     pub fn probabilities(&self, texts: &[&str]) -> Result<ndarray::Array2<f32>> {
-        let c = self.labels().len();
-        let mut out = ndarray::Array2::<f32>::zeros((texts.len(), c));
         if texts.is_empty() {
-            return Ok(out);
+            return Ok(ndarray::Array2::zeros((0, self.labels().len())));
         }
         let ids = self.tokenizer.encode_batch(texts)?;
         let batcher = Batcher::new(&ids, self.tokenizer.pad_id()).with_token_type_ids(self.model.uses_token_types());
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| ids[i].len());
-        tch::no_grad(|| -> Result<()> {
-            for chunk in order.chunks(self.batch_size) {
-                let batch = batcher.batch(chunk);
-                let (input_ids, mask, types) = crate::batch_tensors(&batch, self.model.device())?;
-                let logits = self.model.forward(&input_ids, &mask, types.as_ref(), false);
-                // `problem_type` decides: one label per text (softmax) or any number (sigmoid).
-                let probs = if self.single_label {
-                    logits.softmax(-1, tch::Kind::Float)
-                } else {
-                    logits.sigmoid()
-                }
-                .to_device(Device::Cpu)
-                .flatten(0, -1);
-                let values = Vec::<f32>::try_from(probs)?;
-                for (row, &i) in chunk.iter().enumerate() {
-                    out.row_mut(i)
-                        .assign(&ndarray::ArrayView1::from(&values[row * c..(row + 1) * c]));
-                }
-            }
-            Ok(())
-        })?;
-        Ok(out)
+        // `problem_type` decides: one label per text (softmax) or any number (sigmoid).
+        let probability = if self.single_label {
+            Probability::Softmax
+        } else {
+            Probability::Sigmoid
+        };
+        predict_probabilities(&self.model, &batcher, self.batch_size, probability, |_, _| Ok(()))
     }
 
     /// Every label's probability and the labels over the thresholds, per text, in input order.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let probs = self.probabilities(texts)?;
-        let chosen = self.thresholds.apply(probs.view()).map_err(|e| ModelError::Config {
-            path: THRESHOLDS_FILE.into(),
-            message: e.to_string(),
-        })?;
+        let chosen = self.thresholds.apply(probs.view())?;
         let labels = self.labels();
         Ok(probs
             .rows()
@@ -157,26 +136,12 @@ fn read_thresholds(dir: &Path, labels: usize) -> Result<Thresholds> {
     if !path.is_file() {
         return Ok(Thresholds::Global { threshold: 0.5 });
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
-    let thresholds: Thresholds = serde_json::from_str(&text).map_err(|e| ModelError::Config {
-        path: path.clone(),
-        message: format!("not a thresholds file: {e}"),
-    })?;
-    if let Thresholds::PerClass { thresholds } = &thresholds {
-        if thresholds.len() != labels {
-            return Err(ModelError::Config {
-                path,
-                message: format!("{} thresholds for {labels} labels", thresholds.len()),
-            });
-        }
-    }
-    Ok(thresholds)
+    Ok(Thresholds::read(path, labels)?)
 }
 
 /// Writes `thresholds.json` into a checkpoint folder.
 pub fn write_thresholds(dir: &Path, thresholds: &Thresholds) -> Result<()> {
-    let text = serde_json::to_string_pretty(thresholds).expect("thresholds serialise");
-    crate::save::write_atomic(&dir.join(THRESHOLDS_FILE), text.as_bytes())
+    Ok(thresholds.write(dir.join(THRESHOLDS_FILE))?)
 }
 
 #[cfg(test)]

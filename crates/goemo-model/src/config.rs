@@ -26,6 +26,24 @@ impl Architecture {
         }
     }
 
+    /// The `modeling_goemo.py` class of goemo's own heads on this encoder.
+    pub fn goemo_class(self) -> &'static str {
+        match self {
+            Architecture::Bert => "GoemoBertForSequenceClassification",
+            Architecture::DistilBert => "GoemoDistilBertForSequenceClassification",
+            Architecture::Roberta => "GoemoRobertaForSequenceClassification",
+        }
+    }
+
+    /// The `modeling_goemo.py` configuration class of goemo's own heads on this encoder.
+    pub fn goemo_config_class(self) -> &'static str {
+        match self {
+            Architecture::Bert => "GoemoBertConfig",
+            Architecture::DistilBert => "GoemoDistilBertConfig",
+            Architecture::Roberta => "GoemoRobertaConfig",
+        }
+    }
+
     /// Hugging Face's class name of the sequence-classification model.
     pub fn classification_class(self) -> &'static str {
         match self {
@@ -48,6 +66,36 @@ pub enum HeadKind {
     /// goemo's head: mean of the last hidden state over real tokens, dropout, one linear layer
     /// (what sentence-transformer encoders such as all-MiniLM-L6-v2 were trained for).
     MeanPooling,
+}
+
+impl HeadKind {
+    /// Every head, by name.
+    pub const ALL: [HeadKind; 3] = [HeadKind::Standard, HeadKind::FirstToken, HeadKind::MeanPooling];
+
+    /// The head's name in flags, configs and `config.json` (`goemo_head`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HeadKind::Standard => "standard",
+            HeadKind::FirstToken => "first_token",
+            HeadKind::MeanPooling => "mean_pooling",
+        }
+    }
+}
+
+impl std::fmt::Display for HeadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for HeadKind {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        HeadKind::ALL.into_iter().find(|h| h.name() == s.trim()).ok_or_else(|| {
+            ModelError::InvalidConfig(format!("unknown head {s:?} (standard, first_token, mean_pooling)"))
+        })
+    }
 }
 
 /// Activation functions named in configs.
@@ -118,16 +166,21 @@ impl ModelConfig {
             path: path.into(),
             message: format!("not a JSON object: {e}"),
         })?;
-        Self::from_json(raw).map_err(|message| ModelError::Config {
+        Self::interpret(raw).map_err(|message| ModelError::Config {
             path: path.into(),
             message,
         })
     }
 
     /// Interprets a parsed `config.json`.
-    pub fn from_json(raw: serde_json::Map<String, Value>) -> std::result::Result<Self, String> {
+    pub fn from_json(raw: serde_json::Map<String, Value>) -> Result<Self> {
+        Self::interpret(raw).map_err(ModelError::InvalidConfig)
+    }
+
+    fn interpret(raw: serde_json::Map<String, Value>) -> std::result::Result<Self, String> {
         let model_type = raw.get("model_type").and_then(Value::as_str).unwrap_or_default();
-        let architecture = match model_type {
+        // goemo's own heads are saved as `goemo_<family>` (see `save`).
+        let architecture = match model_type.strip_prefix("goemo_").unwrap_or(model_type) {
             "bert" => Architecture::Bert,
             "distilbert" => Architecture::DistilBert,
             "roberta" => Architecture::Roberta,

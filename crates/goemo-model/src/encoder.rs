@@ -5,6 +5,7 @@ use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 use crate::config::{Architecture, ModelConfig};
+use crate::error::{ModelError, Result};
 
 fn layer_norm(p: nn::Path<'_>, size: i64, eps: f64) -> nn::LayerNorm {
     nn::layer_norm(
@@ -28,18 +29,18 @@ fn additive_mask(attention_mask: &Tensor) -> Tensor {
 }
 
 /// Splits (B, T, H) into (B, heads, T, H / heads).
-fn split_heads(xs: &Tensor, heads: i64) -> Tensor {
-    let (b, t, h) = xs.size3().expect("(batch, tokens, hidden)");
-    xs.view([b, t, heads, h / heads]).transpose(1, 2)
+fn split_heads(xs: &Tensor, heads: i64) -> Result<Tensor> {
+    let (b, t, h) = xs.size3()?;
+    Ok(xs.f_view([b, t, heads, h / heads])?.transpose(1, 2))
 }
 
 /// Scaled dot-product attention over already projected queries, keys and values.
-fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, heads: i64, dropout: f64, train: bool) -> Tensor {
-    let (b, t, h) = q.size3().expect("(batch, tokens, hidden)");
-    let (q, k, v) = (split_heads(q, heads), split_heads(k, heads), split_heads(v, heads));
-    let scores = q.matmul(&k.transpose(-1, -2)) / ((h / heads) as f64).sqrt() + mask;
+fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, heads: i64, dropout: f64, train: bool) -> Result<Tensor> {
+    let (b, t, h) = q.size3()?;
+    let (q, k, v) = (split_heads(q, heads)?, split_heads(k, heads)?, split_heads(v, heads)?);
+    let scores = q.f_matmul(&k.transpose(-1, -2))? / ((h / heads) as f64).sqrt() + mask;
     let probs = scores.softmax(-1, Kind::Float).dropout(dropout, train);
-    probs.matmul(&v).transpose(1, 2).contiguous().view([b, t, h])
+    Ok(probs.f_matmul(&v)?.transpose(1, 2).contiguous().f_view([b, t, h])?)
 }
 
 #[derive(Debug)]
@@ -70,7 +71,7 @@ impl BertLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let context = attend(
             &self.query.forward(xs),
             &self.key.forward(xs),
@@ -79,13 +80,14 @@ impl BertLayer {
             c.num_heads,
             c.attention_dropout,
             train,
-        );
+        )?;
         let attended = self
             .attention_norm
             .forward(&(self.attention_output.forward(&context).dropout(c.hidden_dropout, train) + xs));
         let inner = c.activation.apply(&self.intermediate.forward(&attended));
-        self.output_norm
-            .forward(&(self.output.forward(&inner).dropout(c.hidden_dropout, train) + attended))
+        Ok(self
+            .output_norm
+            .forward(&(self.output.forward(&inner).dropout(c.hidden_dropout, train) + attended)))
     }
 }
 
@@ -117,7 +119,7 @@ impl DistilBertLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let context = attend(
             &self.q_lin.forward(xs),
             &self.k_lin.forward(xs),
@@ -126,11 +128,12 @@ impl DistilBertLayer {
             c.num_heads,
             c.attention_dropout,
             train,
-        );
+        )?;
         let attended = self.sa_layer_norm.forward(&(self.out_lin.forward(&context) + xs));
         let inner = self.lin2.forward(&c.activation.apply(&self.lin1.forward(&attended)));
-        self.output_layer_norm
-            .forward(&(inner.dropout(c.hidden_dropout, train) + attended))
+        Ok(self
+            .output_layer_norm
+            .forward(&(inner.dropout(c.hidden_dropout, train) + attended)))
     }
 }
 
@@ -180,16 +183,59 @@ impl Encoder {
 
     /// Position ids: 0.. for BERT and DistilBERT; for RoBERTa, `pad_token_id + 1` onwards over
     /// real tokens and `pad_token_id` on padding, as `create_position_ids_from_input_ids` does.
-    fn position_ids(&self, input_ids: &Tensor) -> Tensor {
-        let (_, t) = input_ids.size2().expect("(batch, tokens)");
-        match self.config.architecture {
+    fn position_ids(&self, input_ids: &Tensor) -> Result<Tensor> {
+        let (_, t) = input_ids.size2()?;
+        Ok(match self.config.architecture {
             Architecture::Roberta => {
                 let pad = self.config.pad_token_id;
                 let real = input_ids.ne(pad).to_kind(Kind::Int64);
                 real.cumsum(1, Kind::Int64) * &real + pad
             }
             _ => Tensor::arange(t, (Kind::Int64, input_ids.device())).unsqueeze(0),
+        })
+    }
+
+    /// Checks a batch's shapes against each other and the model, so that a bad batch is an
+    /// error naming the tensor rather than an exception deep inside libtorch.
+    fn check_inputs(&self, input_ids: &Tensor, attention_mask: &Tensor, token_type_ids: Option<&Tensor>) -> Result<()> {
+        let shape_error = |tensor: &str, found: Vec<i64>, expected: String| ModelError::InputShape {
+            tensor: tensor.to_string(),
+            found,
+            expected,
+        };
+        let ids = input_ids.size();
+        if ids.len() != 2 {
+            return Err(shape_error("input_ids", ids, "(batch, tokens)".into()));
         }
+        let longest = match self.config.architecture {
+            // Positions start after the padding id.
+            Architecture::Roberta => self.config.max_position_embeddings - self.config.pad_token_id - 1,
+            _ => self.config.max_position_embeddings,
+        };
+        if ids[1] > longest {
+            return Err(shape_error(
+                "input_ids",
+                ids,
+                format!("at most {longest} tokens per text"),
+            ));
+        }
+        if attention_mask.size() != ids {
+            return Err(shape_error(
+                "attention_mask",
+                attention_mask.size(),
+                format!("{ids:?} as input_ids"),
+            ));
+        }
+        if let Some(types) = token_type_ids {
+            if types.size() != ids {
+                return Err(shape_error(
+                    "token_type_ids",
+                    types.size(),
+                    format!("{ids:?} as input_ids"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The last hidden state (B, T, H) of a batch; `train` switches dropout on.
@@ -199,29 +245,42 @@ impl Encoder {
         attention_mask: &Tensor,
         token_type_ids: Option<&Tensor>,
         train: bool,
-    ) -> Tensor {
+    ) -> Result<Tensor> {
+        self.check_inputs(input_ids, attention_mask, token_type_ids)?;
         let c = &self.config;
-        let mut xs =
-            self.word_embeddings.forward(input_ids) + self.position_embeddings.forward(&self.position_ids(input_ids));
+        // Fallible lookups: an id outside the vocabulary is an error, not an abort.
+        let lookup = |table: &nn::Embedding, ids: &Tensor, name: &str| {
+            Tensor::f_embedding(&table.ws, ids, -1, false, false).map_err(|e| ModelError::InputShape {
+                tensor: name.to_string(),
+                found: ids.size(),
+                expected: format!("ids below {} ({e})", table.ws.size()[0]),
+            })
+        };
+        let mut xs = lookup(&self.word_embeddings, input_ids, "input_ids")?
+            + lookup(
+                &self.position_embeddings,
+                &self.position_ids(input_ids)?,
+                "position ids",
+            )?;
         if let Some(types) = &self.token_type_embeddings {
             let ids = token_type_ids.map_or_else(|| input_ids.zeros_like(), Tensor::shallow_clone);
-            xs += types.forward(&ids);
+            xs += lookup(types, &ids, "token_type_ids")?;
         }
         let mut xs = self.embeddings_norm.forward(&xs).dropout(c.hidden_dropout, train);
         let mask = additive_mask(attention_mask);
         match &self.layers {
             Layers::Bert(layers) => {
                 for layer in layers {
-                    xs = layer.forward(&xs, &mask, c, train);
+                    xs = layer.forward(&xs, &mask, c, train)?;
                 }
             }
             Layers::DistilBert(layers) => {
                 for layer in layers {
-                    xs = layer.forward(&xs, &mask, c, train);
+                    xs = layer.forward(&xs, &mask, c, train)?;
                 }
             }
         }
-        xs
+        Ok(xs)
     }
 
     /// Whether the model takes token type ids.

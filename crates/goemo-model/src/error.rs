@@ -13,6 +13,8 @@ pub enum ModelError {
     },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
+    #[error("model config: {0}")]
+    InvalidConfig(String),
     #[error("{path}: tensors missing from the checkpoint: {}", names.join(", "))]
     MissingTensors { path: PathBuf, names: Vec<String> },
     #[error("{path}: unexpected tensors in the checkpoint: {}", names.join(", "))]
@@ -26,10 +28,24 @@ pub enum ModelError {
     },
     #[error("{path}: {message}")]
     Safetensors { path: PathBuf, message: String },
+    #[error("tensor {tensor} has shape {found:?}, expected {expected}")]
+    InputShape {
+        tensor: String,
+        found: Vec<i64>,
+        expected: String,
+    },
     #[error("device: {0}")]
     Device(String),
+    #[error("unknown precision {0:?} (fp32, bf16)")]
+    UnknownPrecision(String),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    #[error(transparent)]
+    Boundary(#[from] goemo_torch::TorchError),
+    #[error(transparent)]
+    Fs(#[from] goemo_fs::FsError),
+    #[error(transparent)]
+    Threshold(#[from] goemo_threshold::ThresholdError),
     #[error(transparent)]
     Data(#[from] goemo_data::DataError),
 }

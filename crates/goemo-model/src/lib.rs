@@ -20,34 +20,17 @@ mod model;
 mod precision;
 mod resolve;
 mod save;
+mod trainable;
 
 pub use classifier::{write_thresholds, EmotionClassifier, Prediction, THRESHOLDS_FILE};
 pub use config::{Activation, Architecture, HeadKind, ModelConfig};
-#[cfg(target_os = "linux")]
-pub use device::libtorch_dir;
 pub use device::{load_cuda, parse_device, set_threads};
 pub use encoder::Encoder;
 pub use error::{ModelError, Result};
+#[cfg(target_os = "linux")]
+pub use goemo_torch::libtorch_dir;
 pub use model::{LoadOptions, SequenceClassifier};
 pub use precision::{with_precision, Precision};
 pub use resolve::{hub_cache_dir, offline, resolve_model, HUB_TIMEOUT, REQUIRED_FILES};
-pub use save::copy_tokenizer_files;
-
-/// A padded batch from the data crate as tensors on `device`.
-pub fn batch_tensors(
-    batch: &goemo_data::Batch,
-    device: tch::Device,
-) -> Result<(tch::Tensor, tch::Tensor, Option<tch::Tensor>)> {
-    let to_tensor = |a: &ndarray::Array2<i64>| -> Result<tch::Tensor> {
-        let (rows, cols) = a.dim();
-        let data: Vec<i64> = a.iter().copied().collect();
-        Ok(tch::Tensor::from_slice(&data)
-            .f_view([rows as i64, cols as i64])?
-            .to_device(device))
-    };
-    Ok((
-        to_tensor(&batch.input_ids)?,
-        to_tensor(&batch.attention_mask)?,
-        batch.token_type_ids.as_ref().map(to_tensor).transpose()?,
-    ))
-}
+pub use save::{copy_tokenizer_files, MODELING_FILE};
+pub use trainable::{predict_probabilities, Probability, TensorBatch, TrainableModel};

@@ -11,6 +11,7 @@ use crate::config::{Architecture, HeadKind, ModelConfig};
 use crate::encoder::Encoder;
 use crate::error::{ModelError, Result};
 use crate::precision::{with_precision, Precision};
+use crate::trainable::{TensorBatch, TrainableModel};
 
 #[derive(Debug)]
 enum Head {
@@ -297,30 +298,29 @@ impl SequenceClassifier {
         self.precision
     }
 
-    /// Logits (B, labels) in float32 whatever the precision; `train` switches dropout on.
+    /// Logits (B, labels) in float32 whatever the precision; `train` switches dropout on. A
+    /// batch of the wrong shape is an error naming the tensor.
     pub fn forward(
         &self,
         input_ids: &Tensor,
         attention_mask: &Tensor,
         token_type_ids: Option<&Tensor>,
         train: bool,
-    ) -> Tensor {
-        let run = || {
-            let hidden = self.encoder.forward(input_ids, attention_mask, token_type_ids, train);
-            self.head
-                .forward(&hidden, attention_mask, self.config.classifier_dropout, train)
+    ) -> Result<Tensor> {
+        let run = || -> Result<Tensor> {
+            let hidden = self.encoder.forward(input_ids, attention_mask, token_type_ids, train)?;
+            Ok(self
+                .head
+                .forward(&hidden, attention_mask, self.config.classifier_dropout, train))
         };
         match self.precision {
             Precision::Fp32 => run(),
-            // `set_precision` checked that this device supports it.
-            _ => with_precision(self.precision, self.device(), run)
-                .expect("precision checked by set_precision")
-                .to_kind(Kind::Float),
+            _ => Ok(with_precision(self.precision, self.device(), run)??.f_to_kind(Kind::Float)?),
         }
     }
 
     /// The last hidden state (B, T, H).
-    pub fn hidden_states(&self, input_ids: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
+    pub fn hidden_states(&self, input_ids: &Tensor, attention_mask: &Tensor, train: bool) -> Result<Tensor> {
         self.encoder.forward(input_ids, attention_mask, None, train)
     }
 
@@ -363,5 +363,38 @@ impl SequenceClassifier {
     /// The folder a checkpoint was saved to, written in Hugging Face format.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<PathBuf> {
         crate::save::save(self, dir.as_ref())
+    }
+}
+
+impl TrainableModel for SequenceClassifier {
+    fn forward_t(&self, batch: &TensorBatch, train: bool) -> Result<Tensor> {
+        self.forward(
+            &batch.input_ids,
+            &batch.attention_mask,
+            batch.token_type_ids.as_ref(),
+            train,
+        )
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut variables: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        variables.sort_by(|a, b| a.0.cmp(&b.0));
+        variables
+    }
+
+    fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    fn uses_token_types(&self) -> bool {
+        self.encoder.uses_token_types()
+    }
+
+    fn save(&self, dir: &Path) -> Result<PathBuf> {
+        crate::save::save(self, dir)
     }
 }

@@ -5,22 +5,12 @@
 //! affected.
 
 use std::fmt;
-use std::os::raw::c_int;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::error::{ModelError, Result};
-
-extern "C" {
-    // csrc/autocast.cpp
-    fn goemo_autocast_set(cuda: c_int, enabled: c_int, dtype: c_int) -> c_int;
-    fn goemo_autocast_nesting(enter: c_int) -> c_int;
-}
-
-/// c10::ScalarType::BFloat16.
-const BFLOAT16: c_int = 15;
 
 /// Precision of the forward pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +30,7 @@ impl FromStr for Precision {
         match s.trim() {
             "fp32" => Ok(Precision::Fp32),
             "bf16" => Ok(Precision::Bf16),
-            other => Err(ModelError::Device(format!("unknown precision {other:?} (fp32, bf16)"))),
+            other => Err(ModelError::UnknownPrecision(other.to_string())),
         }
     }
 }
@@ -54,50 +44,12 @@ impl fmt::Display for Precision {
     }
 }
 
-/// libtorch's autocast switched on for one device type until dropped (also when unwinding),
-/// then put back as it was.
-struct AutocastGuard {
-    cuda: c_int,
-    previous: c_int,
-}
-
-impl AutocastGuard {
-    fn enter(device: Device) -> Result<Self> {
-        let cuda = match device {
-            Device::Cpu => 0,
-            Device::Cuda(_) => 1,
-            other => {
-                return Err(ModelError::Device(format!(
-                    "bf16 autocast is implemented for the CPU and CUDA, not {other:?}"
-                )))
-            }
-        };
-        // SAFETY: plain C functions of the shim that catch every C++ exception.
-        let previous = unsafe { goemo_autocast_set(cuda, 1, BFLOAT16) };
-        if previous < 0 {
-            return Err(ModelError::Device("libtorch refused to enable bf16 autocast".into()));
-        }
-        unsafe { goemo_autocast_nesting(1) };
-        Ok(AutocastGuard { cuda, previous })
-    }
-}
-
-impl Drop for AutocastGuard {
-    fn drop(&mut self) {
-        // SAFETY: as in `enter`.
-        unsafe {
-            goemo_autocast_nesting(0);
-            goemo_autocast_set(self.cuda, self.previous & 1, self.previous >> 1);
-        }
-    }
-}
-
 /// Runs `f` at `precision` for tensors on `device`.
 pub fn with_precision<T>(precision: Precision, device: Device, f: impl FnOnce() -> T) -> Result<T> {
     match precision {
         Precision::Fp32 => Ok(f()),
         Precision::Bf16 => {
-            let _guard = AutocastGuard::enter(device)?;
+            let _guard = goemo_torch::AutocastGuard::enter(device, tch::Kind::BFloat16)?;
             Ok(f())
         }
     }

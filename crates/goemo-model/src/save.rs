@@ -1,5 +1,7 @@
 //! Saving in Hugging Face format: `model.safetensors` with `{"format": "pt"}` metadata and a
-//! `config.json` that `AutoModelForSequenceClassification.from_pretrained` reads.
+//! `config.json` that `AutoModelForSequenceClassification.from_pretrained` reads: directly for
+//! `transformers`' own heads, through `modeling_goemo.py` and `trust_remote_code=True` for
+//! goemo's.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,16 +13,9 @@ use crate::config::HeadKind;
 use crate::error::{ModelError, Result};
 use crate::model::SequenceClassifier;
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename, so that a crash leaves the
-/// previous file intact.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| ModelError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ModelError::io(path, e)
-    })
-}
+/// The Python module that defines goemo's own heads for `transformers`.
+pub const MODELING_FILE: &str = "modeling_goemo.py";
+const MODELING_SOURCE: &str = include_str!("../python/modeling_goemo.py");
 
 pub(crate) fn save(model: &SequenceClassifier, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
@@ -51,15 +46,11 @@ pub(crate) fn save(model: &SequenceClassifier, dir: &Path) -> Result<PathBuf> {
         path: dir.join("model.safetensors"),
         message: format!("{e:?}"),
     })?;
-    write_atomic(&dir.join("model.safetensors"), &weights)?;
+    goemo_fs::write_bytes_atomic(dir.join("model.safetensors"), &weights)?;
 
     let config = model.config();
     let mut raw = config.raw.clone();
     let labels = model.labels();
-    raw.insert(
-        "architectures".into(),
-        json!([config.architecture.classification_class()]),
-    );
     raw.insert(
         "id2label".into(),
         Value::Object(
@@ -75,19 +66,37 @@ pub(crate) fn save(model: &SequenceClassifier, dir: &Path) -> Result<PathBuf> {
         Value::Object(labels.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect()),
     );
     raw.insert("problem_type".into(), json!("multi_label_classification"));
+    let arch = config.architecture;
     match model.head_kind() {
         HeadKind::Standard => {
+            raw.insert("model_type".into(), json!(arch.prefix()));
+            raw.insert("architectures".into(), json!([arch.classification_class()]));
             raw.remove("goemo_head");
+            raw.remove("auto_map");
         }
+        // A head `transformers` does not have gets a model type and classes of its own, defined
+        // in the `modeling_goemo.py` saved beside it: it loads with `trust_remote_code=True` and
+        // gives goemo's probabilities, and a plain `from_pretrained` refuses it.
         other => {
+            raw.insert("model_type".into(), json!(format!("goemo_{}", arch.prefix())));
+            raw.insert("architectures".into(), json!([arch.goemo_class()]));
             raw.insert(
                 "goemo_head".into(),
                 serde_json::to_value(other).expect("a unit enum serialises"),
             );
+            let module = MODELING_FILE.trim_end_matches(".py");
+            raw.insert(
+                "auto_map".into(),
+                json!({
+                    "AutoConfig": format!("{module}.{}", arch.goemo_config_class()),
+                    "AutoModelForSequenceClassification": format!("{module}.{}", arch.goemo_class()),
+                }),
+            );
+            goemo_fs::write_bytes_atomic(dir.join(MODELING_FILE), MODELING_SOURCE.as_bytes())?;
         }
     }
     let text = serde_json::to_string_pretty(&Value::Object(raw)).expect("a JSON object serialises");
-    write_atomic(&dir.join("config.json"), text.as_bytes())?;
+    goemo_fs::write_bytes_atomic(dir.join("config.json"), text.as_bytes())?;
     Ok(dir.to_path_buf())
 }
 
@@ -104,7 +113,7 @@ pub fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<()> {
         let source = from.join(name);
         if source.is_file() {
             let bytes = std::fs::read(&source).map_err(|e| ModelError::io(&source, e))?;
-            write_atomic(&to.join(name), &bytes)?;
+            goemo_fs::write_bytes_atomic(to.join(name), &bytes)?;
         }
     }
     Ok(())

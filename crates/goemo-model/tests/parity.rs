@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use goemo_data::{Batcher, HfTokenizer, Tokenize};
-use goemo_model::{batch_tensors, HeadKind, LoadOptions, ModelError, SequenceClassifier};
+use goemo_model::{HeadKind, LoadOptions, ModelError, SequenceClassifier, TensorBatch, TrainableModel};
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
@@ -26,8 +26,8 @@ fn probabilities(model: &SequenceClassifier, dir: &Path, texts: &[String]) -> (V
     let ids = tokenizer.encode_batch(&refs).unwrap();
     let batcher = Batcher::new(&ids, tokenizer.pad_id()).with_token_type_ids(model.uses_token_types());
     let all: Vec<usize> = (0..texts.len()).collect();
-    let (input_ids, mask, types) = batch_tensors(&batcher.batch(&all), Device::Cpu).unwrap();
-    let probs = tch::no_grad(|| model.forward(&input_ids, &mask, types.as_ref(), false).sigmoid());
+    let batch = TensorBatch::new(&batcher.batch(&all), Device::Cpu).unwrap();
+    let probs = tch::no_grad(|| model.forward_t(&batch, false).unwrap().sigmoid());
     let probs: Vec<Vec<f32>> = (0..texts.len())
         .map(|i| Vec::<f32>::try_from(probs.get(i as i64)).unwrap())
         .collect();
@@ -73,7 +73,7 @@ fn minilm_hidden_state_equals_transformers() {
     let fixture = Tensor::read_safetensors(fixtures().join("minilm_hidden.safetensors")).unwrap();
     let get = |name: &str| fixture.iter().find(|(n, _)| n == name).unwrap().1.shallow_clone();
     let (ids, mask, want) = (get("input_ids"), get("attention_mask"), get("last_hidden_state"));
-    let hidden = tch::no_grad(|| model.hidden_states(&ids, &mask, false));
+    let hidden = tch::no_grad(|| model.hidden_states(&ids, &mask, false).unwrap());
     // Compare real tokens only: what padded positions hold is not used by anything.
     let real = mask.unsqueeze(-1).to_kind(Kind::Float);
     let worst = ((hidden - want) * real).abs().max().double_value(&[]);

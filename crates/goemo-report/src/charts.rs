@@ -8,8 +8,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use crate::atomic::{commit, temporary_sibling};
 use crate::{ReportError, Result};
+use goemo_fs::{commit, temporary_sibling};
 
 const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -36,7 +36,7 @@ fn draw_png(
     };
     register_font().map_err(chart_error)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| ReportError::Io {
+        std::fs::create_dir_all(parent).map_err(|source| goemo_fs::FsError::Io {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -52,7 +52,7 @@ fn draw_png(
         let _ = std::fs::remove_file(&tmp);
         return Err(chart_error(message));
     }
-    commit(&tmp, path)
+    Ok(commit(&tmp, path)?)
 }
 
 fn err(e: impl std::fmt::Display) -> String {

@@ -1,7 +1,7 @@
 //! Artifacts for goemo: files written atomically, CSV tables and PNG charts.
 //!
-//! Every artifact is first written to a temporary file in its destination folder and then renamed
-//! over the destination, so that a crash never leaves a half-written file and never destroys the
+//! Every artifact goes through goemo-fs's atomic writes (a temporary sibling, fsync, rename,
+//! fsync of the folder), so that a crash never leaves a half-written file and never destroys the
 //! previous version.
 
 mod atomic;
@@ -15,12 +15,8 @@ use std::path::PathBuf;
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Fs(#[from] goemo_fs::FsError),
     #[error("cannot serialise {path}: {message}")]
     Serialise { path: PathBuf, message: String },
     #[error("cannot draw {path}: {message}")]

@@ -24,7 +24,7 @@ pub use strategies::{parse_strategy, F1Average, Global, OptimalGlobal, PerClass,
 pub use sweep::{threshold_sweep, SweepRow};
 
 /// Errors of this crate.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ThresholdError {
     #[error(transparent)]
     Metrics(#[from] goemo_metrics::MetricsError),
@@ -32,6 +32,22 @@ pub enum ThresholdError {
     InvalidOption(String),
     #[error("thresholds for {expected} labels applied to scores with {found} columns")]
     WrongWidth { expected: usize, found: usize },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a thresholds file: {message}")]
+    Parse { path: std::path::PathBuf, message: String },
+    #[error("{path}: {found} thresholds for {expected} labels")]
+    FileWidth {
+        path: std::path::PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    #[error(transparent)]
+    Write(#[from] goemo_fs::FsError),
 }
 
 /// Result alias of this crate.

@@ -22,6 +22,35 @@ pub enum Thresholds {
 }
 
 impl Thresholds {
+    /// Reads thresholds saved by [`Thresholds::write`], checking a per-class file against the
+    /// number of labels it will be applied to.
+    pub fn read(path: impl AsRef<std::path::Path>, labels: usize) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ThresholdError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let thresholds: Thresholds = serde_json::from_str(&text).map_err(|e| ThresholdError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if let Thresholds::PerClass { thresholds } = &thresholds {
+            if thresholds.len() != labels {
+                return Err(ThresholdError::FileWidth {
+                    path: path.to_path_buf(),
+                    expected: labels,
+                    found: thresholds.len(),
+                });
+            }
+        }
+        Ok(thresholds)
+    }
+
+    /// Writes the thresholds as JSON, atomically.
+    pub fn write(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        Ok(goemo_fs::write_json_atomic(path, self)?)
+    }
+
     /// Predictions for scores: `score >= threshold`, or the top k per row.
     pub fn apply<S: Value>(&self, scores: ArrayView2<'_, S>) -> Result<Array2<bool>> {
         match self {

@@ -17,7 +17,50 @@ pub enum Loss {
     Focal { alpha: f64, gamma: f64 },
 }
 
+/// A loss by name, as configs and flags give it; weighted BCE's weights come from the
+/// training data ([`goemo_data::class_weights`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    Bce,
+    WeightedBce,
+    Focal,
+}
+
+impl LossKind {
+    const ALL: [LossKind; 3] = [LossKind::Bce, LossKind::WeightedBce, LossKind::Focal];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::Bce => "bce",
+            LossKind::WeightedBce => "weighted_bce",
+            LossKind::Focal => "focal",
+        }
+    }
+}
+
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for LossKind {
+    type Err = TrainError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        LossKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s.trim())
+            .ok_or_else(|| TrainError::InvalidOption(format!("unknown loss {s:?} (bce, weighted_bce, focal)")))
+    }
+}
+
 impl Loss {
+    /// The focal loss's α and γ of Lin et al. (2017).
+    pub const FOCAL_ALPHA: f64 = 0.25;
+    pub const FOCAL_GAMMA: f64 = 2.0;
+
     /// The mean loss.
     pub fn compute(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         let logits = logits.to_kind(Kind::Float);

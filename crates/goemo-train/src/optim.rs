@@ -1,13 +1,62 @@
-//! AdamW with decoupled weight decay, as `torch.optim.AdamW`, and global-norm gradient clipping,
-//! as `torch.nn.utils.clip_grad_norm_`.
+//! Optimisers behind one trait: AdamW with decoupled weight decay (`torch.optim.AdamW`, through
+//! libtorch's fused kernel), and two wrappers that compose with any optimiser: global-norm
+//! gradient clipping ([`Clipped`], `torch.nn.utils.clip_grad_norm_`) and gradient accumulation
+//! ([`Accumulated`]).
 
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::Result;
+use crate::{Result, TrainError};
+
+/// An optimiser over parameters whose gradients libtorch's autograd fills.
+///
+/// [`Optimizer::step`] is called once per backward pass; it answers whether the parameters
+/// changed, so that wrappers such as [`Accumulated`] can hold updates back. The learning rate
+/// comes from outside (a schedule) before each step.
+///
+/// ```
+/// use goemo_train::{AdamW, AdamWConfig, Accumulated, Clipped, Optimizer};
+/// use tch::{Kind, Tensor};
+///
+/// let w = Tensor::ones([3], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+/// let adamw = AdamW::new(vec![("w".into(), w.shallow_clone())], AdamWConfig::default());
+/// // Clip the summed gradients of two backward passes to norm 1, then update.
+/// let mut optimizer = Accumulated::new(Clipped::new(adamw, 1.0), 2);
+/// optimizer.set_learning_rate(0.1);
+/// for _ in 0..2 {
+///     (&w * &w).sum(Kind::Float).backward();
+///     let updated = optimizer.step()?;
+///     println!("updated: {updated}");
+/// }
+/// # Ok::<(), goemo_train::TrainError>(())
+/// ```
+pub trait Optimizer {
+    /// Takes the gradients of one backward pass; returns whether the parameters were updated
+    /// (and their gradients cleared).
+    fn step(&mut self) -> Result<bool>;
+
+    /// Applies any gradients held back (the end of an epoch); returns whether it updated.
+    fn flush(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn learning_rate(&self) -> f64;
+
+    fn set_learning_rate(&mut self, lr: f64);
+
+    /// Updates applied so far.
+    fn updates(&self) -> u64;
+
+    /// The state a resumed run needs, as named tensors (saved with the training state).
+    fn state(&self) -> Vec<(String, Tensor)>;
+
+    /// Restores [`Optimizer::state`] and the number of updates applied.
+    fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()>;
+}
 
 /// AdamW's hyperparameters (the learning rate comes from the schedule at each step).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdamWConfig {
     pub beta1: f64,
     pub beta2: f64,
@@ -27,7 +76,7 @@ impl Default for AdamWConfig {
 }
 
 /// Whether a parameter takes weight decay: not biases, not LayerNorm weights (the convention of
-/// BERT and `transformers`' Trainer). The reference applied L2 to everything, through Adam.
+/// BERT and `transformers`' Trainer).
 pub fn decays(name: &str) -> bool {
     let layer_norm = name.contains("LayerNorm.") || name.contains("layer_norm.");
     !(name.ends_with(".bias") || name == "bias" || layer_norm)
@@ -43,83 +92,22 @@ struct Slot {
     decay: bool,
 }
 
-extern "C" {
-    // csrc/fused_adamw.cpp
-    #[allow(clippy::too_many_arguments)]
-    fn goemo_fused_adamw(
-        params: *const *const torch_sys::C_tensor,
-        grads: *const *const torch_sys::C_tensor,
-        exp_avgs: *const *const torch_sys::C_tensor,
-        exp_avg_sqs: *const *const torch_sys::C_tensor,
-        n: i64,
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        weight_decay: f64,
-        eps: f64,
-        step: f64,
-        error: *mut std::ffi::c_char,
-        error_len: usize,
-    ) -> std::ffi::c_int;
-}
-
-/// One call of libtorch's `_fused_adamw_` over matching lists of tensors.
-fn fused_adamw(
-    params: &[Tensor],
-    grads: &[Tensor],
-    exp_avgs: &[Tensor],
-    exp_avg_sqs: &[Tensor],
-    lr: f64,
-    c: AdamWConfig,
-    step: u64,
-) -> Result<()> {
-    let pointers = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
-    let (p, g, m, v) = (
-        pointers(params),
-        pointers(grads),
-        pointers(exp_avgs),
-        pointers(exp_avg_sqs),
-    );
-    assert!(g.len() == p.len() && m.len() == p.len() && v.len() == p.len());
-    let mut error = [0 as std::ffi::c_char; 1024];
-    // SAFETY: four arrays of `p.len()` live tensors (borrowed for the call); the shim catches
-    // every C++ exception and writes at most `error.len()` bytes, NUL-terminated.
-    let status = unsafe {
-        goemo_fused_adamw(
-            p.as_ptr(),
-            g.as_ptr(),
-            m.as_ptr(),
-            v.as_ptr(),
-            p.len() as i64,
-            lr,
-            c.beta1,
-            c.beta2,
-            c.weight_decay,
-            c.eps,
-            step as f64,
-            error.as_mut_ptr(),
-            error.len(),
-        )
-    };
-    if status != 0 {
-        // SAFETY: the shim NUL-terminated the message inside the buffer.
-        let message = unsafe { std::ffi::CStr::from_ptr(error.as_ptr()) };
-        let message = format!("fused AdamW: {}", message.to_string_lossy());
-        return Err(tch::TchError::Torch(message).into());
-    }
-    Ok(())
-}
-
-/// AdamW over named parameters.
+/// AdamW over named parameters, with no decay on biases and LayerNorm weights.
+///
+/// libtorch's fused AdamW kernel does the work (`torch.optim.AdamW(fused=True)`): one pass over
+/// each parameter, gradient and moments, where the element-wise formulation makes five or six
+/// (`scripts/bench_adamw_torch.py` times the variants in PyTorch); on CUDA, one launch per
+/// decay group.
 #[derive(Debug)]
 pub struct AdamW {
     config: AdamWConfig,
     slots: Vec<Slot>,
-    step: u64,
+    lr: f64,
+    updates: u64,
 }
 
 impl AdamW {
-    /// An optimiser over `(name, parameter)` pairs (e.g. `VarStore::variables()`, sorted).
+    /// An optimiser over `(name, parameter)` pairs (e.g. `TrainableModel::named_parameters`).
     pub fn new(params: Vec<(String, Tensor)>, config: AdamWConfig) -> Self {
         let slots = params
             .into_iter()
@@ -131,29 +119,37 @@ impl AdamW {
                 param,
             })
             .collect();
-        AdamW { config, slots, step: 0 }
+        AdamW {
+            config,
+            slots,
+            lr: 0.0,
+            updates: 0,
+        }
     }
 
-    /// Optimiser steps taken.
-    pub fn steps(&self) -> u64 {
-        self.step
+    /// The parameters, in the order given.
+    pub fn parameters(&self) -> Vec<Tensor> {
+        self.slots.iter().map(|s| s.param.shallow_clone()).collect()
     }
 
-    /// Applies one update with learning rate `lr` from the parameters' gradients (parameters
-    /// without a gradient are left alone).
-    ///
-    /// libtorch's fused AdamW kernel does the work (`torch.optim.AdamW(fused=True)`): one pass
-    /// over each parameter, gradient and moments, where the element-wise formulation makes five
-    /// or six (`scripts/bench_adamw_torch.py` times the variants in PyTorch); on CUDA, one
-    /// launch per call.
-    pub fn step(&mut self, lr: f64) -> Result<()> {
-        self.step += 1;
+    /// Clears every gradient (`step` does this after each update).
+    pub fn zero_grad(&mut self) {
+        for slot in &mut self.slots {
+            let mut grad = slot.param.grad();
+            if grad.defined() {
+                let _ = grad.detach_().zero_();
+            }
+        }
+    }
+}
+
+impl Optimizer for AdamW {
+    /// Applies one update from the parameters' gradients (parameters without a gradient are
+    /// left alone), then clears the gradients.
+    fn step(&mut self) -> Result<bool> {
+        self.updates += 1;
         let c = self.config;
         for decay in [true, false] {
-            let group = AdamWConfig {
-                weight_decay: if decay { c.weight_decay } else { 0.0 },
-                ..c
-            };
             let (mut params, mut grads, mut exp_avgs, mut exp_avg_sqs) = (vec![], vec![], vec![], vec![]);
             for slot in self.slots.iter().filter(|slot| slot.decay == decay) {
                 let grad = slot.param.grad();
@@ -164,40 +160,50 @@ impl AdamW {
                     exp_avg_sqs.push(slot.exp_avg_sq.shallow_clone());
                 }
             }
-            fused_adamw(&params, &grads, &exp_avgs, &exp_avg_sqs, lr, group, self.step)?;
+            let group = goemo_torch::AdamWGroup {
+                lr: self.lr,
+                beta1: c.beta1,
+                beta2: c.beta2,
+                eps: c.eps,
+                weight_decay: if decay { c.weight_decay } else { 0.0 },
+                step: self.updates,
+            };
+            goemo_torch::fused_adamw(&params, &grads, &exp_avgs, &exp_avg_sqs, group)?;
         }
-        Ok(())
+        self.zero_grad();
+        Ok(true)
     }
 
-    /// Clears every gradient.
-    pub fn zero_grad(&mut self) {
-        for slot in &mut self.slots {
-            let mut grad = slot.param.grad();
-            if grad.defined() {
-                let _ = grad.detach_().zero_();
-            }
-        }
+    fn learning_rate(&self) -> f64 {
+        self.lr
     }
 
-    /// The optimiser state as named tensors (`exp_avg.NAME`, `exp_avg_sq.NAME`) and the step,
-    /// to save with a checkpoint and resume from.
-    pub fn state(&self) -> (Vec<(String, Tensor)>, u64) {
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// The moments as `exp_avg.NAME` and `exp_avg_sq.NAME`.
+    fn state(&self) -> Vec<(String, Tensor)> {
         let mut tensors = Vec::with_capacity(self.slots.len() * 2);
         for slot in &self.slots {
             tensors.push((format!("exp_avg.{}", slot.name), slot.exp_avg.shallow_clone()));
             tensors.push((format!("exp_avg_sq.{}", slot.name), slot.exp_avg_sq.shallow_clone()));
         }
-        (tensors, self.step)
+        tensors
     }
 
-    /// Restores a state saved by [`AdamW::state`]; every parameter's moments must be there.
-    pub fn load_state(&mut self, tensors: &[(String, Tensor)], step: u64) -> Result<()> {
+    /// Every parameter's moments must be there.
+    fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
         let find = |name: &str| {
             tensors
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, t)| t.shallow_clone())
-                .ok_or_else(|| crate::TrainError::InvalidOption(format!("optimiser state lacks {name}")))
+                .ok_or_else(|| TrainError::MissingState(format!("optimiser moments {name}")))
         };
         tch::no_grad(|| -> Result<()> {
             for slot in &mut self.slots {
@@ -206,8 +212,152 @@ impl AdamW {
             }
             Ok(())
         })?;
-        self.step = step;
+        self.updates = updates;
         Ok(())
+    }
+}
+
+/// Scales the gradients of `params` so that their global L2 norm is at most `max_norm` before
+/// each update of the wrapped optimiser.
+#[derive(Debug)]
+pub struct Clipped<O> {
+    inner: O,
+    params: Vec<Tensor>,
+    max_norm: f64,
+}
+
+impl Clipped<AdamW> {
+    /// Clips the gradients of AdamW's own parameters.
+    pub fn new(inner: AdamW, max_norm: f64) -> Self {
+        let params = inner.parameters();
+        Clipped::with_parameters(inner, params, max_norm)
+    }
+}
+
+impl<O: Optimizer> Clipped<O> {
+    /// Clips the gradients of `params`, then steps `inner`.
+    pub fn with_parameters(inner: O, params: Vec<Tensor>, max_norm: f64) -> Self {
+        Clipped {
+            inner,
+            params,
+            max_norm,
+        }
+    }
+}
+
+impl<O: Optimizer> Optimizer for Clipped<O> {
+    fn step(&mut self) -> Result<bool> {
+        clip_grad_norm(&self.params, self.max_norm)?;
+        self.inner.step()
+    }
+
+    fn flush(&mut self) -> Result<bool> {
+        self.inner.flush()
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.inner.learning_rate()
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.inner.set_learning_rate(lr)
+    }
+
+    fn updates(&self) -> u64 {
+        self.inner.updates()
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.inner.state()
+    }
+
+    fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
+        self.inner.load_state(tensors, updates)
+    }
+}
+
+/// Gradient accumulation: the gradients of `every` backward passes add up (autograd sums
+/// them) before one update of the wrapped optimiser. Scale each loss by `1 / every` to
+/// average them.
+#[derive(Debug)]
+pub struct Accumulated<O> {
+    inner: O,
+    every: usize,
+    pending: usize,
+}
+
+impl<O: Optimizer> Accumulated<O> {
+    /// Updates once every `every` steps (at least 1).
+    pub fn new(inner: O, every: usize) -> Self {
+        Accumulated {
+            inner,
+            every: every.max(1),
+            pending: 0,
+        }
+    }
+}
+
+impl<O: Optimizer> Optimizer for Accumulated<O> {
+    fn step(&mut self) -> Result<bool> {
+        self.pending += 1;
+        if self.pending < self.every {
+            return Ok(false);
+        }
+        self.pending = 0;
+        self.inner.step()
+    }
+
+    fn flush(&mut self) -> Result<bool> {
+        if self.pending == 0 {
+            return self.inner.flush();
+        }
+        self.pending = 0;
+        self.inner.step()
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.inner.learning_rate()
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.inner.set_learning_rate(lr)
+    }
+
+    fn updates(&self) -> u64 {
+        self.inner.updates()
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.inner.state()
+    }
+
+    fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
+        self.pending = 0;
+        self.inner.load_state(tensors, updates)
+    }
+}
+
+impl Optimizer for Box<dyn Optimizer> {
+    fn step(&mut self) -> Result<bool> {
+        (**self).step()
+    }
+    fn flush(&mut self) -> Result<bool> {
+        (**self).flush()
+    }
+    fn learning_rate(&self) -> f64 {
+        (**self).learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        (**self).set_learning_rate(lr)
+    }
+    fn updates(&self) -> u64 {
+        (**self).updates()
+    }
+    fn state(&self) -> Vec<(String, Tensor)> {
+        (**self).state()
+    }
+    fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
+        (**self).load_state(tensors, updates)
     }
 }
 
@@ -221,9 +371,9 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<f64> {
     let total = tch::no_grad(|| -> Result<f64> {
         // As PyTorch: the norm of the per-tensor norms (one read of each gradient, no copies).
         let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
-        Ok(Tensor::stack(&norms, 0)
-            .to_kind(Kind::Double)
-            .norm()
+        Ok(Tensor::f_stack(&norms, 0)?
+            .f_to_kind(Kind::Double)?
+            .f_norm()?
             .f_double_value(&[])?)
     })?;
     let coefficient = max_norm / (total + 1e-6);
@@ -241,38 +391,79 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Device;
 
-    #[test]
-    fn libtorch_errors_in_the_fused_kernel_come_back_as_errors() {
-        // The fused kernel has no integer version: libtorch throws inside the shim.
-        let t = || Tensor::zeros([3], (Kind::Int64, tch::Device::Cpu));
-        let err = fused_adamw(&[t()], &[t()], &[t()], &[t()], 0.1, AdamWConfig::default(), 1)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("fused AdamW") && err.contains("Long"), "{err}");
-        // An empty group (every parameter without a gradient) changes nothing.
-        fused_adamw(&[], &[], &[], &[], 0.1, AdamWConfig::default(), 1).unwrap();
+    /// Counts updates; the trait's contract seen from a foreign optimiser.
+    #[derive(Default)]
+    struct Counting {
+        lr: f64,
+        updates: u64,
+    }
+
+    impl Optimizer for Counting {
+        fn step(&mut self) -> Result<bool> {
+            self.updates += 1;
+            Ok(true)
+        }
+        fn learning_rate(&self) -> f64 {
+            self.lr
+        }
+        fn set_learning_rate(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+        fn updates(&self) -> u64 {
+            self.updates
+        }
+        fn state(&self) -> Vec<(String, Tensor)> {
+            vec![]
+        }
+        fn load_state(&mut self, _: &[(String, Tensor)], updates: u64) -> Result<()> {
+            self.updates = updates;
+            Ok(())
+        }
     }
 
     #[test]
-    fn one_fused_step_is_adamw() {
-        // First step from zero moments: after bias correction m̂ = g and v̂ = g², so the update
-        // is lr · g / (|g| + ε) ≈ lr · sign(g); decay first scales p by 1 - lr · wd.
-        let c = AdamWConfig {
-            weight_decay: 0.01,
-            ..AdamWConfig::default()
-        };
-        let p = Tensor::from_slice(&[1.0f64, -2.0, 0.5]);
-        let g = Tensor::from_slice(&[0.3f64, -0.1, 2.0]);
-        let (m, v) = (p.zeros_like(), p.zeros_like());
-        fused_adamw(&[p.shallow_clone()], &[g], &[m], &[v], 0.1, c, 1).unwrap();
-        let want = [
-            1.0 * (1.0 - 0.001) - 0.1,
-            -2.0 * (1.0 - 0.001) + 0.1,
-            0.5 * (1.0 - 0.001) - 0.1,
-        ];
-        for (got, want) in Vec::<f64>::try_from(&p).unwrap().iter().zip(want) {
-            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
-        }
+    fn accumulation_updates_every_n_steps_and_on_flush() {
+        let mut o = Accumulated::new(Counting::default(), 3);
+        let applied: Vec<bool> = (0..7).map(|_| o.step().unwrap()).collect();
+        assert_eq!(applied, [false, false, true, false, false, true, false]);
+        assert!(
+            o.flush().unwrap(),
+            "the seventh step's gradients are applied at the flush"
+        );
+        assert!(!o.flush().unwrap(), "nothing left to flush");
+        assert_eq!(o.updates(), 3);
+        o.set_learning_rate(0.5);
+        assert_eq!(o.learning_rate(), 0.5);
+    }
+
+    #[test]
+    fn clipping_wraps_any_optimiser() {
+        let w = Tensor::from_slice(&[3.0f32, 4.0]).set_requires_grad(true);
+        (&w * 1.0).sum(Kind::Float).backward(); // gradient (1, 1), norm √2
+        let mut o = Clipped::with_parameters(Counting::default(), vec![w.shallow_clone()], 0.5);
+        assert!(o.step().unwrap());
+        let g = Vec::<f32>::try_from(w.grad()).unwrap();
+        let norm = (g[0] * g[0] + g[1] * g[1]).sqrt();
+        assert!((norm - 0.5).abs() < 1e-5, "{norm}");
+        assert_eq!(o.updates(), 1);
+    }
+
+    #[test]
+    fn adamw_clears_gradients_and_keeps_its_state() {
+        let w = Tensor::ones([2], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let mut o = AdamW::new(vec![("w".into(), w.shallow_clone())], AdamWConfig::default());
+        o.set_learning_rate(0.1);
+        (&w * &w).sum(Kind::Float).backward();
+        assert!(o.step().unwrap());
+        assert_eq!(f64::try_from(w.grad().abs().sum(Kind::Float)).unwrap(), 0.0);
+        let state = o.state();
+        assert_eq!(state.len(), 2);
+        let mut fresh = AdamW::new(vec![("w".into(), w.shallow_clone())], AdamWConfig::default());
+        fresh.load_state(&state, 1).unwrap();
+        assert_eq!(fresh.updates(), 1);
+        let err = fresh.load_state(&[], 1).unwrap_err().to_string();
+        assert!(err.contains("exp_avg.w"), "{err}");
     }
 }

@@ -1,7 +1,32 @@
 //! Learning-rate schedules: linear warm-up, then linear or cosine decay to zero, as
 //! `transformers`' `get_linear_schedule_with_warmup` and `get_cosine_schedule_with_warmup`.
 
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+
+/// A learning rate for each optimiser step.
+///
+/// ```
+/// use goemo_train::{LrSchedule, Schedule, ScheduleKind};
+///
+/// /// A downstream schedule: halve the rate every 100 steps.
+/// struct StepDecay(f64);
+/// impl LrSchedule for StepDecay {
+///     fn lr(&self, step: u64) -> f64 {
+///         self.0 * 0.5f64.powi((step / 100) as i32)
+///     }
+/// }
+/// assert_eq!(StepDecay(1e-3).lr(250), 2.5e-4);
+/// let linear = Schedule::with_warmup_ratio(1e-3, 0.1, 1000, ScheduleKind::Linear);
+/// assert_eq!(linear.lr(50), 5e-4);
+/// ```
+pub trait LrSchedule {
+    /// The learning rate of optimiser step `step` (counted from 0).
+    fn lr(&self, step: u64) -> f64;
+}
 
 /// The decay after warm-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -9,6 +34,29 @@ use serde::{Deserialize, Serialize};
 pub enum ScheduleKind {
     Linear,
     Cosine,
+}
+
+impl std::fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ScheduleKind::Linear => "linear",
+            ScheduleKind::Cosine => "cosine",
+        })
+    }
+}
+
+impl FromStr for ScheduleKind {
+    type Err = TrainError;
+
+    fn from_str(s: &str) -> Result<Self, TrainError> {
+        match s.trim() {
+            "linear" => Ok(ScheduleKind::Linear),
+            "cosine" => Ok(ScheduleKind::Cosine),
+            other => Err(TrainError::InvalidOption(format!(
+                "schedule {other:?}: expected linear or cosine"
+            ))),
+        }
+    }
 }
 
 /// A warm-up-then-decay schedule over `total_steps` optimiser steps.
@@ -30,9 +78,10 @@ impl Schedule {
             kind,
         }
     }
+}
 
-    /// The learning rate of optimiser step `step` (counted from 0).
-    pub fn lr(&self, step: u64) -> f64 {
+impl LrSchedule for Schedule {
+    fn lr(&self, step: u64) -> f64 {
         let (s, w, t) = (step as f64, self.warmup_steps as f64, self.total_steps as f64);
         let factor = if step < self.warmup_steps {
             s / w.max(1.0)

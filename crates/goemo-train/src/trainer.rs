@@ -1,55 +1,25 @@
-//! The training loop: epochs of length-bucketed batches, AdamW with warm-up and decay, gradient
-//! accumulation and clipping, a dev evaluation after each epoch, the best epoch's weights kept.
+//! The training loop as a [`Trainer`]: epochs of length-bucketed batches, an [`Optimizer`]
+//! stepped on an [`LrSchedule`], dev evaluations after each epoch (and every N steps), the best
+//! evaluation's weights kept, and a [`TrainState`] saved so that a killed run resumes exactly.
 
 use std::path::Path;
 use std::time::Instant;
 
 use goemo_data::Batcher;
-use goemo_metrics::MetricReport;
-use goemo_model::{batch_tensors, SequenceClassifier};
+use goemo_metrics::{Headline, MetricReport};
+use goemo_model::{TensorBatch, TrainableModel};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::{clip_grad_norm, AdamW, AdamWConfig, Loss, Result, Schedule, ScheduleKind, TrainError};
+use crate::evaluate::evaluate_dev;
+use crate::state::{take, BestEvaluation, StateDir, TrainState};
+use crate::{
+    Accumulated, AdamW, AdamWConfig, Clipped, Loss, LrSchedule, Optimizer, Result, Schedule, ScheduleKind, TrainError,
+};
 
-/// The dev metric that picks the best epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SelectBy {
-    AucMicro,
-    AucMacro,
-    ApMicro,
-    F1Micro,
-    F1Macro,
-}
-
-impl SelectBy {
-    /// The metric's value in a report (undefined AUC/AP count as the worst).
-    pub fn value(self, r: &MetricReport) -> f64 {
-        match self {
-            SelectBy::AucMicro => r.auc_micro.unwrap_or(f64::NEG_INFINITY),
-            SelectBy::AucMacro => r.auc_macro.unwrap_or(f64::NEG_INFINITY),
-            SelectBy::ApMicro => r.ap_micro.unwrap_or(f64::NEG_INFINITY),
-            SelectBy::F1Micro => r.f1_micro,
-            SelectBy::F1Macro => r.f1_macro,
-        }
-    }
-
-    /// The metric's key in a `MetricReport`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SelectBy::AucMicro => "auc_micro",
-            SelectBy::AucMacro => "auc_macro",
-            SelectBy::ApMicro => "ap_micro",
-            SelectBy::F1Micro => "f1_micro",
-            SelectBy::F1Macro => "f1_macro",
-        }
-    }
-}
-
-/// Every setting of a training run.
+/// Every setting of the training loop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub lr: f64,
@@ -66,7 +36,8 @@ pub struct TrainConfig {
     pub accumulation: usize,
     pub seed: u64,
     pub loss: Loss,
-    pub select_by: SelectBy,
+    /// The dev metric that picks the best evaluation.
+    pub select_by: Headline,
     /// Stop after this many epochs without a better dev metric.
     pub patience: Option<usize>,
     /// Stop after this many optimiser steps.
@@ -98,14 +69,76 @@ impl Default for TrainConfig {
             accumulation: 1,
             seed: 42,
             loss: Loss::Bce,
-            select_by: SelectBy::AucMicro,
+            select_by: Headline::AucMicro,
             patience: None,
             max_steps: None,
             bucket_batches: 50,
             eval_batch_size: 128,
             progress: false,
-            save_every: 0,
+            save_every: 200,
             eval_every: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the options that cannot work, before anything is loaded.
+    pub fn validate(&self) -> Result<()> {
+        let at_least_one = [
+            ("batch size", self.batch_size),
+            ("gradient accumulation", self.accumulation),
+            ("epochs", self.epochs),
+            ("eval batch size", self.eval_batch_size),
+        ];
+        for (name, value) in at_least_one {
+            if value == 0 {
+                return Err(TrainError::InvalidOption(format!("{name} must be at least 1")));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(TrainError::InvalidOption(format!(
+                "learning rate {} must be positive",
+                self.lr
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.warmup_ratio) {
+            return Err(TrainError::InvalidOption(format!(
+                "warm-up ratio {} must be within [0, 1]",
+                self.warmup_ratio
+            )));
+        }
+        Ok(())
+    }
+
+    /// Optimiser steps over `train_examples` examples (epochs, accumulation, `max_steps`).
+    pub fn total_steps(&self, train_examples: usize) -> u64 {
+        let batches_per_epoch = train_examples.div_ceil(self.batch_size) as u64;
+        let steps_per_epoch = batches_per_epoch.div_ceil(self.accumulation as u64);
+        self.max_steps
+            .unwrap_or(u64::MAX)
+            .min(steps_per_epoch * self.epochs as u64)
+    }
+
+    /// The configured warm-up and decay over `total_steps`.
+    pub fn schedule(&self, total_steps: u64) -> Schedule {
+        match self.warmup_steps {
+            Some(w) => Schedule {
+                peak_lr: self.lr,
+                warmup_steps: w,
+                total_steps,
+                kind: self.schedule,
+            },
+            None => Schedule::with_warmup_ratio(self.lr, self.warmup_ratio, total_steps, self.schedule),
+        }
+    }
+
+    /// The configured optimiser over `params`: AdamW, with clipping when `max_grad_norm` is
+    /// set, accumulating `accumulation` batches per update.
+    pub fn optimizer(&self, params: Vec<(String, Tensor)>) -> Box<dyn Optimizer> {
+        let adamw = AdamW::new(params, self.adamw);
+        match self.max_grad_norm {
+            Some(max) => Box::new(Accumulated::new(Clipped::new(adamw, max), self.accumulation)),
+            None => Box::new(Accumulated::new(adamw, self.accumulation)),
         }
     }
 }
@@ -175,514 +208,374 @@ pub struct RunState<'a> {
     pub resume: bool,
 }
 
-/// The state file that makes a run resumable; written last, atomically, so it always names
-/// complete tensor files.
-const PROGRESS_FILE: &str = "progress.json";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Progress {
-    /// The epoch to continue, and how many of its batches are done.
-    epoch: usize,
-    batch: usize,
-    step: u64,
-    loss_sum: f64,
-    seen: usize,
-    history: Vec<EpochRecord>,
-    #[serde(default)]
-    evaluations: Vec<StepEvaluation>,
-    best_epoch: usize,
-    #[serde(default)]
-    best_step: u64,
-    /// `None` until an epoch has been evaluated (JSON has no −∞).
-    best_value: Option<f64>,
-    /// Model weights and optimiser moments.
-    weights: String,
-    /// The best epoch's weights, once there is a best epoch.
-    best: Option<String>,
+/// Whether an epoch ran to its end or was stopped by the step callback.
+enum EpochEnd {
+    Finished,
+    Interrupted,
 }
 
-fn io_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::State(format!("{}: {e}", path.display()))
-}
-
-/// Named tensors as safetensors files hold them.
-type NamedTensors = Vec<(String, Tensor)>;
-
-/// A saved state: progress, weights with optimiser moments, and the best epoch's weights.
-type SavedState = (Progress, NamedTensors, Option<NamedTensors>);
-
-struct Checkpointer<'a> {
-    dir: &'a Path,
+/// Trains a [`TrainableModel`]: generic over the model, with any [`Optimizer`] and
+/// [`LrSchedule`] (by default the ones `TrainConfig` describes).
+///
+/// ```no_run
+/// use goemo_train::{EncodedSplit, TrainConfig, Trainer};
+/// # fn demo(model: &mut goemo_model::SequenceClassifier, train: EncodedSplit<'_>, dev: EncodedSplit<'_>) -> goemo_train::Result<()> {
+/// let config = TrainConfig { epochs: 1, ..TrainConfig::default() };
+/// let mut trainer = Trainer::new(model, train, dev, 0, config)?.with_state_dir("runs/demo/state");
+/// trainer.resume()?;
+/// let outcome = trainer.run(&mut |log| { println!("{log:?}"); false })?;
+/// # Ok(()) }
+/// ```
+pub struct Trainer<'m, 'd, M: TrainableModel> {
+    model: &'m mut M,
+    config: TrainConfig,
+    train: Batcher<'d>,
+    dev: EncodedSplit<'d>,
+    pad_id: u32,
+    optimizer: Box<dyn Optimizer>,
+    schedule: Box<dyn LrSchedule>,
+    total_steps: u64,
     names: Vec<String>,
+    params: Vec<Tensor>,
+    state: TrainState,
+    best_weights: Option<Vec<Tensor>>,
+    state_dir: Option<StateDir>,
+    bar: ProgressBar,
 }
 
-impl Checkpointer<'_> {
-    /// Writes weights and optimiser moments under a new name, then the progress file, then
-    /// removes the files that the previous progress file named.
-    fn save(
-        &self,
-        params: &[Tensor],
-        optimizer: &AdamW,
-        best: Option<(u64, &[Tensor])>,
-        mut progress: Progress,
-    ) -> Result<()> {
-        std::fs::create_dir_all(self.dir).map_err(|e| io_error(self.dir, e))?;
-        let weights = format!("weights-{}.safetensors", progress.step);
-        let (moments, _) = optimizer.state();
-        let mut tensors: Vec<(String, Tensor)> = self
-            .names
+impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
+    /// A trainer of `model` on `train`, evaluating on `dev`; batches are padded with `pad_id`.
+    pub fn new(
+        model: &'m mut M,
+        train: EncodedSplit<'d>,
+        dev: EncodedSplit<'d>,
+        pad_id: u32,
+        config: TrainConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        let batcher = Batcher::new(train.ids, pad_id)
+            .with_targets(train.targets)?
+            .with_token_type_ids(model.uses_token_types());
+        let total_steps = config.total_steps(train.ids.len());
+        let variables = model.named_parameters();
+        let names = variables.iter().map(|(n, _)| n.clone()).collect();
+        let params = variables.iter().map(|(_, t)| t.shallow_clone()).collect();
+        Ok(Trainer {
+            optimizer: config.optimizer(variables),
+            schedule: Box::new(config.schedule(total_steps)),
+            bar: progress_bar(config.progress, total_steps),
+            model,
+            config,
+            train: batcher,
+            dev,
+            pad_id,
+            total_steps,
+            names,
+            params,
+            state: TrainState::default(),
+            best_weights: None,
+            state_dir: None,
+        })
+    }
+
+    /// Uses another optimiser (built over this model's `named_parameters`).
+    pub fn with_optimizer(mut self, optimizer: Box<dyn Optimizer>) -> Self {
+        self.optimizer = optimizer;
+        self
+    }
+
+    /// Uses another learning-rate schedule.
+    pub fn with_schedule(mut self, schedule: Box<dyn LrSchedule>) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Saves the training state in `dir` (every `save_every` steps and after each epoch).
+    pub fn with_state_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.state_dir = Some(StateDir {
+            dir: dir.as_ref().to_path_buf(),
+        });
+        self
+    }
+
+    /// Optimiser steps the run will take.
+    pub fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+
+    /// Where the run is.
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+
+    /// Continues from the state in the state folder, when there is one; answers whether it did.
+    pub fn resume(&mut self) -> Result<bool> {
+        let Some(saved) = self.state_dir.as_ref().map(StateDir::load).transpose()?.flatten() else {
+            return Ok(false);
+        };
+        let weights = take(&saved.tensors, &self.names, "model.")?;
+        copy_into(&self.params, &weights)?;
+        let moments: Vec<(String, Tensor)> = saved
+            .tensors
             .iter()
-            .zip(params)
-            .map(|(n, p)| (format!("model.{n}"), p.detach()))
+            .filter_map(|(n, t)| n.strip_prefix("opt.").map(|n| (n.to_string(), t.shallow_clone())))
             .collect();
-        tensors.extend(moments.into_iter().map(|(n, t)| (format!("opt.{n}"), t)));
-        Tensor::write_safetensors(&tensors, self.dir.join(&weights))?;
-        progress.weights = weights;
-        if let Some((step, best)) = best {
-            let name = format!("best-{step}.safetensors");
-            if !self.dir.join(&name).exists() {
-                let named: Vec<(String, Tensor)> = self
-                    .names
-                    .iter()
-                    .zip(best)
-                    .map(|(n, t)| (n.clone(), t.shallow_clone()))
-                    .collect();
-                Tensor::write_safetensors(&named, self.dir.join(&name))?;
+        self.optimizer.load_state(&moments, saved.state.step)?;
+        self.best_weights = saved.best.map(|b| take(&b, &self.names, "")).transpose()?;
+        self.state = saved.state;
+        self.bar.set_position(self.state.step);
+        Ok(true)
+    }
+
+    /// Runs the remaining epochs; the model ends with the weights of the best evaluation by
+    /// `select_by`. `on_step` hears about each optimiser step; when it answers `true` the state
+    /// is saved and [`TrainError::Interrupted`] returned. A non-finite loss stops the run with
+    /// an error before any update, so the weights stay the last good ones.
+    pub fn run(mut self, on_step: &mut dyn FnMut(&StepLog) -> bool) -> Result<TrainOutcome> {
+        tch::manual_seed(self.config.seed as i64);
+        while self.state.epoch < self.config.epochs && self.state.step < self.total_steps {
+            let started = Instant::now();
+            if let EpochEnd::Interrupted = self.run_epoch(started, on_step)? {
+                self.bar.abandon();
+                return Err(TrainError::Interrupted { step: self.state.step });
             }
-            progress.best = Some(name);
-        }
-        let path = self.dir.join(PROGRESS_FILE);
-        let tmp = self.dir.join(format!("{PROGRESS_FILE}.tmp"));
-        let text = serde_json::to_vec_pretty(&progress).map_err(|e| io_error(&path, e))?;
-        std::fs::write(&tmp, text).map_err(|e| io_error(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))?;
-        // Files of earlier saves are no longer named by the progress file.
-        for entry in std::fs::read_dir(self.dir)
-            .map_err(|e| io_error(self.dir, e))?
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let stale =
-                name.ends_with(".safetensors") && name != progress.weights && Some(&name) != progress.best.as_ref();
-            if stale {
-                let _ = std::fs::remove_file(entry.path());
+            let improved = self.end_epoch(started)?;
+            let best_epoch = self.state.best.map_or(0, |b| b.epoch);
+            let patience_spent = self
+                .config
+                .patience
+                .is_some_and(|p| !improved && self.state.epoch - 1 - best_epoch >= p);
+            if patience_spent {
+                break;
             }
         }
+        self.finish()
+    }
+
+    /// The batches of the current epoch from where the state says it stands.
+    fn run_epoch(&mut self, started: Instant, on_step: &mut dyn FnMut(&StepLog) -> bool) -> Result<EpochEnd> {
+        let c = &self.config;
+        let plan = self
+            .train
+            .train_plan(c.batch_size, c.bucket_batches, c.seed, self.state.epoch as u64)?;
+        for (i, indices) in plan.iter().enumerate().skip(self.state.batch) {
+            let last_batch = i + 1 == plan.len();
+            if !self.train_step(i, indices, last_batch)? {
+                continue;
+            }
+            self.state.batch = i + 1;
+            let log = StepLog {
+                epoch: self.state.epoch,
+                step: self.state.step,
+                loss: self.state.loss_sum / self.state.seen as f64,
+                lr: self.schedule.lr(self.state.step),
+                examples_per_s: self.state.seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+            };
+            self.bar.inc(1);
+            self.bar.set_message(format!(
+                "epoch {} loss {:.4} lr {:.2e}",
+                log.epoch + 1,
+                log.loss,
+                log.lr
+            ));
+            let stop = on_step(&log);
+            if self.state.step >= self.total_steps {
+                break;
+            }
+            let step = self.state.step;
+            if self.config.eval_every > 0 && step % self.config.eval_every == 0 && !last_batch {
+                self.evaluate_inside_epoch()?;
+            }
+            if stop || (self.config.save_every > 0 && step % self.config.save_every == 0) {
+                self.checkpoint()?;
+            }
+            if stop {
+                return Ok(EpochEnd::Interrupted);
+            }
+        }
+        Ok(EpochEnd::Finished)
+    }
+
+    /// Forward and backward on batch `i` of the epoch; answers whether the optimiser updated.
+    fn train_step(&mut self, i: usize, indices: &[usize], last_batch: bool) -> Result<bool> {
+        let (seed, step) = (self.config.seed, self.state.step);
+        // Dropout masks depend on the seed and the position only, so a run can be replayed.
+        tch::manual_seed((seed ^ (step << 20) ^ i as u64) as i64);
+        let batch = TensorBatch::new(&self.train.batch(indices), self.model.device())?;
+        let logits = self.model.forward_t(&batch, true)?;
+        let targets = batch.targets.as_ref().ok_or(TrainError::MissingTargets)?;
+        let loss = self.config.loss.compute(&logits.f_to_kind(Kind::Float)?, targets)?;
+        let value = loss.f_double_value(&[])?;
+        if !value.is_finite() {
+            let epoch = self.state.epoch;
+            return Err(TrainError::NonFinite { epoch, step, value });
+        }
+        (loss / self.config.accumulation as f64).f_backward()?;
+        self.state.loss_sum += value * indices.len() as f64;
+        self.state.seen += indices.len();
+        self.optimizer.set_learning_rate(self.schedule.lr(step));
+        let mut updated = self.optimizer.step()?;
+        if last_batch && !updated {
+            updated = self.optimizer.flush()?;
+        }
+        if updated {
+            self.state.step += 1;
+        }
+        Ok(updated)
+    }
+
+    /// A dev evaluation after `eval_every` steps; it competes for the best weights.
+    fn evaluate_inside_epoch(&mut self) -> Result<()> {
+        let (dev_loss, report) = self.evaluate()?;
+        let (value, _) = self.consider(&report);
+        let (epoch, step) = (self.state.epoch, self.state.step);
+        self.bar.println(format!(
+            "step {step}: dev loss {dev_loss:.4}, {} {value:.4}",
+            self.config.select_by
+        ));
+        self.state.evaluations.push(StepEvaluation {
+            epoch,
+            step,
+            dev_loss,
+            dev: report,
+        });
         Ok(())
     }
 
-    fn load(&self) -> Result<Option<SavedState>> {
-        let path = self.dir.join(PROGRESS_FILE);
-        if !path.is_file() {
-            return Ok(None);
+    /// The epoch's record and dev evaluation; the state moves to the next epoch and is saved.
+    /// Answers whether the evaluation was the best so far.
+    fn end_epoch(&mut self, started: Instant) -> Result<bool> {
+        let seconds = started.elapsed().as_secs_f64();
+        let (dev_loss, report) = self.evaluate()?;
+        let (_, improved) = self.consider(&report);
+        let s = &mut self.state;
+        s.history.push(EpochRecord {
+            epoch: s.epoch,
+            steps: s.step,
+            train_loss: s.loss_sum / s.seen.max(1) as f64,
+            dev_loss,
+            dev: report,
+            lr: self.schedule.lr(s.step),
+            seconds,
+            examples_per_s: s.seen as f64 / seconds.max(1e-9),
+        });
+        (s.epoch, s.batch, s.loss_sum, s.seen) = (s.epoch + 1, 0, 0.0, 0);
+        self.checkpoint()?;
+        Ok(improved)
+    }
+
+    /// Records `report` as the best evaluation, with a copy of the weights, when it beats the
+    /// best so far; returns the selection metric's value and whether it was the best.
+    fn consider(&mut self, report: &MetricReport) -> (f64, bool) {
+        let value = self.config.select_by.in_report(report).unwrap_or(f64::NEG_INFINITY);
+        let improved = value > self.state.best_value();
+        if improved {
+            self.state.best = Some(BestEvaluation {
+                epoch: self.state.epoch,
+                step: self.state.step,
+                value,
+            });
+            self.best_weights = Some(self.params.iter().map(|p| p.detach().copy()).collect());
         }
-        let text = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
-        let progress: Progress = serde_json::from_slice(&text).map_err(|e| io_error(&path, e))?;
-        let weights = Tensor::read_safetensors(self.dir.join(&progress.weights))?;
-        let best = progress
-            .best
-            .as_ref()
-            .map(|b| Tensor::read_safetensors(self.dir.join(b)))
-            .transpose()?;
-        Ok(Some((progress, weights, best)))
+        (value, improved)
+    }
+
+    /// Dev loss and metrics at a global threshold of 0.5.
+    pub fn evaluate(&self) -> Result<(f64, MetricReport)> {
+        evaluate_dev(&*self.model, self.dev, self.pad_id, &self.config)
+    }
+
+    /// Saves the state, the weights and the optimiser's state, when a state folder is set.
+    pub fn checkpoint(&self) -> Result<()> {
+        let Some(dir) = &self.state_dir else {
+            return Ok(());
+        };
+        let mut tensors: Vec<(String, Tensor)> = self
+            .names
+            .iter()
+            .zip(&self.params)
+            .map(|(n, p)| (format!("model.{n}"), p.detach()))
+            .collect();
+        tensors.extend(self.optimizer.state().into_iter().map(|(n, t)| (format!("opt.{n}"), t)));
+        let best = self.best_weights.as_ref().map(|weights| {
+            self.names
+                .iter()
+                .zip(weights)
+                .map(|(n, t)| (n.clone(), t.shallow_clone()))
+                .collect()
+        });
+        dir.save(&self.state, tensors, best)
+    }
+
+    /// Puts the best evaluation's weights into the model and reports the run.
+    fn finish(self) -> Result<TrainOutcome> {
+        self.bar.finish_and_clear();
+        if let Some(weights) = &self.best_weights {
+            copy_into(&self.params, weights)?;
+        }
+        let best = self.state.best;
+        Ok(TrainOutcome {
+            history: self.state.history,
+            evaluations: self.state.evaluations,
+            best_epoch: best.map_or(0, |b| b.epoch),
+            best_step: best.map_or(0, |b| b.step),
+            best_value: best.map_or(f64::NEG_INFINITY, |b| b.value),
+            steps: self.state.step,
+        })
     }
 }
 
-fn restore(params: &[Tensor], names: &[String], tensors: &[(String, Tensor)], prefix: &str) -> Result<()> {
+/// Copies `sources` into `params`, in order, without recording gradients.
+fn copy_into(params: &[Tensor], sources: &[Tensor]) -> Result<()> {
     tch::no_grad(|| -> Result<()> {
-        for (name, p) in names.iter().zip(params) {
-            let key = format!("{prefix}{name}");
-            let source = tensors
-                .iter()
-                .find(|(n, _)| *n == key)
-                .ok_or_else(|| TrainError::State(format!("saved state lacks {key}")))?;
-            p.shallow_clone().f_copy_(&source.1)?;
+        for (p, s) in params.iter().zip(sources) {
+            p.shallow_clone().f_copy_(s)?;
         }
         Ok(())
     })
 }
 
-/// Probabilities of a split in input order, and the mean loss, with dropout off.
-pub fn evaluate_split(
-    model: &SequenceClassifier,
-    split: EncodedSplit<'_>,
-    pad_id: u32,
-    batch_size: usize,
-    loss: &Loss,
-) -> Result<(Array2<f32>, f64)> {
-    let batcher = Batcher::new(split.ids, pad_id)
-        .with_targets(split.targets)
-        .map_err(|e| TrainError::InvalidOption(e.to_string()))?
-        .with_token_type_ids(model.uses_token_types());
-    let plan = batcher
-        .eval_plan(batch_size)
-        .map_err(|e| TrainError::InvalidOption(e.to_string()))?;
-    let mut probs = Array2::<f32>::zeros(split.targets.raw_dim());
-    let (mut loss_sum, mut count) = (0.0, 0usize);
-    tch::no_grad(|| -> Result<()> {
-        for indices in &plan {
-            let batch = batcher.batch(indices);
-            let (ids, mask, types) =
-                batch_tensors(&batch, model.device()).map_err(|e| TrainError::InvalidOption(e.to_string()))?;
-            let logits = model.forward(&ids, &mask, types.as_ref(), false);
-            let targets = targets_tensor(batch.targets.as_ref().expect("targets were given"), model.device());
-            loss_sum += loss.compute(&logits, &targets)?.double_value(&[]) * indices.len() as f64;
-            count += indices.len();
-            let p = Vec::<f32>::try_from(logits.sigmoid().to_device(tch::Device::Cpu).flatten(0, -1))?;
-            let c = probs.ncols();
-            for (row, &i) in indices.iter().enumerate() {
-                probs
-                    .row_mut(i)
-                    .assign(&ndarray::ArrayView1::from(&p[row * c..(row + 1) * c]));
-            }
-        }
-        Ok(())
-    })?;
-    Ok((probs, loss_sum / count.max(1) as f64))
-}
-
-fn targets_tensor(targets: &Array2<f32>, device: tch::Device) -> Tensor {
-    let (r, c) = targets.dim();
-    Tensor::from_slice(targets.as_slice().expect("a fresh array is contiguous"))
-        .view([r as i64, c as i64])
-        .to_device(device)
+fn progress_bar(show: bool, total_steps: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total_steps);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  {msg}  eta {eta}")
+            .expect("a valid template"),
+    );
+    bar
 }
 
 /// Trains `model` on `train`, evaluating on `dev` after every epoch; the model ends with the
-/// weights of the best epoch by `config.select_by`. A non-finite loss stops the run with an
-/// error before any update, so the weights stay the last good ones.
-pub fn train(
-    model: &mut SequenceClassifier,
-    train: EncodedSplit<'_>,
-    dev: EncodedSplit<'_>,
+/// weights of the best evaluation by `config.select_by`. (A [`Trainer`] with its defaults.)
+pub fn train<'d, M: TrainableModel>(
+    model: &mut M,
+    train: EncodedSplit<'d>,
+    dev: EncodedSplit<'d>,
     pad_id: u32,
     config: &TrainConfig,
 ) -> Result<TrainOutcome> {
     train_resumable(model, train, dev, pad_id, config, &RunState::default(), &mut |_| false)
 }
 
-/// [`train`], saving its state in `state.dir` (every `config.save_every` steps and after each
-/// epoch) and continuing from it when `state.resume` is set: a run killed at any point ends
-/// with the same metrics as an uninterrupted one. `on_step` hears about each optimiser step;
-/// when it answers `true` the state is saved and [`TrainError::Interrupted`] returned.
-pub fn train_resumable(
-    model: &mut SequenceClassifier,
-    train: EncodedSplit<'_>,
-    dev: EncodedSplit<'_>,
+/// [`train`], saving its state in `state.dir` and continuing from it when `state.resume` is
+/// set: a run killed at any point ends with the same metrics as an uninterrupted one.
+pub fn train_resumable<'d, M: TrainableModel>(
+    model: &mut M,
+    train: EncodedSplit<'d>,
+    dev: EncodedSplit<'d>,
     pad_id: u32,
     config: &TrainConfig,
     state: &RunState<'_>,
     on_step: &mut dyn FnMut(&StepLog) -> bool,
 ) -> Result<TrainOutcome> {
-    if config.batch_size == 0 || config.accumulation == 0 || config.epochs == 0 {
-        return Err(TrainError::InvalidOption(
-            "batch size, accumulation and epochs must be at least 1".into(),
-        ));
-    }
-    tch::manual_seed(config.seed as i64);
-    let batcher = Batcher::new(train.ids, pad_id)
-        .with_targets(train.targets)
-        .map_err(|e| TrainError::InvalidOption(e.to_string()))?
-        .with_token_type_ids(model.uses_token_types());
-    let batches_per_epoch = train.ids.len().div_ceil(config.batch_size) as u64;
-    let steps_per_epoch = batches_per_epoch.div_ceil(config.accumulation as u64);
-    let total_steps = config
-        .max_steps
-        .unwrap_or(u64::MAX)
-        .min(steps_per_epoch * config.epochs as u64);
-    let schedule = match config.warmup_steps {
-        Some(w) => Schedule {
-            peak_lr: config.lr,
-            warmup_steps: w,
-            total_steps,
-            kind: config.schedule,
-        },
-        None => Schedule::with_warmup_ratio(config.lr, config.warmup_ratio, total_steps, config.schedule),
-    };
-    let mut variables: Vec<(String, Tensor)> = model.var_store().variables().into_iter().collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
-    let names: Vec<String> = variables.iter().map(|(n, _)| n.clone()).collect();
-    let params: Vec<Tensor> = variables.iter().map(|(_, t)| t.shallow_clone()).collect();
-    let mut optimizer = AdamW::new(variables, config.adamw);
-    let checkpointer = state.dir.map(|dir| Checkpointer {
-        dir,
-        names: names.clone(),
-    });
-
-    let mut history = Vec::new();
-    let mut evaluations = Vec::new();
-    let mut best = Best {
-        epoch: 0,
-        step: 0,
-        value: f64::NEG_INFINITY,
-        weights: None,
-    };
-    let (mut step, mut start_epoch, mut skip, mut carried) = (0u64, 0usize, 0usize, (0.0, 0usize));
-    if let (Some(c), true) = (&checkpointer, state.resume) {
-        if let Some((progress, weights, saved_best)) = c.load()? {
-            restore(&params, &names, &weights, "model.")?;
-            let moments: Vec<(String, Tensor)> = weights
-                .iter()
-                .filter_map(|(n, t)| n.strip_prefix("opt.").map(|n| (n.to_string(), t.shallow_clone())))
-                .collect();
-            optimizer.load_state(&moments, progress.step)?;
-            if let Some(saved) = saved_best {
-                let copies = names
-                    .iter()
-                    .map(|n| {
-                        saved
-                            .iter()
-                            .find(|(m, _)| m == n)
-                            .map(|(_, t)| t.shallow_clone())
-                            .ok_or_else(|| TrainError::State(format!("saved best weights lack {n}")))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                best.weights = Some(copies);
-            }
-            (step, start_epoch, skip) = (progress.step, progress.epoch, progress.batch);
-            carried = (progress.loss_sum, progress.seen);
-            (best.epoch, best.step) = (progress.best_epoch, progress.best_step);
-            best.value = progress.best_value.unwrap_or(f64::NEG_INFINITY);
-            history = progress.history;
-            evaluations = progress.evaluations;
+    let mut trainer = Trainer::new(model, train, dev, pad_id, config.clone())?;
+    if let Some(dir) = state.dir {
+        trainer = trainer.with_state_dir(dir);
+        if state.resume {
+            trainer.resume()?;
         }
     }
-    // Saves the state; `epoch` and `batch` say where to continue.
-    #[allow(clippy::too_many_arguments)]
-    let save = |optimizer: &AdamW,
-                best: &Best,
-                epoch,
-                batch,
-                step,
-                loss_sum,
-                seen,
-                history: &[EpochRecord],
-                evaluations: &[StepEvaluation]|
-     -> Result<()> {
-        let Some(c) = &checkpointer else { return Ok(()) };
-        let progress = Progress {
-            epoch,
-            batch,
-            step,
-            loss_sum,
-            seen,
-            history: history.to_vec(),
-            evaluations: evaluations.to_vec(),
-            best_epoch: best.epoch,
-            best_step: best.step,
-            best_value: Some(best.value).filter(|v: &f64| v.is_finite()),
-            weights: String::new(),
-            best: None,
-        };
-        c.save(
-            &params,
-            optimizer,
-            best.weights.as_deref().map(|w| (best.step, w)),
-            progress,
-        )
-    };
-
-    let bar = if config.progress {
-        let bar = ProgressBar::new(total_steps);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  {msg}  eta {eta}")
-                .expect("a valid template"),
-        );
-        bar.set_position(step);
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let finished_early = step >= total_steps;
-    'epochs: for epoch in start_epoch..config.epochs {
-        if finished_early {
-            break;
-        }
-        let started = Instant::now();
-        let plan = batcher
-            .train_plan(config.batch_size, config.bucket_batches, config.seed, epoch as u64)
-            .map_err(|e| TrainError::InvalidOption(e.to_string()))?;
-        let resuming = epoch == start_epoch;
-        let (mut loss_sum, mut seen) = if resuming { carried } else { (0.0, 0) };
-        let mut stop_now = false;
-        for (i, indices) in plan.iter().enumerate().skip(if resuming { skip } else { 0 }) {
-            // Dropout masks depend on the seed and the position only, so a run can be replayed.
-            tch::manual_seed((config.seed ^ (step << 20) ^ i as u64) as i64);
-            let batch = batcher.batch(indices);
-            let (ids, mask, types) =
-                batch_tensors(&batch, model.device()).map_err(|e| TrainError::InvalidOption(e.to_string()))?;
-            let targets = targets_tensor(batch.targets.as_ref().expect("targets were given"), model.device());
-            let logits = model.forward(&ids, &mask, types.as_ref(), true);
-            let loss = config.loss.compute(&logits.to_kind(Kind::Float), &targets)?;
-            let value = loss.double_value(&[]);
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite { epoch, step, value });
-            }
-            (loss / config.accumulation as f64).backward();
-            loss_sum += value * indices.len() as f64;
-            seen += indices.len();
-            if (i + 1) % config.accumulation != 0 && i + 1 != plan.len() {
-                continue;
-            }
-            if let Some(max) = config.max_grad_norm {
-                clip_grad_norm(&params, max)?;
-            }
-            optimizer.step(schedule.lr(step))?;
-            optimizer.zero_grad();
-            step += 1;
-            bar.inc(1);
-            bar.set_message(format!(
-                "epoch {} loss {:.4} lr {:.2e}",
-                epoch + 1,
-                loss_sum / seen as f64,
-                schedule.lr(step)
-            ));
-            let stop = on_step(&StepLog {
-                epoch,
-                step,
-                loss: loss_sum / seen as f64,
-                lr: schedule.lr(step),
-                examples_per_s: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
-            });
-            if step >= total_steps {
-                break;
-            }
-            let last_batch = i + 1 == plan.len();
-            if config.eval_every > 0 && step % config.eval_every == 0 && !last_batch {
-                let (dev_loss, report) = evaluate_dev(model, dev, pad_id, config)?;
-                let value = config.select_by.value(&report);
-                bar.println(format!(
-                    "step {step}: dev loss {dev_loss:.4}, {} {value:.4}",
-                    config.select_by.name()
-                ));
-                if value > best.value {
-                    best.improve(epoch, step, value, &params);
-                }
-                evaluations.push(StepEvaluation {
-                    epoch,
-                    step,
-                    dev_loss,
-                    dev: report,
-                });
-            }
-            if stop || (config.save_every > 0 && step % config.save_every == 0) {
-                save(
-                    &optimizer,
-                    &best,
-                    epoch,
-                    i + 1,
-                    step,
-                    loss_sum,
-                    seen,
-                    &history,
-                    &evaluations,
-                )?;
-            }
-            if stop {
-                stop_now = true;
-                break;
-            }
-        }
-        if stop_now {
-            bar.abandon();
-            return Err(TrainError::Interrupted { step });
-        }
-        let record = finish_epoch(
-            model,
-            dev,
-            pad_id,
-            config,
-            epoch,
-            step,
-            loss_sum / seen.max(1) as f64,
-            schedule.lr(step),
-            started,
-            seen,
-        )?;
-        let value = config.select_by.value(&record.dev);
-        history.push(record);
-        let improved = value > best.value;
-        if improved {
-            best.improve(epoch, step, value, &params);
-        }
-        save(&optimizer, &best, epoch + 1, 0, step, 0.0, 0, &history, &evaluations)?;
-        let patience_spent = config.patience.is_some_and(|p| !improved && epoch - best.epoch >= p);
-        if step >= total_steps || patience_spent {
-            break 'epochs;
-        }
-    }
-    bar.finish_and_clear();
-    if let Some(weights) = best.weights {
-        tch::no_grad(|| -> Result<()> {
-            for (p, w) in params.iter().zip(&weights) {
-                p.shallow_clone().f_copy_(w)?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(TrainOutcome {
-        history,
-        evaluations,
-        best_epoch: best.epoch,
-        best_step: best.step,
-        best_value: best.value,
-        steps: step,
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn finish_epoch(
-    model: &SequenceClassifier,
-    dev: EncodedSplit<'_>,
-    pad_id: u32,
-    config: &TrainConfig,
-    epoch: usize,
-    steps: u64,
-    train_loss: f64,
-    lr: f64,
-    started: Instant,
-    seen: usize,
-) -> Result<EpochRecord> {
-    let seconds = started.elapsed().as_secs_f64();
-    let (dev_loss, report) = evaluate_dev(model, dev, pad_id, config)?;
-    Ok(EpochRecord {
-        epoch,
-        steps,
-        train_loss,
-        dev_loss,
-        dev: report,
-        lr,
-        seconds,
-        examples_per_s: seen as f64 / seconds.max(1e-9),
-    })
-}
-
-/// Dev loss and metrics at a global threshold of 0.5.
-fn evaluate_dev(
-    model: &SequenceClassifier,
-    dev: EncodedSplit<'_>,
-    pad_id: u32,
-    config: &TrainConfig,
-) -> Result<(f64, MetricReport)> {
-    let (probs, dev_loss) = evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?;
-    let predictions = probs.mapv(|p| p >= 0.5);
-    let labels = model.labels().to_vec();
-    let report = MetricReport::compute(probs.view(), dev.targets, predictions.view(), &labels, None)
-        .map_err(|e| TrainError::InvalidOption(format!("dev metrics: {e}")))?;
-    Ok((dev_loss, report))
-}
-
-/// The best evaluation so far and a copy of its weights.
-struct Best {
-    epoch: usize,
-    step: u64,
-    value: f64,
-    weights: Option<Vec<Tensor>>,
-}
-
-impl Best {
-    fn improve(&mut self, epoch: usize, step: u64, value: f64, params: &[Tensor]) {
-        (self.epoch, self.step, self.value) = (epoch, step, value);
-        self.weights = Some(params.iter().map(|p| p.detach().copy()).collect());
-    }
+    trainer.run(on_step)
 }

@@ -37,9 +37,9 @@ fn bf16_autocast_learns_and_keeps_float32_weights() {
     // The forward pass really ran in bfloat16: its logits differ from fp32's, slightly.
     let ids = Tensor::from_slice(&[1i64, 30, 7, 31, 2]).view([1, 5]);
     let mask = Tensor::ones([1, 5], (Kind::Int64, tch::Device::Cpu));
-    let bf16 = tch::no_grad(|| model.forward(&ids, &mask, None, false));
+    let bf16 = tch::no_grad(|| model.forward(&ids, &mask, None, false).unwrap());
     model.set_precision(Precision::Fp32).unwrap();
-    let fp32 = tch::no_grad(|| model.forward(&ids, &mask, None, false));
+    let fp32 = tch::no_grad(|| model.forward(&ids, &mask, None, false).unwrap());
     assert_eq!(bf16.kind(), Kind::Float);
     let gap = f64::try_from((&bf16 - &fp32).abs().max()).unwrap();
     assert!(gap > 0.0 && gap < 0.1, "bf16 vs fp32 logits differ by {gap}");

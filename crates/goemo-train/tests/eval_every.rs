@@ -41,14 +41,17 @@ fn evaluates_every_n_steps_and_restores_the_best_evaluation() {
     let values = outcome
         .evaluations
         .iter()
-        .map(|e| (e.step, config.select_by.value(&e.dev)))
+        .map(|e| (e.step, config.select_by.in_report(&e.dev).unwrap()))
         .chain(
             outcome
                 .history
                 .iter()
-                .map(|r| (r.steps, config.select_by.value(&r.dev))),
+                .map(|r| (r.steps, config.select_by.in_report(&r.dev).unwrap())),
         );
     let (best_step, best_value) = values.fold((0, f64::NEG_INFINITY), |best, v| if v.1 > best.1 { v } else { best });
     assert_eq!((outcome.best_step, outcome.best_value), (best_step, best_value));
-    assert_eq!(config.select_by.value(&dev_report(&model, dev)), best_value);
+    assert_eq!(
+        config.select_by.in_report(&dev_report(&model, dev)).unwrap(),
+        best_value
+    );
 }

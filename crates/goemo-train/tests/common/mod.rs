@@ -2,9 +2,9 @@
 
 #![allow(dead_code)]
 
-use goemo_metrics::MetricReport;
+use goemo_metrics::{Headline, MetricReport};
 use goemo_model::{HeadKind, ModelConfig, SequenceClassifier};
-use goemo_train::{evaluate_split, EncodedSplit, Loss, SelectBy, TrainConfig};
+use goemo_train::{evaluate_split, EncodedSplit, Loss, TrainConfig};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -58,7 +58,7 @@ pub fn config() -> TrainConfig {
         batch_size: 16,
         epochs: 12,
         warmup_ratio: 0.05,
-        select_by: SelectBy::AucMacro,
+        select_by: Headline::AucMacro,
         eval_batch_size: 64,
         ..TrainConfig::default()
     }

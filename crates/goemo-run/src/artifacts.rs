@@ -7,11 +7,7 @@ use goemo_metrics::MetricReport;
 use goemo_report::{bar_chart, write_atomic, write_csv_atomic, BarChart};
 use ndarray::ArrayView2;
 
-use crate::{Result, TrainError};
-
-fn report_error(e: goemo_report::ReportError) -> TrainError {
-    TrainError::State(e.to_string())
-}
+use crate::Result;
 
 /// `id,text,true_labels,pred_labels,<one probability column per label>`; label lists are
 /// comma-joined names (the format `goemo_data::read_prediction_csv` and `evaluate` read).
@@ -45,7 +41,7 @@ pub fn write_predictions(
         row.extend(probabilities.row(i).iter().map(|p| p.to_string()));
         row
     });
-    write_csv_atomic(path, &header, rows).map_err(report_error)
+    Ok(write_csv_atomic(path, &header, rows)?)
 }
 
 /// `label,f1,precision,recall,auc,ap,support,tp,fp,fn,tn,threshold`.
@@ -81,10 +77,10 @@ pub fn write_per_class(path: &Path, report: &MetricReport) -> Result<()> {
             opt(m.threshold),
         ]
     });
-    write_csv_atomic(path, &header, rows).map_err(report_error)
+    Ok(write_csv_atomic(path, &header, rows)?)
 }
 
-/// Horizontal bars of per-emotion F1, best first, coloured by band (as the reference's figure).
+/// Horizontal bars of per-emotion F1, best first, coloured by band.
 pub fn write_f1_chart(path: &Path, report: &MetricReport, title: &str) -> Result<()> {
     let mut classes: Vec<_> = report.per_class.iter().collect();
     classes.sort_by(|a, b| b.f1.total_cmp(&a.f1));
@@ -99,7 +95,7 @@ pub fn write_f1_chart(path: &Path, report: &MetricReport, title: &str) -> Result
             _ => (200, 60, 60),
         })
         .collect();
-    bar_chart(
+    Ok(bar_chart(
         path,
         &BarChart {
             title,
@@ -109,8 +105,7 @@ pub fn write_f1_chart(path: &Path, report: &MetricReport, title: &str) -> Result
             colors: Some(colors),
             value_format: |v| format!("{v:.2}"),
         },
-    )
-    .map_err(report_error)
+    )?)
 }
 
 /// One line of the headline comparison in `report.md`.
@@ -164,5 +159,5 @@ pub fn write_report_md(
     md += "\n## Worst emotions\n\n| label | F1 | precision | recall | AUC | support |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
     md += &classes.iter().rev().take(5).map(line).collect::<String>();
     md += "\n![per-emotion F1](per_emotion_f1.png)\n";
-    write_atomic(path, |w| w.write_all(md.as_bytes())).map_err(report_error)
+    Ok(write_atomic(path, |w| w.write_all(md.as_bytes()))?)
 }

@@ -1,0 +1,395 @@
+//! [`Experiment`]: one training run from a [`RunConfig`], every step a method.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use goemo_data::{
+    class_weights, label_counts, preprocess, DataSource, Dataset, GoEmotionsTsv, HfTokenizer, PreprocessOptions,
+    PreprocessReport, Split, Tokenize,
+};
+use goemo_metrics::{target_mask, MetricReport};
+use goemo_model::{parse_device, resolve_model, set_threads, LoadOptions, SequenceClassifier};
+use goemo_threshold::Thresholds;
+use goemo_train::{evaluate_split, EncodedSplit, Loss, LossKind, TrainError, TrainOutcome, Trainer};
+use ndarray::Array2;
+use serde_json::json;
+
+use crate::artifacts::{write_f1_chart, write_per_class, write_predictions, write_report_md, ReportRow};
+use crate::{Result, RunConfig, RunError};
+
+/// A training run: data from a [`DataSource`] (GoEmotions from `config.data` unless another is
+/// given), the model and tokenizer from `config.model`, then training, thresholds fitted on dev
+/// and every artifact in `config.run_dir()`.
+pub struct Experiment {
+    config: RunConfig,
+    source: Box<dyn DataSource>,
+    resume: bool,
+}
+
+/// What a finished run measured; its artifacts are in `run_dir`.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub run_dir: PathBuf,
+    pub training: TrainOutcome,
+    pub train_seconds: f64,
+    /// Fitted on dev with the configured strategy.
+    pub thresholds: Thresholds,
+    pub dev: MetricReport,
+    pub test: MetricReport,
+    pub test_global_0_5: MetricReport,
+    pub test_top_1: MetricReport,
+}
+
+/// Token ids and targets of the three splits.
+struct Encoded {
+    ids: [Vec<Vec<u32>>; 3],
+    targets: [Array2<f32>; 3],
+    pad_id: u32,
+}
+
+impl Encoded {
+    fn split(&self, split: Split) -> EncodedSplit<'_> {
+        let i = split as usize;
+        EncodedSplit {
+            ids: &self.ids[i],
+            targets: self.targets[i].view(),
+        }
+    }
+}
+
+/// Probabilities and metrics of one split under the fitted thresholds.
+struct Scored {
+    probabilities: Array2<f32>,
+    predictions: Array2<bool>,
+    report: MetricReport,
+}
+
+impl Experiment {
+    pub fn new(config: RunConfig) -> Self {
+        Experiment {
+            source: Box::new(GoEmotionsTsv::new(&config.data)),
+            config,
+            resume: false,
+        }
+    }
+
+    /// Reads the data from `source` instead of `config.data`.
+    pub fn with_source(mut self, source: Box<dyn DataSource>) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Continues from the state saved in the run folder, when there is one.
+    pub fn resuming(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// Runs every step; nothing is loaded before the whole configuration is checked.
+    pub fn run(self) -> Result<RunOutcome> {
+        self.config.validate()?;
+        let run_dir = self.config.run_dir();
+        std::fs::create_dir_all(&run_dir).map_err(|source| goemo_fs::FsError::Io {
+            path: run_dir.clone(),
+            source,
+        })?;
+        set_threads(self.config.threads);
+        let device = parse_device(&self.config.device)?;
+        // Before anything random happens (a new head's weights are drawn at load).
+        tch::manual_seed(self.config.seed as i64);
+        let (data, preprocessing) = self.load_data()?;
+        let (mut model, tokenizer, model_dir) = self.load_model(&data, device)?;
+        let encoded = encode(&tokenizer, &data)?;
+        let loss = self.loss(&data);
+        eprintln!(
+            "{}: {} parameters, {} training examples, {} labels, device {device:?}, {}",
+            self.config.model,
+            model.parameter_count(),
+            encoded.ids[0].len(),
+            data.labels.len(),
+            self.config.precision
+        );
+        let started = Instant::now();
+        let training = self.train(&mut model, &encoded, loss.clone())?;
+        let train_seconds = started.elapsed().as_secs_f64();
+        let outcome = self.measure(&model, &encoded, &loss, training, train_seconds)?;
+        let checkpoint = model.save(run_dir.join("checkpoint"))?;
+        goemo_model::copy_tokenizer_files(&model_dir, &checkpoint)?;
+        goemo_model::write_thresholds(&checkpoint, &outcome.0.thresholds)?;
+        self.write_artifacts(&data, &preprocessing, &model, &outcome)?;
+        Ok(outcome.0)
+    }
+
+    fn load_data(&self) -> Result<(Dataset, PreprocessReport)> {
+        let mut data = self.source.load()?;
+        let c = &self.config;
+        let report = preprocess(
+            &mut data,
+            &PreprocessOptions {
+                exclude_neutral: c.exclude_neutral,
+                lowercase: c.lowercase,
+                remove_urls: c.remove_urls,
+                remove_emojis: c.remove_emojis,
+                max_train_samples: c.max_train_samples,
+                seed: c.seed,
+            },
+        )?;
+        for line in report.describe() {
+            eprintln!("{line}");
+        }
+        Ok((data, report))
+    }
+
+    fn load_model(&self, data: &Dataset, device: tch::Device) -> Result<(SequenceClassifier, HfTokenizer, PathBuf)> {
+        let dir = resolve_model(&self.config.model)?;
+        let options = LoadOptions {
+            head: self.config.head,
+            labels: Some(data.labels.names().to_vec()),
+            dropout: self.config.dropout,
+        };
+        let mut model = SequenceClassifier::load(&dir, device, &options)?;
+        model.set_precision(self.config.precision)?;
+        let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), self.config.max_seq_length)?
+            .with_pad_id(model.config().pad_token_id as u32);
+        Ok((model, tokenizer, dir))
+    }
+
+    fn loss(&self, data: &Dataset) -> Loss {
+        match self.config.loss {
+            LossKind::Bce => Loss::Bce,
+            LossKind::WeightedBce => Loss::WeightedBce {
+                pos_weight: class_weights(
+                    &label_counts(&data.train, data.labels.len()),
+                    data.train.len(),
+                    self.config.class_weights,
+                ),
+            },
+            LossKind::Focal => Loss::Focal {
+                alpha: self.config.focal_alpha,
+                gamma: self.config.focal_gamma,
+            },
+        }
+    }
+
+    /// Trains with the state in `RUN_DIR/state`, each step a line of `train_log.jsonl`.
+    fn train(&self, model: &mut SequenceClassifier, encoded: &Encoded, loss: Loss) -> Result<TrainOutcome> {
+        let run_dir = self.config.run_dir();
+        let log_path = run_dir.join("train_log.jsonl");
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(self.resume)
+            .write(true)
+            .truncate(!self.resume)
+            .open(&log_path)
+            .map_err(|source| goemo_fs::FsError::Io {
+                path: log_path.clone(),
+                source,
+            })?;
+        let state_dir = run_dir.join("state");
+        let config = self.config.train_config(loss);
+        let (train, dev) = (encoded.split(Split::Train), encoded.split(Split::Dev));
+        let mut trainer = Trainer::new(model, train, dev, encoded.pad_id, config)?.with_state_dir(&state_dir);
+        if self.resume {
+            trainer.resume()?;
+        }
+        let mut log_error = None;
+        let outcome = trainer.run(&mut |step| {
+            let line = serde_json::to_string(step).expect("a step log serialises");
+            if let Err(e) = writeln!(log, "{line}") {
+                log_error.get_or_insert(e);
+            }
+            false
+        });
+        if let Some(source) = log_error {
+            return Err(goemo_fs::FsError::Io { path: log_path, source }.into());
+        }
+        outcome.map_err(|e| match e {
+            TrainError::NonFinite { .. } => RunError::Stopped { source: e, state_dir },
+            other => other.into(),
+        })
+    }
+
+    /// Thresholds fitted on dev only; dev and test evaluated with them, test also at 0.5 and
+    /// top-1.
+    fn measure(
+        &self,
+        model: &SequenceClassifier,
+        encoded: &Encoded,
+        loss: &Loss,
+        training: TrainOutcome,
+        train_seconds: f64,
+    ) -> Result<(RunOutcome, [Scored; 2])> {
+        let probabilities = |split: Split| -> Result<Array2<f32>> {
+            let batch_size = self.config.eval_batch_size;
+            Ok(evaluate_split(model, encoded.split(split), encoded.pad_id, batch_size, loss)?.0)
+        };
+        let (dev_probs, test_probs) = (probabilities(Split::Dev)?, probabilities(Split::Test)?);
+        let strategy = goemo_threshold::parse_strategy(&self.config.threshold_strategy, 0.5, self.config.top_k, None)?;
+        let dev_targets = encoded.split(Split::Dev).targets;
+        let thresholds = strategy.fit(dev_probs.mapv(f64::from).view(), target_mask(dev_targets).view())?;
+        let labels = model.labels();
+        let score = |probabilities: Array2<f32>, split: Split, t: &Thresholds| -> Result<Scored> {
+            let predictions = t.apply(probabilities.view())?;
+            let targets = encoded.split(split).targets;
+            let per_class = t.per_class(labels.len());
+            let report = MetricReport::compute(
+                probabilities.view(),
+                targets,
+                predictions.view(),
+                labels,
+                per_class.as_deref(),
+            )?;
+            Ok(Scored {
+                probabilities,
+                predictions,
+                report,
+            })
+        };
+        let test_global = score(test_probs.clone(), Split::Test, &Thresholds::Global { threshold: 0.5 })?.report;
+        let test_top1 = score(
+            test_probs.clone(),
+            Split::Test,
+            &Thresholds::TopK { k: 1, min_score: None },
+        )?
+        .report;
+        let dev = score(dev_probs, Split::Dev, &thresholds)?;
+        let test = score(test_probs, Split::Test, &thresholds)?;
+        let outcome = RunOutcome {
+            run_dir: self.config.run_dir(),
+            training,
+            train_seconds,
+            thresholds,
+            dev: dev.report.clone(),
+            test: test.report.clone(),
+            test_global_0_5: test_global,
+            test_top_1: test_top1,
+        };
+        Ok((outcome, [dev, test]))
+    }
+
+    /// Predictions, per-class metrics, metrics.json, the F1 chart and report.md.
+    fn write_artifacts(
+        &self,
+        data: &Dataset,
+        preprocessing: &PreprocessReport,
+        model: &SequenceClassifier,
+        (outcome, scored): &(RunOutcome, [Scored; 2]),
+    ) -> Result<()> {
+        let run_dir = &outcome.run_dir;
+        let labels = model.labels();
+        for (split, scored) in [Split::Dev, Split::Test].into_iter().zip(scored) {
+            let examples = data.split(split);
+            write_predictions(
+                &run_dir.join(format!("predictions_{split}.csv")),
+                &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+                &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
+                labels,
+                data.targets(split).view(),
+                scored.probabilities.view(),
+                scored.predictions.view(),
+            )?;
+        }
+        write_per_class(&run_dir.join("per_class_test.csv"), &outcome.test)?;
+        goemo_fs::write_json_atomic(
+            run_dir.join("metrics.json"),
+            &self.metrics_json(data, preprocessing, model, outcome),
+        )?;
+        let thresholds = outcome.thresholds.describe();
+        let title = format!("Test F1 per emotion ({thresholds})");
+        write_f1_chart(&run_dir.join("per_emotion_f1.png"), &outcome.test, &title)?;
+        write_report_md(
+            &run_dir.join("report.md"),
+            &format!("{} on GoEmotions", self.config.model),
+            &toml::to_string(&self.config).unwrap_or_default(),
+            &[
+                ReportRow {
+                    name: &format!("{thresholds} (fitted on dev)"),
+                    report: &outcome.test,
+                },
+                ReportRow {
+                    name: "global 0.5",
+                    report: &outcome.test_global_0_5,
+                },
+                ReportRow {
+                    name: "top-1",
+                    report: &outcome.test_top_1,
+                },
+            ],
+            &outcome.test,
+        )?;
+        Ok(())
+    }
+
+    fn metrics_json(
+        &self,
+        data: &Dataset,
+        preprocessing: &PreprocessReport,
+        model: &SequenceClassifier,
+        o: &RunOutcome,
+    ) -> serde_json::Value {
+        let t = &o.training;
+        json!({
+            "configuration": self.config,
+            "train_config": self.config.train_config(self.loss(data)),
+            "data": {
+                "source": self.source.describe(),
+                "train": data.train.len(), "dev": data.dev.len(), "test": data.test.len(),
+                "labels": data.labels.names(), "preprocessing": preprocessing,
+            },
+            "model_source": self.config.model,
+            "device": format!("{:?}", model.device()),
+            "precision": self.config.precision,
+            "versions": {"goemo": env!("CARGO_PKG_VERSION"), "libtorch": goemo_torch::LIBTORCH_VERSION},
+            "parameters": model.parameter_count(),
+            "train_seconds": o.train_seconds,
+            "history": t.history,
+            "evaluations": t.evaluations,
+            "best_epoch": t.best_epoch,
+            "best_step": t.best_step,
+            "steps": t.steps,
+            "thresholds": o.thresholds,
+            "dev": o.dev,
+            "test": o.test,
+            "test_global_0_5": o.test_global_0_5,
+            "test_top_1": o.test_top_1,
+        })
+    }
+}
+
+/// Token ids of every split (the data's order) and their targets.
+fn encode(tokenizer: &HfTokenizer, data: &Dataset) -> Result<Encoded> {
+    let ids = |split: Split| -> Result<Vec<Vec<u32>>> {
+        let texts: Vec<&str> = data.split(split).iter().map(|e| e.text.as_str()).collect();
+        Ok(tokenizer.encode_batch(&texts)?)
+    };
+    Ok(Encoded {
+        ids: [ids(Split::Train)?, ids(Split::Dev)?, ids(Split::Test)?],
+        targets: Split::ALL.map(|s| data.targets(s)),
+        pad_id: tokenizer.pad_id(),
+    })
+}
+
+impl RunOutcome {
+    /// One line for a person: test metrics, best evaluation, time, where the artifacts are.
+    pub fn summary(&self) -> String {
+        let opt = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.4}"));
+        let t = &self.test;
+        format!(
+            "test ({}): micro AUC {}, macro AUC {}, micro F1 {:.4}, macro F1 {:.4}; best epoch {} (step {}); {:.0} s; artifacts in {}",
+            self.thresholds.describe(),
+            opt(t.auc_micro),
+            opt(t.auc_macro),
+            t.f1_micro,
+            t.f1_macro,
+            self.training.best_epoch + 1,
+            self.training.best_step,
+            self.train_seconds,
+            self.run_dir.display()
+        )
+    }
+}

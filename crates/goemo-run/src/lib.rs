@@ -1,0 +1,66 @@
+//! goemo's run layer: a [`RunConfig`] (every option with its default, shared by the command
+//! line, the TOML configs and the library) and an [`Experiment`] that turns it into a run:
+//! data, tokenizer, model, training, thresholds fitted on dev, test metrics and every artifact
+//! in `OUTPUT_DIR/RUN_NAME/`.
+//!
+//! ```no_run
+//! use goemo_run::{Experiment, RunConfig};
+//!
+//! let config = RunConfig { epochs: 1, run_name: "quick".into(), ..RunConfig::default() };
+//! let outcome = Experiment::new(config).run()?;
+//! println!("test micro AUC {:?}", outcome.test.auc_micro);
+//! # Ok::<(), goemo_run::RunError>(())
+//! ```
+
+pub mod artifacts;
+mod config;
+mod dataset_report;
+mod evaluation;
+mod experiment;
+
+pub use config::{parse_layered, RunConfig};
+pub use dataset_report::write_dataset_report;
+pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
+pub use experiment::{Experiment, RunOutcome};
+
+use std::path::PathBuf;
+
+/// Errors of a run; other goemo crates' errors keep their type.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("invalid option: {0}")]
+    Option(String),
+    /// A command line clap refused, or `--help`.
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    #[error(transparent)]
+    Data(#[from] goemo_data::DataError),
+    #[error(transparent)]
+    Model(#[from] goemo_model::ModelError),
+    #[error(transparent)]
+    Train(#[from] goemo_train::TrainError),
+    #[error("{source}; the last good state is in {}", state_dir.display())]
+    Stopped {
+        source: goemo_train::TrainError,
+        state_dir: PathBuf,
+    },
+    #[error(transparent)]
+    Metrics(#[from] goemo_metrics::MetricsError),
+    #[error(transparent)]
+    Threshold(#[from] goemo_threshold::ThresholdError),
+    #[error(transparent)]
+    Report(#[from] goemo_report::ReportError),
+    #[error(transparent)]
+    Fs(#[from] goemo_fs::FsError),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = RunError> = std::result::Result<T, E>;

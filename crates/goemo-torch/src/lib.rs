@@ -1,0 +1,54 @@
+//! goemo's one libtorch boundary: everything tch does not wrap goes through the C++ shims in
+//! `csrc/` (compiled by this crate's build script) and the `extern "C"` declarations in this
+//! crate, each call with its `SAFETY` argument. Other goemo crates use tch and this crate's safe
+//! functions only.
+//!
+//! - [`AutocastGuard`]: libtorch's autocast switched on for one device type with a chosen dtype
+//!   (tch only toggles CUDA autocast at float16);
+//! - [`fused_adamw`]: libtorch's `_fused_adamw_`, what `torch.optim.AdamW(fused=True)` runs;
+//! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it.
+//!
+//! ```
+//! use goemo_torch::AutocastGuard;
+//! use tch::{Device, Kind, Tensor};
+//!
+//! let a = Tensor::ones([2, 2], (Kind::Float, Device::Cpu));
+//! let product = {
+//!     let _bf16 = AutocastGuard::enter(Device::Cpu, Kind::BFloat16)?;
+//!     a.matmul(&a)
+//! };
+//! assert_eq!(product.kind(), Kind::BFloat16);
+//! # Ok::<(), goemo_torch::TorchError>(())
+//! ```
+
+mod adamw;
+mod autocast;
+mod cuda;
+
+pub use adamw::{fused_adamw, AdamWGroup};
+pub use autocast::AutocastGuard;
+#[cfg(target_os = "linux")]
+pub use cuda::libtorch_dir;
+pub use cuda::load_cuda;
+
+/// The version of the libtorch goemo was built against, read from its headers.
+pub const LIBTORCH_VERSION: &str = env!("GOEMO_LIBTORCH_VERSION");
+
+/// Errors at the libtorch boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum TorchError {
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    /// libtorch threw inside a shim; the message is its own.
+    #[error("libtorch ({operation}): {message}")]
+    Shim { operation: &'static str, message: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(
+        "cannot load libtorch's CUDA library, so this libtorch is CPU-only or its CUDA libraries are missing ({0})"
+    )]
+    Cuda(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = TorchError> = std::result::Result<T, E>;

@@ -1,0 +1,57 @@
+//! Evaluation of a model on a labelled split: probabilities through goemo-model's length-sorted
+//! inference loop, the mean loss, and dev metrics at a global threshold of 0.5.
+
+use goemo_data::Batcher;
+use goemo_metrics::MetricReport;
+use goemo_model::{predict_probabilities, Probability, TrainableModel};
+use ndarray::Array2;
+
+use crate::{EncodedSplit, Loss, Result, TrainConfig, TrainError};
+
+/// Probabilities of a split in input order, and the mean loss, with dropout off.
+pub fn evaluate_split<M: TrainableModel + ?Sized>(
+    model: &M,
+    split: EncodedSplit<'_>,
+    pad_id: u32,
+    batch_size: usize,
+    loss: &Loss,
+) -> Result<(Array2<f32>, f64)> {
+    let batcher = Batcher::new(split.ids, pad_id)
+        .with_targets(split.targets)?
+        .with_token_type_ids(model.uses_token_types());
+    let (mut loss_sum, mut count) = (0.0, 0usize);
+    let mut loss_error = None;
+    let probs = predict_probabilities(model, &batcher, batch_size, Probability::Sigmoid, |batch, logits| {
+        let Some(targets) = &batch.targets else {
+            return Ok(());
+        };
+        match loss.compute(logits, targets).and_then(|l| Ok(l.f_double_value(&[])?)) {
+            Ok(value) => {
+                loss_sum += value * batch.len() as f64;
+                count += batch.len();
+            }
+            Err(e) => loss_error = Some(e),
+        }
+        Ok(())
+    })?;
+    if let Some(e) = loss_error {
+        return Err(e);
+    }
+    if count != split.ids.len() {
+        return Err(TrainError::MissingTargets);
+    }
+    Ok((probs, loss_sum / count.max(1) as f64))
+}
+
+/// Dev loss and metrics at a global threshold of 0.5.
+pub(crate) fn evaluate_dev<M: TrainableModel + ?Sized>(
+    model: &M,
+    dev: EncodedSplit<'_>,
+    pad_id: u32,
+    config: &TrainConfig,
+) -> Result<(f64, MetricReport)> {
+    let (probs, dev_loss) = evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?;
+    let predictions = probs.mapv(|p| p >= 0.5);
+    let report = MetricReport::compute(probs.view(), dev.targets, predictions.view(), model.labels(), None)?;
+    Ok((dev_loss, report))
+}
