@@ -8,7 +8,7 @@ batch 64, 2 threads, tokenization included. Prints a markdown table and goemo's 
         .venv/bin/python scripts/bench_inference_vs_transformers.py
 
 Python runs: `padding="longest"` per batch of 64 in file order under `torch.no_grad()` (the usual
-loop), and the reference system's setup, `padding="max_length"` to 128.
+loop), and `padding="max_length"` to 128.
 """
 import json
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start-up time and peak memory of `predict` with and without libtorch_cuda in the process:
 # the release binary as built (it loads libtorch_cuda only for a CUDA device) and the same
-# binary with the library preloaded, which is what linking it (session 2) did. Prints a table.
+# binary with the library preloaded, which is what linking it would do. Prints a table.
 #
 #   cargo build --release --example predict
 #   bash scripts/bench_startup_memory.sh runs/minilm-cpu/checkpoint [repeats]

@@ -8,8 +8,7 @@ steps left out as warm-up. Prints a markdown table of examples/s and goemo's spe
     cargo build --release --example train
     .venv/bin/python scripts/bench_train_vs_transformers.py [--steps 160] [--skip 10] [--threads 2]
 
-Python runs (scripts/train_transformers.py): the reference system's setup (every batch padded to
-128), the usual dynamic-padding loop (random batches padded to their longest text), and dynamic
+Python runs (scripts/train_transformers.py): every batch padded to 128, the usual dynamic-padding loop (random batches padded to their longest text), and dynamic
 padding with length-grouped batches (transformers' `group_by_length`, what goemo's batcher does).
 goemo's rate comes from its train_log.jsonl (examples/s since the epoch began, per step).
 """
@@ -64,7 +63,7 @@ def main():
 
     ours = goemo_rate(args.steps, args.skip, args.threads)
     rows = [
-        ("Python, padded to 128 (the reference's setup)", python_rate(args.steps, args.skip, args.threads, "--padding", "max_length")),
+        ("Python, padded to 128", python_rate(args.steps, args.skip, args.threads, "--padding", "max_length")),
         ("Python, dynamic padding", python_rate(args.steps, args.skip, args.threads, "--padding", "longest")),
         ("Python, dynamic padding, length-grouped", python_rate(args.steps, args.skip, args.threads, "--padding", "longest", "--group-by-length")),
     ]

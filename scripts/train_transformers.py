@@ -13,7 +13,7 @@ max length 128; dev micro ROC AUC picks the best epoch; per-class thresholds fit
 (the F1-optimal cut between distinct scores, as goemo-threshold's PerClass); then test.
 
 `--padding longest` pads each random batch to its longest text (a DataCollatorWithPadding
-loop); `max_length` pads every batch to 128 as the reference system did; `--group-by-length`
+loop); `max_length` pads every batch to 128 (the usual `transformers` recipe); `--group-by-length`
 draws batches of similar length as goemo's batcher does (transformers' `group_by_length`).
 """
 import argparse

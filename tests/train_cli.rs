@@ -191,3 +191,60 @@ fn every_config_runs() {
         assert!(out.path().join(&name).join("metrics.json").is_file(), "{name}");
     }
 }
+
+/// The same command twice gives the same run: every logged loss and learning rate, every metric
+/// and threshold. The checkpoint's head is new (RoBERTa weights under a mean-pooling head), so
+/// its weights are drawn at load: they must come from the seed too.
+#[test]
+fn same_seed_same_run() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let output = Command::new(train_binary())
+            .args([
+                "--model",
+                &format!("{root}/crates/goemo-model/tests/fixtures/tiny-roberta"),
+            ])
+            .args(["--head", "mean_pooling", "--data", &format!("{root}/data/goemotions")])
+            .args(["--max-train-samples", "200", "--epochs", "2", "--batch-size", "16"])
+            .args(["--lr", "1e-3", "--seed", "7", "--device", "cpu", "--threads", "1"])
+            .args([
+                "--output-dir",
+                out.path().join(name).to_str().unwrap(),
+                "--run-name",
+                "run",
+            ])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let dir = out.path().join(name).join("run");
+        // Timings and the output folder are the only things allowed to differ.
+        let log: Vec<Value> = std::fs::read_to_string(dir.join("train_log.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("examples_per_s");
+                v
+            })
+            .collect();
+        let mut m = metrics(&dir);
+        let m_obj = m.as_object_mut().unwrap();
+        m_obj.remove("train_seconds");
+        m_obj["configuration"].as_object_mut().unwrap().remove("output_dir");
+        for epoch in m_obj["history"].as_array_mut().unwrap() {
+            let e = epoch.as_object_mut().unwrap();
+            e.remove("seconds");
+            e.remove("examples_per_s");
+        }
+        (log, m)
+    };
+    let (log_a, metrics_a) = run("a");
+    let (log_b, metrics_b) = run("b");
+    assert_eq!(log_a.len(), 26);
+    assert_eq!(log_a, log_b, "train_log.jsonl differs between two runs of one command");
+    assert_eq!(
+        metrics_a, metrics_b,
+        "metrics.json differs between two runs of one command"
+    );
+}

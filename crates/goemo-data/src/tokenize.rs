@@ -6,7 +6,7 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::error::{DataError, Result};
 
-/// Default maximum sequence length, special tokens included (as in the reference).
+/// Default maximum sequence length, special tokens included.
 pub const DEFAULT_MAX_LENGTH: usize = 128;
 
 /// Turns texts into token ids; implemented by [`HfTokenizer`], and open to other tokenizers.

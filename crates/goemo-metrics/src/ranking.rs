@@ -766,7 +766,7 @@ mod tests {
         assert_relative_eq!(r.ap.unwrap(), 0.7, epsilon = 1e-15);
     }
 
-    /// The reference: one fully sorted list per class, swept group by group.
+    /// The plain algorithm to check against: one fully sorted list per class, swept group by group.
     fn sorted_sweep(scores: &[f64], targets: &[bool]) -> RankingScores {
         let mut cells: Vec<(u64, bool)> = scores
             .iter()

@@ -61,7 +61,7 @@ pub enum HeadKind {
     /// Hugging Face's head for the architecture: BERT pooler + tanh, DistilBERT pre-classifier +
     /// ReLU, RoBERTa dense + tanh; checkpoints load in `transformers` unchanged.
     Standard,
-    /// The reference system's head: first token, dropout, one linear layer.
+    /// The first token's hidden state, dropout, one linear layer.
     FirstToken,
     /// goemo's head: mean of the last hidden state over real tokens, dropout, one linear layer
     /// (what sentence-transformer encoders such as all-MiniLM-L6-v2 were trained for).

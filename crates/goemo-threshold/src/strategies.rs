@@ -122,7 +122,7 @@ pub trait ThresholdStrategy: Send + Sync {
     fn fit(&self, scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>) -> Result<Thresholds>;
 }
 
-/// A fixed threshold for every label (the reference used 0.5).
+/// A fixed threshold for every label (0.5 is the usual one).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Global(pub f64);
 

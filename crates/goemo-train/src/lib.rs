@@ -37,10 +37,6 @@ pub enum TrainError {
     #[error(transparent)]
     Metrics(#[from] goemo_metrics::MetricsError),
     #[error(transparent)]
-    Threshold(#[from] goemo_threshold::ThresholdError),
-    #[error(transparent)]
-    Report(#[from] goemo_report::ReportError),
-    #[error(transparent)]
     Fs(#[from] goemo_fs::FsError),
     #[error("invalid training option: {0}")]
     InvalidOption(String),

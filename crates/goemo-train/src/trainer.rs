@@ -219,7 +219,7 @@ enum EpochEnd {
 ///
 /// ```no_run
 /// use goemo_train::{EncodedSplit, TrainConfig, Trainer};
-/// # fn demo(model: &mut goemo_model::SequenceClassifier, train: EncodedSplit<'_>, dev: EncodedSplit<'_>) -> goemo_train::Result<()> {
+/// # fn demo<'d>(model: &mut goemo_model::SequenceClassifier, train: EncodedSplit<'d>, dev: EncodedSplit<'d>) -> goemo_train::Result<()> {
 /// let config = TrainConfig { epochs: 1, ..TrainConfig::default() };
 /// let mut trainer = Trainer::new(model, train, dev, 0, config)?.with_state_dir("runs/demo/state");
 /// trainer.resume()?;
