@@ -265,48 +265,16 @@ pub fn parse_csv(
     if header.iter().all(String::is_empty) {
         return Err(file_error("no header row".into()));
     }
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| file_error(format!("no column {name:?} in header {header:?}")))
+    let mut head = CsvHeader {
+        columns: header,
+        text_col: 0,
+        id_col: None,
+        source_name,
     };
-    let text_col = column(&spec.text_column)?;
-    let id_col = spec.id_column.as_deref().map(column).transpose()?;
-
-    let (label_set, layout) = match &spec.labels {
-        CsvLabels::Joined { column: name } => {
-            let col = column(name)?;
-            let set = match labels {
-                Some(set) => set.clone(),
-                None => infer_joined_labels(bytes, spec.delimiter, col).map_err(file_error)?,
-            };
-            (set, LabelLayout::Joined(col))
-        }
-        CsvLabels::OneHot { columns } => {
-            let names: Vec<String> = match columns {
-                Some(cols) => cols.clone(),
-                None => header
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != text_col && Some(*i) != id_col)
-                    .map(|(_, h)| h.clone())
-                    .collect(),
-            };
-            let cols = names.iter().map(|n| column(n)).collect::<Result<Vec<_>>>()?;
-            let set = LabelSet::new(names.clone()).map_err(|e| file_error(e.to_string()))?;
-            if let Some(given) = labels {
-                if given.names() != set.names() {
-                    return Err(file_error(format!(
-                        "label columns {:?} differ from the expected labels {:?}",
-                        set.names(),
-                        given.names()
-                    )));
-                }
-            }
-            (set, LabelLayout::OneHot(cols))
-        }
-    };
+    head.text_col = head.column(&spec.text_column)?;
+    head.id_col = spec.id_column.as_deref().map(|c| head.column(c)).transpose()?;
+    let (label_set, layout) = head.label_layout(bytes, spec, labels)?;
+    let (text_col, id_col) = (head.text_col, head.id_col);
 
     let mut out = ReadOutcome::default();
     let mut record = csv::ByteRecord::new();
@@ -333,6 +301,66 @@ pub fn parse_csv(
         }
     }
     Ok((label_set, out))
+}
+
+/// What the header of a CSV says: its columns, and where the text and id are.
+struct CsvHeader<'a> {
+    columns: Vec<String>,
+    text_col: usize,
+    id_col: Option<usize>,
+    source_name: &'a str,
+}
+
+impl CsvHeader<'_> {
+    fn error(&self, message: String) -> DataError {
+        DataError::File {
+            source_name: self.source_name.to_string(),
+            message,
+        }
+    }
+
+    fn column(&self, name: &str) -> Result<usize> {
+        self.columns
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| self.error(format!("no column {name:?} in header {:?}", self.columns)))
+    }
+
+    /// The label set and where the labels are: given, or inferred from the file.
+    fn label_layout(&self, bytes: &[u8], spec: &CsvSpec, labels: Option<&LabelSet>) -> Result<(LabelSet, LabelLayout)> {
+        match &spec.labels {
+            CsvLabels::Joined { column: name } => {
+                let col = self.column(name)?;
+                let set = match labels {
+                    Some(set) => set.clone(),
+                    None => infer_joined_labels(bytes, spec.delimiter, col).map_err(|e| self.error(e))?,
+                };
+                Ok((set, LabelLayout::Joined(col)))
+            }
+            CsvLabels::OneHot { columns } => {
+                let names: Vec<String> = match columns {
+                    Some(cols) => cols.clone(),
+                    None => self
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != self.text_col && Some(*i) != self.id_col)
+                        .map(|(_, h)| h.clone())
+                        .collect(),
+                };
+                let cols = names.iter().map(|n| self.column(n)).collect::<Result<Vec<_>>>()?;
+                let set = LabelSet::new(names.clone()).map_err(|e| self.error(e.to_string()))?;
+                if let Some(given) = labels.filter(|given| given.names() != set.names()) {
+                    return Err(self.error(format!(
+                        "label columns {:?} differ from the expected labels {:?}",
+                        set.names(),
+                        given.names()
+                    )));
+                }
+                Ok((set, LabelLayout::OneHot(cols)))
+            }
+        }
+    }
 }
 
 /// Column positions of the labels in a CSV record.

@@ -431,27 +431,7 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
 ) -> (Vec<RankingScores>, RankingScores) {
     let c = scores.ncols();
     let buckets = Buckets::<K>::new(scores, cells_per_bucket);
-    let score_blocks = || scores.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter();
-    let target_blocks = || targets.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter();
-
-    // Pass 1, blocks of rows in parallel: each cell's bucket, and each block's count and
-    // smallest and largest key per bucket.
-    let block_cells = ROWS_PER_BLOCK * c;
-    let mut bucket_of = vec![0u16; scores.len()];
-    let blocks: Vec<Vec<BucketTally>> = bucket_of
-        .par_chunks_mut(block_cells)
-        .zip(score_blocks())
-        .map(|(ids, s)| {
-            let mut tallies = vec![BucketTally::default(); buckets.len()];
-            for (id, &score) in ids.iter_mut().zip(s.iter()) {
-                let key = K::of(score.to_f64());
-                let b = buckets.of(key);
-                *id = b as u16;
-                tallies[b].add(key.into());
-            }
-            tallies
-        })
-        .collect();
+    let (bucket_of, blocks) = tally_blocks(scores, &buckets);
     let bucket_tallies: Vec<BucketTally> = (0..buckets.len())
         .map(|b| {
             blocks
@@ -469,56 +449,13 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
             (t.low, span_bits.saturating_sub(C::KEY_BITS))
         })
         .collect();
-
-    // Pass 2: every cell written straight to its place, buckets in key order and, within a
-    // bucket, blocks in row order; each (block, bucket) pair owns a disjoint slice.
-    let mut cells = vec![C::default(); scores.len()];
-    let mut by_block: Vec<Vec<&mut [C]>> = blocks.iter().map(|_| Vec::with_capacity(buckets.len())).collect();
-    let lengths = (0..buckets.len()).flat_map(|b| blocks.iter().map(move |block| block[b].count));
-    for (i, slice) in split_by_lengths(&mut cells, lengths).into_iter().enumerate() {
-        by_block[i % blocks.len()].push(slice);
-    }
-    by_block
-        .into_par_iter()
-        .zip(bucket_of.par_chunks(block_cells))
-        .zip(score_blocks().zip(target_blocks()))
-        .enumerate()
-        .for_each(|(k, ((mut outs, ids), (s, t)))| {
-            let mut filled = vec![0usize; outs.len()];
-            let mut ids = ids.iter();
-            for (i, (srow, trow)) in s.rows().into_iter().zip(t.rows()).enumerate() {
-                for (class, (&score, &target)) in srow.iter().zip(trow).enumerate() {
-                    let b = usize::from(*ids.next().expect("one bucket per cell"));
-                    let (first, shift) = shifted[b];
-                    let key = (K::of(score.to_f64()).into() - first) >> shift;
-                    let tag = tag_of.pack(k * ROWS_PER_BLOCK + i, class, target.to_f64() == 1.0);
-                    outs[b][filled[b]] = C::pack(key, tag);
-                    filled[b] += 1;
-                }
-            }
-        });
-    drop(bucket_of);
-
-    // Each bucket sorted in place, and its (positives, negatives) per class counted.
+    let mut cells = scatter_cells::<K, C, S, T>(scores, targets, tag_of, bucket_of, &blocks, &shifted);
+    let bucket_counts = sort_buckets(&mut cells, &bucket_tallies, &shifted, tag_of, c);
     let starts: Vec<usize> = std::iter::once(0)
         .chain(bucket_tallies.iter().scan(0, |end, t| {
             *end += t.count;
             Some(*end)
         }))
-        .collect();
-    let bucket_counts: Vec<Vec<[u64; 2]>> = split_by_lengths(&mut cells, bucket_tallies.iter().map(|t| t.count))
-        .into_par_iter()
-        .zip(bucket_tallies.par_iter().zip(&shifted))
-        .map_init(Vec::new, |scratch, (bucket, (t, &(_, shift)))| {
-            // Relative keys run from 0 to the bucket's span, shifted.
-            sort_by_key(bucket, t.high.saturating_sub(t.low) >> shift, scratch);
-            let mut counts = vec![[0u64; 2]; c];
-            for cell in bucket.iter() {
-                let tag = cell.tag();
-                counts[tag_of.class(tag)][usize::from(tag & 1 == 0)] += 1;
-            }
-            counts
-        })
         .collect();
     let sorted: Vec<(&[C], bool)> = starts
         .windows(2)
@@ -537,63 +474,10 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
         }
     }
     let totals = running;
-
     let partials: Vec<(Vec<Sweep>, Sweep)> = sorted
         .par_iter()
         .zip(before.par_iter())
-        .map(|(&(cells, refine), before)| {
-            let mut classes: Vec<Sweep> = before
-                .iter()
-                .map(|&[tp, fp]| Sweep {
-                    tp,
-                    fp,
-                    prev_tp: tp,
-                    prev_fp: fp,
-                    ..Sweep::default()
-                })
-                .collect();
-            let (tp, fp) = before.iter().fold((0, 0), |(tp, fp), k| (tp + k[0], fp + k[1]));
-            let mut micro = Sweep {
-                tp,
-                fp,
-                prev_tp: tp,
-                prev_fp: fp,
-                ..Sweep::default()
-            };
-            let mut touched: Vec<usize> = Vec::with_capacity(c);
-            let mut exact: Vec<(u64, u32)> = Vec::new();
-            let mut i = 0;
-            while i < cells.len() {
-                let key = cells[i].key();
-                let mut end = i + 1;
-                while end < cells.len() && cells[end].key() == key {
-                    end += 1;
-                }
-                if end - i == 1 {
-                    // Most scores are unique: a group of one cell, without the bookkeeping.
-                    let tag = cells[i].tag();
-                    classes[tag_of.class(tag)].single(tag & 1 == 1);
-                    micro.single(tag & 1 == 1);
-                } else if refine {
-                    // Shortened keys may have merged these scores: split the run by the exact ones.
-                    exact.clear();
-                    exact.extend(cells[i..end].iter().map(|cell| {
-                        let tag = cell.tag();
-                        let score = scores[[tag_of.row(tag), tag_of.class(tag)]].to_f64();
-                        (descending_key(score), tag)
-                    }));
-                    exact.sort_unstable_by_key(|e| e.0);
-                    for run in exact.chunk_by(|a, b| a.0 == b.0) {
-                        close_group(&mut classes, &mut micro, &mut touched, tag_of, run.iter().map(|e| e.1));
-                    }
-                } else {
-                    let tags = cells[i..end].iter().map(|cell| cell.tag());
-                    close_group(&mut classes, &mut micro, &mut touched, tag_of, tags);
-                }
-                i = end;
-            }
-            (classes, micro)
-        })
+        .map(|(&(cells, refine), before)| sweep_bucket(cells, refine, before, scores, tag_of))
         .collect();
 
     let (mut per_class, mut micro) = (vec![Sweep::default(); c], Sweep::default());
@@ -612,6 +496,151 @@ fn rank_cells<K: Key, C: Cell, S: Value, T: Value>(
             .collect(),
         micro.scores(all_pos, all_neg),
     )
+}
+
+/// Pass 1, blocks of rows in parallel: each cell's bucket, and each block's count and smallest
+/// and largest key per bucket.
+fn tally_blocks<K: Key, S: Value>(
+    scores: ArrayView2<'_, S>,
+    buckets: &Buckets<K>,
+) -> (Vec<u16>, Vec<Vec<BucketTally>>) {
+    let block_cells = ROWS_PER_BLOCK * scores.ncols();
+    let mut bucket_of = vec![0u16; scores.len()];
+    let blocks: Vec<Vec<BucketTally>> = bucket_of
+        .par_chunks_mut(block_cells)
+        .zip(scores.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter())
+        .map(|(ids, s)| {
+            let mut tallies = vec![BucketTally::default(); buckets.len()];
+            for (id, &score) in ids.iter_mut().zip(s.iter()) {
+                let key = K::of(score.to_f64());
+                let b = buckets.of(key);
+                *id = b as u16;
+                tallies[b].add(key.into());
+            }
+            tallies
+        })
+        .collect();
+    (bucket_of, blocks)
+}
+
+/// Pass 2: every cell written straight to its place, buckets in key order and, within a
+/// bucket, blocks in row order; each (block, bucket) pair owns a disjoint slice.
+fn scatter_cells<K: Key, C: Cell, S: Value, T: Value>(
+    scores: ArrayView2<'_, S>,
+    targets: ArrayView2<'_, T>,
+    tag_of: Tag,
+    bucket_of: Vec<u16>,
+    blocks: &[Vec<BucketTally>],
+    shifted: &[(u64, u32)],
+) -> Vec<C> {
+    let n_buckets = shifted.len();
+    let block_cells = ROWS_PER_BLOCK * scores.ncols();
+    let mut cells = vec![C::default(); scores.len()];
+    let mut by_block: Vec<Vec<&mut [C]>> = blocks.iter().map(|_| Vec::with_capacity(n_buckets)).collect();
+    let lengths = (0..n_buckets).flat_map(|b| blocks.iter().map(move |block| block[b].count));
+    for (i, slice) in split_by_lengths(&mut cells, lengths).into_iter().enumerate() {
+        by_block[i % blocks.len()].push(slice);
+    }
+    let score_blocks = scores.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter();
+    let target_blocks = targets.axis_chunks_iter(Axis(0), ROWS_PER_BLOCK).into_par_iter();
+    by_block
+        .into_par_iter()
+        .zip(bucket_of.par_chunks(block_cells))
+        .zip(score_blocks.zip(target_blocks))
+        .enumerate()
+        .for_each(|(k, ((mut outs, ids), (s, t)))| {
+            let mut filled = vec![0usize; outs.len()];
+            let mut ids = ids.iter();
+            for (i, (srow, trow)) in s.rows().into_iter().zip(t.rows()).enumerate() {
+                for (class, (&score, &target)) in srow.iter().zip(trow).enumerate() {
+                    let b = usize::from(*ids.next().expect("one bucket per cell"));
+                    let (first, shift) = shifted[b];
+                    let key = (K::of(score.to_f64()).into() - first) >> shift;
+                    let tag = tag_of.pack(k * ROWS_PER_BLOCK + i, class, target.to_f64() == 1.0);
+                    outs[b][filled[b]] = C::pack(key, tag);
+                    filled[b] += 1;
+                }
+            }
+        });
+    cells
+}
+
+/// Each bucket sorted in place, and its (positives, negatives) per class counted.
+fn sort_buckets<C: Cell>(
+    cells: &mut [C],
+    tallies: &[BucketTally],
+    shifted: &[(u64, u32)],
+    tag_of: Tag,
+    classes: usize,
+) -> Vec<Vec<[u64; 2]>> {
+    split_by_lengths(cells, tallies.iter().map(|t| t.count))
+        .into_par_iter()
+        .zip(tallies.par_iter().zip(shifted))
+        .map_init(Vec::new, |scratch, (bucket, (t, &(_, shift)))| {
+            // Relative keys run from 0 to the bucket's span, shifted.
+            sort_by_key(bucket, t.high.saturating_sub(t.low) >> shift, scratch);
+            let mut counts = vec![[0u64; 2]; classes];
+            for cell in bucket.iter() {
+                let tag = cell.tag();
+                counts[tag_of.class(tag)][usize::from(tag & 1 == 0)] += 1;
+            }
+            counts
+        })
+        .collect()
+}
+
+/// The sweep of one sorted bucket, from the counts of the buckets above it (`before`, per
+/// class); `refine` splits runs of equal shortened keys by the exact scores.
+fn sweep_bucket<C: Cell, S: Value>(
+    cells: &[C],
+    refine: bool,
+    before: &[[u64; 2]],
+    scores: ArrayView2<'_, S>,
+    tag_of: Tag,
+) -> (Vec<Sweep>, Sweep) {
+    let start = |tp: u64, fp: u64| Sweep {
+        tp,
+        fp,
+        prev_tp: tp,
+        prev_fp: fp,
+        ..Sweep::default()
+    };
+    let mut classes: Vec<Sweep> = before.iter().map(|&[tp, fp]| start(tp, fp)).collect();
+    let (tp, fp) = before.iter().fold((0, 0), |(tp, fp), k| (tp + k[0], fp + k[1]));
+    let mut micro = start(tp, fp);
+    let mut touched: Vec<usize> = Vec::with_capacity(before.len());
+    let mut exact: Vec<(u64, u32)> = Vec::new();
+    let mut i = 0;
+    while i < cells.len() {
+        let key = cells[i].key();
+        let mut end = i + 1;
+        while end < cells.len() && cells[end].key() == key {
+            end += 1;
+        }
+        if end - i == 1 {
+            // Most scores are unique: a group of one cell, without the bookkeeping.
+            let tag = cells[i].tag();
+            classes[tag_of.class(tag)].single(tag & 1 == 1);
+            micro.single(tag & 1 == 1);
+        } else if refine {
+            // Shortened keys may have merged these scores: split the run by the exact ones.
+            exact.clear();
+            exact.extend(cells[i..end].iter().map(|cell| {
+                let tag = cell.tag();
+                let score = scores[[tag_of.row(tag), tag_of.class(tag)]].to_f64();
+                (descending_key(score), tag)
+            }));
+            exact.sort_unstable_by_key(|e| e.0);
+            for run in exact.chunk_by(|a, b| a.0 == b.0) {
+                close_group(&mut classes, &mut micro, &mut touched, tag_of, run.iter().map(|e| e.1));
+            }
+        } else {
+            let tags = cells[i..end].iter().map(|cell| cell.tag());
+            close_group(&mut classes, &mut micro, &mut touched, tag_of, tags);
+        }
+        i = end;
+    }
+    (classes, micro)
 }
 
 /// ROC AUC and AP of one column of scores against 0/1 targets.

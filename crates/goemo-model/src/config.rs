@@ -153,6 +153,26 @@ pub struct ModelConfig {
     pub raw: serde_json::Map<String, Value>,
 }
 
+/// Label names in id order from an `id2label` object, whose ids must be 0..n.
+fn id2label(value: &Value) -> std::result::Result<Vec<String>, String> {
+    let map = value.as_object().ok_or("id2label is not an object")?;
+    let mut pairs: Vec<(usize, String)> = map
+        .iter()
+        .map(|(k, v)| {
+            let id = k
+                .parse::<usize>()
+                .map_err(|_| format!("id2label key {k:?} is not an integer"))?;
+            let name = v.as_str().ok_or(format!("id2label[{k}] is not a string"))?;
+            Ok((id, name.to_string()))
+        })
+        .collect::<std::result::Result<_, String>>()?;
+    pairs.sort();
+    if pairs.iter().enumerate().any(|(i, (id, _))| i != *id) {
+        return Err("id2label ids must be 0..n".into());
+    }
+    Ok(pairs.into_iter().map(|(_, l)| l).collect())
+}
+
 fn get<'a>(raw: &'a serde_json::Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().find_map(|k| raw.get(*k).filter(|v| !v.is_null()))
 }
@@ -203,25 +223,7 @@ impl ModelConfig {
         let activation = Activation::parse(activation_name)
             .ok_or_else(|| format!("activation {activation_name:?} is not supported"))?;
         let hidden_dropout = float(&["hidden_dropout_prob", "dropout"], 0.1);
-        let labels = match raw.get("id2label").and_then(Value::as_object) {
-            Some(map) => {
-                let mut pairs: Vec<(usize, String)> = map
-                    .iter()
-                    .map(|(k, v)| {
-                        let id = k
-                            .parse::<usize>()
-                            .map_err(|_| format!("id2label key {k:?} is not an integer"))?;
-                        Ok((id, v.as_str().unwrap_or_default().to_string()))
-                    })
-                    .collect::<std::result::Result<_, String>>()?;
-                pairs.sort();
-                if pairs.iter().enumerate().any(|(i, (id, _))| i != *id) {
-                    return Err("id2label ids must be 0..n".into());
-                }
-                Some(pairs.into_iter().map(|(_, l)| l).collect())
-            }
-            None => None,
-        };
+        let labels = raw.get("id2label").map(id2label).transpose()?;
         let head = match raw.get("goemo_head") {
             Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| format!("goemo_head: {e}"))?),
             None => None,

@@ -194,19 +194,22 @@ impl SequenceClassifier {
             (None, None) => goemo_data::GOEMOTIONS_LABELS.iter().map(|s| s.to_string()).collect(),
         };
         let model = Self::build(config, head_kind, labels, device);
+        model.check_tensors(&weights, &weights_path)?;
+        model.copy_weights(&weights, &weights_path)?;
+        Ok(model)
+    }
 
-        let variables = model.vs.variables();
-        let head_names: BTreeSet<String> = variables
+    /// Every encoder tensor must be in the checkpoint, and the checkpoint may hold nothing else
+    /// than this model's tensors and a standard head or pooler it does not use; only a new
+    /// head's tensors may be missing.
+    fn check_tensors(&self, weights: &HashMap<String, Tensor>, weights_path: &Path) -> Result<()> {
+        let variables = self.vs.variables();
+        let encoder_prefix = format!("{}.", self.config.architecture.prefix());
+        let head_names: BTreeSet<&String> = variables
             .keys()
-            .filter(|k| !k.starts_with(&format!("{}.", model.config.architecture.prefix())) || k.contains(".pooler."))
-            .cloned()
+            .filter(|k| !k.starts_with(&encoder_prefix) || k.contains(".pooler."))
             .collect();
-        let missing: Vec<String> = variables
-            .keys()
-            .filter(|k| !weights.contains_key(*k))
-            .cloned()
-            .collect();
-        let unexpected: Vec<String> = weights
+        let mut unexpected: Vec<String> = weights
             .keys()
             .filter(|k| !variables.contains_key(*k))
             // A standard pooler or head the chosen head does not use is not an error.
@@ -214,49 +217,57 @@ impl SequenceClassifier {
             .cloned()
             .collect();
         if !unexpected.is_empty() {
-            let mut names = unexpected;
-            names.sort();
+            unexpected.sort();
             return Err(ModelError::UnexpectedTensors {
-                path: weights_path,
-                names,
+                path: weights_path.to_path_buf(),
+                names: unexpected,
             });
         }
-        let missing_encoder: Vec<String> = missing.iter().filter(|k| !head_names.contains(*k)).cloned().collect();
+        let mut missing_encoder: Vec<String> = variables
+            .keys()
+            .filter(|k| !weights.contains_key(*k) && !head_names.contains(k))
+            .cloned()
+            .collect();
         if !missing_encoder.is_empty() {
-            let mut names = missing_encoder;
-            names.sort();
+            missing_encoder.sort();
             return Err(ModelError::MissingTensors {
-                path: weights_path,
-                names,
+                path: weights_path.to_path_buf(),
+                names: missing_encoder,
             });
         }
+        Ok(())
+    }
+
+    /// Copies the checkpoint's tensors into the variables (shapes checked); a new head gets
+    /// normal(0, initializer_range) weights and zero biases, as `transformers` initialises it.
+    /// Variables go in name order, so that a seed gives the same new head in every process.
+    fn copy_weights(&self, weights: &HashMap<String, Tensor>, weights_path: &Path) -> Result<()> {
+        let device = self.device();
+        let variables: std::collections::BTreeMap<String, Tensor> = self.vs.variables().into_iter().collect();
         tch::no_grad(|| -> Result<()> {
             for (name, var) in &variables {
                 match weights.get(name) {
                     Some(w) => {
                         if w.size() != var.size() {
                             return Err(ModelError::ShapeMismatch {
-                                path: weights_path.clone(),
+                                path: weights_path.to_path_buf(),
                                 name: name.clone(),
                                 expected: var.size(),
                                 found: w.size(),
                             });
                         }
-                        var.shallow_clone().f_copy_(&w.to_device(device))?;
+                        var.shallow_clone().f_copy_(&w.f_to_device(device)?)?;
                     }
-                    // A new head: normal(0, initializer_range) weights and zero biases, as
-                    // `transformers` initialises it.
                     None if name.ends_with(".bias") => {
-                        let _ = var.shallow_clone().zero_();
+                        let _ = var.shallow_clone().f_zero_()?;
                     }
                     None => {
-                        let _ = var.shallow_clone().normal_(0.0, model.config.initializer_range);
+                        let _ = var.shallow_clone().f_normal_(0.0, self.config.initializer_range)?;
                     }
                 }
             }
             Ok(())
-        })?;
-        Ok(model)
+        })
     }
 
     /// A randomly initialised model (libtorch's default initialisation), for tests and for

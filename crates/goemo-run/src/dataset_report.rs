@@ -18,6 +18,11 @@ pub fn write_dataset_report(
     out: &Path,
 ) -> Result<()> {
     write_json_atomic(out.join("stats.json"), stats)?;
+    write_tables(stats, out)?;
+    write_charts(stats, token_lengths, max_length, out)
+}
+
+fn write_tables(stats: &DatasetStats, out: &Path) -> Result<()> {
     write_csv_atomic(
         out.join("label_distribution.csv"),
         &[
@@ -69,8 +74,13 @@ pub fn write_dataset_report(
             ]
         }),
     )?;
+    Ok(())
+}
 
-    // Charts: most frequent label first.
+fn write_charts(stats: &DatasetStats, token_lengths: Option<&[usize]>, max_length: usize, out: &Path) -> Result<()> {
+    let co = &stats.cooccurrence;
+    let n = stats.labels.len();
+    // Most frequent label first.
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(stats.label_counts[i].train));
     let names: Vec<String> = order.iter().map(|&i| stats.labels[i].clone()).collect();
