@@ -51,23 +51,59 @@ fn main() {
     }
 }
 
-fn read_lines(input: &str) -> Result<Vec<String>> {
-    let reader: Box<dyn BufRead> = if input == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?,
-        ))
-    };
-    let mut lines = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{input}:{}: not UTF-8 text", i + 1))?;
-        let line = line.trim_end_matches('\r');
-        if !line.trim().is_empty() {
-            lines.push(line.to_string());
-        }
+/// Lines of the input in chunks of at most `chunk` non-blank texts, so that memory is bounded
+/// by the chunk, not the input. Invalid UTF-8 is replaced (U+FFFD) with a warning naming the line.
+struct Chunks {
+    reader: Box<dyn BufRead>,
+    name: String,
+    line: usize,
+    chunk: usize,
+}
+
+impl Chunks {
+    fn open(input: &str, chunk: usize) -> Result<Self> {
+        let reader: Box<dyn BufRead> = if input == "-" {
+            Box::new(std::io::BufReader::new(std::io::stdin()))
+        } else {
+            let file = std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?;
+            Box::new(std::io::BufReader::new(file))
+        };
+        Ok(Chunks {
+            reader,
+            name: input.to_string(),
+            line: 0,
+            chunk: chunk.max(1),
+        })
     }
-    Ok(lines)
+
+    fn next_chunk(&mut self) -> Result<Vec<String>> {
+        let mut texts = Vec::new();
+        let mut bytes = Vec::new();
+        while texts.len() < self.chunk {
+            bytes.clear();
+            if self
+                .reader
+                .read_until(b'\n', &mut bytes)
+                .with_context(|| format!("reading {}", self.name))?
+                == 0
+            {
+                break;
+            }
+            self.line += 1;
+            let text = String::from_utf8(bytes.clone()).unwrap_or_else(|_| {
+                eprintln!(
+                    "warning: {}:{}: not UTF-8; invalid bytes replaced",
+                    self.name, self.line
+                );
+                String::from_utf8_lossy(&bytes).into_owned()
+            });
+            let text = text.trim_end_matches(['\n', '\r']);
+            if !text.trim().is_empty() {
+                texts.push(text.to_string());
+            }
+        }
+        Ok(texts)
+    }
 }
 
 fn run(args: Args) -> Result<()> {
@@ -79,32 +115,36 @@ fn run(args: Args) -> Result<()> {
     if let Some(t) = args.threshold {
         classifier = classifier.with_threshold(t);
     }
-    let texts = read_lines(&args.input)?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match args.format {
-        Format::Jsonl => {
-            for (text, p) in texts.iter().zip(classifier.predict(&refs)?) {
-                let scores: serde_json::Map<String, serde_json::Value> =
-                    p.scores.into_iter().map(|(l, s)| (l, serde_json::json!(s))).collect();
-                let line = serde_json::json!({"text": text, "scores": scores, "labels": p.labels});
-                writeln!(out, "{line}")?;
-            }
+    let mut input = Chunks::open(&args.input, args.batch_size * 8)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if let Format::Csv = args.format {
+        let header = std::iter::once("text").chain(classifier.labels().iter().map(String::as_str));
+        csv::Writer::from_writer(&mut out).write_record(header)?;
+    }
+    loop {
+        let texts = input.next_chunk()?;
+        if texts.is_empty() {
+            break;
         }
-        Format::Csv => {
-            let probs = classifier.probabilities(&refs)?;
-            let mut csv = csv::Writer::from_writer(out);
-            let mut header = vec!["text".to_string()];
-            header.extend(classifier.labels().iter().cloned());
-            csv.write_record(&header)?;
-            for (text, row) in texts.iter().zip(probs.rows()) {
-                let mut record = vec![text.clone()];
-                record.extend(row.iter().map(|p| p.to_string()));
-                csv.write_record(&record)?;
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        match args.format {
+            Format::Jsonl => {
+                for (text, p) in texts.iter().zip(classifier.predict(&refs)?) {
+                    let scores: serde_json::Map<String, serde_json::Value> =
+                        p.scores.into_iter().map(|(l, s)| (l, serde_json::json!(s))).collect();
+                    let line = serde_json::json!({"text": text, "scores": scores, "labels": p.labels});
+                    writeln!(out, "{line}")?;
+                }
             }
-            csv.flush()?;
+            Format::Csv => {
+                let probs = classifier.probabilities(&refs)?;
+                let mut out = csv::Writer::from_writer(&mut out);
+                for (text, row) in texts.iter().zip(probs.rows()) {
+                    out.write_record(std::iter::once(text.clone()).chain(row.iter().map(|p| p.to_string())))?;
+                }
+            }
         }
     }
+    out.flush()?;
     Ok(())
 }

@@ -9,9 +9,14 @@
 //! Flags override the config file; the file overrides the defaults (`--help` lists them).
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use clap::Parser;
 use goemo::run::{parse_layered, Experiment, RunConfig, RunError};
+use goemo::train::TrainError;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
 
 #[derive(Parser, Debug)]
 #[command(about = "Fine-tune an encoder on GoEmotions")]
@@ -27,11 +32,26 @@ struct Cli {
 }
 
 fn main() {
+    // Ctrl-C or SIGTERM: save the state at the next step and stop; a second one exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        let _ = flag::register_conditional_shutdown(signal, 130, stop.clone());
+        let _ = flag::register(signal, stop.clone());
+    }
     let outcome = parse_layered(std::env::args_os(), |cli: &Cli| cli.config.as_deref())
-        .and_then(|cli| Experiment::new(cli.run).resuming(cli.resume).run());
+        .and_then(|cli| Experiment::new(cli.run).resuming(cli.resume).with_stop_flag(stop).run());
     match outcome {
         Ok(outcome) => println!("{}", outcome.summary()),
         Err(RunError::Cli(e)) => e.exit(),
+        Err(RunError::Train(TrainError::Interrupted { step })) => {
+            let mut command: Vec<String> = std::env::args().filter(|a| a != "--resume").collect();
+            command.push("--resume".into());
+            eprintln!(
+                "stopped after step {step}; the state is saved. Continue with:\n  {}",
+                command.join(" ")
+            );
+            std::process::exit(130);
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);

@@ -3,8 +3,9 @@
 //! This facade re-exports the layered crates: [`data`] (readers, taxonomies, tokenization,
 //! batching), [`metrics`], [`threshold`], [`fs`] (atomic writes), [`report`], [`torch`] (the
 //! libtorch shims), [`model`] (libtorch encoders and the embeddable
-//! [`model::EmotionClassifier`]), [`train`] (the trainer and its parts) and [`run`] (one
-//! configuration, one call: a whole training run).
+//! [`model::EmotionClassifier`]), [`train`] (the trainer and its parts), [`run`] (one
+//! configuration, one call: a whole training run) and [`serve`] (a batching service and its HTTP
+//! server).
 
 pub use goemo_data as data;
 pub use goemo_fs as fs;
@@ -12,6 +13,7 @@ pub use goemo_metrics as metrics;
 pub use goemo_model as model;
 pub use goemo_report as report;
 pub use goemo_run as run;
+pub use goemo_serve as serve;
 pub use goemo_threshold as threshold;
 pub use goemo_torch as torch;
 pub use goemo_train as train;

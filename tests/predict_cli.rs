@@ -87,3 +87,81 @@ fn a_bad_model_is_an_error_not_a_panic() {
     assert!(!ok);
     assert!(stderr.starts_with("error: /no/such/folder: no such folder"), "{stderr}");
 }
+
+#[test]
+fn invalid_utf8_blank_lines_and_a_megabyte_text_are_handled() {
+    let mut input = b"fine\n\n   \n".to_vec();
+    input.extend_from_slice(&[0xff, 0xfe, b'o', b'k', b'\n']);
+    input.extend(std::iter::repeat_n(b'x', 1 << 20));
+    input.push(b'\n');
+    let mut child = Command::new(predict_binary())
+        .args(["--model", &fixture("tiny-bert"), "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("-:4: not UTF-8"),
+        "the warning names the line: {stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        4,
+        "header, fine, the repaired line, the long text"
+    );
+    assert!(stdout.lines().nth(2).unwrap().starts_with("\u{fffd}\u{fffd}ok,"));
+}
+
+/// 100,000 lines through a pipe: every line answered, memory bounded by the chunk.
+#[test]
+fn a_long_stream_is_answered_line_by_line_in_bounded_memory() {
+    let mut child = Command::new(predict_binary())
+        .args(["--model", &fixture("tiny-bert"), "--format", "csv", "--threads", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..100_000 {
+            writeln!(stdin, "line {i}: feelings about {} things, said at length", i % 97).unwrap();
+        }
+    });
+    let reader = {
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || std::io::BufRead::lines(std::io::BufReader::new(stdout)).count())
+    };
+    let rss = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(String::from))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+    };
+    // The first 3 s (libtorch and the model loading, the first chunks) set the baseline.
+    let started = std::time::Instant::now();
+    let (mut baseline, mut peak) = (0, 0);
+    while !writer.is_finished() || child.try_wait().unwrap().is_none() {
+        if let Some(kib) = rss() {
+            if started.elapsed() < std::time::Duration::from_secs(3) {
+                baseline = baseline.max(kib);
+            }
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    writer.join().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(reader.join().unwrap(), 100_001, "a header and one row per line");
+    assert!(
+        peak < baseline + 100 * 1024,
+        "resident memory grew from {baseline} to {peak} KiB"
+    );
+}

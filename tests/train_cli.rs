@@ -248,3 +248,47 @@ fn same_seed_same_run() {
         "metrics.json differs between two runs of one command"
     );
 }
+
+/// Ctrl-C (SIGINT) or SIGTERM mid-run: the state is saved at the next step, the resume command
+/// is printed, and that command finishes the run.
+#[test]
+fn a_signal_saves_the_state_and_prints_the_resume_command() {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = args(out.path(), "signalled");
+    let at = args.iter().position(|a| a == "--save-every").unwrap();
+    args[at + 1] = "100000".into();
+    let child = Command::new(train_binary())
+        .args(&args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = out.path().join("signalled/train_log.jsonl");
+    let start = Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 5
+        && start.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("the state is saved"), "{stderr}");
+    let resume = stderr.lines().last().unwrap().trim().to_string();
+    assert!(
+        resume.ends_with("--resume") && resume.contains("--run-name signalled"),
+        "{resume}"
+    );
+    assert!(out.path().join("signalled/state/progress.json").is_file());
+    let mut words = resume.split_whitespace();
+    let status = Command::new(words.next().unwrap())
+        .args(words)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(metrics(&out.path().join("signalled"))["steps"], 225);
+}

@@ -263,15 +263,52 @@ impl ModelConfig {
             head,
             raw,
         })
-        .and_then(|c: ModelConfig| {
-            if c.hidden_size % c.num_heads != 0 {
-                Err(format!(
-                    "hidden size {} is not a multiple of {} heads",
-                    c.hidden_size, c.num_heads
-                ))
-            } else {
-                Ok(c)
+        .and_then(ModelConfig::check_sizes)
+    }
+
+    /// Sizes a model can be built with: positive, within what any encoder uses (so that a
+    /// corrupted file is an error, not an attempt to allocate terabytes), heads dividing the
+    /// hidden size, dropout rates within [0, 1).
+    fn check_sizes(self) -> std::result::Result<Self, String> {
+        let bounds = [
+            ("vocab_size", self.vocab_size, 1 << 22),
+            ("hidden_size", self.hidden_size, 1 << 16),
+            ("num_hidden_layers", self.num_layers, 1 << 10),
+            ("num_attention_heads", self.num_heads, 1 << 10),
+            ("intermediate_size", self.intermediate_size, 1 << 18),
+            ("max_position_embeddings", self.max_position_embeddings, 1 << 20),
+        ];
+        for (name, value, most) in bounds {
+            if !(1..=most).contains(&value) {
+                return Err(format!("{name} is {value}, expected 1 to {most}"));
             }
-        })
+        }
+        if !(0..=1 << 10).contains(&self.type_vocab_size) {
+            return Err(format!(
+                "type_vocab_size is {}, expected 0 to 1024",
+                self.type_vocab_size
+            ));
+        }
+        if !(0..self.vocab_size).contains(&self.pad_token_id) {
+            return Err(format!("pad_token_id {} is not a token id", self.pad_token_id));
+        }
+        if self.hidden_size % self.num_heads != 0 {
+            return Err(format!(
+                "hidden size {} is not a multiple of {} heads",
+                self.hidden_size, self.num_heads
+            ));
+        }
+        let rates = [
+            ("hidden dropout", self.hidden_dropout),
+            ("attention dropout", self.attention_dropout),
+            ("classifier dropout", self.classifier_dropout),
+        ];
+        if let Some((name, p)) = rates.iter().find(|(_, p)| !(0.0..1.0).contains(p)) {
+            return Err(format!("{name} is {p}, expected within [0, 1)"));
+        }
+        if !(self.layer_norm_eps > 0.0 && self.initializer_range >= 0.0) {
+            return Err("layer_norm_eps must be positive and initializer_range non-negative".into());
+        }
+        Ok(self)
     }
 }

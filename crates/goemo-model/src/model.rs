@@ -56,6 +56,25 @@ impl Head {
         }
     }
 
+    /// The output layer, whose bias sets every label's prior.
+    fn output(&self) -> &nn::Linear {
+        match self {
+            Head::BertPooler { classifier, .. }
+            | Head::DistilBert { classifier, .. }
+            | Head::FirstToken { classifier }
+            | Head::MeanPooling { classifier } => classifier,
+            Head::Roberta { out_proj, .. } => out_proj,
+        }
+    }
+
+    /// The checkpoint key of the output layer's weight.
+    fn output_key(&self) -> &'static str {
+        match self {
+            Head::Roberta { .. } => "classifier.out_proj.weight",
+            _ => "classifier.weight",
+        }
+    }
+
     fn forward(&self, hidden: &Tensor, attention_mask: &Tensor, dropout: f64, train: bool) -> Tensor {
         let first = || hidden.select(1, 0);
         match self {
@@ -96,6 +115,8 @@ pub struct LoadOptions {
 /// An encoder with a multi-label classification head.
 #[derive(Debug)]
 pub struct SequenceClassifier {
+    /// Whether the head's output layer was initialised here rather than read from a checkpoint.
+    new_head: bool,
     vs: nn::VarStore,
     encoder: Encoder,
     head: Head,
@@ -193,9 +214,10 @@ impl SequenceClassifier {
             (Some(from_config), None) => from_config.clone(),
             (None, None) => goemo_data::GOEMOTIONS_LABELS.iter().map(|s| s.to_string()).collect(),
         };
-        let model = Self::build(config, head_kind, labels, device);
+        let mut model = Self::build(config, head_kind, labels, device);
         model.check_tensors(&weights, &weights_path)?;
         model.copy_weights(&weights, &weights_path)?;
+        model.new_head = !weights.contains_key(model.head.output_key());
         Ok(model)
     }
 
@@ -294,7 +316,42 @@ impl SequenceClassifier {
             config,
             labels,
             precision: Precision::Fp32,
+            new_head: true,
         }
+    }
+
+    /// Whether the head's output layer is new (initialised at load, not read from the checkpoint).
+    pub fn head_is_new(&self) -> bool {
+        self.new_head
+    }
+
+    /// Sets the output bias to the log-odds of each label's frequency, so that before any
+    /// training every label's probability is about its frequency instead of 0.5 (the prior
+    /// initialisation of Lin et al., 2017). Frequencies are clamped to [1e-6, 1 − 1e-6].
+    pub fn set_label_prior(&mut self, frequencies: &[f64]) -> Result<()> {
+        if frequencies.len() != self.labels.len() {
+            return Err(ModelError::InputShape {
+                tensor: "label frequencies".into(),
+                found: vec![frequencies.len() as i64],
+                expected: format!("one per label ({})", self.labels.len()),
+            });
+        }
+        let log_odds: Vec<f32> = frequencies
+            .iter()
+            .map(|&p| {
+                let p = p.clamp(1e-6, 1.0 - 1e-6);
+                (p / (1.0 - p)).ln() as f32
+            })
+            .collect();
+        let bias = self
+            .head
+            .output()
+            .bs
+            .as_ref()
+            .ok_or_else(|| ModelError::InvalidConfig("the head has no output bias".into()))?;
+        let values = Tensor::f_from_slice(&log_odds)?.f_to_device(self.device())?;
+        tch::no_grad(|| bias.shallow_clone().f_copy_(&values))?;
+        Ok(())
     }
 
     /// Runs later forward passes at `precision` (weights stay float32); an error where the

@@ -86,6 +86,10 @@ pub struct RunConfig {
     /// Passes over the training data.
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub epochs: usize,
+    /// Start a new head's output bias at the log-odds of each label's training frequency
+    /// (`--prior-bias false`: at zero, every label at probability 0.5).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = true, default_missing_value = "true")]
+    pub prior_bias: bool,
     /// One dropout rate for hidden states, attention and classifier (default: the checkpoint's).
     #[arg(long)]
     pub dropout: Option<f64>,
@@ -105,13 +109,17 @@ pub struct RunConfig {
     /// Global gradient-norm limit (0: no clipping).
     #[arg(long, default_value_t = TrainConfig::default().max_grad_norm.unwrap_or(0.0))]
     pub max_grad_norm: f64,
+    /// Layer-wise learning-rate decay: encoder layer i of L learns at lr · decay^(L − i), the
+    /// embeddings at lr · decay^(L + 1), the head at lr (1: no decay).
+    #[arg(long, default_value_t = TrainConfig::default().layer_lr_decay)]
+    pub layer_lr_decay: f64,
     /// Batches whose gradients add up to one optimiser step.
     #[arg(long, default_value_t = TrainConfig::default().accumulation)]
     pub grad_accumulation: usize,
     /// Seed of everything random: head initialisation, subsets, batch order, dropout.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
-    /// bce, weighted_bce or focal.
+    /// bce, weighted_bce, focal or asymmetric.
     #[arg(long, default_value_t = LossKind::Bce)]
     #[serde(with = "by_name")]
     pub loss: LossKind,
@@ -125,6 +133,15 @@ pub struct RunConfig {
     /// The focal loss's γ.
     #[arg(long, default_value_t = Loss::FOCAL_GAMMA)]
     pub focal_gamma: f64,
+    /// The asymmetric loss's focusing on positives (γ+).
+    #[arg(long, default_value_t = Loss::ASL_GAMMA_POS)]
+    pub asl_gamma_pos: f64,
+    /// The asymmetric loss's focusing on negatives (γ−).
+    #[arg(long, default_value_t = Loss::ASL_GAMMA_NEG)]
+    pub asl_gamma_neg: f64,
+    /// The asymmetric loss's probability shift of negatives.
+    #[arg(long, default_value_t = Loss::ASL_CLIP)]
+    pub asl_clip: f64,
     /// Train on a seeded random subset of this many training examples.
     #[arg(long)]
     pub max_train_samples: Option<usize>,
@@ -224,6 +241,7 @@ impl RunConfig {
             warmup_steps: self.warmup_steps,
             schedule: self.schedule,
             max_grad_norm: Some(self.max_grad_norm).filter(|n| *n > 0.0),
+            layer_lr_decay: self.layer_lr_decay,
             accumulation: self.grad_accumulation,
             seed: self.seed,
             loss,

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use goemo_data::{
@@ -25,6 +27,7 @@ pub struct Experiment {
     config: RunConfig,
     source: Box<dyn DataSource>,
     resume: bool,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// What a finished run measured; its artifacts are in `run_dir`.
@@ -71,7 +74,15 @@ impl Experiment {
             source: Box::new(GoEmotionsTsv::new(&config.data)),
             config,
             resume: false,
+            stop: None,
         }
+    }
+
+    /// Stops training at the next optimiser step once `stop` is set (by a signal handler, say):
+    /// the state is saved and the run ends with `TrainError::Interrupted`, ready to resume.
+    pub fn with_stop_flag(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 
     /// Reads the data from `source` instead of `config.data`.
@@ -154,6 +165,11 @@ impl Experiment {
         };
         let mut model = SequenceClassifier::load(&dir, device, &options)?;
         model.set_precision(self.config.precision)?;
+        if self.config.prior_bias && model.head_is_new() {
+            let n = data.train.len().max(1) as f64;
+            let counts = label_counts(&data.train, data.labels.len());
+            model.set_label_prior(&counts.iter().map(|&c| c as f64 / n).collect::<Vec<_>>())?;
+        }
         let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), self.config.max_seq_length)?
             .with_pad_id(model.config().pad_token_id as u32);
         Ok((model, tokenizer, dir))
@@ -172,6 +188,11 @@ impl Experiment {
             LossKind::Focal => Loss::Focal {
                 alpha: self.config.focal_alpha,
                 gamma: self.config.focal_gamma,
+            },
+            LossKind::Asymmetric => Loss::Asymmetric {
+                gamma_pos: self.config.asl_gamma_pos,
+                gamma_neg: self.config.asl_gamma_neg,
+                clip: self.config.asl_clip,
             },
         }
     }
@@ -198,12 +219,13 @@ impl Experiment {
             trainer.resume()?;
         }
         let mut log_error = None;
+        let stop = self.stop.as_deref();
         let outcome = trainer.run(&mut |step| {
             let line = serde_json::to_string(step).expect("a step log serialises");
             if let Err(e) = writeln!(log, "{line}") {
                 log_error.get_or_insert(e);
             }
-            false
+            stop.is_some_and(|s| s.load(Ordering::Relaxed))
         });
         if let Some(source) = log_error {
             return Err(goemo_fs::FsError::Io { path: log_path, source }.into());

@@ -13,7 +13,7 @@ mod trainer;
 
 pub use evaluate::evaluate_split;
 pub use loss::{Loss, LossKind};
-pub use optim::{clip_grad_norm, decays, Accumulated, AdamW, AdamWConfig, Clipped, Optimizer};
+pub use optim::{clip_grad_norm, decays, layer_decay, Accumulated, AdamW, AdamWConfig, Clipped, Optimizer};
 pub use schedule::{LrSchedule, Schedule, ScheduleKind};
 pub use state::{BestEvaluation, TrainState, STATE_FILE};
 pub use trainer::{

@@ -15,6 +15,10 @@ pub enum Loss {
     WeightedBce { pos_weight: Vec<f64> },
     /// Focal loss (Lin et al., 2017): `alpha_t · (1 − p_t)^gamma · BCE`.
     Focal { alpha: f64, gamma: f64 },
+    /// Asymmetric loss (Ridnik et al., 2021): positives `(1 − p)^γ+ · log p`; negatives with
+    /// the probability shifted down by `clip`, `p_m = max(p − clip, 0)`, then `p_m^γ− · log(1 − p_m)`.
+    /// Averaged over cells (the paper sums them).
+    Asymmetric { gamma_pos: f64, gamma_neg: f64, clip: f64 },
 }
 
 /// A loss by name, as configs and flags give it; weighted BCE's weights come from the
@@ -25,16 +29,23 @@ pub enum LossKind {
     Bce,
     WeightedBce,
     Focal,
+    Asymmetric,
 }
 
 impl LossKind {
-    const ALL: [LossKind; 3] = [LossKind::Bce, LossKind::WeightedBce, LossKind::Focal];
+    const ALL: [LossKind; 4] = [
+        LossKind::Bce,
+        LossKind::WeightedBce,
+        LossKind::Focal,
+        LossKind::Asymmetric,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             LossKind::Bce => "bce",
             LossKind::WeightedBce => "weighted_bce",
             LossKind::Focal => "focal",
+            LossKind::Asymmetric => "asymmetric",
         }
     }
 }
@@ -49,10 +60,9 @@ impl std::str::FromStr for LossKind {
     type Err = TrainError;
 
     fn from_str(s: &str) -> Result<Self> {
-        LossKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s.trim())
-            .ok_or_else(|| TrainError::InvalidOption(format!("unknown loss {s:?} (bce, weighted_bce, focal)")))
+        LossKind::ALL.into_iter().find(|k| k.name() == s.trim()).ok_or_else(|| {
+            TrainError::InvalidOption(format!("unknown loss {s:?} (bce, weighted_bce, focal, asymmetric)"))
+        })
     }
 }
 
@@ -60,6 +70,10 @@ impl Loss {
     /// The focal loss's α and γ of Lin et al. (2017).
     pub const FOCAL_ALPHA: f64 = 0.25;
     pub const FOCAL_GAMMA: f64 = 2.0;
+    /// The asymmetric loss's defaults in Ridnik et al. (2021): γ+ 0, γ− 4, clip 0.05.
+    pub const ASL_GAMMA_POS: f64 = 0.0;
+    pub const ASL_GAMMA_NEG: f64 = 4.0;
+    pub const ASL_CLIP: f64 = 0.05;
 
     /// The mean loss.
     pub fn compute(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
@@ -101,6 +115,60 @@ impl Loss {
                 let alpha_t = &targets * *alpha + (targets.ones_like() - &targets) * (1.0 - alpha);
                 (alpha_t * (p_t.ones_like() - p_t).pow_tensor_scalar(*gamma) * bce).mean(Kind::Float)
             }
+            Loss::Asymmetric {
+                gamma_pos,
+                gamma_neg,
+                clip,
+            } => asymmetric(&logits, &targets, *gamma_pos, *gamma_neg, *clip)?,
         })
+    }
+}
+
+/// The asymmetric loss as the authors' `AsymmetricLossOptimized` computes it, averaged.
+fn asymmetric(logits: &Tensor, targets: &Tensor, gamma_pos: f64, gamma_neg: f64, clip: f64) -> Result<Tensor> {
+    const EPS: f64 = 1e-8;
+    let p = logits.f_sigmoid()?;
+    let negatives = targets.ones_like() - targets;
+    // 1 − p_m, with p_m = max(p − clip, 0).
+    let q = (p.ones_like() - &p + clip).f_clamp_max(1.0)?;
+    let log_likelihood = targets * p.f_clamp_min(EPS)?.f_log()? + &negatives * q.f_clamp_min(EPS)?.f_log()?;
+    let p_t = &p * targets + &q * &negatives;
+    let gamma = targets * gamma_pos + &negatives * gamma_neg;
+    let weight = (p_t.ones_like() - p_t).f_pow(&gamma)?;
+    Ok((-(log_likelihood * weight)).f_mean(Kind::Float)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(loss: &Loss, logits: &[f32], targets: &[f32]) -> f64 {
+        let x = Tensor::from_slice(logits).view([1, -1]);
+        let y = Tensor::from_slice(targets).view([1, -1]);
+        loss.compute(&x, &y).unwrap().double_value(&[])
+    }
+
+    #[test]
+    fn asymmetric_loss_by_hand_and_as_bce_without_focusing() {
+        let asl = Loss::Asymmetric {
+            gamma_pos: Loss::ASL_GAMMA_POS,
+            gamma_neg: Loss::ASL_GAMMA_NEG,
+            clip: Loss::ASL_CLIP,
+        };
+        let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let (p_pos, p_neg) = (sigmoid(2.0), sigmoid(-1.0));
+        let q = 1.0 - p_neg + 0.05;
+        let want = (-(p_pos.ln()) - q.ln() * (1.0 - q).powi(4)) / 2.0;
+        assert!((value(&asl, &[2.0, -1.0], &[1.0, 0.0]) - want).abs() < 1e-6);
+        // A negative whose probability is under the clip costs nothing.
+        assert!(value(&asl, &[-6.0], &[0.0]).abs() < 1e-9);
+        let plain = Loss::Asymmetric {
+            gamma_pos: 0.0,
+            gamma_neg: 0.0,
+            clip: 0.0,
+        };
+        let (x, y) = ([0.3f32, -2.0, 1.5, -0.1], [1.0f32, 0.0, 0.0, 1.0]);
+        assert!((value(&plain, &x, &y) - value(&Loss::Bce, &x, &y)).abs() < 1e-6);
+        assert_eq!("asymmetric".parse::<LossKind>().unwrap(), LossKind::Asymmetric);
     }
 }

@@ -82,6 +82,22 @@ pub fn decays(name: &str) -> bool {
     !(name.ends_with(".bias") || name == "bias" || layer_norm)
 }
 
+/// Layer-wise learning-rate decay: the output layers keep the full rate, encoder layer `i` of
+/// `L` gets `decay^(L − i)` and the embeddings `decay^(L + 1)` (layer indices are read from
+/// names such as `bert.encoder.layer.3.` or `distilbert.transformer.layer.3.`).
+pub fn layer_decay(names: &[String], decay: f64) -> impl Fn(&str) -> f64 {
+    fn layer_of(name: &str) -> Option<usize> {
+        let rest = name.split(".layer.").nth(1)?;
+        rest.split('.').next()?.parse().ok()
+    }
+    let layers = names.iter().filter_map(|n| layer_of(n)).max().map_or(0, |m| m + 1);
+    move |name: &str| match layer_of(name) {
+        Some(i) => decay.powi((layers - i.min(layers)) as i32),
+        None if name.contains("embeddings.") => decay.powi(layers as i32 + 1),
+        None => 1.0,
+    }
+}
+
 /// One parameter and its moment estimates.
 #[derive(Debug)]
 struct Slot {
@@ -90,6 +106,8 @@ struct Slot {
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
     decay: bool,
+    /// This parameter's learning rate relative to the optimiser's.
+    lr_scale: f64,
 }
 
 /// AdamW over named parameters, with no decay on biases and LayerNorm weights.
@@ -113,6 +131,7 @@ impl AdamW {
             .into_iter()
             .map(|(name, param)| Slot {
                 decay: decays(&name),
+                lr_scale: 1.0,
                 exp_avg: param.zeros_like(),
                 exp_avg_sq: param.zeros_like(),
                 name,
@@ -125,6 +144,15 @@ impl AdamW {
             lr: 0.0,
             updates: 0,
         }
+    }
+
+    /// Scales each parameter's learning rate by `scale(name)` (layer-wise decay, say:
+    /// [`layer_decay`]).
+    pub fn with_lr_scales(mut self, scale: impl Fn(&str) -> f64) -> Self {
+        for slot in &mut self.slots {
+            slot.lr_scale = scale(&slot.name);
+        }
+        self
     }
 
     /// The parameters, in the order given.
@@ -149,9 +177,18 @@ impl Optimizer for AdamW {
     fn step(&mut self) -> Result<bool> {
         self.updates += 1;
         let c = self.config;
+        // One fused call per group of parameters sharing decay and learning rate.
+        let mut groups: Vec<(bool, f64)> = Vec::new();
         for decay in [true, false] {
+            for slot in self.slots.iter().filter(|s| s.decay == decay) {
+                if !groups.contains(&(decay, slot.lr_scale)) {
+                    groups.push((decay, slot.lr_scale));
+                }
+            }
+        }
+        for (decay, scale) in groups {
             let (mut params, mut grads, mut exp_avgs, mut exp_avg_sqs) = (vec![], vec![], vec![], vec![]);
-            for slot in self.slots.iter().filter(|slot| slot.decay == decay) {
+            for slot in self.slots.iter().filter(|s| s.decay == decay && s.lr_scale == scale) {
                 let grad = slot.param.grad();
                 if grad.defined() {
                     params.push(slot.param.shallow_clone());
@@ -161,7 +198,7 @@ impl Optimizer for AdamW {
                 }
             }
             let group = goemo_torch::AdamWGroup {
-                lr: self.lr,
+                lr: self.lr * scale,
                 beta1: c.beta1,
                 beta2: c.beta2,
                 eps: c.eps,
@@ -448,6 +485,34 @@ mod tests {
         let norm = (g[0] * g[0] + g[1] * g[1]).sqrt();
         assert!((norm - 0.5).abs() < 1e-5, "{norm}");
         assert_eq!(o.updates(), 1);
+    }
+
+    #[test]
+    fn layer_decay_scales_by_depth() {
+        let names: Vec<String> = [
+            "bert.embeddings.word_embeddings.weight",
+            "bert.encoder.layer.0.output.dense.weight",
+            "bert.encoder.layer.1.output.dense.weight",
+            "classifier.weight",
+        ]
+        .map(String::from)
+        .to_vec();
+        let scale = layer_decay(&names, 0.5);
+        let scales: Vec<f64> = names.iter().map(|n| scale(n)).collect();
+        assert_eq!(scales, [0.125, 0.25, 0.5, 1.0]);
+        // Groups of other rates update by their own rate: a parameter at scale 0 stays put.
+        let w = Tensor::ones([2], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let frozen = Tensor::ones([2], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let named = vec![
+            ("w".to_string(), w.shallow_clone()),
+            ("frozen".to_string(), frozen.shallow_clone()),
+        ];
+        let mut o = AdamW::new(named, AdamWConfig::default()).with_lr_scales(|n| if n == "frozen" { 0.0 } else { 1.0 });
+        o.set_learning_rate(0.1);
+        ((&w * &w).sum(Kind::Float) + (&frozen * &frozen).sum(Kind::Float)).backward();
+        o.step().unwrap();
+        assert!(f64::try_from(w.sum(Kind::Float)).unwrap() < 2.0);
+        assert_eq!(f64::try_from(frozen.sum(Kind::Float)).unwrap(), 2.0);
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct TrainConfig {
     pub schedule: ScheduleKind,
     /// Global gradient-norm limit; `None` turns clipping off.
     pub max_grad_norm: Option<f64>,
+    /// Layer-wise learning-rate decay (1: the same rate everywhere); see [`crate::layer_decay`].
+    pub layer_lr_decay: f64,
     /// Batches whose gradients add up to one optimiser step.
     pub accumulation: usize,
     pub seed: u64,
@@ -66,6 +68,7 @@ impl Default for TrainConfig {
             warmup_steps: None,
             schedule: ScheduleKind::Linear,
             max_grad_norm: Some(1.0),
+            layer_lr_decay: 1.0,
             accumulation: 1,
             seed: 42,
             loss: Loss::Bce,
@@ -99,6 +102,12 @@ impl TrainConfig {
             return Err(TrainError::InvalidOption(format!(
                 "learning rate {} must be positive",
                 self.lr
+            )));
+        }
+        if !(self.layer_lr_decay > 0.0 && self.layer_lr_decay <= 1.0) {
+            return Err(TrainError::InvalidOption(format!(
+                "layer-wise learning-rate decay {} must be within (0, 1]",
+                self.layer_lr_decay
             )));
         }
         if !(0.0..=1.0).contains(&self.warmup_ratio) {
@@ -135,7 +144,11 @@ impl TrainConfig {
     /// The configured optimiser over `params`: AdamW, with clipping when `max_grad_norm` is
     /// set, accumulating `accumulation` batches per update.
     pub fn optimizer(&self, params: Vec<(String, Tensor)>) -> Box<dyn Optimizer> {
-        let adamw = AdamW::new(params, self.adamw);
+        let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
+        let mut adamw = AdamW::new(params, self.adamw);
+        if self.layer_lr_decay != 1.0 {
+            adamw = adamw.with_lr_scales(crate::layer_decay(&names, self.layer_lr_decay));
+        }
         match self.max_grad_norm {
             Some(max) => Box::new(Accumulated::new(Clipped::new(adamw, max), self.accumulation)),
             None => Box::new(Accumulated::new(adamw, self.accumulation)),

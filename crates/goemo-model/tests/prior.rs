@@ -1,0 +1,42 @@
+//! A new head starts from the labels' frequencies: with its output bias at their log-odds,
+//! every text's probabilities are the training frequencies (up to what the small random weights
+//! add), instead of 0.5.
+
+use std::path::Path;
+
+use goemo_data::{Batcher, HfTokenizer, Tokenize};
+use goemo_model::{HeadKind, LoadOptions, SequenceClassifier, TensorBatch, TrainableModel};
+use tch::Device;
+
+#[test]
+fn a_new_heads_probabilities_are_the_label_frequencies() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-roberta");
+    let options = LoadOptions {
+        head: Some(HeadKind::MeanPooling),
+        labels: Some(vec!["common".into(), "rare".into(), "never".into()]),
+        ..LoadOptions::default()
+    };
+    tch::manual_seed(1);
+    let mut model = SequenceClassifier::load(&dir, Device::Cpu, &options).unwrap();
+    assert!(model.head_is_new());
+    let frequencies = [0.33, 0.0018, 0.0];
+    model.set_label_prior(&frequencies).unwrap();
+    let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), 128)
+        .unwrap()
+        .with_pad_id(1);
+    let ids = tokenizer
+        .encode_batch(&["I love this!", "meh", "why would you do that 😡 seriously"])
+        .unwrap();
+    let batch = TensorBatch::new(&Batcher::new(&ids, 1).batch(&[0, 1, 2]), Device::Cpu).unwrap();
+    let probs = tch::no_grad(|| model.forward_t(&batch, false).unwrap().sigmoid());
+    for row in 0..3 {
+        let p = Vec::<f32>::try_from(probs.get(row)).unwrap();
+        assert!((p[0] - 0.33).abs() < 0.02, "{p:?}");
+        assert!(p[1] < 0.005 && p[2] < 1e-4, "{p:?}");
+    }
+    assert!(model.set_label_prior(&[0.5]).is_err(), "one frequency per label");
+
+    // A head read from the checkpoint keeps its bias.
+    let loaded = SequenceClassifier::load(&dir, Device::Cpu, &LoadOptions::default()).unwrap();
+    assert!(!loaded.head_is_new());
+}

@@ -1,0 +1,196 @@
+//! The `serve` example under load, on loopback only: SIGTERM answers every accepted request and
+//! exits 0; twice the sustainable rate for 30 s gets every request a 200 or a 503 with memory
+//! bounded, and the server serves normally afterwards; clients that go away free their places.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("examples").join(name)
+}
+
+fn root() -> &'static str {
+    env!("CARGO_MANIFEST_DIR")
+}
+
+/// A server on a free loopback port, and its address.
+fn serve(extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(example("serve"))
+        .args([
+            "--model",
+            &format!("{}/crates/goemo-model/tests/fixtures/tiny-bert", root()),
+        ])
+        .args(["--port", "0", "--threads", "1"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first.rsplit("http://").next().unwrap().trim().to_string();
+    assert!(first.contains("serving"), "{first}");
+    // Keep draining the server's standard error so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, address)
+}
+
+fn loadgen(address: &str, args: &[&str]) -> Value {
+    let out = Command::new(example("loadgen"))
+        .args(["--url", &format!("http://{address}/predict")])
+        .args(["--texts", &format!("{}/data/goemotions/test.tsv", root())])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn health(address: &str) -> Option<Value> {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "5", &format!("http://{address}/health")])
+        .output()
+        .ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn terminate(child: &Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn sigterm_under_load_answers_every_accepted_request_and_exits_0() {
+    let (mut server, address) = serve(&[]);
+    let load = {
+        let address = address.clone();
+        std::thread::spawn(move || {
+            loadgen(
+                &address,
+                &["--concurrency", "16", "--requests", "100000", "--max-seconds", "20"],
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    terminate(&server);
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let summary = load.join().unwrap();
+    let by_status = summary["by_status"].as_object().unwrap();
+    assert!(summary["ok"].as_u64().unwrap() > 50, "{summary}");
+    // Requests sent after the listener closed cannot connect; none that was accepted failed.
+    for (status, _) in by_status {
+        assert!(status == "200" || status == "connection error", "{summary}");
+    }
+}
+
+#[test]
+fn twice_the_sustainable_rate_for_30_s_gets_200_or_503_and_then_normal_service() {
+    let (mut server, address) = serve(&["--max-queue", "64"]);
+    let sustainable = loadgen(
+        &address,
+        &["--concurrency", "8", "--requests", "100000", "--max-seconds", "3"],
+    );
+    let rate = sustainable["throughput_ok_per_s"].as_f64().unwrap();
+    let before = resident_kib(server.id());
+    let started = Instant::now();
+    let overload = {
+        let (address, rate) = (address.clone(), format!("{}", 2.0 * rate));
+        std::thread::spawn(move || {
+            loadgen(
+                &address,
+                &[
+                    "--concurrency",
+                    "256",
+                    "--requests",
+                    "10000000",
+                    "--max-seconds",
+                    "30",
+                    "--rate",
+                    &rate,
+                ],
+            )
+        })
+    };
+    let mut peak = before;
+    while started.elapsed() < Duration::from_secs(29) {
+        std::thread::sleep(Duration::from_millis(500));
+        peak = peak.max(resident_kib(server.id()));
+    }
+    let summary = overload.join().unwrap();
+    let by_status = summary["by_status"].as_object().unwrap();
+    for (status, _) in by_status {
+        assert!(
+            status == "200" || status == "503",
+            "every request gets 200 or 503: {summary}"
+        );
+    }
+    assert!(
+        by_status.contains_key("503"),
+        "twice the sustainable rate must be refused in part: {summary}"
+    );
+    assert!(
+        summary["ok"].as_u64().unwrap() as f64 > 0.5 * rate * 30.0,
+        "{summary} at {rate}/s"
+    );
+    assert!(
+        peak < before + 300 * 1024,
+        "resident memory grew from {before} to {peak} KiB"
+    );
+    let after = loadgen(&address, &["--concurrency", "4", "--requests", "200"]);
+    assert_eq!(after["ok"], 200, "normal service afterwards: {after}");
+    assert_eq!(health(&address).unwrap()["queued_texts"], 0);
+    terminate(&server);
+    assert!(server.wait().unwrap().success());
+}
+
+#[test]
+fn clients_that_go_away_free_their_places_in_the_queue() {
+    let (mut server, address) = serve(&["--max-batch", "1", "--max-queue", "4096"]);
+    let body = serde_json::json!({ "texts": vec!["a long and winding text about feelings"; 64] }).to_string();
+    let impatient: Vec<_> = (0..30)
+        .map(|_| {
+            Command::new("curl")
+                .args([
+                    "-s",
+                    "-m",
+                    "0.05",
+                    "-o",
+                    "/dev/null",
+                    "-H",
+                    "content-type: application/json",
+                ])
+                .args(["-d", &body, &format!("http://{address}/predict")])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in impatient {
+        let _ = c.wait();
+    }
+    let start = Instant::now();
+    while health(&address).unwrap()["queued_texts"] != 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        health(&address).unwrap()["queued_texts"],
+        0,
+        "abandoned requests left the queue"
+    );
+    let after = loadgen(&address, &["--concurrency", "2", "--requests", "20"]);
+    assert_eq!(after["ok"], 20, "{after}");
+    terminate(&server);
+    assert!(server.wait().unwrap().success());
+}
