@@ -11,7 +11,7 @@ setup:
 	@bash scripts/setup.sh
 
 # The main job: the data set's statistics (seconds), then all-MiniLM-L6-v2 fine-tuned on the full
-# training split on the CPU (configs/minilm-cpu.toml; about 23 minutes on 2 cores), every
+# training split on the CPU (configs/minilm-cpu.toml; about 21 minutes on 2 cores), every
 # artifact in runs/minilm-cpu/.
 train: stats train-minilm
 

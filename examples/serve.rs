@@ -26,6 +26,10 @@ struct Args {
     /// Texts per model batch at most (1 turns batching off).
     #[arg(long, default_value_t = ServiceOptions::default().max_batch)]
     max_batch: usize,
+    /// Texts per forward pass inside a batch (sorted by length, so that short texts are not
+    /// padded to long ones).
+    #[arg(long, default_value_t = 8)]
+    forward_batch: usize,
     /// Milliseconds a worker waits for more requests after the first of a batch.
     #[arg(long, default_value_t = ServiceOptions::default().max_wait.as_secs_f64() * 1e3)]
     max_wait_ms: f64,
@@ -35,6 +39,9 @@ struct Args {
     /// Worker threads, each with its own copy of the model.
     #[arg(long, default_value_t = ServiceOptions::default().workers)]
     workers: usize,
+    /// Threads of the HTTP side; the rest of the cores go to the model.
+    #[arg(long, default_value_t = 1)]
+    http_threads: usize,
     /// libtorch threads in all (0: libtorch's default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -76,9 +83,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         workers: args.workers.max(1),
         timeout,
     };
-    let (model, precision) = (args.model.clone(), args.precision);
+    let (model, precision, forward_batch) = (args.model.clone(), args.precision, args.forward_batch);
     let service = EmotionService::start(
-        move |_| EmotionClassifier::load_on(&model, device)?.with_precision(precision),
+        move |_| {
+            EmotionClassifier::load_on(&model, device)?
+                .with_batch_size(forward_batch)
+                .with_precision(precision)
+        },
         options,
     )?;
     let limits = Limits {
@@ -87,7 +98,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_body_bytes: args.max_body_bytes,
         timeout,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.http_threads.max(1))
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
         eprintln!(
