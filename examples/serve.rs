@@ -45,6 +45,9 @@ struct Args {
     /// libtorch threads in all (0: libtorch's default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// libtorch threads of each worker, set on its own thread (0: as --threads).
+    #[arg(long, default_value_t = 0)]
+    threads_per_worker: usize,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -84,8 +87,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         timeout,
     };
     let (model, precision, forward_batch) = (args.model.clone(), args.precision, args.forward_batch);
+    let per_worker = args.threads_per_worker;
     let service = EmotionService::start(
         move |_| {
+            set_threads(per_worker);
             EmotionClassifier::load_on(&model, device)?
                 .with_batch_size(forward_batch)
                 .with_precision(precision)

@@ -158,13 +158,20 @@ async fn overload_is_503_with_retry_after_and_a_slow_answer_is_504() {
     };
     let server = start(300, options, limits).await;
     let base = server.base.clone();
-    let requests: Vec<_> = (0..4)
+    // The first request occupies the worker; of the next three, one waits in the queue and two
+    // are refused.
+    let first = {
+        let base = base.clone();
+        tokio::spawn(async move { post(&base, json!({"text": "first"}).to_string()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let requests: Vec<_> = (0..3)
         .map(|i| {
             let base = base.clone();
             tokio::spawn(async move { post(&base, json!({"text": format!("t{i}")}).to_string()).await })
         })
         .collect();
-    let mut statuses = Vec::new();
+    let mut statuses = vec![first.await.unwrap().0];
     for r in requests {
         let (status, retry, body) = r.await.unwrap();
         if status == 503 {
@@ -174,7 +181,7 @@ async fn overload_is_503_with_retry_after_and_a_slow_answer_is_504() {
         statuses.push(status);
     }
     statuses.sort();
-    // One runs (300 ms), one waits in the queue past the 400 ms timeout, two are refused.
+    // The queued one waits for the first (300 ms), then runs past the 400 ms timeout.
     assert_eq!(statuses, [200, 503, 503, 504], "{statuses:?}");
 }
 
@@ -192,7 +199,7 @@ async fn shutdown_answers_the_requests_in_flight() {
             tokio::spawn(async move { post(&base, json!({"text": format!("t{i}!")}).to_string()).await.0 })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let _ = server.stop.take().unwrap().send(());
     for r in requests {
         assert_eq!(r.await.unwrap(), 200);

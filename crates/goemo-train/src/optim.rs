@@ -254,6 +254,27 @@ impl Optimizer for AdamW {
     }
 }
 
+/// The `Optimizer` methods a wrapper passes straight to its `inner` optimiser.
+macro_rules! delegate_to_inner {
+    () => {
+        fn learning_rate(&self) -> f64 {
+            self.inner.learning_rate()
+        }
+
+        fn set_learning_rate(&mut self, lr: f64) {
+            self.inner.set_learning_rate(lr)
+        }
+
+        fn updates(&self) -> u64 {
+            self.inner.updates()
+        }
+
+        fn state(&self) -> Vec<(String, Tensor)> {
+            self.inner.state()
+        }
+    };
+}
+
 /// Scales the gradients of `params` so that their global L2 norm is at most `max_norm` before
 /// each update of the wrapped optimiser.
 #[derive(Debug)]
@@ -292,21 +313,7 @@ impl<O: Optimizer> Optimizer for Clipped<O> {
         self.inner.flush()
     }
 
-    fn learning_rate(&self) -> f64 {
-        self.inner.learning_rate()
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.inner.set_learning_rate(lr)
-    }
-
-    fn updates(&self) -> u64 {
-        self.inner.updates()
-    }
-
-    fn state(&self) -> Vec<(String, Tensor)> {
-        self.inner.state()
-    }
+    delegate_to_inner!();
 
     fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
         self.inner.load_state(tensors, updates)
@@ -352,21 +359,7 @@ impl<O: Optimizer> Optimizer for Accumulated<O> {
         self.inner.step()
     }
 
-    fn learning_rate(&self) -> f64 {
-        self.inner.learning_rate()
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.inner.set_learning_rate(lr)
-    }
-
-    fn updates(&self) -> u64 {
-        self.inner.updates()
-    }
-
-    fn state(&self) -> Vec<(String, Tensor)> {
-        self.inner.state()
-    }
+    delegate_to_inner!();
 
     fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
         self.pending = 0;
