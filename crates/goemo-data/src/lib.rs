@@ -48,8 +48,7 @@ pub use readers::{
 };
 pub use source::{CsvSplits, DataSource, GoEmotionsTsv};
 pub use stats::{
-    class_weights, label_counts, percentile, thousands, ClassWeighting, Cooccurrence, DatasetStats, LabelCount,
-    LengthStats,
+    class_weights, label_counts, percentile, ClassWeighting, Cooccurrence, DatasetStats, LabelCount, LengthStats,
 };
 pub use taxonomy::{Taxonomy, TaxonomyMap};
 pub use tokenize::{HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};

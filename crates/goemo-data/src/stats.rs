@@ -332,7 +332,7 @@ impl DatasetStats {
 }
 
 /// 43410 -> "43,410".
-pub fn thousands(n: usize) -> String {
+fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -61,11 +61,10 @@ impl Encoded {
     }
 }
 
-/// Probabilities and metrics of one split under the fitted thresholds.
+/// Probabilities of one split and its predictions under the fitted thresholds.
 struct Scored {
     probabilities: Array2<f32>,
     predictions: Array2<bool>,
-    report: MetricReport,
 }
 
 impl Experiment {
@@ -255,41 +254,42 @@ impl Experiment {
         let dev_targets = encoded.split(Split::Dev).targets;
         let thresholds = strategy.fit(dev_probs.mapv(f64::from).view(), target_mask(dev_targets).view())?;
         let labels = model.labels();
-        let score = |probabilities: Array2<f32>, split: Split, t: &Thresholds| -> Result<Scored> {
-            let predictions = t.apply(probabilities.view())?;
-            let targets = encoded.split(split).targets;
-            let per_class = t.per_class(labels.len());
-            let report = MetricReport::compute(
-                probabilities.view(),
-                targets,
-                predictions.view(),
-                labels,
-                per_class.as_deref(),
-            )?;
-            Ok(Scored {
-                probabilities,
-                predictions,
-                report,
-            })
-        };
-        let test_global = score(test_probs.clone(), Split::Test, &Thresholds::Global { threshold: 0.5 })?.report;
-        let test_top1 = score(
-            test_probs.clone(),
-            Split::Test,
-            &Thresholds::TopK { k: 1, min_score: None },
-        )?
-        .report;
-        let dev = score(dev_probs, Split::Dev, &thresholds)?;
-        let test = score(test_probs, Split::Test, &thresholds)?;
+        // The report of a split under thresholds, and its predictions.
+        let score =
+            |probabilities: &Array2<f32>, split: Split, t: &Thresholds| -> Result<(MetricReport, Array2<bool>)> {
+                let predictions = t.apply(probabilities.view())?;
+                let per_class = t.per_class(labels.len());
+                let targets = encoded.split(split).targets;
+                let report = MetricReport::compute(
+                    probabilities.view(),
+                    targets,
+                    predictions.view(),
+                    labels,
+                    per_class.as_deref(),
+                )?;
+                Ok((report, predictions))
+            };
+        let (test_global, _) = score(&test_probs, Split::Test, &Thresholds::Global { threshold: 0.5 })?;
+        let (test_top1, _) = score(&test_probs, Split::Test, &Thresholds::TopK { k: 1, min_score: None })?;
+        let (dev_report, dev_predictions) = score(&dev_probs, Split::Dev, &thresholds)?;
+        let (test_report, test_predictions) = score(&test_probs, Split::Test, &thresholds)?;
         let outcome = RunOutcome {
             run_dir: self.config.run_dir(),
             training,
             train_seconds,
             thresholds,
-            dev: dev.report.clone(),
-            test: test.report.clone(),
+            dev: dev_report,
+            test: test_report,
             test_global_0_5: test_global,
             test_top_1: test_top1,
+        };
+        let dev = Scored {
+            probabilities: dev_probs,
+            predictions: dev_predictions,
+        };
+        let test = Scored {
+            probabilities: test_probs,
+            predictions: test_predictions,
         };
         Ok((outcome, [dev, test]))
     }

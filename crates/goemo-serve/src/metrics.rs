@@ -70,11 +70,6 @@ impl LabelledCounter {
         *counts.entry(label.to_string()).or_default() += 1;
     }
 
-    pub fn get(&self, label: &str) -> u64 {
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        counts.get(label).copied().unwrap_or(0)
-    }
-
     /// The counter in Prometheus text format, `label` naming the label.
     pub fn render(&self, name: &str, help: &str, label: &str, out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,8 @@ struct Shared {
     queue: Mutex<Queue>,
     wakeup: Condvar,
     options: ServiceOptions,
-    labels: Vec<String>,
+    /// Set by the first worker that loads its model.
+    labels: OnceLock<Vec<String>>,
     batch_sizes: Histogram,
     failed_batches: AtomicU64,
 }
@@ -144,60 +145,47 @@ impl EmotionService {
         P: BatchPredictor + 'static,
         F: Fn(usize) -> Result<P, ModelError> + Send + Sync + 'static,
     {
-        let load = Arc::new(load);
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (shared_tx, shared_rx) = std::sync::mpsc::channel::<Arc<Shared>>();
-        let shared_rx = Arc::new(Mutex::new(shared_rx));
-        let mut handles = Vec::new();
-        for worker in 0..options.workers.max(1) {
-            let (load, ready_tx, shared_rx) = (load.clone(), ready_tx.clone(), shared_rx.clone());
-            handles.push(std::thread::spawn(move || {
-                let predictor = match load(worker) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(ServiceError::Start {
-                            worker,
-                            source: Arc::new(e),
-                        }));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(predictor.labels().to_vec()));
-                let shared = shared_rx.lock().map(|rx| rx.recv());
-                if let Ok(Ok(shared)) = shared {
-                    work(&shared, &predictor);
-                }
-            }));
-        }
-        let mut labels = None;
-        let mut failure = None;
-        for _ in 0..handles.len() {
-            match ready_rx.recv() {
-                Ok(Ok(l)) => labels = labels.or(Some(l)),
-                Ok(Err(e)) => failure = failure.or(Some(e)),
-                Err(_) => failure = failure.or(Some(ServiceError::ShuttingDown)),
-            }
-        }
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
                 texts: 0,
-                accepting: failure.is_none(),
+                accepting: true,
             }),
             wakeup: Condvar::new(),
             options,
-            labels: labels.unwrap_or_default(),
+            labels: OnceLock::new(),
             batch_sizes: Histogram::new(&[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
             failed_batches: AtomicU64::new(0),
         });
-        // Every worker takes the shared state and serves; with a failed start they drain nothing.
-        for _ in 0..handles.len() {
-            let _ = shared_tx.send(shared.clone());
-        }
+        let load = Arc::new(load);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let workers = shared.options.workers.max(1);
+        let handles = (0..workers)
+            .map(|worker| {
+                let (load, ready_tx, shared) = (load.clone(), ready_tx.clone(), shared.clone());
+                std::thread::spawn(move || match load(worker) {
+                    Ok(predictor) => {
+                        shared.labels.get_or_init(|| predictor.labels().to_vec());
+                        let _ = ready_tx.send(Ok(()));
+                        work(&shared, &predictor);
+                    }
+                    Err(e) => {
+                        let source = Arc::new(e);
+                        let _ = ready_tx.send(Err(ServiceError::Start { worker, source }));
+                    }
+                })
+            })
+            .collect();
         let service = EmotionService {
             shared,
             workers: Arc::new(Mutex::new(handles)),
         };
+        // Nothing is submitted before every worker has answered; a failed start stops the rest.
+        let failure = (0..workers).find_map(|_| match ready_rx.recv() {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some(ServiceError::ShuttingDown),
+        });
         match failure {
             Some(e) => {
                 service.shutdown();
@@ -209,7 +197,7 @@ impl EmotionService {
 
     /// Label names in output order.
     pub fn labels(&self) -> &[String] {
-        &self.shared.labels
+        self.shared.labels.get().map_or(&[], Vec::as_slice)
     }
 
     pub fn options(&self) -> &ServiceOptions {
