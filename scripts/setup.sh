@@ -27,6 +27,14 @@ if ! .venv/bin/python -c "import transformers" 2>/dev/null; then
     say "installing transformers into .venv"
     .venv/bin/pip install --quiet "transformers>=4.40"
 fi
+# The CUDA runtime's crt/ and CCCL headers, which ProcessGroupNCCL.hpp includes and the torch
+# wheel's CUDA packages leave out: with them goemo-torch builds its NCCL shim (a few MB).
+if [ ! -e .venv/lib/python3*/site-packages/nvidia/cu13/include/crt/host_config.h ] ||
+    [ ! -e .venv/lib/python3*/site-packages/nvidia/cu13/include/nv/target ]; then
+    say "installing the CUDA crt and CCCL headers into .venv (NCCL shim)"
+    .venv/bin/pip install --quiet "nvidia-cuda-crt==13.0.*" "nvidia-cuda-cccl==13.0.*" ||
+        say "no CUDA headers: goemo builds without NCCL (Gloo only)"
+fi
 say "libtorch: $(.venv/bin/python -c 'import torch, os; print(torch.__version__, os.path.dirname(torch.__file__))')"
 
 # 2. GoEmotions: the shared copy when there is one, otherwise the public google-research files.

@@ -1,9 +1,62 @@
 //! Compiles every C++ shim of goemo (csrc/) against libtorch's headers, and bakes libtorch's
 //! rpath into this package's tests; records libtorch's version.
+//!
+//! The NCCL shim links libtorch_cuda, which goemo binaries do not link, so it is a shared library
+//! of its own (`GOEMO_NCCL_SHIM`, loaded when a run asks for NCCL); it is built only when the
+//! CUDA and NCCL headers are found (`nvidia-*` wheels beside torch, or `CUDA_HOME`).
+
+use std::path::{Path, PathBuf};
+
+use goemo_build::ShimOptions;
 
 fn main() {
     goemo_build::libtorch_rpath();
     let version = goemo_build::libtorch_version().unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=GOEMO_LIBTORCH_VERSION={version}");
-    goemo_build::compile_shim(&["csrc/autocast.cpp", "csrc/fused_adamw.cpp"], "goemo_torch_shim");
+    println!("cargo:rerun-if-changed=csrc/distributed_common.hpp");
+    println!("cargo:rerun-if-env-changed=CUDA_HOME");
+    let gloo = ShimOptions {
+        // Gloo's headers are not in the wheel; csrc/third_party/gloo has the ones c10d's
+        // ProcessGroupGloo.hpp includes (all types behind pointers there, so any recent Gloo).
+        includes: vec![PathBuf::from("csrc/third_party")],
+        defines: vec!["USE_C10D_GLOO"],
+    };
+    goemo_build::compile_shim(
+        &["csrc/autocast.cpp", "csrc/fused_adamw.cpp", "csrc/distributed.cpp"],
+        "goemo_torch_shim",
+        &gloo,
+    );
+    let nccl = match cuda_includes() {
+        Some(includes) => {
+            let options = ShimOptions {
+                includes: [vec![PathBuf::from("csrc")], includes].concat(),
+                defines: vec!["USE_C10D_NCCL", "USE_CUDA"],
+            };
+            let libs = ["torch_cuda", "torch_cpu", "c10_cuda", "c10"];
+            let path = goemo_build::compile_shared_shim(&["csrc/distributed_nccl.cpp"], "goemo_nccl", &options, &libs);
+            path.display().to_string()
+        }
+        None => String::new(),
+    };
+    println!("cargo:rustc-env=GOEMO_NCCL_SHIM={nccl}");
+}
+
+/// The include folders ProcessGroupNCCL.hpp needs (nccl.h, the CUDA runtime, its crt/ and CCCL
+/// headers), when they are all there.
+fn cuda_includes() -> Option<Vec<PathBuf>> {
+    let lib = goemo_build::libtorch_lib()?;
+    let site = lib.parent()?.parent()?.to_path_buf();
+    let mut candidates: Vec<PathBuf> = ["nvidia/nccl/include", "nvidia/cu13/include", "nvidia/cu13/include/cccl"]
+        .iter()
+        .map(|d| site.join(d))
+        .collect();
+    if let Some(home) = std::env::var_os("CUDA_HOME") {
+        candidates.push(Path::new(&home).join("include"));
+    }
+    let found: Vec<PathBuf> = candidates.into_iter().filter(|d| d.is_dir()).collect();
+    let has = |file: &str| found.iter().any(|d| d.join(file).exists());
+    let complete = ["nccl.h", "cuda_runtime.h", "crt/host_config.h", "nv/target"]
+        .iter()
+        .all(|f| has(f));
+    complete.then_some(found)
 }

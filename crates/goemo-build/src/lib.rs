@@ -49,11 +49,16 @@ pub fn libtorch_version() -> Option<String> {
     ))
 }
 
-/// Compiles the C++ files into the static library `name` against libtorch's headers.
-///
-/// # Panics
-/// When torch-sys reported no libtorch folder: a build script has no other way to fail.
-pub fn compile_shim(files: &[&str], name: &str) {
+/// What a shim needs besides libtorch's headers.
+#[derive(Debug, Clone, Default)]
+pub struct ShimOptions<'a> {
+    /// More include folders (vendored or found headers).
+    pub includes: Vec<PathBuf>,
+    /// Preprocessor symbols to define (`USE_C10D_GLOO`).
+    pub defines: Vec<&'a str>,
+}
+
+fn shim_build(files: &[&str], options: &ShimOptions<'_>) -> cc::Build {
     let lib = libtorch_lib().expect("torch-sys did not report libtorch's lib folder (DEP_TCH_LIBTORCH_LIB)");
     // Both layouts (a libtorch download and PyTorch's site-packages/torch) keep the headers in
     // `include` beside `lib`.
@@ -62,13 +67,54 @@ pub fn compile_shim(files: &[&str], name: &str) {
     build
         .cpp(true)
         .include(&include)
+        .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
         // PyTorch's wheels and libtorch downloads use the C++11 ABI since 2.7.
         .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
         .warnings(false);
+    for dir in &options.includes {
+        build.include(dir);
+    }
+    for define in &options.defines {
+        build.define(define, None);
+    }
     for file in files {
         println!("cargo:rerun-if-changed={file}");
         build.file(file);
     }
-    build.compile(name);
+    build
+}
+
+/// Compiles the C++ files into the static library `name` against libtorch's headers, linked
+/// into the package.
+///
+/// # Panics
+/// When torch-sys reported no libtorch folder: a build script has no other way to fail.
+pub fn compile_shim(files: &[&str], name: &str, options: &ShimOptions<'_>) {
+    shim_build(files, options).compile(name);
+}
+
+/// Compiles the C++ files into the shared library `lib{name}.so` in `OUT_DIR`, linked against
+/// the libtorch libraries `libs` (by name, with libtorch's folder as rpath), and returns its
+/// path. For code that needs a libtorch library the package must not link, such as
+/// libtorch_cuda: the program loads the shared library when it needs it.
+///
+/// # Panics
+/// When torch-sys reported no libtorch folder, or the compiler or linker fails.
+pub fn compile_shared_shim(files: &[&str], name: &str, options: &ShimOptions<'_>, libs: &[&str]) -> PathBuf {
+    let lib = libtorch_lib().expect("torch-sys did not report libtorch's lib folder (DEP_TCH_LIBTORCH_LIB)");
+    let mut build = shim_build(files, options);
+    build.pic(true);
+    let objects = build.compile_intermediates();
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join(format!("lib{name}.so"));
+    let mut link = build.get_compiler().to_command();
+    link.arg("-shared").arg("-o").arg(&out).args(&objects);
+    link.arg(format!("-L{}", lib.display()));
+    link.arg(format!("-Wl,-rpath,{}", lib.display()));
+    for l in libs {
+        link.arg(format!("-l{l}"));
+    }
+    let status = link.status().expect("cannot run the C++ compiler to link");
+    assert!(status.success(), "linking {} failed: {status}", out.display());
+    out
 }

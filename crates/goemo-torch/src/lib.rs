@@ -6,7 +6,9 @@
 //! - [`AutocastGuard`]: libtorch's autocast switched on for one device type with a chosen dtype
 //!   (tch only toggles CUDA autocast at float16);
 //! - [`fused_adamw`]: libtorch's `_fused_adamw_`, what `torch.optim.AdamW(fused=True)` runs;
-//! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it.
+//! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it;
+//! - [`ProcessGroup`]: c10d's Gloo and NCCL process groups with a TCPStore rendezvous, and the
+//!   collectives data-parallel training uses (all-reduce, broadcast, barrier).
 //!
 //! ```
 //! use goemo_torch::AutocastGuard;
@@ -24,12 +26,14 @@
 mod adamw;
 mod autocast;
 mod cuda;
+mod distributed;
 
 pub use adamw::{fused_adamw, AdamWGroup};
 pub use autocast::AutocastGuard;
 #[cfg(target_os = "linux")]
 pub use cuda::libtorch_dir;
 pub use cuda::load_cuda;
+pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
 
 /// The version of the libtorch goemo was built against, read from its headers.
 pub const LIBTORCH_VERSION: &str = env!("GOEMO_LIBTORCH_VERSION");
@@ -44,6 +48,14 @@ pub enum TorchError {
     Shim { operation: &'static str, message: String },
     #[error("{0}")]
     Unsupported(String),
+    /// A collective or the rendezvous failed (a peer gone, a timeout, the store unreachable).
+    #[error("rank {rank} of {world_size}: {operation} failed: {message}")]
+    Distributed {
+        operation: String,
+        rank: usize,
+        world_size: usize,
+        message: String,
+    },
     #[error(
         "cannot load libtorch's CUDA library, so this libtorch is CPU-only or its CUDA libraries are missing ({0})"
     )]
