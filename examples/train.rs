@@ -7,13 +7,18 @@
 //! cargo run --release --example train -- --config configs/minilm-cpu.toml --resume
 //! ```
 //! Flags override the config file; the file overrides the defaults (`--help` lists them).
+//!
+//! Under `torchrun` it trains data-parallel, one process per rank (docs/distributed.md):
+//! ```text
+//! torchrun --nproc-per-node 2 --no-python target/release/examples/train --config configs/minilm-cpu.toml
+//! ```
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser;
-use goemo::run::{parse_layered, Experiment, RunConfig, RunError};
+use goemo::run::{parse_layered, Experiment, Launch, RunConfig, RunError};
 use goemo::train::TrainError;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::flag;
@@ -38,10 +43,16 @@ fn main() {
         let _ = flag::register_conditional_shutdown(signal, 130, stop.clone());
         let _ = flag::register(signal, stop.clone());
     }
-    let outcome = parse_layered(std::env::args_os(), |cli: &Cli| cli.config.as_deref())
-        .and_then(|cli| Experiment::new(cli.run).resuming(cli.resume).with_stop_flag(stop).run());
+    let outcome = parse_layered(std::env::args_os(), |cli: &Cli| cli.config.as_deref()).and_then(|cli| {
+        Experiment::new(cli.run)
+            .resuming(cli.resume)
+            .with_stop_flag(stop)
+            .with_launch(Launch::from_env()?)
+            .run()
+    });
     match outcome {
-        Ok(outcome) => println!("{}", outcome.summary()),
+        Ok(outcome) if outcome.leader => println!("{}", outcome.summary()),
+        Ok(_) => {}
         Err(RunError::Cli(e)) => e.exit(),
         Err(RunError::Train(TrainError::Interrupted { step })) => {
             let mut command: Vec<String> = std::env::args().filter(|a| a != "--resume").collect();

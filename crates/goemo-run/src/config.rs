@@ -12,7 +12,7 @@ use goemo_model::{HeadKind, Precision};
 use goemo_train::{AdamWConfig, Loss, LossKind, ScheduleKind, TrainConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, RunError};
+use crate::{DistBackend, Result, RunError};
 
 /// Serialises an enum as its `Display` name and reads it with `FromStr`, so that a TOML file
 /// and a flag accept exactly the same words.
@@ -199,6 +199,17 @@ pub struct RunConfig {
     /// Save the training state every N optimiser steps (0: after each epoch only).
     #[arg(long, default_value_t = TrainConfig::default().save_every)]
     pub save_every: u64,
+    /// Collectives of a torchrun launch: auto (NCCL on CUDA, Gloo on the CPU), nccl or gloo.
+    #[arg(long, default_value_t = DistBackend::Auto)]
+    #[serde(with = "by_name")]
+    pub dist_backend: DistBackend,
+    /// Seconds a rank of a torchrun launch waits for the others (rendezvous, each collective)
+    /// before it fails with an error.
+    #[arg(long, default_value_t = 300.0)]
+    pub dist_timeout: f64,
+    /// MiB of gradients summed over the ranks per all-reduce (PyTorch DDP's default: 25).
+    #[arg(long, default_value_t = 25.0)]
+    pub bucket_mb: f64,
 }
 
 impl Default for RunConfig {
@@ -268,6 +279,18 @@ impl RunConfig {
         }
         if let Some(p) = self.dropout.filter(|p| !(0.0..1.0).contains(p)) {
             return Err(RunError::Option(format!("dropout {p} must be within [0, 1)")));
+        }
+        if !(self.dist_timeout.is_finite() && self.dist_timeout > 0.0) {
+            return Err(RunError::Option(format!(
+                "dist_timeout {} must be a positive number of seconds",
+                self.dist_timeout
+            )));
+        }
+        if !(self.bucket_mb.is_finite() && self.bucket_mb > 0.0) {
+            return Err(RunError::Option(format!(
+                "bucket_mb {} must be positive",
+                self.bucket_mb
+            )));
         }
         let device_ok = matches!(self.device.as_str(), "auto" | "cpu" | "cuda")
             || self

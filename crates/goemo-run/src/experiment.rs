@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,21 +14,27 @@ use goemo_data::{
 use goemo_metrics::{target_mask, MetricReport};
 use goemo_model::{parse_device, resolve_model, set_threads, LoadOptions, SequenceClassifier};
 use goemo_threshold::Thresholds;
-use goemo_train::{evaluate_split, EncodedSplit, Loss, LossKind, TrainError, TrainOutcome, Trainer};
+use goemo_train::{evaluate_split, DataParallel, EncodedSplit, Loss, LossKind, TrainError, TrainOutcome, Trainer};
 use ndarray::Array2;
 use serde_json::json;
 
 use crate::artifacts::{write_f1_chart, write_per_class, write_predictions, write_report_md, ReportRow};
-use crate::{Result, RunConfig, RunError};
+use crate::{Launch, Result, RunConfig, RunError};
 
 /// A training run: data from a [`DataSource`] (GoEmotions from `config.data` unless another is
 /// given), the model and tokenizer from `config.model`, then training, thresholds fitted on dev
 /// and every artifact in `config.run_dir()`.
+///
+/// Under `torchrun` (its variables in the environment) the run is one rank of a data-parallel
+/// job: see [`Launch`]. Rank 0 alone writes files and reports; every rank ends with the same
+/// outcome.
 pub struct Experiment {
     config: RunConfig,
     source: Box<dyn DataSource>,
     resume: bool,
     stop: Option<Arc<AtomicBool>>,
+    launch: Option<Launch>,
+    parallel: Option<Rc<DataParallel>>,
 }
 
 /// What a finished run measured; its artifacts are in `run_dir`.
@@ -42,6 +49,9 @@ pub struct RunOutcome {
     pub test: MetricReport,
     pub test_global_0_5: MetricReport,
     pub test_top_1: MetricReport,
+    /// Whether this process wrote the artifacts (rank 0 of a data-parallel job, or the only
+    /// process).
+    pub leader: bool,
 }
 
 /// Token ids and targets of the three splits.
@@ -74,6 +84,27 @@ impl Experiment {
             config,
             resume: false,
             stop: None,
+            launch: None,
+            parallel: None,
+        }
+    }
+
+    /// Runs as one rank of the data-parallel job `launch` describes (see
+    /// [`Launch::from_env`]); a restarted group (`restart_count` > 0) resumes from the state.
+    pub fn with_launch(mut self, launch: Option<Launch>) -> Self {
+        self.launch = launch;
+        self
+    }
+
+    /// Whether this process writes files and reports.
+    fn leader(&self) -> bool {
+        self.parallel.as_ref().is_none_or(|p| p.is_leader())
+    }
+
+    /// A line for a person, from the leader only.
+    fn say(&self, line: &str) {
+        if self.leader() {
+            eprintln!("{line}");
         }
     }
 
@@ -101,33 +132,49 @@ impl Experiment {
     }
 
     /// Runs every step; nothing is loaded before the whole configuration is checked.
-    pub fn run(self) -> Result<RunOutcome> {
+    pub fn run(mut self) -> Result<RunOutcome> {
         self.config.validate()?;
         let run_dir = self.config.run_dir();
-        std::fs::create_dir_all(&run_dir).map_err(|source| goemo_fs::FsError::Io {
-            path: run_dir.clone(),
-            source,
-        })?;
         set_threads(self.config.threads);
-        let device = parse_device(&self.config.device)?;
+        let mut device = parse_device(&self.config.device)?;
+        if let Some(launch) = self.launch.clone() {
+            device = launch.device(device);
+            self.parallel = Some(Rc::new(launch.join(&self.config, device)?));
+            self.resume |= launch.restart_count > 0;
+            self.say(&format!(
+                "data-parallel: {} ranks, {}, {} examples per global batch",
+                launch.world_size,
+                self.config.dist_backend.resolve(device),
+                self.config.batch_size
+            ));
+        }
+        if self.leader() {
+            std::fs::create_dir_all(&run_dir).map_err(|source| goemo_fs::FsError::Io {
+                path: run_dir.clone(),
+                source,
+            })?;
+        }
         // Before anything random happens (a new head's weights are drawn at load).
         tch::manual_seed(self.config.seed as i64);
         let (data, preprocessing) = self.load_data()?;
         let (mut model, tokenizer, model_dir) = self.load_model(&data, device)?;
         let encoded = encode(&tokenizer, &data)?;
         let loss = self.loss(&data);
-        eprintln!(
+        self.say(&format!(
             "{}: {} parameters, {} training examples, {} labels, device {device:?}, {}",
             self.config.model,
             model.parameter_count(),
             encoded.ids[0].len(),
             data.labels.len(),
             self.config.precision
-        );
+        ));
         let started = Instant::now();
         let training = self.train(&mut model, &encoded, loss.clone())?;
         let train_seconds = started.elapsed().as_secs_f64();
         let outcome = self.measure(&model, &encoded, &loss, training, train_seconds)?;
+        if !self.leader() {
+            return Ok(outcome.0);
+        }
         let checkpoint = model.save(run_dir.join("checkpoint"))?;
         goemo_model::copy_tokenizer_files(&model_dir, &checkpoint)?;
         goemo_model::write_thresholds(&checkpoint, &outcome.0.thresholds)?;
@@ -150,7 +197,7 @@ impl Experiment {
             },
         )?;
         for line in report.describe() {
-            eprintln!("{line}");
+            self.say(&line);
         }
         Ok((data, report))
     }
@@ -200,22 +247,33 @@ impl Experiment {
     fn train(&self, model: &mut SequenceClassifier, encoded: &Encoded, loss: Loss) -> Result<TrainOutcome> {
         let run_dir = self.config.run_dir();
         let log_path = run_dir.join("train_log.jsonl");
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(self.resume)
-            .write(true)
-            .truncate(!self.resume)
-            .open(&log_path)
-            .map_err(|source| goemo_fs::FsError::Io {
-                path: log_path.clone(),
-                source,
-            })?;
+        // Only the leader logs; the other ranks' steps are the same steps.
+        let mut log: Box<dyn Write> = if self.leader() {
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(self.resume)
+                    .write(true)
+                    .truncate(!self.resume)
+                    .open(&log_path)
+                    .map_err(|source| goemo_fs::FsError::Io {
+                        path: log_path.clone(),
+                        source,
+                    })?,
+            )
+        } else {
+            Box::new(std::io::sink())
+        };
         let state_dir = run_dir.join("state");
         let config = self.config.train_config(loss);
         let (train, dev) = (encoded.split(Split::Train), encoded.split(Split::Dev));
         let mut trainer = Trainer::new(model, train, dev, encoded.pad_id, config)?.with_state_dir(&state_dir);
-        if self.resume {
-            trainer.resume()?;
+        if let Some(parallel) = &self.parallel {
+            trainer = trainer.with_data_parallel(parallel.clone())?;
+        }
+        if self.resume && trainer.resume()? {
+            let step = trainer.state().step;
+            self.say(&format!("resumed at step {step} from {}", state_dir.display()));
         }
         let mut log_error = None;
         let stop = self.stop.as_deref();
@@ -246,8 +304,12 @@ impl Experiment {
         train_seconds: f64,
     ) -> Result<(RunOutcome, [Scored; 2])> {
         let probabilities = |split: Split| -> Result<Array2<f32>> {
-            let batch_size = self.config.eval_batch_size;
-            Ok(evaluate_split(model, encoded.split(split), encoded.pad_id, batch_size, loss)?.0)
+            let (batch_size, pad_id) = (self.config.eval_batch_size, encoded.pad_id);
+            let scored = match &self.parallel {
+                Some(p) => p.evaluate_split(model, encoded.split(split), pad_id, batch_size, loss)?,
+                None => evaluate_split(model, encoded.split(split), pad_id, batch_size, loss)?,
+            };
+            Ok(scored.0)
         };
         let (dev_probs, test_probs) = (probabilities(Split::Dev)?, probabilities(Split::Test)?);
         let strategy = goemo_threshold::parse_strategy(&self.config.threshold_strategy, 0.5, self.config.top_k, None)?;
@@ -282,6 +344,7 @@ impl Experiment {
             test: test_report,
             test_global_0_5: test_global,
             test_top_1: test_top1,
+            leader: self.leader(),
         };
         let dev = Scored {
             probabilities: dev_probs,
@@ -368,6 +431,7 @@ impl Experiment {
             "precision": self.config.precision,
             "versions": {"goemo": env!("CARGO_PKG_VERSION"), "libtorch": goemo_torch::LIBTORCH_VERSION},
             "parameters": model.parameter_count(),
+            "world_size": self.parallel.as_ref().map_or(1, |p| p.world_size()),
             "train_seconds": o.train_seconds,
             "history": t.history,
             "evaluations": t.evaluations,

@@ -1,7 +1,8 @@
 //! goemo's run layer: a [`RunConfig`] (every option with its default, shared by the command
 //! line, the TOML configs and the library) and an [`Experiment`] that turns it into a run:
 //! data, tokenizer, model, training, thresholds fitted on dev, test metrics and every artifact
-//! in `OUTPUT_DIR/RUN_NAME/`.
+//! in `OUTPUT_DIR/RUN_NAME/`. Launched by `torchrun`, the same run trains data-parallel
+//! ([`Launch`]).
 //!
 //! ```no_run
 //! use goemo_run::{Experiment, RunConfig};
@@ -15,11 +16,13 @@
 pub mod artifacts;
 mod config;
 mod dataset_report;
+mod distributed;
 mod evaluation;
 mod experiment;
 
 pub use config::{parse_layered, RunConfig};
 pub use dataset_report::write_dataset_report;
+pub use distributed::{DistBackend, Launch};
 pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
 pub use experiment::{Experiment, RunOutcome};
 
@@ -38,6 +41,9 @@ pub enum RunError {
     Config { path: PathBuf, message: String },
     #[error("invalid option: {0}")]
     Option(String),
+    /// The environment of a torchrun launch is incomplete or malformed.
+    #[error("distributed launch: {0}")]
+    Launch(String),
     /// A command line clap refused, or `--help`.
     #[error(transparent)]
     Cli(#[from] clap::Error),

@@ -149,7 +149,9 @@ impl ErrorBuffer {
 
     fn message(&self) -> String {
         // SAFETY: zero-initialised, and the shims write at most len − 1 bytes then a NUL.
-        unsafe { CStr::from_ptr(self.0.as_ptr()) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(self.0.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -303,9 +305,11 @@ fn nccl_constructor() -> Result<NewGroup> {
     static CONSTRUCTOR: OnceLock<std::result::Result<usize, String>> = OnceLock::new();
     let loaded = CONSTRUCTOR.get_or_init(|| {
         if NCCL_SHIM.is_empty() {
-            return Err("this goemo was built without the NCCL shim: the CUDA and NCCL headers were not found \
+            return Err(
+                "this goemo was built without the NCCL shim: the CUDA and NCCL headers were not found \
                         (run scripts/setup.sh, or set CUDA_HOME, and rebuild)"
-                .into());
+                    .into(),
+            );
         }
         crate::load_cuda().map_err(|e| e.to_string())?;
         let path = CString::new(NCCL_SHIM).map_err(|e| e.to_string())?;
@@ -344,7 +348,9 @@ fn dl_error() -> String {
 
 #[cfg(not(target_os = "linux"))]
 fn nccl_constructor() -> Result<NewGroup> {
-    Err(TorchError::Unsupported("NCCL process groups are built on Linux only".into()))
+    Err(TorchError::Unsupported(
+        "NCCL process groups are built on Linux only".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -394,7 +400,9 @@ mod tests {
             let r = group.rank() as f32;
             let a = Tensor::from_slice(&[r, 10.0 * r]);
             let b = Tensor::from_slice(&[r + 1.0; 5]);
-            group.all_reduce(&[a.shallow_clone(), b.shallow_clone()], ReduceOp::Sum, "t").unwrap();
+            group
+                .all_reduce(&[a.shallow_clone(), b.shallow_clone()], ReduceOp::Sum, "t")
+                .unwrap();
             let m = Tensor::from_slice(&[r]);
             group.all_reduce(&[m.shallow_clone()], ReduceOp::Max, "m").unwrap();
             let c = Tensor::from_slice(&[r * 7.0]);

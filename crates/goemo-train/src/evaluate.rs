@@ -6,7 +6,7 @@ use goemo_metrics::MetricReport;
 use goemo_model::{predict_probabilities, Probability, TrainableModel};
 use ndarray::Array2;
 
-use crate::{EncodedSplit, Loss, Result, TrainConfig, TrainError};
+use crate::{DataParallel, EncodedSplit, Loss, Result, TrainConfig, TrainError};
 
 /// Probabilities of a split in input order, and the mean loss, with dropout off.
 pub fn evaluate_split<M: TrainableModel + ?Sized>(
@@ -44,13 +44,18 @@ pub fn evaluate_split<M: TrainableModel + ?Sized>(
 }
 
 /// Dev loss and metrics at a global threshold of 0.5.
+/// Data-parallel, each rank scores its share of dev and all receive every row.
 pub(crate) fn evaluate_dev<M: TrainableModel + ?Sized>(
     model: &M,
     dev: EncodedSplit<'_>,
     pad_id: u32,
     config: &TrainConfig,
+    parallel: Option<&DataParallel>,
 ) -> Result<(f64, MetricReport)> {
-    let (probs, dev_loss) = evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?;
+    let (probs, dev_loss) = match parallel {
+        Some(p) => p.evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?,
+        None => evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?,
+    };
     let predictions = probs.mapv(|p| p >= 0.5);
     let report = MetricReport::compute(probs.view(), dev.targets, predictions.view(), model.labels(), None)?;
     Ok((dev_loss, report))

@@ -1,12 +1,14 @@
 //! Training on libtorch, made of parts that compose through public traits: the [`Trainer`]
 //! (generic over goemo-model's `TrainableModel`), [`Optimizer`] (fused AdamW with decoupled
 //! weight decay, wrapped by [`Clipped`] and [`Accumulated`]), [`LrSchedule`] (warm-up then
-//! linear or cosine decay), multi-label [`Loss`]es, and the resumable [`TrainState`]. Each is
+//! linear or cosine decay), multi-label [`Loss`]es, the resumable [`TrainState`], and
+//! data-parallel training over a [`Collective`] ([`DataParallel`]). Each is
 //! equal to PyTorch's and `transformers`' definitions (tested against them).
 
 mod evaluate;
 mod loss;
 mod optim;
+mod parallel;
 mod schedule;
 mod state;
 mod trainer;
@@ -14,6 +16,7 @@ mod trainer;
 pub use evaluate::evaluate_split;
 pub use loss::{Loss, LossKind};
 pub use optim::{clip_grad_norm, decays, layer_decay, Accumulated, AdamW, AdamWConfig, Clipped, Optimizer};
+pub use parallel::{share, AllReduced, Collective, DataParallel, SingleProcess, DEFAULT_BUCKET_BYTES};
 pub use schedule::{LrSchedule, Schedule, ScheduleKind};
 pub use state::{BestEvaluation, TrainState, STATE_FILE};
 pub use trainer::{
@@ -54,6 +57,9 @@ pub enum TrainError {
     },
     #[error("{path}: not a training state: {message}")]
     StateFormat { path: PathBuf, message: String },
+    /// The ranks of a data-parallel job disagree (configuration, resumed state).
+    #[error("{0}")]
+    Mismatch(String),
     #[error("the saved training state lacks {0}")]
     MissingState(String),
 }

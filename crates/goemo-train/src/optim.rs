@@ -274,6 +274,7 @@ macro_rules! delegate_to_inner {
         }
     };
 }
+pub(crate) use delegate_to_inner;
 
 /// Scales the gradients of `params` so that their global L2 norm is at most `max_norm` before
 /// each update of the wrapped optimiser.

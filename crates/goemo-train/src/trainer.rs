@@ -3,6 +3,7 @@
 //! evaluation's weights kept, and a [`TrainState`] saved so that a killed run resumes exactly.
 
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Instant;
 
 use goemo_data::Batcher;
@@ -16,7 +17,8 @@ use tch::{Kind, Tensor};
 use crate::evaluate::evaluate_dev;
 use crate::state::{take, BestEvaluation, StateDir, TrainState};
 use crate::{
-    Accumulated, AdamW, AdamWConfig, Clipped, Loss, LrSchedule, Optimizer, Result, Schedule, ScheduleKind, TrainError,
+    Accumulated, AdamW, AdamWConfig, AllReduced, Clipped, DataParallel, Loss, LrSchedule, Optimizer, Result, Schedule,
+    ScheduleKind, TrainError,
 };
 
 /// Every setting of the training loop.
@@ -144,14 +146,29 @@ impl TrainConfig {
     /// The configured optimiser over `params`: AdamW, with clipping when `max_grad_norm` is
     /// set, accumulating `accumulation` batches per update.
     pub fn optimizer(&self, params: Vec<(String, Tensor)>) -> Box<dyn Optimizer> {
+        self.parallel_optimizer(params, None)
+    }
+
+    /// [`TrainConfig::optimizer`], with the gradients summed over the ranks of `parallel`
+    /// before clipping and each update.
+    pub fn parallel_optimizer(
+        &self,
+        params: Vec<(String, Tensor)>,
+        parallel: Option<Rc<DataParallel>>,
+    ) -> Box<dyn Optimizer> {
         let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
+        let tensors: Vec<Tensor> = params.iter().map(|(_, t)| t.shallow_clone()).collect();
         let mut adamw = AdamW::new(params, self.adamw);
         if self.layer_lr_decay != 1.0 {
             adamw = adamw.with_lr_scales(crate::layer_decay(&names, self.layer_lr_decay));
         }
-        match self.max_grad_norm {
-            Some(max) => Box::new(Accumulated::new(Clipped::new(adamw, max), self.accumulation)),
-            None => Box::new(Accumulated::new(adamw, self.accumulation)),
+        let inner: Box<dyn Optimizer> = match self.max_grad_norm {
+            Some(max) => Box::new(Clipped::new(adamw, max)),
+            None => Box::new(adamw),
+        };
+        match parallel {
+            Some(p) => Box::new(Accumulated::new(AllReduced::new(inner, tensors, p), self.accumulation)),
+            None => Box::new(Accumulated::new(inner, self.accumulation)),
         }
     }
 }
@@ -254,6 +271,7 @@ pub struct Trainer<'m, 'd, M: TrainableModel> {
     best_weights: Option<Vec<Tensor>>,
     state_dir: Option<StateDir>,
     bar: ProgressBar,
+    parallel: Option<Rc<DataParallel>>,
 }
 
 impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
@@ -288,7 +306,31 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
             state: TrainState::default(),
             best_weights: None,
             state_dir: None,
+            parallel: None,
         })
+    }
+
+    /// Trains data-parallel as one rank of `parallel`: the parameters become rank 0's, each
+    /// global batch of `batch_size` is split across the ranks, the gradients are summed over
+    /// them before the configured optimiser's clipping and update (which replaces any set
+    /// before: call [`Trainer::with_optimizer`] after this with an [`AllReduced`] optimiser to
+    /// use another), evaluations are sharded, and rank 0 alone saves the state and shows
+    /// progress.
+    pub fn with_data_parallel(mut self, parallel: Rc<DataParallel>) -> Result<Self> {
+        parallel.broadcast_parameters(&self.params)?;
+        self.optimizer = self
+            .config
+            .parallel_optimizer(self.model.named_parameters(), Some(parallel.clone()));
+        if !parallel.is_leader() {
+            self.bar = ProgressBar::hidden();
+        }
+        self.parallel = Some(parallel);
+        Ok(self)
+    }
+
+    /// Whether this process writes files and shows progress (rank 0, or a single process).
+    pub fn is_leader(&self) -> bool {
+        self.parallel.as_ref().is_none_or(|p| p.is_leader())
     }
 
     /// Uses another optimiser (built over this model's `named_parameters`).
@@ -323,6 +365,33 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
 
     /// Continues from the state in the state folder, when there is one; answers whether it did.
     pub fn resume(&mut self) -> Result<bool> {
+        let resumed = self.resume_here()?;
+        if let Some(parallel) = &self.parallel {
+            // Every rank must continue from the same step (a state folder all ranks can read).
+            let steps = parallel.gather_u64(if resumed { self.state.step + 1 } else { 0 }, "resumed steps")?;
+            if steps.iter().any(|&s| s != steps[0]) {
+                let describe = |s: u64| {
+                    if s == 0 {
+                        "found no state".to_string()
+                    } else {
+                        format!("resumed at step {}", s - 1)
+                    }
+                };
+                let ranks: Vec<String> = steps
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &s)| format!("rank {r} {}", describe(s)))
+                    .collect();
+                return Err(TrainError::Mismatch(format!(
+                    "the ranks do not resume from one state ({}): the state folder must be one that every rank reads",
+                    ranks.join(", ")
+                )));
+            }
+        }
+        Ok(resumed)
+    }
+
+    fn resume_here(&mut self) -> Result<bool> {
         let Some(saved) = self.state_dir.as_ref().map(StateDir::load).transpose()?.flatten() else {
             return Ok(false);
         };
@@ -409,21 +478,37 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
         Ok(EpochEnd::Finished)
     }
 
-    /// Forward and backward on batch `i` of the epoch; answers whether the optimiser updated.
+    /// Forward and backward on batch `i` of the epoch (this rank's share of it when
+    /// data-parallel); answers whether the optimiser updated.
     fn train_step(&mut self, i: usize, indices: &[usize], last_batch: bool) -> Result<bool> {
         let (seed, step) = (self.config.seed, self.state.step);
+        let (local, rank) = match &self.parallel {
+            Some(p) => (p.local_batch(indices), p.rank() as u64),
+            None => (
+                crate::parallel::LocalBatch {
+                    indices: indices.to_vec(),
+                    weight: 1.0,
+                },
+                0,
+            ),
+        };
         // Dropout masks depend on the seed and the position only, so a run can be replayed.
-        tch::manual_seed((seed ^ (step << 20) ^ i as u64) as i64);
-        let batch = TensorBatch::new(&self.train.batch(indices), self.model.device())?;
+        tch::manual_seed((seed ^ (step << 20) ^ i as u64 ^ (rank << 48)) as i64);
+        let batch = TensorBatch::new(&self.train.batch(&local.indices), self.model.device())?;
         let logits = self.model.forward_t(&batch, true)?;
         let targets = batch.targets.as_ref().ok_or(TrainError::MissingTargets)?;
         let loss = self.config.loss.compute(&logits.f_to_kind(Kind::Float)?, targets)?;
-        let value = loss.f_double_value(&[])?;
+        let local_value = loss.f_double_value(&[])?;
+        // The batch's mean loss: every rank's share weighted by its size.
+        let value = match &self.parallel {
+            Some(p) => p.sum(&[local_value * local.weight], "the training loss")?[0],
+            None => local_value,
+        };
         if !value.is_finite() {
             let epoch = self.state.epoch;
             return Err(TrainError::NonFinite { epoch, step, value });
         }
-        (loss / self.config.accumulation as f64).f_backward()?;
+        (loss * (local.weight / self.config.accumulation as f64)).f_backward()?;
         self.state.loss_sum += value * indices.len() as f64;
         self.state.seen += indices.len();
         self.optimizer.set_learning_rate(self.schedule.lr(step));
@@ -495,12 +580,18 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
 
     /// Dev loss and metrics at a global threshold of 0.5.
     pub fn evaluate(&self) -> Result<(f64, MetricReport)> {
-        evaluate_dev(&*self.model, self.dev, self.pad_id, &self.config)
+        evaluate_dev(
+            &*self.model,
+            self.dev,
+            self.pad_id,
+            &self.config,
+            self.parallel.as_deref(),
+        )
     }
 
     /// Saves the state, the weights and the optimiser's state, when a state folder is set.
     pub fn checkpoint(&self) -> Result<()> {
-        let Some(dir) = &self.state_dir else {
+        let Some(dir) = self.state_dir.as_ref().filter(|_| self.is_leader()) else {
             return Ok(());
         };
         let mut tensors: Vec<(String, Tensor)> = self

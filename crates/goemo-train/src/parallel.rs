@@ -1,0 +1,377 @@
+//! Data-parallel training over a group of processes (torch.distributed's DistributedDataParallel
+//! recipe): every rank holds the whole model, takes its share of each global batch, and the
+//! gradients are summed over the ranks in buckets before an identical optimiser step on each.
+//!
+//! The ranks talk through a [`Collective`]: goemo-torch's c10d [`ProcessGroup`] (Gloo on the
+//! CPU, NCCL on CUDA), or any other implementation.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::rc::Rc;
+
+use goemo_torch::{ProcessGroup, ReduceOp};
+use ndarray::{Array2, ArrayView2};
+use tch::{Device, Tensor};
+
+use crate::{evaluate_split, EncodedSplit, Loss, Optimizer, Result, TrainError};
+
+/// The collectives data-parallel training needs, over the ranks of one job.
+pub trait Collective {
+    fn rank(&self) -> usize;
+    fn world_size(&self) -> usize;
+    /// Sums each tensor over the ranks, in place. `what` names the data in errors.
+    fn all_reduce_sum(&self, tensors: &[Tensor], what: &str) -> Result<()>;
+    /// Copies each tensor from rank `root` to every rank, in place.
+    fn broadcast(&self, tensors: &[Tensor], root: usize, what: &str) -> Result<()>;
+}
+
+impl Collective for ProcessGroup {
+    fn rank(&self) -> usize {
+        ProcessGroup::rank(self)
+    }
+
+    fn world_size(&self) -> usize {
+        ProcessGroup::world_size(self)
+    }
+
+    fn all_reduce_sum(&self, tensors: &[Tensor], what: &str) -> Result<()> {
+        Ok(self.all_reduce(tensors, ReduceOp::Sum, what)?)
+    }
+
+    fn broadcast(&self, tensors: &[Tensor], root: usize, what: &str) -> Result<()> {
+        Ok(ProcessGroup::broadcast(self, tensors, root, what)?)
+    }
+}
+
+/// PyTorch DDP's default bucket size: gradients are summed in flat buffers of about 25 MiB.
+pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
+
+/// One rank of a data-parallel job.
+pub struct DataParallel {
+    group: Box<dyn Collective>,
+    /// Where the collectives' own small tensors go (NCCL reduces CUDA tensors only).
+    device: Device,
+    bucket_bytes: usize,
+}
+
+impl std::fmt::Debug for DataParallel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DataParallel(rank {} of {})", self.rank(), self.world_size())
+    }
+}
+
+impl DataParallel {
+    /// One rank of `group`, whose model lives on `device`.
+    pub fn new(group: Box<dyn Collective>, device: Device) -> Self {
+        DataParallel {
+            group,
+            device,
+            bucket_bytes: DEFAULT_BUCKET_BYTES,
+        }
+    }
+
+    /// Sums a CPU tensor over the ranks on the group's device; the result is on the CPU.
+    fn sum_on_device(&self, t: Tensor, what: &str) -> Result<Tensor> {
+        let on_device = t.f_to_device(self.device)?;
+        self.group.all_reduce_sum(&[on_device.shallow_clone()], what)?;
+        Ok(on_device.f_to_device(Device::Cpu)?)
+    }
+
+    /// Sums gradients in buckets of about `bytes` (at least one tensor each).
+    pub fn with_bucket_bytes(mut self, bytes: usize) -> Self {
+        self.bucket_bytes = bytes.max(1);
+        self
+    }
+
+    pub fn rank(&self) -> usize {
+        self.group.rank()
+    }
+
+    pub fn world_size(&self) -> usize {
+        self.group.world_size()
+    }
+
+    /// Rank 0, which alone writes files and shows progress.
+    pub fn is_leader(&self) -> bool {
+        self.rank() == 0
+    }
+
+    /// The collectives underneath.
+    pub fn collective(&self) -> &dyn Collective {
+        &*self.group
+    }
+
+    /// This rank's rows of `len` items: contiguous, sizes differing by at most one, rank order.
+    pub fn share(&self, len: usize) -> Range<usize> {
+        share(len, self.rank(), self.world_size())
+    }
+
+    /// Makes every rank's parameters rank 0's.
+    pub fn broadcast_parameters(&self, params: &[Tensor]) -> Result<()> {
+        tch::no_grad(|| self.group.broadcast(params, 0, "the initial parameters"))
+    }
+
+    /// Sums the gradients of `params` over the ranks, in buckets of flat buffers (parameters
+    /// without a gradient are skipped: the same ones on every rank, as the model is the same).
+    pub fn sum_gradients(&self, params: &[Tensor], step: u64) -> Result<()> {
+        let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
+        let buckets = buckets(&grads, self.bucket_bytes);
+        tch::no_grad(|| -> Result<()> {
+            let flats = buckets
+                .iter()
+                .map(|b| {
+                    Tensor::f_cat(
+                        &b.iter()
+                            .map(|&i| grads[i].f_view([-1]))
+                            .collect::<Result<Vec<_>, _>>()?,
+                        0,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let what = format!("gradients ({} buckets, step {})", flats.len(), step + 1);
+            self.group.all_reduce_sum(&flats, &what)?;
+            for (bucket, flat) in buckets.iter().zip(&flats) {
+                let mut offset = 0;
+                for &i in bucket {
+                    let n = grads[i].numel() as i64;
+                    grads[i]
+                        .shallow_clone()
+                        .f_copy_(&flat.f_narrow(0, offset, n)?.f_view_as(&grads[i])?)?;
+                    offset += n;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Sums each value over the ranks (in f64).
+    pub fn sum(&self, values: &[f64], what: &str) -> Result<Vec<f64>> {
+        let t = self.sum_on_device(Tensor::from_slice(values), what)?;
+        Ok(Vec::<f64>::try_from(&t)?)
+    }
+
+    /// Every rank's `value`, in rank order.
+    pub fn gather_u64(&self, value: u64, what: &str) -> Result<Vec<u64>> {
+        let mut slots = vec![0i64; self.world_size()];
+        slots[self.rank()] = value as i64;
+        let t = self.sum_on_device(Tensor::from_slice(&slots), what)?;
+        Ok(Vec::<i64>::try_from(&t)?.into_iter().map(|v| v as u64).collect())
+    }
+
+    /// Checks that every rank runs the same configuration: each named value is hashed and the
+    /// hashes gathered; a difference is an error naming the first differing field and the
+    /// ranks, the same on every rank.
+    pub fn check_same(&self, fields: &[(String, String)]) -> Result<()> {
+        let (world, rank, n) = (self.world_size(), self.rank(), fields.len());
+        let mut table = vec![0i64; world * n];
+        for (j, (_, value)) in fields.iter().enumerate() {
+            let mut hasher = DefaultHasher::new();
+            value.hash(&mut hasher);
+            // Kept below 2^52 so that no sum of one non-zero slot loses bits on any backend.
+            table[rank * n + j] = (hasher.finish() >> 12) as i64;
+        }
+        let t = self.sum_on_device(Tensor::from_slice(&table), "configuration hashes")?;
+        let table = Vec::<i64>::try_from(&t)?;
+        for (j, (name, value)) in fields.iter().enumerate() {
+            let differing: Vec<usize> = (0..world).filter(|&r| table[r * n + j] != table[j]).collect();
+            if !differing.is_empty() {
+                return Err(TrainError::Mismatch(format!(
+                    "the ranks run different configurations: `{name}` on rank {} differs from rank 0 (this rank {rank} has {value})",
+                    differing.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Probabilities of a split and its mean loss, each rank scoring its share of the examples
+    /// and every rank receiving all rows (in the split's order).
+    pub fn evaluate_split<M: goemo_model::TrainableModel + ?Sized>(
+        &self,
+        model: &M,
+        split: EncodedSplit<'_>,
+        pad_id: u32,
+        batch_size: usize,
+        loss: &Loss,
+    ) -> Result<(Array2<f32>, f64)> {
+        let range = self.share(split.ids.len());
+        let shard = EncodedSplit {
+            ids: &split.ids[range.clone()],
+            targets: split.targets.slice(ndarray::s![range.clone(), ..]),
+        };
+        let (probs, shard_loss) = if range.is_empty() {
+            (Array2::zeros((0, split.targets.ncols())), 0.0)
+        } else {
+            evaluate_split(model, shard, pad_id, batch_size, loss)?
+        };
+        let all = self.gather_rows(probs.view(), range.start, split.ids.len())?;
+        let total = self.sum(&[shard_loss * range.len() as f64], "the evaluation loss")?[0];
+        Ok((all, total / split.ids.len().max(1) as f64))
+    }
+
+    /// Places each rank's `rows` (starting at row `start` of `total`) into one matrix that every
+    /// rank receives: an all-gather as a sum of zero-padded matrices.
+    pub fn gather_rows(&self, rows: ArrayView2<'_, f32>, start: usize, total: usize) -> Result<Array2<f32>> {
+        let cols = rows.ncols();
+        let mut full = Array2::<f32>::zeros((total, cols));
+        full.slice_mut(ndarray::s![start..start + rows.nrows(), ..])
+            .assign(&rows);
+        let flat = Tensor::from_slice(full.as_slice().expect("a new array is contiguous"));
+        let values = Vec::<f32>::try_from(&self.sum_on_device(flat, "evaluation probabilities")?)?;
+        Ok(Array2::from_shape_vec((total, cols), values).expect("the shape it was made with"))
+    }
+}
+
+/// Rows `[start, end)` of `len` for `rank` of `world`: the first `len % world` ranks take one more.
+pub fn share(len: usize, rank: usize, world: usize) -> Range<usize> {
+    let (base, extra) = (len / world, len % world);
+    let start = rank * base + rank.min(extra);
+    start..start + base + usize::from(rank < extra)
+}
+
+/// Consecutive groups of tensor indices of about `bytes` each (at least one tensor each).
+fn buckets(tensors: &[Tensor], bytes: usize) -> Vec<Vec<usize>> {
+    let mut buckets = vec![];
+    let mut current = vec![];
+    let mut size = 0;
+    for (i, t) in tensors.iter().enumerate() {
+        let b = t.numel() * t.kind().elt_size_in_bytes();
+        if !current.is_empty() && size + b > bytes {
+            buckets.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        current.push(i);
+        size += b;
+    }
+    if !current.is_empty() {
+        buckets.push(current);
+    }
+    buckets
+}
+
+/// An optimiser wrapper that sums the gradients over the ranks before each update of `inner`
+/// (so that clipping and the update see the global gradient): wrap it inside `Accumulated`,
+/// around `Clipped`.
+pub struct AllReduced<O> {
+    inner: O,
+    params: Vec<Tensor>,
+    parallel: Rc<DataParallel>,
+}
+
+impl<O: Optimizer> AllReduced<O> {
+    pub fn new(inner: O, params: Vec<Tensor>, parallel: Rc<DataParallel>) -> Self {
+        AllReduced {
+            inner,
+            params,
+            parallel,
+        }
+    }
+}
+
+impl<O: Optimizer> Optimizer for AllReduced<O> {
+    fn step(&mut self) -> Result<bool> {
+        self.parallel.sum_gradients(&self.params, self.inner.updates())?;
+        self.inner.step()
+    }
+
+    fn flush(&mut self) -> Result<bool> {
+        self.inner.flush()
+    }
+
+    crate::optim::delegate_to_inner!();
+
+    fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
+        self.inner.load_state(tensors, updates)
+    }
+}
+
+/// A group of one: every collective is the identity (a job of one process, and tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SingleProcess;
+
+impl Collective for SingleProcess {
+    fn rank(&self) -> usize {
+        0
+    }
+
+    fn world_size(&self) -> usize {
+        1
+    }
+
+    fn all_reduce_sum(&self, _: &[Tensor], _: &str) -> Result<()> {
+        Ok(())
+    }
+
+    fn broadcast(&self, _: &[Tensor], _: usize, _: &str) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The examples a rank trains on in one global batch, and the weight of its mean loss so that
+/// the summed gradients are those of the global batch's mean loss.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LocalBatch {
+    pub indices: Vec<usize>,
+    pub weight: f64,
+}
+
+impl DataParallel {
+    /// This rank's share of a global batch. A rank whose share is empty (a last batch smaller
+    /// than the group) runs the batch's last example with weight 0, so that it still produces
+    /// the (zero) gradients every rank sums.
+    pub(crate) fn local_batch(&self, global: &[usize]) -> LocalBatch {
+        let range = self.share(global.len());
+        if range.is_empty() {
+            return LocalBatch {
+                indices: global.last().into_iter().copied().collect(),
+                weight: 0.0,
+            };
+        }
+        LocalBatch {
+            weight: range.len() as f64 / global.len() as f64,
+            indices: global[range].to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Kind;
+
+    #[test]
+    fn shares_cover_every_row_once_in_order() {
+        for len in 0..20 {
+            for world in 1..5 {
+                let ranges: Vec<_> = (0..world).map(|r| share(len, r, world)).collect();
+                assert_eq!(ranges[0].start, 0);
+                assert_eq!(ranges[world - 1].end, len);
+                for pair in ranges.windows(2) {
+                    assert_eq!(pair[0].end, pair[1].start);
+                    assert!(pair[0].len() >= pair[1].len() && pair[0].len() - pair[1].len() <= 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn buckets_hold_about_the_limit_and_every_tensor_once() {
+        let t = |n: i64| Tensor::zeros([n], (Kind::Float, Device::Cpu));
+        let tensors = [t(10), t(10), t(30), t(1), t(2)];
+        assert_eq!(buckets(&tensors, 80), vec![vec![0, 1], vec![2], vec![3, 4]]);
+        assert_eq!(buckets(&tensors, 1), vec![vec![0], vec![1], vec![2], vec![3], vec![4]]);
+        assert_eq!(buckets(&tensors, 1 << 20), vec![vec![0, 1, 2, 3, 4]]);
+    }
+
+    #[test]
+    fn a_group_of_one_changes_nothing() {
+        let dp = DataParallel::new(Box::new(SingleProcess), Device::Cpu).with_bucket_bytes(8);
+        let w = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).set_requires_grad(true);
+        (&w * &w).sum(Kind::Float).backward();
+        dp.sum_gradients(&[w.shallow_clone()], 0).unwrap();
+        assert_eq!(Vec::<f32>::try_from(&w.grad()).unwrap(), [2.0, 4.0, 6.0]);
+        assert_eq!(dp.local_batch(&[4, 5, 6]).indices, [4, 5, 6]);
+        dp.check_same(&[("lr".into(), "0.1".into())]).unwrap();
+    }
+}
