@@ -5,6 +5,7 @@
 //! The ranks talk through a [`Collective`]: goemo-torch's c10d [`ProcessGroup`] (Gloo on the
 //! CPU, NCCL on CUDA), or any other implementation.
 
+use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
@@ -53,6 +54,8 @@ pub struct DataParallel {
     /// Where the collectives' own small tensors go (NCCL reduces CUDA tensors only).
     device: Device,
     bucket_bytes: usize,
+    /// The flat gradient buckets, reused from step to step.
+    buffers: RefCell<Vec<Tensor>>,
 }
 
 impl std::fmt::Debug for DataParallel {
@@ -68,6 +71,7 @@ impl DataParallel {
             group,
             device,
             bucket_bytes: DEFAULT_BUCKET_BYTES,
+            buffers: RefCell::new(Vec::new()),
         }
     }
 
@@ -117,21 +121,36 @@ impl DataParallel {
     pub fn sum_gradients(&self, params: &[Tensor], step: u64) -> Result<()> {
         let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
         let buckets = buckets(&grads, self.bucket_bytes);
-        tch::no_grad(|| -> Result<()> {
-            let flats = buckets
+        let mut flats = self.buffers.borrow_mut();
+        // The flat buffers live across steps: a fresh 25 MiB allocation per bucket and step
+        // costs page faults that showed in the timing (examples/bench_allreduce).
+        let fits = flats.len() == buckets.len()
+            && flats.iter().zip(&buckets).all(|(f, b)| {
+                f.size1().ok() == Some(b.iter().map(|&i| grads[i].numel() as i64).sum())
+                    && f.kind() == grads[b[0]].kind()
+                    && f.device() == grads[b[0]].device()
+            });
+        if !fits {
+            *flats = buckets
                 .iter()
                 .map(|b| {
-                    Tensor::f_cat(
-                        &b.iter()
-                            .map(|&i| grads[i].f_view([-1]))
-                            .collect::<Result<Vec<_>, _>>()?,
-                        0,
-                    )
+                    let n: i64 = b.iter().map(|&i| grads[i].numel() as i64).sum();
+                    Tensor::f_empty([n], (grads[b[0]].kind(), grads[b[0]].device()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+        }
+        tch::no_grad(|| -> Result<()> {
+            for (bucket, flat) in buckets.iter().zip(flats.iter()) {
+                let mut offset = 0;
+                for &i in bucket {
+                    let n = grads[i].numel() as i64;
+                    flat.f_narrow(0, offset, n)?.f_copy_(&grads[i].f_view([-1])?)?;
+                    offset += n;
+                }
+            }
             let what = format!("gradients ({} buckets, step {})", flats.len(), step + 1);
             self.group.all_reduce_sum(&flats, &what)?;
-            for (bucket, flat) in buckets.iter().zip(&flats) {
+            for (bucket, flat) in buckets.iter().zip(flats.iter()) {
                 let mut offset = 0;
                 for &i in bucket {
                     let n = grads[i].numel() as i64;
@@ -230,14 +249,18 @@ pub fn share(len: usize, rank: usize, world: usize) -> Range<usize> {
     start..start + base + usize::from(rank < extra)
 }
 
-/// Consecutive groups of tensor indices of about `bytes` each (at least one tensor each).
+/// Consecutive groups of tensor indices of about `bytes` each (at least one tensor each), one
+/// dtype and device per group.
 fn buckets(tensors: &[Tensor], bytes: usize) -> Vec<Vec<usize>> {
     let mut buckets = vec![];
-    let mut current = vec![];
+    let mut current: Vec<usize> = vec![];
     let mut size = 0;
     for (i, t) in tensors.iter().enumerate() {
         let b = t.numel() * t.kind().elt_size_in_bytes();
-        if !current.is_empty() && size + b > bytes {
+        let other_kind = current
+            .first()
+            .is_some_and(|&j| tensors[j].kind() != t.kind() || tensors[j].device() != t.device());
+        if !current.is_empty() && (size + b > bytes || other_kind) {
             buckets.push(std::mem::take(&mut current));
             size = 0;
         }
@@ -362,6 +385,8 @@ mod tests {
         assert_eq!(buckets(&tensors, 80), vec![vec![0, 1], vec![2], vec![3, 4]]);
         assert_eq!(buckets(&tensors, 1), vec![vec![0], vec![1], vec![2], vec![3], vec![4]]);
         assert_eq!(buckets(&tensors, 1 << 20), vec![vec![0, 1, 2, 3, 4]]);
+        let mixed = [t(10), Tensor::zeros([10], (Kind::Double, Device::Cpu)), t(10)];
+        assert_eq!(buckets(&mixed, 1 << 20), vec![vec![0], vec![1], vec![2]]);
     }
 
     #[test]
