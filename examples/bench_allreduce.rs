@@ -45,7 +45,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         ..RunConfig::default()
     };
     let parallel = launch.join(&config, Device::Cpu)?;
-    let model = SequenceClassifier::load(goemo::model::resolve_model(&cli.model)?, Device::Cpu, &LoadOptions::default())?;
+    let model = SequenceClassifier::load(
+        goemo::model::resolve_model(&cli.model)?,
+        Device::Cpu,
+        &LoadOptions::default(),
+    )?;
     let params: Vec<Tensor> = model.named_parameters().into_iter().map(|(_, t)| t).collect();
     // Gradients of the right shapes: d(Σ sum(p))/dp = 1 for every parameter.
     params
