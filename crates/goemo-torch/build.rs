@@ -14,6 +14,7 @@ fn main() {
     let version = goemo_build::libtorch_version().unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=GOEMO_LIBTORCH_VERSION={version}");
     println!("cargo:rerun-if-changed=csrc/distributed_common.hpp");
+    println!("cargo:rerun-if-changed=csrc/shim_common.hpp");
     println!("cargo:rerun-if-env-changed=CUDA_HOME");
     let gloo = ShimOptions {
         // Gloo's headers are not in the wheel; csrc/third_party/gloo has the ones c10d's
@@ -22,7 +23,12 @@ fn main() {
         defines: vec!["USE_C10D_GLOO"],
     };
     goemo_build::compile_shim(
-        &["csrc/autocast.cpp", "csrc/fused_adamw.cpp", "csrc/distributed.cpp"],
+        &[
+            "csrc/autocast.cpp",
+            "csrc/fused_adamw.cpp",
+            "csrc/clip_grad_norm.cpp",
+            "csrc/distributed.cpp",
+        ],
         "goemo_torch_shim",
         &gloo,
     );

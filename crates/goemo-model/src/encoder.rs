@@ -22,10 +22,10 @@ fn linear(p: nn::Path<'_>, input: i64, output: i64) -> nn::Linear {
     nn::linear(p, input, output, Default::default())
 }
 
-/// `(1 − mask) · min(f32)` broadcast over heads and queries, as `transformers` builds it.
-fn additive_mask(attention_mask: &Tensor) -> Tensor {
-    let mask = attention_mask.to_kind(Kind::Float).unsqueeze(1).unsqueeze(2);
-    (mask.ones_like() - mask) * f64::from(f32::MIN)
+/// Which keys each query may attend to, `true` for real tokens, broadcast over heads and
+/// queries: (B, 1, 1, T). A boolean mask serves any dtype of queries (bf16 under autocast).
+fn key_mask(attention_mask: &Tensor) -> Result<Tensor> {
+    Ok(attention_mask.f_to_kind(Kind::Bool)?.f_unsqueeze(1)?.f_unsqueeze(2)?)
 }
 
 /// Splits (B, T, H) into (B, heads, T, H / heads).
@@ -34,13 +34,16 @@ fn split_heads(xs: &Tensor, heads: i64) -> Result<Tensor> {
     Ok(xs.f_view([b, t, heads, h / heads])?.transpose(1, 2))
 }
 
-/// Scaled dot-product attention over already projected queries, keys and values.
+/// Attention over already projected queries, keys and values through libtorch's
+/// `scaled_dot_product_attention` (what `transformers` runs with `attn_implementation="sdpa"`):
+/// a fused kernel on the CPU, flash or memory-efficient kernels on CUDA, dropout on the
+/// attention weights in training.
 fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, heads: i64, dropout: f64, train: bool) -> Result<Tensor> {
     let (b, t, h) = q.size3()?;
     let (q, k, v) = (split_heads(q, heads)?, split_heads(k, heads)?, split_heads(v, heads)?);
-    let scores = q.f_matmul(&k.transpose(-1, -2))? / ((h / heads) as f64).sqrt() + mask;
-    let probs = scores.softmax(-1, Kind::Float).dropout(dropout, train);
-    Ok(probs.f_matmul(&v)?.transpose(1, 2).contiguous().f_view([b, t, h])?)
+    let dropout = if train { dropout } else { 0.0 };
+    let context = Tensor::f_scaled_dot_product_attention(&q, &k, &v, Some(mask), dropout, false, None, false)?;
+    Ok(context.transpose(1, 2).contiguous().f_view([b, t, h])?)
 }
 
 #[derive(Debug)]
@@ -267,7 +270,7 @@ impl Encoder {
             xs += lookup(types, &ids, "token_type_ids")?;
         }
         let mut xs = self.embeddings_norm.forward(&xs).dropout(c.hidden_dropout, train);
-        let mask = additive_mask(attention_mask);
+        let mask = key_mask(attention_mask)?;
         match &self.layers {
             Layers::Bert(layers) => {
                 for layer in layers {

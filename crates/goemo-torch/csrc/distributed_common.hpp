@@ -1,10 +1,12 @@
 // What the Gloo shim (distributed.cpp) and the NCCL shim (distributed_nccl.cpp) share: the
-// group handle, the TCPStore rendezvous, and the conversion of C++ exceptions into messages.
+// group handle and the TCPStore rendezvous.
 #pragma once
 
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "shim_common.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -35,31 +37,6 @@ inline c10::intrusive_ptr<c10d::Store> rendezvous(const char* host, int port, in
   options.multiTenant = true;
   auto store = c10::make_intrusive<c10d::TCPStore>(std::string(host), options);
   return c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), store);
-}
-
-inline void copy_message(const char* message, char* error, size_t error_len) {
-  if (error_len == 0) return;
-  std::strncpy(error, message, error_len - 1);
-  error[error_len - 1] = '\0';
-}
-
-// Runs `body`; 0, or -1 with the exception's message in `error`.
-template <typename F>
-int guarded(char* error, size_t error_len, F&& body) {
-  try {
-    body();
-    return 0;
-  } catch (const c10::Error& e) {
-    // Without the C++ backtrace, which says nothing to a user.
-    copy_message(e.what_without_backtrace(), error, error_len);
-    return -1;
-  } catch (const std::exception& e) {
-    copy_message(e.what(), error, error_len);
-    return -1;
-  } catch (...) {
-    copy_message("unknown C++ exception", error, error_len);
-    return -1;
-  }
 }
 
 // Runs `make`; its group, or nullptr with the exception's message in `error`.

@@ -4,9 +4,9 @@
 #include <ATen/ops/_fused_adamw.h>
 #include <ATen/ops/scalar_tensor.h>
 
-#include <cstring>
-#include <exception>
 #include <vector>
+
+#include "shim_common.hpp"
 
 extern "C" {
 
@@ -17,8 +17,8 @@ int goemo_fused_adamw(at::Tensor** params, at::Tensor** grads, at::Tensor** exp_
                       at::Tensor** exp_avg_sqs, int64_t n, double lr, double beta1, double beta2,
                       double weight_decay, double eps, double step, char* error,
                       size_t error_len) {
-  try {
-    if (n <= 0) return 0;
+  return goemo::guarded(error, error_len, [&] {
+    if (n <= 0) return;
     std::vector<at::Tensor> p, g, m, v, steps;
     p.reserve(n), g.reserve(n), m.reserve(n), v.reserve(n), steps.reserve(n);
     // The kernel only reads the step counts (float32, on the parameters' device); one tensor
@@ -33,13 +33,6 @@ int goemo_fused_adamw(at::Tensor** params, at::Tensor** grads, at::Tensor** exp_
     }
     at::_fused_adamw_(p, g, m, v, /*max_exp_avg_sqs=*/{}, steps, lr, beta1, beta2, weight_decay, eps,
                       /*amsgrad=*/false, /*maximize=*/false);
-    return 0;
-  } catch (const std::exception& e) {
-    if (error_len > 0) {
-      std::strncpy(error, e.what(), error_len - 1);
-      error[error_len - 1] = '\0';
-    }
-    return -1;
-  }
+  });
 }
 }

@@ -6,6 +6,7 @@
 //! - [`AutocastGuard`]: libtorch's autocast switched on for one device type with a chosen dtype
 //!   (tch only toggles CUDA autocast at float16);
 //! - [`fused_adamw`]: libtorch's `_fused_adamw_`, what `torch.optim.AdamW(fused=True)` runs;
+//! - [`clip_grad_norm`]: `clip_grad_norm_(foreach=True)`, with no wait for the device;
 //! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it;
 //! - [`ProcessGroup`]: c10d's Gloo and NCCL process groups with a TCPStore rendezvous, and the
 //!   collectives data-parallel training uses (all-reduce, broadcast, barrier).
@@ -25,11 +26,13 @@
 
 mod adamw;
 mod autocast;
+mod clip;
 mod cuda;
 mod distributed;
 
 pub use adamw::{fused_adamw, AdamWGroup};
 pub use autocast::AutocastGuard;
+pub use clip::clip_grad_norm;
 #[cfg(target_os = "linux")]
 pub use cuda::libtorch_dir;
 pub use cuda::load_cuda;

@@ -393,30 +393,12 @@ impl Optimizer for Box<dyn Optimizer> {
 }
 
 /// Scales gradients so that their global L2 norm is at most `max_norm`; returns the norm before
-/// clipping (`clip_grad_norm_`'s rule: coefficient `max_norm / (norm + 1e-6)`, applied below 1).
-pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<f64> {
+/// clipping as a 0-d tensor on the gradients' device (`clip_grad_norm_(foreach=True)`: one
+/// `_foreach_norm`, one `_foreach_mul_` by the coefficient `max_norm / (norm + 1e-6)` clamped
+/// at 1, and no wait for the device).
+pub fn clip_grad_norm(params: &[Tensor], max_norm: f64) -> Result<Tensor> {
     let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
-    if grads.is_empty() {
-        return Ok(0.0);
-    }
-    let total = tch::no_grad(|| -> Result<f64> {
-        // As PyTorch: the norm of the per-tensor norms (one read of each gradient, no copies).
-        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
-        Ok(Tensor::f_stack(&norms, 0)?
-            .f_to_kind(Kind::Double)?
-            .f_norm()?
-            .f_double_value(&[])?)
-    })?;
-    let coefficient = max_norm / (total + 1e-6);
-    if coefficient < 1.0 {
-        tch::no_grad(|| -> Result<()> {
-            for mut g in grads {
-                let _ = g.f_mul_scalar_(coefficient)?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(total)
+    Ok(tch::no_grad(|| goemo_torch::clip_grad_norm(&grads, max_norm))?)
 }
 
 #[cfg(test)]
