@@ -9,7 +9,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision};
+use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision, Quantization};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
@@ -39,6 +39,11 @@ struct Args {
     /// fp32, or bf16 autocast (fast on a GPU).
     #[arg(long, default_value = "fp32")]
     precision: Precision,
+    /// none, or int8: the encoder's Linear layers quantized at load (per-channel int8 weights,
+    /// activations per batch; fbgemm on the CPU), as ONNX Runtime's and PyTorch's dynamic
+    /// quantization.
+    #[arg(long, default_value = "none")]
+    quantize: Quantization,
     /// libtorch threads (0: libtorch's default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -112,6 +117,15 @@ fn run(args: Args) -> Result<()> {
     let mut classifier = EmotionClassifier::load_on(&args.model, device)?
         .with_batch_size(args.batch_size)
         .with_precision(args.precision)?;
+    if args.quantize != Quantization::None {
+        let started = std::time::Instant::now();
+        classifier = classifier.with_quantization(args.quantize)?;
+        eprintln!(
+            "quantized to {} in {:.2} s",
+            args.quantize,
+            started.elapsed().as_secs_f64()
+        );
+    }
     if let Some(t) = args.threshold {
         classifier = classifier.with_threshold(t);
     }

@@ -8,7 +8,7 @@ use tch::Device;
 
 use crate::error::Result;
 use crate::model::{LoadOptions, SequenceClassifier};
-use crate::precision::Precision;
+use crate::precision::{Precision, Quantization};
 use crate::resolve::resolve_model;
 use crate::trainable::{predict_probabilities, Probability};
 
@@ -67,6 +67,13 @@ impl EmotionClassifier {
     /// Runs the model at `precision` (bf16 autocast is the fast choice on a GPU).
     pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
         self.model.set_precision(precision)?;
+        Ok(self)
+    }
+
+    /// Quantizes the encoder for CPU inference (`Quantization::Int8`: int8 weights per output
+    /// channel, activations per batch, fbgemm kernels); see `SequenceClassifier::set_quantization`.
+    pub fn with_quantization(mut self, quantization: Quantization) -> Result<Self> {
+        self.model.set_quantization(quantization)?;
         Ok(self)
     }
 

@@ -18,8 +18,32 @@ fn layer_norm(p: nn::Path<'_>, size: i64, eps: f64) -> nn::LayerNorm {
     )
 }
 
-fn linear(p: nn::Path<'_>, input: i64, output: i64) -> nn::Linear {
-    nn::linear(p, input, output, Default::default())
+fn linear(p: nn::Path<'_>, input: i64, output: i64) -> Dense {
+    Dense::Float(nn::linear(p, input, output, Default::default()))
+}
+
+/// A Linear layer of the encoder: float (trainable), or int8 after [`Encoder::quantize_int8`]
+/// (inference on the CPU only).
+#[derive(Debug)]
+enum Dense {
+    Float(nn::Linear),
+    Int8(goemo_torch::Int8Linear),
+}
+
+impl Dense {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Dense::Float(linear) => Ok(linear.forward(xs)),
+            Dense::Int8(linear) => Ok(linear.forward(xs)?),
+        }
+    }
+
+    fn quantize_int8(&mut self) -> Result<()> {
+        if let Dense::Float(linear) = self {
+            *self = Dense::Int8(goemo_torch::Int8Linear::new(&linear.ws, linear.bs.as_ref())?);
+        }
+        Ok(())
+    }
 }
 
 /// Which keys each query may attend to, `true` for real tokens, broadcast over heads and
@@ -48,13 +72,13 @@ fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, heads: i64, dropout
 
 #[derive(Debug)]
 struct BertLayer {
-    query: nn::Linear,
-    key: nn::Linear,
-    value: nn::Linear,
-    attention_output: nn::Linear,
+    query: Dense,
+    key: Dense,
+    value: Dense,
+    attention_output: Dense,
     attention_norm: nn::LayerNorm,
-    intermediate: nn::Linear,
-    output: nn::Linear,
+    intermediate: Dense,
+    output: Dense,
     output_norm: nn::LayerNorm,
 }
 
@@ -76,33 +100,48 @@ impl BertLayer {
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let context = attend(
-            &self.query.forward(xs),
-            &self.key.forward(xs),
-            &self.value.forward(xs),
+            &self.query.forward(xs)?,
+            &self.key.forward(xs)?,
+            &self.value.forward(xs)?,
             mask,
             c.num_heads,
             c.attention_dropout,
             train,
         )?;
-        let attended = self
-            .attention_norm
-            .forward(&(self.attention_output.forward(&context).dropout(c.hidden_dropout, train) + xs));
-        let inner = c.activation.apply(&self.intermediate.forward(&attended));
+        let attended = self.attention_norm.forward(
+            &(self
+                .attention_output
+                .forward(&context)?
+                .dropout(c.hidden_dropout, train)
+                + xs),
+        );
+        let inner = c.activation.apply(&self.intermediate.forward(&attended)?);
         Ok(self
             .output_norm
-            .forward(&(self.output.forward(&inner).dropout(c.hidden_dropout, train) + attended)))
+            .forward(&(self.output.forward(&inner)?.dropout(c.hidden_dropout, train) + attended)))
+    }
+
+    fn dense_mut(&mut self) -> [&mut Dense; 6] {
+        [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.attention_output,
+            &mut self.intermediate,
+            &mut self.output,
+        ]
     }
 }
 
 #[derive(Debug)]
 struct DistilBertLayer {
-    q_lin: nn::Linear,
-    k_lin: nn::Linear,
-    v_lin: nn::Linear,
-    out_lin: nn::Linear,
+    q_lin: Dense,
+    k_lin: Dense,
+    v_lin: Dense,
+    out_lin: Dense,
     sa_layer_norm: nn::LayerNorm,
-    lin1: nn::Linear,
-    lin2: nn::Linear,
+    lin1: Dense,
+    lin2: Dense,
     output_layer_norm: nn::LayerNorm,
 }
 
@@ -124,19 +163,30 @@ impl DistilBertLayer {
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let context = attend(
-            &self.q_lin.forward(xs),
-            &self.k_lin.forward(xs),
-            &self.v_lin.forward(xs),
+            &self.q_lin.forward(xs)?,
+            &self.k_lin.forward(xs)?,
+            &self.v_lin.forward(xs)?,
             mask,
             c.num_heads,
             c.attention_dropout,
             train,
         )?;
-        let attended = self.sa_layer_norm.forward(&(self.out_lin.forward(&context) + xs));
-        let inner = self.lin2.forward(&c.activation.apply(&self.lin1.forward(&attended)));
+        let attended = self.sa_layer_norm.forward(&(self.out_lin.forward(&context)? + xs));
+        let inner = self.lin2.forward(&c.activation.apply(&self.lin1.forward(&attended)?))?;
         Ok(self
             .output_layer_norm
             .forward(&(inner.dropout(c.hidden_dropout, train) + attended)))
+    }
+
+    fn dense_mut(&mut self) -> [&mut Dense; 6] {
+        [
+            &mut self.q_lin,
+            &mut self.k_lin,
+            &mut self.v_lin,
+            &mut self.out_lin,
+            &mut self.lin1,
+            &mut self.lin2,
+        ]
     }
 }
 
@@ -155,6 +205,7 @@ pub struct Encoder {
     token_type_embeddings: Option<nn::Embedding>,
     embeddings_norm: nn::LayerNorm,
     layers: Layers,
+    quantized: bool,
 }
 
 impl Encoder {
@@ -181,7 +232,29 @@ impl Encoder {
                 .then(|| embedding("token_type_embeddings", c.type_vocab_size)),
             embeddings_norm: layer_norm(&e / "LayerNorm", c.hidden_size, c.layer_norm_eps),
             layers,
+            quantized: false,
         }
+    }
+
+    /// Replaces every Linear layer of the encoder's layers with an int8 one (weights quantized
+    /// per output channel now, activations per batch at run time), for inference on the CPU;
+    /// embeddings and layer norms stay float32. The variable store keeps the float weights
+    /// (a checkpoint saved afterwards is the float model).
+    pub fn quantize_int8(&mut self) -> Result<()> {
+        let dense: Vec<&mut Dense> = match &mut self.layers {
+            Layers::Bert(layers) => layers.iter_mut().flat_map(BertLayer::dense_mut).collect(),
+            Layers::DistilBert(layers) => layers.iter_mut().flat_map(DistilBertLayer::dense_mut).collect(),
+        };
+        for d in dense {
+            d.quantize_int8()?;
+        }
+        self.quantized = true;
+        Ok(())
+    }
+
+    /// Whether [`Encoder::quantize_int8`] ran.
+    pub fn is_quantized(&self) -> bool {
+        self.quantized
     }
 
     /// Position ids: 0.. for BERT and DistilBERT; for RoBERTa, `pad_token_id + 1` onwards over
@@ -250,6 +323,11 @@ impl Encoder {
         train: bool,
     ) -> Result<Tensor> {
         self.check_inputs(input_ids, attention_mask, token_type_ids)?;
+        if train && self.quantized {
+            return Err(ModelError::Device(
+                "an int8-quantized encoder runs inference only: train the float model".into(),
+            ));
+        }
         let c = &self.config;
         // Fallible lookups: an id outside the vocabulary is an error, not an abort.
         let lookup = |table: &nn::Embedding, ids: &Tensor, name: &str| {

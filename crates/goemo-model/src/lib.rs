@@ -30,7 +30,7 @@ pub use error::{ModelError, Result};
 #[cfg(target_os = "linux")]
 pub use goemo_torch::libtorch_dir;
 pub use model::{LoadOptions, SequenceClassifier};
-pub use precision::{with_precision, Precision};
+pub use precision::{with_precision, Precision, Quantization};
 pub use resolve::{hub_cache_dir, offline, resolve_model, HUB_TIMEOUT, REQUIRED_FILES};
 pub use save::{copy_tokenizer_files, MODELING_FILE};
 pub use trainable::{predict_probabilities, Probability, TensorBatch, TrainableModel};

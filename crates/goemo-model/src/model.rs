@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 use crate::config::{Architecture, HeadKind, ModelConfig};
 use crate::encoder::Encoder;
 use crate::error::{ModelError, Result};
-use crate::precision::{with_precision, Precision};
+use crate::precision::{with_precision, Precision, Quantization};
 use crate::trainable::{TensorBatch, TrainableModel};
 
 #[derive(Debug)]
@@ -364,6 +364,42 @@ impl SequenceClassifier {
 
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// Runs later forward passes with int8 dynamic quantization of the encoder's Linear layers
+    /// (`Quantization::Int8`: weights per output channel now, activations per batch at run time,
+    /// through libtorch's fbgemm kernels), for inference on the CPU at fp32 precision. Training
+    /// a quantized model is an error; saving it saves the float weights.
+    pub fn set_quantization(&mut self, quantization: Quantization) -> Result<()> {
+        match quantization {
+            Quantization::None if self.encoder.is_quantized() => Err(ModelError::Device(
+                "int8 quantization cannot be undone: load the model again".into(),
+            )),
+            Quantization::None => Ok(()),
+            Quantization::Int8 => {
+                if self.device() != Device::Cpu {
+                    return Err(ModelError::Device(format!(
+                        "int8 quantization runs on the CPU; this model is on {:?}",
+                        self.device()
+                    )));
+                }
+                if self.precision != Precision::Fp32 {
+                    return Err(ModelError::Device(format!(
+                        "int8 quantization replaces {} autocast: use fp32 precision with it",
+                        self.precision
+                    )));
+                }
+                self.encoder.quantize_int8()
+            }
+        }
+    }
+
+    pub fn quantization(&self) -> Quantization {
+        if self.encoder.is_quantized() {
+            Quantization::Int8
+        } else {
+            Quantization::None
+        }
     }
 
     /// Logits (B, labels) in float32 whatever the precision; `train` switches dropout on. A

@@ -44,6 +44,41 @@ impl fmt::Display for Precision {
     }
 }
 
+/// Weight quantization for inference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    /// Float weights as loaded.
+    #[default]
+    None,
+    /// int8 dynamic quantization of the encoder's Linear layers on the CPU (fbgemm), as
+    /// `torch.ao.quantization.quantize_dynamic` with per-channel weights.
+    Int8,
+}
+
+impl FromStr for Quantization {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "none" => Ok(Quantization::None),
+            "int8" => Ok(Quantization::Int8),
+            other => Err(ModelError::Device(format!(
+                "unknown quantization {other:?} (none, int8)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Quantization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Quantization::None => "none",
+            Quantization::Int8 => "int8",
+        })
+    }
+}
+
 /// Runs `f` at `precision` for tensors on `device`.
 pub fn with_precision<T>(precision: Precision, device: Device, f: impl FnOnce() -> T) -> Result<T> {
     match precision {

@@ -8,6 +8,8 @@
 //! - [`fused_adamw`]: libtorch's `_fused_adamw_`, what `torch.optim.AdamW(fused=True)` runs;
 //! - [`clip_grad_norm`]: `clip_grad_norm_(foreach=True)`, with no wait for the device;
 //! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it;
+//! - [`Int8Linear`]: int8 dynamic quantization of Linear layers through fbgemm
+//!   (`quantized::linear_prepack` / `quantized::linear_dynamic`);
 //! - [`ProcessGroup`]: c10d's Gloo and NCCL process groups with a TCPStore rendezvous, and the
 //!   collectives data-parallel training uses (all-reduce, broadcast, barrier).
 //!
@@ -29,6 +31,7 @@ mod autocast;
 mod clip;
 mod cuda;
 mod distributed;
+mod quantized;
 
 pub use adamw::{fused_adamw, AdamWGroup};
 pub use autocast::AutocastGuard;
@@ -37,6 +40,7 @@ pub use clip::clip_grad_norm;
 pub use cuda::libtorch_dir;
 pub use cuda::load_cuda;
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
+pub use quantized::{select_int8_engine, Int8Linear};
 
 /// The version of the libtorch goemo was built against, read from its headers.
 pub const LIBTORCH_VERSION: &str = env!("GOEMO_LIBTORCH_VERSION");
