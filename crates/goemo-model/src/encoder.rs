@@ -52,6 +52,62 @@ fn key_mask(attention_mask: &Tensor) -> Result<Tensor> {
     Ok(attention_mask.f_to_kind(Kind::Bool)?.f_unsqueeze(1)?.f_unsqueeze(2)?)
 }
 
+/// The query, key and value projections of one attention layer. Quantized, they become one int8
+/// layer over the concatenated weights: the input is quantized once and multiplied once, where
+/// three layers would quantize it three times.
+#[derive(Debug)]
+struct Projections {
+    query: Dense,
+    key: Dense,
+    value: Dense,
+    fused: Option<goemo_torch::Int8Linear>,
+}
+
+impl Projections {
+    fn new(query: Dense, key: Dense, value: Dense) -> Self {
+        Projections {
+            query,
+            key,
+            value,
+            fused: None,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        match &self.fused {
+            Some(fused) => {
+                let all = fused.forward(xs)?;
+                let parts = all.f_split(all.size()[all.dim() - 1] / 3, -1)?;
+                let [q, k, v]: [Tensor; 3] = parts.try_into().map_err(|_| ModelError::InputShape {
+                    tensor: "fused query/key/value projection".into(),
+                    found: all.size(),
+                    expected: "a last dimension of 3 × hidden size".into(),
+                })?;
+                Ok((q, k, v))
+            }
+            None => Ok((self.query.forward(xs)?, self.key.forward(xs)?, self.value.forward(xs)?)),
+        }
+    }
+
+    fn quantize_int8(&mut self) -> Result<()> {
+        let float = |d: &Dense| match d {
+            Dense::Float(linear) => Some((linear.ws.shallow_clone(), linear.bs.as_ref().map(Tensor::shallow_clone))),
+            Dense::Int8(_) => None,
+        };
+        let (Some((wq, bq)), Some((wk, bk)), Some((wv, bv))) = (float(&self.query), float(&self.key), float(&self.value))
+        else {
+            return Ok(());
+        };
+        let weight = Tensor::f_cat(&[wq, wk, wv], 0)?;
+        let bias = match (bq, bk, bv) {
+            (Some(bq), Some(bk), Some(bv)) => Some(Tensor::f_cat(&[bq, bk, bv], 0)?),
+            _ => None,
+        };
+        self.fused = Some(tch::no_grad(|| goemo_torch::Int8Linear::new(&weight, bias.as_ref()))?);
+        Ok(())
+    }
+}
+
 /// Splits (B, T, H) into (B, heads, T, H / heads).
 fn split_heads(xs: &Tensor, heads: i64) -> Result<Tensor> {
     let (b, t, h) = xs.size3()?;
@@ -72,9 +128,7 @@ fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, heads: i64, dropout
 
 #[derive(Debug)]
 struct BertLayer {
-    query: Dense,
-    key: Dense,
-    value: Dense,
+    projections: Projections,
     attention_output: Dense,
     attention_norm: nn::LayerNorm,
     intermediate: Dense,
@@ -87,9 +141,11 @@ impl BertLayer {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let attention = &p / "attention";
         BertLayer {
-            query: linear(&attention / "self" / "query", h, h),
-            key: linear(&attention / "self" / "key", h, h),
-            value: linear(&attention / "self" / "value", h, h),
+            projections: Projections::new(
+                linear(&attention / "self" / "query", h, h),
+                linear(&attention / "self" / "key", h, h),
+                linear(&attention / "self" / "value", h, h),
+            ),
             attention_output: linear(&attention / "output" / "dense", h, h),
             attention_norm: layer_norm(&attention / "output" / "LayerNorm", h, c.layer_norm_eps),
             intermediate: linear(&p / "intermediate" / "dense", h, i),
@@ -99,10 +155,11 @@ impl BertLayer {
     }
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
+        let (q, k, v) = self.projections.forward(xs)?;
         let context = attend(
-            &self.query.forward(xs)?,
-            &self.key.forward(xs)?,
-            &self.value.forward(xs)?,
+            &q,
+            &k,
+            &v,
             mask,
             c.num_heads,
             c.attention_dropout,
@@ -121,23 +178,18 @@ impl BertLayer {
             .forward(&(self.output.forward(&inner)?.dropout(c.hidden_dropout, train) + attended)))
     }
 
-    fn dense_mut(&mut self) -> [&mut Dense; 6] {
-        [
-            &mut self.query,
-            &mut self.key,
-            &mut self.value,
-            &mut self.attention_output,
-            &mut self.intermediate,
-            &mut self.output,
-        ]
+    fn quantize_int8(&mut self) -> Result<()> {
+        self.projections.quantize_int8()?;
+        for dense in [&mut self.attention_output, &mut self.intermediate, &mut self.output] {
+            dense.quantize_int8()?;
+        }
+        Ok(())
     }
 }
 
 #[derive(Debug)]
 struct DistilBertLayer {
-    q_lin: Dense,
-    k_lin: Dense,
-    v_lin: Dense,
+    projections: Projections,
     out_lin: Dense,
     sa_layer_norm: nn::LayerNorm,
     lin1: Dense,
@@ -150,9 +202,11 @@ impl DistilBertLayer {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let attention = &p / "attention";
         DistilBertLayer {
-            q_lin: linear(&attention / "q_lin", h, h),
-            k_lin: linear(&attention / "k_lin", h, h),
-            v_lin: linear(&attention / "v_lin", h, h),
+            projections: Projections::new(
+                linear(&attention / "q_lin", h, h),
+                linear(&attention / "k_lin", h, h),
+                linear(&attention / "v_lin", h, h),
+            ),
             out_lin: linear(&attention / "out_lin", h, h),
             sa_layer_norm: layer_norm(&p / "sa_layer_norm", h, c.layer_norm_eps),
             lin1: linear(&p / "ffn" / "lin1", h, i),
@@ -162,10 +216,11 @@ impl DistilBertLayer {
     }
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
+        let (q, k, v) = self.projections.forward(xs)?;
         let context = attend(
-            &self.q_lin.forward(xs)?,
-            &self.k_lin.forward(xs)?,
-            &self.v_lin.forward(xs)?,
+            &q,
+            &k,
+            &v,
             mask,
             c.num_heads,
             c.attention_dropout,
@@ -178,15 +233,12 @@ impl DistilBertLayer {
             .forward(&(inner.dropout(c.hidden_dropout, train) + attended)))
     }
 
-    fn dense_mut(&mut self) -> [&mut Dense; 6] {
-        [
-            &mut self.q_lin,
-            &mut self.k_lin,
-            &mut self.v_lin,
-            &mut self.out_lin,
-            &mut self.lin1,
-            &mut self.lin2,
-        ]
+    fn quantize_int8(&mut self) -> Result<()> {
+        self.projections.quantize_int8()?;
+        for dense in [&mut self.out_lin, &mut self.lin1, &mut self.lin2] {
+            dense.quantize_int8()?;
+        }
+        Ok(())
     }
 }
 
@@ -241,12 +293,9 @@ impl Encoder {
     /// embeddings and layer norms stay float32. The variable store keeps the float weights
     /// (a checkpoint saved afterwards is the float model).
     pub fn quantize_int8(&mut self) -> Result<()> {
-        let dense: Vec<&mut Dense> = match &mut self.layers {
-            Layers::Bert(layers) => layers.iter_mut().flat_map(BertLayer::dense_mut).collect(),
-            Layers::DistilBert(layers) => layers.iter_mut().flat_map(DistilBertLayer::dense_mut).collect(),
-        };
-        for d in dense {
-            d.quantize_int8()?;
+        match &mut self.layers {
+            Layers::Bert(layers) => layers.iter_mut().try_for_each(BertLayer::quantize_int8)?,
+            Layers::DistilBert(layers) => layers.iter_mut().try_for_each(DistilBertLayer::quantize_int8)?,
         }
         self.quantized = true;
         Ok(())

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""CPU inference of one checkpoint on the GoEmotions test texts, goemo against ONNX Runtime, fp32
+and int8, in one run; prints a markdown table of texts/s and test quality.
+
+- goemo: the `predict` example, whole process (model load, and quantization for int8,
+  included), batch 64, texts sorted by length inside, CSV out.
+- ONNX Runtime: the checkpoint (encoder and head, sigmoid) exported from PyTorch with
+  torch.onnx's dynamo exporter, opset 18; int8 by onnxruntime.quantization.quantize_dynamic
+  (weight_type=QInt8, its defaults otherwise); sessions with all graph optimisations and the
+  same intra-op threads; texts sorted by length, batches of 64, tokenization included; session
+  creation and tokenizer load included, as goemo's model load is.
+- Quality: test micro/macro ROC AUC, and micro/macro F1 at the checkpoint's thresholds (fitted on
+  dev in fp32), for each engine.
+
+    .venv/bin/python scripts/bench_cpu_inference.py [--checkpoint runs/minilm-cpu/checkpoint] [--threads 2]
+
+Installs onnxruntime, onnx and onnxscript into .venv when they are missing. Needs
+`cargo build --release --example predict`.
+"""
+import argparse
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ensure_packages():
+    missing = [p for p in ("onnxruntime", "onnx", "onnxscript") if importlib.util.find_spec(p) is None]
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)
+
+
+def read_test(data):
+    texts, labels = [], []
+    with open(Path(data) / "test.tsv", encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            texts.append(parts[0])
+            labels.append([int(x) for x in parts[1].split(",")])
+    return texts, labels
+
+
+def auc(scores, targets):
+    """ROC AUC by ranks (ties averaged), as scikit-learn's roc_auc_score."""
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [len(scores)]])
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2
+    positives = targets.sum()
+    negatives = len(targets) - positives
+    return (ranks[targets == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def quality(probs, targets, thresholds):
+    predicted = probs >= thresholds
+    tp = (predicted & (targets == 1)).sum(0)
+    fp = (predicted & (targets == 0)).sum(0)
+    fn = (~predicted & (targets == 1)).sum(0)
+    f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+    return {
+        "auc_micro": auc(probs.ravel(), targets.ravel()),
+        "auc_macro": float(np.mean([auc(probs[:, j], targets[:, j]) for j in range(targets.shape[1])])),
+        "f1_micro": 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()),
+        "f1_macro": float(f1.mean()),
+    }
+
+
+def goemo(checkpoint, texts_file, threads, quantize):
+    started = time.perf_counter()
+    out = subprocess.run(
+        [str(ROOT / "target/release/examples/predict"), "--model", str(checkpoint), "--input", str(texts_file),
+         "--format", "csv", "--batch-size", "64", "--threads", str(threads), "--quantize", quantize],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    seconds = time.perf_counter() - started
+    rows = list(csv.reader(out.splitlines()))[1:]
+    return np.array([[float(x) for x in r[1:]] for r in rows], dtype=np.float32), seconds
+
+
+def export(checkpoint, folder):
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint, trust_remote_code=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=True)
+
+    class Probabilities(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return torch.sigmoid(self.model(input_ids=input_ids, attention_mask=attention_mask).logits)
+
+    example = tokenizer(["an example", "another example, a little longer"], padding=True, return_tensors="pt")
+    dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("tokens")}
+    fp32 = folder / "model.onnx"
+    torch.onnx.export(
+        Probabilities(model), (example["input_ids"], example["attention_mask"]), str(fp32),
+        input_names=["input_ids", "attention_mask"], output_names=["probabilities"],
+        dynamic_shapes={"input_ids": dims, "attention_mask": dims}, opset_version=18, dynamo=True,
+    )
+    int8 = folder / "model.int8.onnx"
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    return fp32, int8
+
+
+def onnxruntime(model_path, checkpoint, texts, threads):
+    import onnxruntime as ort
+    from transformers import AutoTokenizer
+
+    started = time.perf_counter()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=True)
+    encoded = tokenizer(texts, truncation=True, max_length=128)["input_ids"]
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    probs = np.zeros((len(texts), session.get_outputs()[0].shape[1] or 28), dtype=np.float32)
+    for start in range(0, len(order), 64):
+        rows = order[start:start + 64]
+        width = max(len(encoded[i]) for i in rows)
+        ids = np.full((len(rows), width), tokenizer.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            ids[r, :len(encoded[i])] = encoded[i]
+            mask[r, :len(encoded[i])] = 1
+        probs[rows] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    return probs, time.perf_counter() - started
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=str(ROOT / "runs/minilm-cpu/checkpoint"))
+    p.add_argument("--data", default=str(ROOT / "data/goemotions"))
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    ensure_packages()
+    import onnxruntime as ort
+
+    texts, labels = read_test(a.data)
+    thresholds = np.array(json.loads((Path(a.checkpoint) / "thresholds.json").read_text())["thresholds"])
+    targets = np.zeros((len(texts), len(thresholds)), dtype=np.int64)
+    for i, ls in enumerate(labels):
+        targets[i, ls] = 1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        texts_file = tmp / "texts.txt"
+        texts_file.write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n", encoding="utf-8")
+        started = time.perf_counter()
+        fp32_onnx, int8_onnx = export(a.checkpoint, tmp)
+        export_seconds = time.perf_counter() - started
+        results = {}
+        results["goemo fp32"] = goemo(a.checkpoint, texts_file, a.threads, "none")
+        results["ONNX Runtime fp32"] = onnxruntime(fp32_onnx, a.checkpoint, texts, a.threads)
+        results["goemo int8"] = goemo(a.checkpoint, texts_file, a.threads, "int8")
+        results["ONNX Runtime int8"] = onnxruntime(int8_onnx, a.checkpoint, texts, a.threads)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads, ONNX Runtime {ort.__version__}; "
+          f"{len(texts)} test texts; export and ONNX quantization took {export_seconds:.1f} s (not counted)\n")
+    print("| engine | seconds | texts/s | goemo / ONNX Runtime | micro AUC | macro AUC | micro F1 | macro F1 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, (probs, seconds) in results.items():
+        q = quality(probs, targets, thresholds)
+        ratio = ""
+        if name.startswith("goemo"):
+            other = results[name.replace("goemo", "ONNX Runtime")][1]
+            ratio = f"{other / seconds:.2f}x"
+        print(f"| {name} | {seconds:.1f} | {len(texts) / seconds:.0f} | {ratio} | {q['auc_micro']:.5f} | "
+              f"{q['auc_macro']:.5f} | {q['f1_micro']:.4f} | {q['f1_macro']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
