@@ -16,6 +16,7 @@ fn main() {
     println!("cargo:rerun-if-changed=csrc/distributed_common.hpp");
     println!("cargo:rerun-if-changed=csrc/shim_common.hpp");
     println!("cargo:rerun-if-env-changed=CUDA_HOME");
+    println!("cargo:rerun-if-env-changed=GOEMO_NVIDIA_SITE");
     let gloo = ShimOptions {
         // Gloo's headers are not in the wheel; csrc/third_party/gloo has the ones c10d's
         // ProcessGroupGloo.hpp includes (all types behind pointers there, so any recent Gloo).
@@ -52,7 +53,11 @@ fn main() {
 /// headers), when they are all there.
 fn cuda_includes() -> Option<Vec<PathBuf>> {
     let lib = goemo_build::libtorch_lib()?;
-    let site = lib.parent()?.parent()?.to_path_buf();
+    // The nvidia-* wheels beside torch, or those of another site-packages (a libtorch unpacked
+    // on its own, scripts/build_for_libtorch.sh).
+    let site = std::env::var_os("GOEMO_NVIDIA_SITE")
+        .map(PathBuf::from)
+        .unwrap_or(lib.parent()?.parent()?.to_path_buf());
     let mut candidates: Vec<PathBuf> = ["nvidia/nccl/include", "nvidia/cu13/include", "nvidia/cu13/include/cccl"]
         .iter()
         .map(|d| site.join(d))

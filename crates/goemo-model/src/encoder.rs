@@ -94,7 +94,8 @@ impl Projections {
             Dense::Float(linear) => Some((linear.ws.shallow_clone(), linear.bs.as_ref().map(Tensor::shallow_clone))),
             Dense::Int8(_) => None,
         };
-        let (Some((wq, bq)), Some((wk, bk)), Some((wv, bv))) = (float(&self.query), float(&self.key), float(&self.value))
+        let (Some((wq, bq)), Some((wk, bk)), Some((wv, bv))) =
+            (float(&self.query), float(&self.key), float(&self.value))
         else {
             return Ok(());
         };
@@ -156,15 +157,7 @@ impl BertLayer {
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let (q, k, v) = self.projections.forward(xs)?;
-        let context = attend(
-            &q,
-            &k,
-            &v,
-            mask,
-            c.num_heads,
-            c.attention_dropout,
-            train,
-        )?;
+        let context = attend(&q, &k, &v, mask, c.num_heads, c.attention_dropout, train)?;
         let attended = self.attention_norm.forward(
             &(self
                 .attention_output
@@ -217,15 +210,7 @@ impl DistilBertLayer {
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let (q, k, v) = self.projections.forward(xs)?;
-        let context = attend(
-            &q,
-            &k,
-            &v,
-            mask,
-            c.num_heads,
-            c.attention_dropout,
-            train,
-        )?;
+        let context = attend(&q, &k, &v, mask, c.num_heads, c.attention_dropout, train)?;
         let attended = self.sa_layer_norm.forward(&(self.out_lin.forward(&context)? + xs));
         let inner = self.lin2.forward(&c.activation.apply(&self.lin1.forward(&attended)?))?;
         Ok(self
