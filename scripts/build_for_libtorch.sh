@@ -33,7 +33,7 @@ import sys
 path, lines = sys.argv[1], {int(n) for n in sys.argv[2:]}
 src = open(path).read().split("\n")
 stubbed = set()
-for n in sorted(lines):
+for n in sorted(lines, reverse=True):
     i = n - 1
     start = i
     while not (src[start] and not src[start][0].isspace() and "(" in src[start]):
