@@ -57,7 +57,8 @@ PY
 done
 
 # 2. A copy of this tree whose torch-sys is the stubbed one.
-rsync -a --delete --exclude target --exclude .venv --exclude runs --exclude data "$ROOT/" "$WORK/tree/"
+rm -rf "$WORK/tree" && mkdir -p "$WORK/tree"
+git -C "$ROOT" ls-files -co --exclude-standard | tar -C "$ROOT" -cf - -T - | tar -C "$WORK/tree" -xf -
 cat >>"$WORK/tree/Cargo.toml" <<TOML
 
 [patch.crates-io]
