@@ -143,6 +143,7 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: autocast, as goemo's --precision bf16")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps and only report speed")
     p.add_argument("--skip-steps", type=int, default=5, help="steps left out of the speed figure (warm-up)")
     p.add_argument("--max-train-samples", type=int, default=0, help="train on the first N examples only")
@@ -178,6 +179,7 @@ def main():
         "threads": args.threads,
         "device": args.device,
         "padding": args.padding,
+        "precision": args.precision,
         "group_by_length": args.group_by_length,
         "epochs": [],
     }
@@ -196,8 +198,9 @@ def main():
                 max_length=128,
                 return_tensors="pt",
             )
-            logits = model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
-            loss = loss_fn(logits, torch.from_numpy(train_targets[batch]).to(device))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+                logits = model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
+            loss = loss_fn(logits.float(), torch.from_numpy(train_targets[batch]).to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

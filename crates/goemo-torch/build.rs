@@ -27,7 +27,7 @@ fn main() {
         &[
             "csrc/autocast.cpp",
             "csrc/fused_adamw.cpp",
-            "csrc/clip_grad_norm.cpp",
+            "csrc/gradients.cpp",
             "csrc/quantized_linear.cpp",
             "csrc/distributed.cpp",
         ],

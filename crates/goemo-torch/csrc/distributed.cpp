@@ -96,7 +96,14 @@ int goemo_dist_barrier(goemo::Group* group, char* error, size_t error_len) {
   });
 }
 
+// Shuts the backend down (NCCL frees its communicators; c10d warns when a group is destroyed
+// without it), then frees the group.
 void goemo_dist_free(goemo::Group* group) {
+  try {
+    group->backend->shutdown();
+  } catch (...) {
+    // A group whose peers are gone cannot shut down cleanly; it is freed all the same.
+  }
   delete group;
 }
 }

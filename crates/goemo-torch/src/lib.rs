@@ -6,7 +6,8 @@
 //! - [`AutocastGuard`]: libtorch's autocast switched on for one device type with a chosen dtype
 //!   (tch only toggles CUDA autocast at float16);
 //! - [`fused_adamw`]: libtorch's `_fused_adamw_`, what `torch.optim.AdamW(fused=True)` runs;
-//! - [`clip_grad_norm`]: `clip_grad_norm_(foreach=True)`, with no wait for the device;
+//! - [`clip_grad_norm`]: `clip_grad_norm_(foreach=True)`, with no wait for the device, and
+//!   [`set_grad`]: a parameter's gradient placed in a given tensor;
 //! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it;
 //! - [`Int8Linear`]: int8 dynamic quantization of Linear layers through fbgemm
 //!   (`quantized::linear_prepack` / `quantized::linear_dynamic`);
@@ -28,18 +29,18 @@
 
 mod adamw;
 mod autocast;
-mod clip;
 mod cuda;
 mod distributed;
+mod gradients;
 mod quantized;
 
 pub use adamw::{fused_adamw, AdamWGroup};
 pub use autocast::AutocastGuard;
-pub use clip::clip_grad_norm;
 #[cfg(target_os = "linux")]
 pub use cuda::libtorch_dir;
 pub use cuda::load_cuda;
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
+pub use gradients::{clip_grad_norm, set_grad};
 pub use quantized::{select_int8_engine, Int8Linear};
 
 /// The version of the libtorch goemo was built against, read from its headers.

@@ -54,7 +54,7 @@ pub struct DataParallel {
     /// Where the collectives' own small tensors go (NCCL reduces CUDA tensors only).
     device: Device,
     bucket_bytes: usize,
-    /// The flat gradient buckets, reused from step to step.
+    /// The flat gradient buckets, of which the parameters' gradients are views.
     buffers: RefCell<Vec<Tensor>>,
 }
 
@@ -118,50 +118,54 @@ impl DataParallel {
 
     /// Sums the gradients of `params` over the ranks, in buckets of flat buffers (parameters
     /// without a gradient are skipped: the same ones on every rank, as the model is the same).
+    ///
+    /// As DDP's `gradient_as_bucket_view`: the first call copies the gradients into the buckets
+    /// and makes each parameter's gradient a view of its bucket, so that later backward passes
+    /// accumulate straight into the buckets and the all-reduce needs no copies (zeroing a
+    /// gradient keeps it in place). A gradient found elsewhere (set anew by other code) is
+    /// copied and placed again.
     pub fn sum_gradients(&self, params: &[Tensor], step: u64) -> Result<()> {
-        let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
+        let with_grad: Vec<(&Tensor, Tensor)> = params
+            .iter()
+            .map(|p| (p, p.grad()))
+            .filter(|(_, g)| g.defined())
+            .collect();
+        let grads: Vec<Tensor> = with_grad.iter().map(|(_, g)| g.shallow_clone()).collect();
         let buckets = buckets(&grads, self.bucket_bytes);
         let mut flats = self.buffers.borrow_mut();
-        // The flat buffers live across steps: a fresh 25 MiB allocation per bucket and step
-        // costs page faults that showed in the timing (examples/bench_allreduce).
-        let fits = flats.len() == buckets.len()
-            && flats.iter().zip(&buckets).all(|(f, b)| {
-                f.size1().ok() == Some(b.iter().map(|&i| grads[i].numel() as i64).sum())
-                    && f.kind() == grads[b[0]].kind()
-                    && f.device() == grads[b[0]].device()
+        let in_place = flats.len() == buckets.len()
+            && buckets.iter().zip(flats.iter()).all(|(bucket, flat)| {
+                let mut offset = 0;
+                bucket.iter().all(|&i| {
+                    let n = grads[i].numel();
+                    let at = flat.data_ptr() as usize + offset * flat.kind().elt_size_in_bytes();
+                    offset += n;
+                    grads[i].data_ptr() as usize == at && grads[i].is_contiguous()
+                }) && offset == flat.numel()
             });
-        if !fits {
-            *flats = buckets
-                .iter()
-                .map(|b| {
-                    let n: i64 = b.iter().map(|&i| grads[i].numel() as i64).sum();
-                    Tensor::f_empty([n], (grads[b[0]].kind(), grads[b[0]].device()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+        if !in_place {
+            *flats = tch::no_grad(|| -> Result<Vec<Tensor>> {
+                let mut made = Vec::with_capacity(buckets.len());
+                for bucket in &buckets {
+                    let parts = bucket
+                        .iter()
+                        .map(|&i| grads[i].f_contiguous()?.f_view([-1]))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let flat = Tensor::f_cat(&parts, 0)?;
+                    let mut offset = 0;
+                    for &i in bucket {
+                        let n = grads[i].numel() as i64;
+                        let view = flat.f_narrow(0, offset, n)?.f_view(grads[i].size().as_slice())?;
+                        goemo_torch::set_grad(with_grad[i].0, &view)?;
+                        offset += n;
+                    }
+                    made.push(flat);
+                }
+                Ok(made)
+            })?;
         }
-        tch::no_grad(|| -> Result<()> {
-            for (bucket, flat) in buckets.iter().zip(flats.iter()) {
-                let mut offset = 0;
-                for &i in bucket {
-                    let n = grads[i].numel() as i64;
-                    flat.f_narrow(0, offset, n)?.f_copy_(&grads[i].f_view([-1])?)?;
-                    offset += n;
-                }
-            }
-            let what = format!("gradients ({} buckets, step {})", flats.len(), step + 1);
-            self.group.all_reduce_sum(&flats, &what)?;
-            for (bucket, flat) in buckets.iter().zip(flats.iter()) {
-                let mut offset = 0;
-                for &i in bucket {
-                    let n = grads[i].numel() as i64;
-                    grads[i]
-                        .shallow_clone()
-                        .f_copy_(&flat.f_narrow(0, offset, n)?.f_view_as(&grads[i])?)?;
-                    offset += n;
-                }
-            }
-            Ok(())
-        })
+        let what = format!("gradients ({} buckets, step {})", flats.len(), step + 1);
+        tch::no_grad(|| self.group.all_reduce_sum(&flats, &what))
     }
 
     /// Sums each value over the ranks (in f64).
@@ -387,6 +391,31 @@ mod tests {
         assert_eq!(buckets(&tensors, 1 << 20), vec![vec![0, 1, 2, 3, 4]]);
         let mixed = [t(10), Tensor::zeros([10], (Kind::Double, Device::Cpu)), t(10)];
         assert_eq!(buckets(&mixed, 1 << 20), vec![vec![0], vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn gradients_become_views_of_the_buckets() {
+        let dp = DataParallel::new(Box::new(SingleProcess), Device::Cpu).with_bucket_bytes(12);
+        let a = Tensor::from_slice(&[1.0f32, 2.0]).set_requires_grad(true);
+        let b = Tensor::from_slice(&[3.0f32, 4.0, 5.0]).set_requires_grad(true);
+        let params = [a.shallow_clone(), b.shallow_clone()];
+        let backward = || (&a * &a + 0.0).sum(Kind::Float).backward();
+        backward();
+        (&b * 2.0).sum(Kind::Float).backward();
+        dp.sum_gradients(&params, 0).unwrap();
+        assert_eq!(dp.buffers.borrow().len(), 2, "12-byte buckets: one tensor each");
+        let flat_a = dp.buffers.borrow()[0].shallow_clone();
+        assert_eq!(
+            a.grad().data_ptr(),
+            flat_a.data_ptr(),
+            "a's gradient lives in its bucket"
+        );
+        // Zeroed in place, then accumulated into the bucket by the next backward pass.
+        let _ = a.grad().zero_();
+        backward();
+        assert_eq!(Vec::<f32>::try_from(&flat_a).unwrap(), [2.0, 4.0]);
+        dp.sum_gradients(&params, 1).unwrap();
+        assert_eq!(Vec::<f32>::try_from(&b.grad()).unwrap(), [2.0, 2.0, 2.0]);
     }
 
     #[test]

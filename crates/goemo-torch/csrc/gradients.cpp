@@ -1,3 +1,4 @@
+// Gradients beyond tch: where a parameter's gradient lives (set_grad), and
 // torch.nn.utils.clip_grad_norm_(foreach=True) as libtorch runs it: one _foreach_norm over the
 // gradients, the norm of those norms, and one _foreach_mul_ by the clamped coefficient, with no
 // copy to the host (on CUDA a handful of launches and no synchronisation). tch wraps no
@@ -28,5 +29,18 @@ at::Tensor* goemo_clip_grad_norm(at::Tensor** grads, int64_t n, double max_norm,
     result = new at::Tensor(total);
   });
   return result;
+}
+
+// Makes `grad` the gradient of `param` (autograd then accumulates into it in place): data-parallel
+// training keeps gradients as views of its flat all-reduce buckets, as DDP's
+// gradient_as_bucket_view does. Returns 0, or -1 with the message.
+int goemo_set_grad(at::Tensor* param, at::Tensor* grad, char* error, size_t error_len) {
+  return goemo::guarded(error, error_len, [&] {
+    TORCH_CHECK(param->sizes() == grad->sizes(), "a gradient of shape ", grad->sizes(), " for a parameter of shape ",
+                param->sizes());
+    TORCH_CHECK(param->dtype() == grad->dtype() && param->device() == grad->device(),
+                "a gradient's dtype and device must be its parameter's");
+    param->mutable_grad() = *grad;
+  });
 }
 }

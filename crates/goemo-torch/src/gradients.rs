@@ -1,4 +1,5 @@
-//! Gradient clipping through libtorch's `_foreach_` kernels (csrc/clip_grad_norm.cpp).
+//! Gradients beyond tch (csrc/gradients.cpp): clipping through libtorch's `_foreach_` kernels,
+//! and setting the tensor a parameter's gradient lives in.
 
 use std::ffi::{c_char, CStr};
 
@@ -14,6 +15,30 @@ extern "C" {
         error: *mut c_char,
         error_len: usize,
     ) -> *mut torch_sys::C_tensor;
+    fn goemo_set_grad(
+        param: *const torch_sys::C_tensor,
+        grad: *const torch_sys::C_tensor,
+        error: *mut c_char,
+        error_len: usize,
+    ) -> std::ffi::c_int;
+}
+
+/// Makes `grad` (same shape, dtype and device) the gradient of `param`; later backward passes
+/// accumulate into it in place, and zeroing it keeps it (DDP's `gradient_as_bucket_view`).
+pub fn set_grad(param: &Tensor, grad: &Tensor) -> Result<()> {
+    let mut error = [0 as c_char; 1024];
+    // SAFETY: two live tensors borrowed for the call; the shim catches every C++ exception and
+    // writes at most `error.len()` bytes, NUL-terminated.
+    let status = unsafe { goemo_set_grad(param.as_ptr(), grad.as_ptr(), error.as_mut_ptr(), error.len()) };
+    if status != 0 {
+        // SAFETY: the shim NUL-terminated the message inside the buffer.
+        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
+        return Err(TorchError::Shim {
+            operation: "set_grad",
+            message: message.to_string_lossy().into_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// `torch.nn.utils.clip_grad_norm_(foreach=True)` over `grads` (one device, one dtype): scales
@@ -69,6 +94,21 @@ mod tests {
         let c = Tensor::from_slice(&[0.3f32, 0.4]);
         clip_grad_norm(&[c.shallow_clone()], 1.0).unwrap();
         assert_eq!(Vec::<f32>::try_from(&c).unwrap(), [0.3, 0.4]);
+    }
+
+    #[test]
+    fn a_set_gradient_is_where_backward_accumulates() {
+        let p = Tensor::from_slice(&[1.0f32, 2.0]).set_requires_grad(true);
+        let flat = Tensor::zeros([5], (Kind::Float, Device::Cpu));
+        let view = flat.narrow(0, 2, 2);
+        set_grad(&p, &view).unwrap();
+        (&p * 3.0).sum(Kind::Float).backward();
+        (&p * 1.0).sum(Kind::Float).backward();
+        assert_eq!(Vec::<f32>::try_from(&flat).unwrap(), [0.0, 0.0, 4.0, 4.0, 0.0]);
+        let _ = p.grad().zero_();
+        assert_eq!(Vec::<f32>::try_from(&flat).unwrap(), [0.0; 5]);
+        let err = set_grad(&p, &flat).unwrap_err().to_string();
+        assert!(err.contains("shape"), "{err}");
     }
 
     #[test]

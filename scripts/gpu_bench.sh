@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# GPU training speed of goemo against Python `transformers` on the same GPU in one command, and
+# the cost of data-parallel training at world size 1 (torchrun + NCCL) against a plain run.
+#
+#   scripts/gpu_bench.sh BIN_DIR DATA_DIR TOKENIZER_DIR OUT_DIR
+#
+# BIN_DIR: `train` built against this machine's libtorch (scripts/build_for_libtorch.sh), with
+# libgoemo_nccl.so beside it; DATA_DIR: GoEmotions; TOKENIZER_DIR: all-MiniLM-L6-v2's tokenizer
+# and config. Models are made here with random weights (speed does not depend on them): one of
+# all-MiniLM-L6-v2's shape and one of RoBERTa-large's (355M), both under the MiniLM tokenizer.
+# Each system trains the same recipe (mean pooling, BCE, AdamW, clipping 1.0, lr 1.5e-4,
+# length-grouped batches: goemo's bucketing, transformers' group_by_length) and is timed after
+# its warm-up steps. Prints one JSON line per run into OUT_DIR/results.jsonl.
+set -uo pipefail
+BIN=$1 DATA=$2 TOKENIZER=$3 OUT=$4
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PY=${PYTHON:-python3}
+TORCH_LIB=$($PY -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+export LD_LIBRARY_PATH=$TORCH_LIB:${LD_LIBRARY_PATH:-}
+MODELS=$(mktemp -d) RUNS=$(mktemp -d)
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+
+$PY - "$TOKENIZER" "$MODELS" <<'EOF'
+import shutil, sys, torch
+from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
+tokenizer, models = sys.argv[1:]
+torch.manual_seed(0)
+minilm = BertConfig.from_pretrained(tokenizer)
+large = RobertaConfig(vocab_size=50265, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                      intermediate_size=4096, max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
+                      bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5)
+for name, model in [("minilm", BertModel(minilm)), ("roberta-large", RobertaModel(large))]:
+    model.save_pretrained(f"{models}/{name}")
+    for f in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]:
+        try:
+            shutil.copy(f"{tokenizer}/{f}", f"{models}/{name}/{f}")
+        except FileNotFoundError:
+            pass
+    print(name, sum(p.numel() for p in model.parameters()))
+EOF
+
+rate() { # run folder, batch size, skipped steps: examples/s over the steps after the skipped ones
+  $PY - "$1/train_log.jsonl" "$2" "$3" <<'EOF'
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1])]
+batch, skip = int(sys.argv[2]), int(sys.argv[3])
+elapsed = lambda e: e["step"] * batch / e["examples_per_s"]
+a, b = log[skip - 1], log[-1]
+print(round((b["step"] - a["step"]) * batch / (elapsed(b) - elapsed(a)), 1))
+EOF
+}
+
+goemo() { # label, model, precision, batch, steps, skip, [launcher...]
+  local label=$1 model=$2 precision=$3 batch=$4 steps=$5 skip=$6
+  shift 6
+  local name=${label// /-}
+  "$@" "$BIN/train" --config "$ROOT/configs/minilm-cpu.toml" --model "$MODELS/$model" --data "$DATA" \
+    --device cuda --precision "$precision" --loss bce --batch-size "$batch" --max-steps "$steps" --epochs 1 \
+    --save-every 0 --threads 8 --output-dir "$RUNS" --run-name "$name" >"$OUT/$name.log" 2>&1
+  local r
+  r=$(rate "$RUNS/$name" "$batch" "$skip" 2>>"$OUT/$name.log" || echo null)
+  echo "{\"system\": \"goemo\", \"run\": \"$label\", \"model\": \"$model\", \"precision\": \"$precision\", \"batch\": $batch, \"examples_per_s\": $r}" |
+    tee -a "$OUT/results.jsonl"
+}
+
+python_run() { # model, precision, batch, steps, skip
+  local r
+  r=$($PY "$ROOT/scripts/train_transformers.py" --model "$MODELS/$1" --data "$DATA" --device cuda --threads 8 \
+    --precision "$2" --batch-size "$3" --max-steps "$4" --skip-steps "$5" --padding longest --group-by-length \
+    2>>"$OUT/python.log" | tail -1)
+  echo "{\"system\": \"transformers\", \"model\": \"$1\", \"precision\": \"$2\", \"batch\": $3, \"result\": ${r:-null}}" |
+    tee -a "$OUT/results.jsonl"
+}
+
+for precision in fp32 bf16; do
+  goemo "minilm $precision" minilm "$precision" 32 300 50
+  python_run minilm "$precision" 32 300 50
+done
+# Data-parallel at world size 1: torchrun, NCCL, the bucketed all-reduce, against the plain run above.
+goemo "minilm fp32 torchrun nccl" minilm fp32 32 300 50 $PY -m torch.distributed.run --nproc-per-node 1 --no-python
+for precision in bf16 fp32; do
+  goemo "roberta-large $precision" roberta-large "$precision" 16 120 20
+  python_run roberta-large "$precision" 16 120 20
+done
