@@ -160,14 +160,18 @@ impl AdamW {
         self.slots.iter().map(|s| s.param.shallow_clone()).collect()
     }
 
-    /// Clears every gradient (`step` does this after each update).
+    /// Clears every gradient in place (`step` does this after each update): gradients that are
+    /// views of data-parallel buckets stay views (no `detach_`, which views refuse; gradients of
+    /// a plain backward pass have no history to detach).
     pub fn zero_grad(&mut self) {
-        for slot in &mut self.slots {
-            let mut grad = slot.param.grad();
-            if grad.defined() {
-                let _ = grad.detach_().zero_();
+        tch::no_grad(|| {
+            for slot in &mut self.slots {
+                let mut grad = slot.param.grad();
+                if grad.defined() {
+                    let _ = grad.zero_();
+                }
             }
-        }
+        })
     }
 }
 
