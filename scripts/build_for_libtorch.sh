@@ -20,8 +20,9 @@ WORK=${GOEMO_BUILD_DIR:-/tmp/goemo-build-$(basename "$LIBTORCH")}
 mkdir -p "$WORK" "$OUT"
 
 # 1. torch-sys with the missing operators stubbed.
+# Made once per build folder: a fresh copy would rebuild torch-sys's C++ (minutes) every time.
 SRC=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/torch-sys-0.26.0 | head -1)
-rm -rf "$WORK/torch-sys" && cp -r "$SRC" "$WORK/torch-sys"
+[ -d "$WORK/torch-sys" ] || cp -r "$SRC" "$WORK/torch-sys"
 GEN=$WORK/torch-sys/libtch/torch_api_generated.cpp
 for _ in 1 2 3; do
   errors=$(g++ -std=c++17 -fsyntax-only -D_GLIBCXX_USE_CXX11_ABI=1 -I"$LIBTORCH/include" \
@@ -57,7 +58,7 @@ PY
 done
 
 # 2. A copy of this tree whose torch-sys is the stubbed one.
-rm -rf "$WORK/tree" && mkdir -p "$WORK/tree"
+mkdir -p "$WORK/tree"
 git -C "$ROOT" ls-files -co --exclude-standard | tar -C "$ROOT" -cf - -T - | tar -C "$WORK/tree" -xf -
 cat >>"$WORK/tree/Cargo.toml" <<TOML
 
