@@ -60,11 +60,11 @@ done
 # 2. A copy of this tree whose torch-sys is the stubbed one.
 mkdir -p "$WORK/tree"
 git -C "$ROOT" ls-files -co --exclude-standard | tar -C "$ROOT" -cf - -T - | tar -C "$WORK/tree" -xf -
-cat >>"$WORK/tree/Cargo.toml" <<TOML
-
-[patch.crates-io]
-torch-sys = { path = "$WORK/torch-sys" }
-TOML
+if grep -q '^\[patch.crates-io\]' "$WORK/tree/Cargo.toml"; then
+  sed -i "/^\[patch.crates-io\]/a torch-sys = { path = \"$WORK/torch-sys\" }" "$WORK/tree/Cargo.toml"
+else
+  printf '\n[patch.crates-io]\ntorch-sys = { path = "%s" }\n' "$WORK/torch-sys" >>"$WORK/tree/Cargo.toml"
+fi
 cd "$WORK/tree"
 args=()
 for e in "${EXAMPLES[@]}"; do args+=(--example "$e"); done
