@@ -92,7 +92,7 @@ mod tests {
         assert!((b.double_value(&[0]) - 4.0 * scale).abs() < 1e-6);
         // Under the limit nothing changes.
         let c = Tensor::from_slice(&[0.3f32, 0.4]);
-        clip_grad_norm(&[c.shallow_clone()], 1.0).unwrap();
+        let _norm = clip_grad_norm(&[c.shallow_clone()], 1.0).unwrap();
         assert_eq!(Vec::<f32>::try_from(&c).unwrap(), [0.3, 0.4]);
     }
 
