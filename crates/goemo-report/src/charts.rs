@@ -59,6 +59,25 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// An axis tick as a person writes it: whole numbers without a decimal point ("2000", not
+/// "2000.0"), others with at most three decimals and no trailing zeros.
+pub fn tick_label(v: f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
+        return format!("{:.0}", v.round());
+    }
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The integer range whose segments are exactly `n` rows: plotters' integer ranges include
+/// their end, so `0..n` would add an empty row above the others.
+fn rows(n: usize) -> std::ops::Range<usize> {
+    0..n.saturating_sub(1)
+}
+
 /// A horizontal bar chart: one labelled bar per category, top to bottom in the given order.
 #[derive(Debug, Clone)]
 pub struct BarChart<'a> {
@@ -89,11 +108,12 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(150)
-            .build_cartesian_2d(0f64..x_max, (0..n).into_segmented())
+            .build_cartesian_2d(0f64..x_max, rows(n).into_segmented())
             .map_err(err)?;
         let labels = chart.labels;
         plot.configure_mesh()
             .disable_y_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
             .y_labels(n)
             .y_label_formatter(&|v| match v {
                 // Row 0 at the top: the first category is drawn highest.
@@ -159,13 +179,14 @@ fn heat_color(v: f64, max: f64) -> RGBColor {
 pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
     let n = chart.labels.len();
     let size = 200 + 26 * n as u32;
-    draw_png(path.as_ref(), (size + 60, size), |root| {
-        let mut plot = ChartBuilder::on(root)
+    draw_png(path.as_ref(), (size + 150, size), |root| {
+        let (area, scale) = root.split_horizontally(size + 40);
+        let mut plot = ChartBuilder::on(&area)
             .caption(chart.title, (FONT, 20))
             .margin(12)
             .x_label_area_size(130)
             .y_label_area_size(130)
-            .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())
+            .build_cartesian_2d(rows(n).into_segmented(), rows(n).into_segmented())
             .map_err(err)?;
         let labels = chart.labels;
         let name = |v: &SegmentValue<usize>, flip: bool| match v {
@@ -185,7 +206,7 @@ pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
         for (col, label) in labels.iter().enumerate() {
             let (x, _) = plot.backend_coord(&(SegmentValue::CenterOf(col), SegmentValue::Exact(0)));
             let style = (FONT, 12).into_font().transform(FontTransform::Rotate90).color(&BLACK);
-            root.draw(&Text::new(label.clone(), (x + 6, bottom + 6), style))
+            area.draw(&Text::new(label.clone(), (x + 6, bottom + 6), style))
                 .map_err(err)?;
         }
         plot.draw_series(
@@ -209,6 +230,39 @@ pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
                 }),
         )
         .map_err(err)?;
+        // The colour scale, from 0 at the bottom to `max` (and above, clipped) at the top,
+        // level with the grid.
+        let (_, top) = plot.backend_coord(&(SegmentValue::Exact(0), SegmentValue::Exact(n)));
+        // `scale` is its own area to the right of the grid: x from its left edge, y as the grid's.
+        let (x0, x1) = (12, 32);
+        let steps = 100;
+        let height = (bottom - top).max(1);
+        for k in 0..steps {
+            let y_hi = bottom - height * (k + 1) / steps;
+            let y_lo = bottom - height * k / steps;
+            let v = chart.max * (k as f64 + 0.5) / steps as f64;
+            scale
+                .draw(&Rectangle::new(
+                    [(x0, y_hi), (x1, y_lo)],
+                    heat_color(v, chart.max).filled(),
+                ))
+                .map_err(err)?;
+        }
+        scale
+            .draw(&Rectangle::new([(x0, top), (x1, bottom)], BLACK.stroke_width(1)))
+            .map_err(err)?;
+        for (fraction, text) in [
+            (0.0, tick_label(0.0)),
+            (0.5, tick_label(chart.max / 2.0)),
+            (1.0, format!("≥ {}", tick_label(chart.max))),
+        ] {
+            let y = bottom - (height as f64 * fraction) as i32;
+            let style = (FONT, 12)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            scale.draw(&Text::new(text, (x1 + 6, y), style)).map_err(err)?;
+        }
         Ok(())
     })
 }
@@ -245,6 +299,8 @@ pub fn histogram(path: impl AsRef<Path>, chart: &Histogram<'_>) -> Result<()> {
         plot.configure_mesh()
             .x_desc(chart.x_label)
             .y_desc("texts")
+            .x_label_formatter(&|v| tick_label(*v as f64))
+            .y_label_formatter(&|v| tick_label(*v as f64))
             .label_style((FONT, 13))
             .draw()
             .map_err(err)?;
@@ -283,6 +339,24 @@ mod tests {
         assert_eq!(&bytes[1..4], b"PNG");
         let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
         (be(&bytes[16..20]), be(&bytes[20..24]))
+    }
+
+    #[test]
+    fn ticks_read_as_a_person_writes_them() {
+        assert_eq!(tick_label(2000.0), "2000");
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(0.25), "0.25");
+        assert_eq!(tick_label(0.1 + 0.2), "0.3");
+        assert_eq!(tick_label(-1.5), "-1.5");
+    }
+
+    #[test]
+    fn an_axis_of_n_rows_has_n_segments() {
+        use plotters::coord::ranged1d::DiscreteRanged;
+        // n segments and plotters' end marker (`SegmentValue::Last`), which takes no height.
+        for n in 1..30 {
+            assert_eq!(rows(n).into_segmented().size(), n + 1, "{n} rows");
+        }
     }
 
     #[test]
