@@ -20,24 +20,28 @@ struct PackedLinear {
 
 extern "C" {
 
-// Selects a quantized engine with fbgemm kernels (x86, else fbgemm); writes its name. Returns 0,
-// or -1 with the engines this libtorch has in `error`.
-int goemo_int8_engine(char* error, size_t error_len) {
+// Writes the names of this libtorch's quantized engines, comma-separated, into `names`.
+int goemo_quantized_engines(char* names, size_t names_len, char* error, size_t error_len) {
+  return goemo::guarded(error, error_len, [&] {
+    std::string list;
+    for (auto engine : at::globalContext().supportedQEngines()) {
+      list += (list.empty() ? "" : ",") + c10::toString(engine);
+    }
+    goemo::copy_message(list.c_str(), names, names_len);
+  });
+}
+
+// Makes `name` (one of goemo_quantized_engines) the engine of quantized operators.
+int goemo_set_quantized_engine(const char* name, char* error, size_t error_len) {
   return goemo::guarded(error, error_len, [&] {
     auto& context = at::globalContext();
-    const auto& engines = context.supportedQEngines();
-    for (auto wanted : {at::QEngine::X86, at::QEngine::FBGEMM}) {
-      for (auto engine : engines) {
-        if (engine == wanted) {
-          context.setQEngine(engine);
-          return;
-        }
+    for (auto engine : context.supportedQEngines()) {
+      if (c10::toString(engine) == name) {
+        context.setQEngine(engine);
+        return;
       }
     }
-    std::string names;
-    for (auto engine : engines) names += (names.empty() ? "" : ", ") + c10::toString(engine);
-    throw std::runtime_error("int8 inference needs libtorch's fbgemm kernels (x86 with AVX2); this libtorch has " +
-                             (names.empty() ? std::string("no quantized engine") : names));
+    throw std::runtime_error(std::string("no quantized engine ") + name);
   });
 }
 

@@ -41,7 +41,7 @@ pub use cuda::libtorch_dir;
 pub use cuda::load_cuda;
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
 pub use gradients::{clip_grad_norm, set_grad};
-pub use quantized::{select_int8_engine, Int8Linear};
+pub use quantized::{int8_engine, select_int8_engine, Int8Linear};
 
 /// The version of the libtorch goemo was built against, read from its headers.
 pub const LIBTORCH_VERSION: &str = env!("GOEMO_LIBTORCH_VERSION");

@@ -14,7 +14,8 @@ struct PackedLinear {
 }
 
 extern "C" {
-    fn goemo_int8_engine(error: *mut c_char, error_len: usize) -> c_int;
+    fn goemo_quantized_engines(names: *mut c_char, names_len: usize, error: *mut c_char, error_len: usize) -> c_int;
+    fn goemo_set_quantized_engine(name: *const c_char, error: *mut c_char, error_len: usize) -> c_int;
     fn goemo_int8_linear_pack(
         weight: *const torch_sys::C_tensor,
         bias: *const torch_sys::C_tensor,
@@ -124,12 +125,41 @@ impl Drop for Int8Linear {
 /// Makes libtorch use a quantized engine with fbgemm kernels; an error naming the engines it
 /// has when there is none.
 pub fn select_int8_engine() -> Result<()> {
+    let mut names = [0 as c_char; 256];
     let mut error = [0 as c_char; 1024];
-    // SAFETY: a buffer borrowed for the call; the shim catches every C++ exception.
-    if unsafe { goemo_int8_engine(error.as_mut_ptr(), error.len()) } != 0 {
-        return Err(shim_error("int8 engine", &error));
+    // SAFETY: two buffers borrowed for the call; the shim catches every C++ exception and writes
+    // NUL-terminated text within each buffer's length.
+    if unsafe { goemo_quantized_engines(names.as_mut_ptr(), names.len(), error.as_mut_ptr(), error.len()) } != 0 {
+        return Err(shim_error("quantized engines", &error));
+    }
+    // SAFETY: NUL-terminated by the shim inside the zero-initialised buffer.
+    let list = unsafe { CStr::from_ptr(names.as_ptr()) }.to_string_lossy().into_owned();
+    let engines: Vec<&str> = list.split(',').filter(|e| !e.is_empty()).collect();
+    let chosen = int8_engine(&engines)?;
+    let name = std::ffi::CString::new(chosen).expect("engine names hold no NUL");
+    // SAFETY: a NUL-terminated name and a buffer borrowed for the call.
+    if unsafe { goemo_set_quantized_engine(name.as_ptr(), error.as_mut_ptr(), error.len()) } != 0 {
+        return Err(shim_error("quantized engine", &error));
     }
     Ok(())
+}
+
+/// The engine with fbgemm's int8 kernels among `engines` (libtorch's names): X86 (fbgemm with
+/// x86-specific choices), else FBGEMM.
+pub fn int8_engine<'a>(engines: &[&'a str]) -> Result<&'a str> {
+    ["X86", "FBGEMM"]
+        .into_iter()
+        .find_map(|want| engines.iter().copied().find(|e| e.eq_ignore_ascii_case(want)))
+        .ok_or_else(|| {
+            TorchError::Unsupported(format!(
+                "int8 inference needs libtorch's fbgemm kernels (x86 with AVX2); this libtorch has {}",
+                if engines.is_empty() {
+                    "no quantized engine".to_string()
+                } else {
+                    format!("only the quantized engines {}", engines.join(", "))
+                }
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -155,6 +185,19 @@ mod tests {
         let no_bias = Int8Linear::new(&w, None).unwrap().forward(&x).unwrap();
         let d = (&no_bias - x.matmul(&w.tr())).abs().max().double_value(&[]);
         assert!(d / scale < 0.03, "{d}");
+    }
+
+    #[test]
+    fn int8_needs_an_fbgemm_engine() {
+        assert_eq!(int8_engine(&["NoQEngine", "QNNPACK", "X86", "FBGEMM"]).unwrap(), "X86");
+        assert_eq!(int8_engine(&["FBGEMM"]).unwrap(), "FBGEMM");
+        // An ARM build of libtorch has QNNPACK only: a clear error, not a crash in a kernel.
+        let err = int8_engine(&["NoQEngine", "QNNPACK"]).unwrap_err().to_string();
+        assert!(err.contains("fbgemm") && err.contains("QNNPACK"), "{err}");
+        let err = int8_engine(&[]).unwrap_err().to_string();
+        assert!(err.contains("no quantized engine"), "{err}");
+        // This libtorch (x86 wheels) has one.
+        select_int8_engine().unwrap();
     }
 
     #[test]
