@@ -7,6 +7,7 @@
 //! configuration, one call: a whole training run) and [`serve`] (a batching service and its HTTP
 //! server).
 
+pub use goemo_analysis as analysis;
 pub use goemo_data as data;
 pub use goemo_fs as fs;
 pub use goemo_metrics as metrics;

@@ -1,0 +1,551 @@
+//! Everything the document says, computed from run folders: [`compare`] returns a
+//! [`Comparison`], which is `comparison.json`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use goemo_metrics::{paired_bootstrap, BootstrapOptions, EvalData, Headline, MetricReport};
+use goemo_threshold::{F1Average, Global, OptimalGlobal, PerClass, ThresholdStrategy, TopK};
+use ndarray::{Array2, Axis};
+use serde::Serialize;
+
+use crate::stats::{brier, combos, cooccurrence_pairs, ece, welch_t_test, Combo, PairStats};
+use crate::{Result, RunFolder};
+
+/// How to compare.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompareOptions {
+    /// Paired bootstrap resamples (0: no bootstrap).
+    pub bootstrap: usize,
+    pub seed: u64,
+    /// Label combinations listed per model.
+    pub top_combos: usize,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            bootstrap: 2000,
+            seed: 0,
+            top_combos: 20,
+        }
+    }
+}
+
+/// The test metrics of the headline table (AUCs `None` where undefined).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestMetrics {
+    pub auc_micro: Option<f64>,
+    pub auc_macro: Option<f64>,
+    pub f1_micro: f64,
+    pub f1_macro: f64,
+    pub precision_micro: f64,
+    pub precision_macro: f64,
+    pub recall_micro: f64,
+    pub recall_macro: f64,
+}
+
+/// The metric names of [`TestMetrics`], in table order.
+pub const METRICS: [&str; 8] = [
+    "auc_micro",
+    "auc_macro",
+    "f1_micro",
+    "f1_macro",
+    "precision_micro",
+    "precision_macro",
+    "recall_micro",
+    "recall_macro",
+];
+
+impl TestMetrics {
+    fn of(r: &MetricReport) -> Self {
+        TestMetrics {
+            auc_micro: r.auc_micro,
+            auc_macro: r.auc_macro,
+            f1_micro: r.f1_micro,
+            f1_macro: r.f1_macro,
+            precision_micro: r.precision_micro,
+            precision_macro: r.precision_macro,
+            recall_micro: r.recall_micro,
+            recall_macro: r.recall_macro,
+        }
+    }
+
+    pub fn get(&self, metric: &str) -> Option<f64> {
+        match metric {
+            "auc_micro" => self.auc_micro,
+            "auc_macro" => self.auc_macro,
+            "f1_micro" => Some(self.f1_micro),
+            "f1_macro" => Some(self.f1_macro),
+            "precision_micro" => Some(self.precision_micro),
+            "precision_macro" => Some(self.precision_macro),
+            "recall_micro" => Some(self.recall_micro),
+            "recall_macro" => Some(self.recall_macro),
+            _ => None,
+        }
+    }
+}
+
+/// Mean, sample standard deviation, extremes and count of one metric over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeedStats {
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+/// One model (one run, or seeds of one recipe) as the document describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub runs: Vec<String>,
+    pub parameters: Option<f64>,
+    pub train_seconds: Option<f64>,
+    /// 1-based, as a person counts.
+    pub best_epoch: Option<u64>,
+    pub best_dev: Option<f64>,
+    pub select_by: Option<String>,
+    pub examples_per_second: Option<f64>,
+    pub device: Option<String>,
+    pub precision: Option<String>,
+    pub threads: Option<f64>,
+    pub libtorch: Option<String>,
+    pub labels: Vec<String>,
+    pub test_examples: usize,
+    /// Of the first run; the mean over runs for seeds.
+    pub test: TestMetrics,
+    /// Per metric, over the runs (empty for one run).
+    pub seeds: BTreeMap<String, SeedStats>,
+    pub never_predicted: Vec<String>,
+    pub artifacts: Vec<(String, u64)>,
+}
+
+/// A metric of a model against the baseline's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparisonRow {
+    pub metric: String,
+    pub baseline: String,
+    pub model: String,
+    pub baseline_value: Option<f64>,
+    pub value: Option<f64>,
+    pub delta: Option<f64>,
+    pub percent_change: Option<f64>,
+}
+
+/// A paired bootstrap of a model against the baseline on the same test examples.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BootstrapRow {
+    pub metric: String,
+    pub baseline: String,
+    pub model: String,
+    pub delta: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub p_value: f64,
+    pub resamples: usize,
+}
+
+/// One emotion's test metrics under the run's own predictions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmotionRow {
+    pub rank: usize,
+    pub label: String,
+    pub f1: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub auc: Option<f64>,
+    pub support: u64,
+    pub predicted: u64,
+}
+
+/// A threshold strategy fitted on dev, scored on test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrategyRow {
+    pub strategy: String,
+    pub f1_micro: f64,
+    pub f1_macro: f64,
+    pub precision_micro: f64,
+    pub precision_macro: f64,
+    pub recall_micro: f64,
+    pub recall_macro: f64,
+    pub never_predicted: usize,
+    /// Per-class thresholds when the strategy has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<f64>>,
+}
+
+/// Calibration of one label on test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassCalibration {
+    pub label: String,
+    pub brier: f64,
+    pub ece: f64,
+    pub support: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationSummary {
+    pub brier_micro: f64,
+    pub brier_macro: f64,
+    pub ece_macro: f64,
+    pub per_class: Vec<ClassCalibration>,
+}
+
+/// Welch's t-test of a seeded model against the baseline's seeds on one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeedTest {
+    pub metric: String,
+    pub baseline: String,
+    pub model: String,
+    pub statistic: f64,
+    pub dof: f64,
+    pub p_value: f64,
+}
+
+/// Everything `comparison.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub models: Vec<ModelSummary>,
+    pub comparison: Vec<ComparisonRow>,
+    pub paired_bootstrap: Vec<BootstrapRow>,
+    pub seed_tests: Vec<SeedTest>,
+    pub per_emotion: BTreeMap<String, Vec<EmotionRow>>,
+    pub thresholds: BTreeMap<String, Vec<StrategyRow>>,
+    pub calibration: BTreeMap<String, CalibrationSummary>,
+    pub combos: BTreeMap<String, Vec<Combo>>,
+    pub cooccurrence: BTreeMap<String, Vec<PairStats>>,
+    /// Why some comparisons were not made (different labels or test sets).
+    pub notes: Vec<String>,
+}
+
+/// Compares `models` (name, runs; several runs are seeds of one model); the first is the
+/// baseline.
+pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) -> Result<Comparison> {
+    if models.is_empty() || models.iter().any(|(_, runs)| runs.is_empty()) {
+        return Err(crate::AnalysisError::Input("every model needs at least one run".into()));
+    }
+    let mut out = Comparison {
+        models: vec![],
+        comparison: vec![],
+        paired_bootstrap: vec![],
+        seed_tests: vec![],
+        per_emotion: BTreeMap::new(),
+        thresholds: BTreeMap::new(),
+        calibration: BTreeMap::new(),
+        combos: BTreeMap::new(),
+        cooccurrence: BTreeMap::new(),
+        notes: vec![],
+    };
+    let mut reports: Vec<Vec<MetricReport>> = vec![];
+    for (name, runs) in models {
+        let run_reports = runs.iter().map(test_report).collect::<Result<Vec<_>>>()?;
+        out.models.push(summary(name, runs, &run_reports));
+        let first = &runs[0];
+        out.per_emotion.insert(name.clone(), per_emotion(&run_reports[0]));
+        out.thresholds.insert(name.clone(), strategies(first)?);
+        out.calibration.insert(name.clone(), calibration(first));
+        let t = &first.test;
+        out.combos.insert(
+            name.clone(),
+            combos(t.targets.view(), t.predicted.view(), &t.labels, options.top_combos),
+        );
+        out.cooccurrence.insert(
+            name.clone(),
+            cooccurrence_pairs(t.targets.view(), t.predicted.view(), &t.labels),
+        );
+        reports.push(run_reports);
+    }
+    let baseline = &out.models[0];
+    for model in &out.models[1..] {
+        for metric in METRICS {
+            let (b, v) = (baseline.test.get(metric), model.test.get(metric));
+            let delta = b.zip(v).map(|(b, v)| v - b);
+            out.comparison.push(ComparisonRow {
+                metric: metric.into(),
+                baseline: baseline.name.clone(),
+                model: model.name.clone(),
+                baseline_value: b,
+                value: v,
+                delta,
+                percent_change: delta.zip(b).filter(|(_, b)| *b != 0.0).map(|(d, b)| 100.0 * d / b),
+            });
+        }
+    }
+    let (baseline_name, baseline_runs) = &models[0];
+    for (name, runs) in &models[1..] {
+        match paired(&baseline_runs[0], &runs[0]) {
+            Err(why) => out
+                .notes
+                .push(format!("{name} against {baseline_name}: no paired tests, {why}")),
+            Ok(rows) if options.bootstrap > 0 => {
+                let (scores_b, targets, predicted_b) = (
+                    &baseline_runs[0].test.probabilities,
+                    &baseline_runs[0].test.targets,
+                    &baseline_runs[0].test.predicted,
+                );
+                let (scores_m, predicted_m) = (
+                    runs[0].test.probabilities.select(Axis(0), &rows),
+                    runs[0].test.predicted.select(Axis(0), &rows),
+                );
+                let targets_m = runs[0].test.targets.select(Axis(0), &rows);
+                if targets_m != *targets {
+                    out.notes.push(format!(
+                        "{name} against {baseline_name}: no paired tests, the same test ids carry different labels"
+                    ));
+                    continue;
+                }
+                let a = EvalData {
+                    scores: scores_m.view(),
+                    targets: targets.view(),
+                    predictions: predicted_m.view(),
+                };
+                let b = EvalData {
+                    scores: scores_b.view(),
+                    targets: targets.view(),
+                    predictions: predicted_b.view(),
+                };
+                let bootstrap = BootstrapOptions {
+                    resamples: options.bootstrap,
+                    confidence: 0.95,
+                    seed: options.seed,
+                };
+                for metric in [
+                    Headline::AucMicro,
+                    Headline::AucMacro,
+                    Headline::F1Micro,
+                    Headline::F1Macro,
+                ] {
+                    let c = paired_bootstrap(&a, &b, &metric, &bootstrap)?;
+                    out.paired_bootstrap.push(BootstrapRow {
+                        metric: metric.key().into(),
+                        baseline: baseline_name.clone(),
+                        model: name.clone(),
+                        delta: c.delta,
+                        ci_low: c.lower,
+                        ci_high: c.upper,
+                        p_value: c.p_value,
+                        resamples: c.resamples_used,
+                    });
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    if reports[0].len() > 1 {
+        for (i, (name, _)) in models.iter().enumerate().skip(1) {
+            for metric in ["auc_micro", "auc_macro", "f1_micro", "f1_macro"] {
+                let values = |rs: &[MetricReport]| {
+                    rs.iter()
+                        .filter_map(|r| TestMetrics::of(r).get(metric))
+                        .collect::<Vec<_>>()
+                };
+                if let Some(t) = welch_t_test(&values(&reports[i]), &values(&reports[0])) {
+                    out.seed_tests.push(SeedTest {
+                        metric: metric.into(),
+                        baseline: baseline_name.clone(),
+                        model: name.clone(),
+                        statistic: t.statistic,
+                        dof: t.dof,
+                        p_value: t.p_value,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The test report of a run under its own predictions.
+fn test_report(run: &RunFolder) -> Result<MetricReport> {
+    let t = &run.test;
+    Ok(MetricReport::compute(
+        t.probabilities.view(),
+        t.targets.mapv(u8::from).view(),
+        t.predicted.view(),
+        &t.labels,
+        None,
+    )?)
+}
+
+fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSummary {
+    let first = &runs[0];
+    let metrics: Vec<TestMetrics> = reports.iter().map(TestMetrics::of).collect();
+    let mut seeds = BTreeMap::new();
+    if runs.len() > 1 {
+        for metric in METRICS {
+            let values: Vec<f64> = metrics.iter().filter_map(|m| m.get(metric)).collect();
+            if values.len() == runs.len() {
+                seeds.insert(metric.to_string(), seed_stats(&values));
+            }
+        }
+    }
+    let mean = |metric: &str| seeds.get(metric).map(|s: &SeedStats| s.mean);
+    let test = if runs.len() > 1 {
+        TestMetrics {
+            auc_micro: mean("auc_micro"),
+            auc_macro: mean("auc_macro"),
+            f1_micro: mean("f1_micro").unwrap_or(f64::NAN),
+            f1_macro: mean("f1_macro").unwrap_or(f64::NAN),
+            precision_micro: mean("precision_micro").unwrap_or(f64::NAN),
+            precision_macro: mean("precision_macro").unwrap_or(f64::NAN),
+            recall_micro: mean("recall_micro").unwrap_or(f64::NAN),
+            recall_macro: mean("recall_macro").unwrap_or(f64::NAN),
+        }
+    } else {
+        metrics[0].clone()
+    };
+    let history_rate = first.record.as_ref().and_then(|r| {
+        let h = r.get("history")?.as_array()?;
+        let rates: Vec<f64> = h.iter().filter_map(|e| e.get("examples_per_s")?.as_f64()).collect();
+        (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+    });
+    let select_by = first.text("/configuration/select_by");
+    let best_epoch = first.number("/best_epoch").map(|e| e as u64 + 1);
+    let best_dev = best_epoch
+        .zip(select_by.clone())
+        .and_then(|(e, key)| first.number(&format!("/history/{}/dev/{key}", e - 1)));
+    ModelSummary {
+        name: name.into(),
+        runs: runs.iter().map(|r| r.dir.display().to_string()).collect(),
+        parameters: first.number("/parameters"),
+        train_seconds: first.number("/train_seconds"),
+        best_epoch,
+        best_dev,
+        select_by,
+        examples_per_second: history_rate,
+        device: first.text("/device"),
+        precision: first.text("/precision"),
+        threads: first.number("/configuration/threads"),
+        libtorch: first.text("/versions/libtorch"),
+        labels: first.test.labels.clone(),
+        test_examples: first.test.ids.len(),
+        test,
+        seeds,
+        never_predicted: reports[0].never_predicted().into_iter().map(String::from).collect(),
+        artifacts: first.artifacts(),
+    }
+}
+
+fn seed_stats(values: &[f64]) -> SeedStats {
+    let n = values.len();
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
+    SeedStats {
+        mean,
+        std: var.sqrt(),
+        min: values.iter().copied().fold(f64::INFINITY, f64::min),
+        max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        n,
+    }
+}
+
+fn per_emotion(report: &MetricReport) -> Vec<EmotionRow> {
+    let mut rows: Vec<EmotionRow> = report
+        .per_class
+        .iter()
+        .map(|c| EmotionRow {
+            rank: 0,
+            label: c.label.clone(),
+            f1: c.f1,
+            precision: c.precision,
+            recall: c.recall,
+            auc: c.auc,
+            support: c.support,
+            predicted: c.tp + c.fp,
+        })
+        .collect();
+    rows.sort_by(|a, b| b.f1.total_cmp(&a.f1).then_with(|| a.label.cmp(&b.label)));
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.rank = i + 1;
+    }
+    rows
+}
+
+/// The five strategies, each fitted on dev and applied to test.
+fn strategies(run: &RunFolder) -> Result<Vec<StrategyRow>> {
+    let named: [(&str, Box<dyn ThresholdStrategy>); 5] = [
+        ("global-0.5", Box::new(Global(0.5))),
+        ("optimal-global-micro", Box::new(OptimalGlobal(F1Average::Micro))),
+        ("optimal-global-macro", Box::new(OptimalGlobal(F1Average::Macro))),
+        ("per-class", Box::new(PerClass)),
+        ("top-1", Box::new(TopK { k: 1, min_score: None })),
+    ];
+    let (dev, test) = (&run.dev, &run.test);
+    let mut rows = vec![];
+    for (name, strategy) in named {
+        let fitted = strategy.fit(dev.probabilities.view(), dev.targets.view())?;
+        let predicted = fitted.apply(test.probabilities.view())?;
+        let r = MetricReport::compute(
+            test.probabilities.view(),
+            test.targets.mapv(u8::from).view(),
+            predicted.view(),
+            &test.labels,
+            None,
+        )?;
+        rows.push(StrategyRow {
+            strategy: name.into(),
+            f1_micro: r.f1_micro,
+            f1_macro: r.f1_macro,
+            precision_micro: r.precision_micro,
+            precision_macro: r.precision_macro,
+            recall_micro: r.recall_micro,
+            recall_macro: r.recall_macro,
+            never_predicted: r.never_predicted().len(),
+            thresholds: fitted.per_class(test.labels.len()),
+        });
+    }
+    Ok(rows)
+}
+
+fn calibration(run: &RunFolder) -> CalibrationSummary {
+    let t = &run.test;
+    let per_class: Vec<ClassCalibration> = t
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(j, label)| ClassCalibration {
+            label: label.clone(),
+            brier: brier(t.probabilities.column(j), t.targets.column(j)),
+            ece: ece(t.probabilities.column(j), t.targets.column(j)),
+            support: t.targets.column(j).iter().filter(|&&v| v).count(),
+        })
+        .collect();
+    let flat_p = Array2::from_shape_vec((t.probabilities.len(), 1), t.probabilities.iter().copied().collect())
+        .expect("a column of every value");
+    let flat_y = Array2::from_shape_vec((t.targets.len(), 1), t.targets.iter().copied().collect())
+        .expect("a column of every value");
+    let k = per_class.len().max(1) as f64;
+    CalibrationSummary {
+        brier_micro: brier(flat_p.column(0), flat_y.column(0)),
+        brier_macro: per_class.iter().map(|c| c.brier).sum::<f64>() / k,
+        ece_macro: per_class.iter().map(|c| c.ece).sum::<f64>() / k,
+        per_class,
+    }
+}
+
+/// The rows of `model`'s test set in `baseline`'s order, matched by id; why not, when the
+/// label sets or the test sets differ.
+fn paired(baseline: &RunFolder, model: &RunFolder) -> std::result::Result<Vec<usize>, String> {
+    let (b, m) = (&baseline.test, &model.test);
+    if b.labels != m.labels {
+        return Err(format!(
+            "their labels differ ({} against {})",
+            m.labels.len(),
+            b.labels.len()
+        ));
+    }
+    let index: HashMap<&str, usize> = m.ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    if index.len() != m.ids.len() {
+        return Err("the model's test ids repeat".into());
+    }
+    let rows: Option<Vec<usize>> = b.ids.iter().map(|id| index.get(id.as_str()).copied()).collect();
+    match rows {
+        Some(rows) if rows.len() == m.ids.len() => Ok(rows),
+        _ => Err(format!(
+            "their test sets differ ({} against {} examples, matched by id)",
+            m.ids.len(),
+            b.ids.len()
+        )),
+    }
+}

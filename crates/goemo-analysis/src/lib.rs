@@ -1,0 +1,40 @@
+//! Comparisons of goemo runs, with no libtorch: the prediction files and records that `train`
+//! (or any system writing the same files) leaves in a run folder are read ([`RunFolder`]), and
+//! every number of the "Model Performance" document is computed from them ([`compare`]):
+//! metrics side by side with their differences, per-emotion rankings, threshold strategies,
+//! calibration, paired bootstrap and seed statistics, label-combination errors. [`write_report`]
+//! writes the document, `comparison.json`, CSV tables and charts.
+
+mod compare;
+mod document;
+mod run;
+mod stats;
+
+pub use compare::{compare, CompareOptions, Comparison, ModelSummary};
+pub use document::write_report;
+pub use run::{Predictions, RunFolder};
+pub use stats::{brier, combos, cooccurrence_pairs, ece, welch_t_test, Combo, PairStats, WelchTest};
+
+use std::path::PathBuf;
+
+/// Errors of this crate; other goemo crates' errors keep their type.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{path}, line {line}: {message}")]
+    Line { path: PathBuf, line: u64, message: String },
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Metrics(#[from] goemo_metrics::MetricsError),
+    #[error(transparent)]
+    Threshold(#[from] goemo_threshold::ThresholdError),
+    #[error(transparent)]
+    Report(#[from] goemo_report::ReportError),
+    #[error(transparent)]
+    Fs(#[from] goemo_fs::FsError),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = AnalysisError> = std::result::Result<T, E>;

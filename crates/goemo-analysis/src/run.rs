@@ -1,0 +1,233 @@
+//! Run folders: the prediction files (`id,text,true_labels,pred_labels,<one probability column
+//! per label>`) and, when present, `metrics.json`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use serde_json::Value;
+
+use crate::{AnalysisError, Result};
+
+/// One split's predictions: rows in file order.
+#[derive(Debug, Clone)]
+pub struct Predictions {
+    pub path: PathBuf,
+    pub labels: Vec<String>,
+    pub ids: Vec<String>,
+    pub probabilities: Array2<f64>,
+    pub targets: Array2<bool>,
+    /// The labels the run predicted (its deployed thresholds).
+    pub predicted: Array2<bool>,
+}
+
+impl Predictions {
+    /// Reads a prediction file; a malformed row, an unknown label or a probability that is not
+    /// a number in [0, 1] is an error naming the file, the line and the column.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file_error = |message: String| AnalysisError::File {
+            path: path.clone(),
+            message,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_path(&path)
+            .map_err(|e| file_error(e.to_string()))?;
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| file_error(e.to_string()))?
+            .iter()
+            .map(String::from)
+            .collect();
+        let fixed = ["id", "text", "true_labels", "pred_labels"];
+        if header.len() <= fixed.len() || header[..4] != fixed {
+            return Err(file_error(format!(
+                "not a prediction file: the header must start with {} and name one column per label",
+                fixed.join(",")
+            )));
+        }
+        let labels: Vec<String> = header[4..].to_vec();
+        let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let (mut ids, mut probs, mut targets, mut predicted) = (vec![], vec![], vec![], vec![]);
+        for (row, record) in reader.records().enumerate() {
+            let line = row as u64 + 2;
+            let line_error = |message: String| AnalysisError::Line {
+                path: path.clone(),
+                line,
+                message,
+            };
+            let record = record.map_err(|e| line_error(e.to_string()))?;
+            if record.len() != header.len() {
+                return Err(line_error(format!(
+                    "{} fields, the header has {}",
+                    record.len(),
+                    header.len()
+                )));
+            }
+            let names = |column: usize| -> Result<Vec<bool>> {
+                let mut set = vec![false; labels.len()];
+                for name in record[column].split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    let i = index
+                        .get(name)
+                        .ok_or_else(|| line_error(format!("{}: unknown label {name:?}", header[column])))?;
+                    set[*i] = true;
+                }
+                Ok(set)
+            };
+            targets.extend(names(2)?);
+            predicted.extend(names(3)?);
+            for (j, value) in record.iter().skip(4).enumerate() {
+                let p: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| line_error(format!("column {}: {value:?} is not a number", labels[j])))?;
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(line_error(format!(
+                        "column {}: probability {value} is outside [0, 1]",
+                        labels[j]
+                    )));
+                }
+                probs.push(p);
+            }
+            ids.push(record[0].to_string());
+        }
+        if ids.is_empty() {
+            return Err(file_error("no rows".into()));
+        }
+        let shape = (ids.len(), labels.len());
+        let matrix = |v| Array2::from_shape_vec(shape, v).expect("one value per label and row");
+        Ok(Predictions {
+            path,
+            labels,
+            ids,
+            probabilities: matrix(probs),
+            targets: Array2::from_shape_vec(shape, targets).expect("one value per label and row"),
+            predicted: Array2::from_shape_vec(shape, predicted).expect("one value per label and row"),
+        })
+    }
+}
+
+/// A run folder: its dev and test predictions and its record (`metrics.json`, when there).
+#[derive(Debug, Clone)]
+pub struct RunFolder {
+    pub dir: PathBuf,
+    pub dev: Predictions,
+    pub test: Predictions,
+    pub record: Option<Value>,
+}
+
+impl RunFolder {
+    pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        for name in ["predictions_dev.csv", "predictions_test.csv"] {
+            if !dir.join(name).is_file() {
+                return Err(AnalysisError::File {
+                    path: dir.clone(),
+                    message: format!("not a run folder: {name} is missing"),
+                });
+            }
+        }
+        let dev = Predictions::read(dir.join("predictions_dev.csv"))?;
+        let test = Predictions::read(dir.join("predictions_test.csv"))?;
+        if dev.labels != test.labels {
+            return Err(AnalysisError::File {
+                path: dir,
+                message: "its dev and test prediction files name different labels".into(),
+            });
+        }
+        let record_path = dir.join("metrics.json");
+        let record = match std::fs::read_to_string(&record_path) {
+            Ok(text) => Some(serde_json::from_str(&text).map_err(|e| AnalysisError::File {
+                path: record_path,
+                message: e.to_string(),
+            })?),
+            Err(_) => None,
+        };
+        Ok(RunFolder { dir, dev, test, record })
+    }
+
+    /// A number of the record at a JSON pointer (`/train_seconds`).
+    pub fn number(&self, pointer: &str) -> Option<f64> {
+        self.record.as_ref()?.pointer(pointer)?.as_f64()
+    }
+
+    /// A string of the record at a JSON pointer.
+    pub fn text(&self, pointer: &str) -> Option<String> {
+        let v = self.record.as_ref()?.pointer(pointer)?;
+        Some(v.as_str().map_or_else(|| v.to_string(), String::from))
+    }
+
+    /// Files of the folder and of its subfolders (one level) with their sizes in bytes.
+    pub fn artifacts(&self) -> Vec<(String, u64)> {
+        fn entries(dir: &Path) -> Vec<(String, std::fs::Metadata)> {
+            std::fs::read_dir(dir)
+                .map(|it| {
+                    it.flatten()
+                        .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), e.metadata().ok()?)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        let mut files = vec![];
+        for (name, meta) in entries(&self.dir) {
+            if meta.is_file() {
+                files.push((name, meta.len()));
+            } else if meta.is_dir() {
+                for (inner, m) in entries(&self.dir.join(&name)) {
+                    if m.is_file() {
+                        files.push((format!("{name}/{inner}"), m.len()));
+                    }
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_a_prediction_file_and_names_bad_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let good =
+            "id,text,true_labels,pred_labels,joy,anger\na,\"hi, you\",joy,\"joy,anger\",0.9,0.6\nb,no,anger,,0.1,0.4\n";
+        let p = Predictions::read(write(dir.path(), "good.csv", good)).unwrap();
+        assert_eq!(p.labels, ["joy", "anger"]);
+        assert_eq!(p.ids, ["a", "b"]);
+        assert!(p.targets[[0, 0]] && !p.targets[[0, 1]] && p.targets[[1, 1]]);
+        assert!(p.predicted[[0, 1]] && !p.predicted[[1, 0]]);
+        assert_eq!(p.probabilities[[1, 1]], 0.4);
+
+        let bad = |text: &str| {
+            Predictions::read(write(dir.path(), "bad.csv", text))
+                .unwrap_err()
+                .to_string()
+        };
+        let header = "id,text,true_labels,pred_labels,joy,anger\n";
+        let e = bad(&format!("{header}a,t,joy,,0.9,NaN\n"));
+        assert!(
+            e.contains("line 2") && e.contains("anger") && e.contains("outside"),
+            "{e}"
+        );
+        let e = bad(&format!("{header}a,t,joy,,0.9,0.1\nb,t,joy,,1.5,0.1\n"));
+        assert!(e.contains("line 3") && e.contains("joy") && e.contains("1.5"), "{e}");
+        let e = bad(&format!("{header}a,t,fear,,0.9,0.1\n"));
+        assert!(e.contains("unknown label \"fear\""), "{e}");
+        let e = bad(&format!("{header}a,t,joy,,x,0.1\n"));
+        assert!(e.contains("not a number"), "{e}");
+        let e = bad("id,text,joy\n");
+        assert!(e.contains("not a prediction file"), "{e}");
+        let e = RunFolder::read(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("predictions_dev.csv is missing"), "{e}");
+    }
+}

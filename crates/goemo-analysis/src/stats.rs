@@ -1,0 +1,313 @@
+//! The statistics of the document that goemo-metrics does not have: calibration (Brier, ECE),
+//! label combinations, label-pair co-occurrence and Welch's t-test. Each is the definition of
+//! scikit-learn, scipy or numpy named in its comment (tested against them on fixtures).
+
+use std::collections::HashMap;
+
+use ndarray::{ArrayView1, ArrayView2, Axis};
+use serde::Serialize;
+
+/// `sklearn.metrics.brier_score_loss`: the mean squared difference of probability and outcome.
+pub fn brier(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> f64 {
+    let n = probabilities.len().max(1) as f64;
+    probabilities
+        .iter()
+        .zip(targets)
+        .map(|(p, &y)| (p - f64::from(u8::from(y))).powi(2))
+        .sum::<f64>()
+        / n
+}
+
+/// Expected calibration error with 10 equal-width bins (bin = floor(10·p), 1.0 in the last):
+/// Σ n_b / N · |mean(y)_b − mean(p)_b|.
+pub fn ece(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> f64 {
+    let mut bins = [(0usize, 0.0f64, 0.0f64); 10];
+    for (&p, &y) in probabilities.iter().zip(targets) {
+        let b = ((10.0 * p).floor() as usize).min(9);
+        bins[b].0 += 1;
+        bins[b].1 += p;
+        bins[b].2 += f64::from(u8::from(y));
+    }
+    let n = probabilities.len().max(1) as f64;
+    bins.iter()
+        .filter(|(count, _, _)| *count > 0)
+        .map(|&(count, p, y)| count as f64 / n * (y / count as f64 - p / count as f64).abs())
+        .sum()
+}
+
+/// One combination of true labels and how the predictions matched it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Combo {
+    /// Label names joined by "+", in label order.
+    pub labels: String,
+    pub count: usize,
+    /// Share of its examples whose predicted set is exactly the true set.
+    pub exact_match: f64,
+    /// Share whose predicted set shares at least one label with the true set.
+    pub partial_match: f64,
+    /// Mean |true ∩ predicted| / |true ∪ predicted| (two empty sets count 1).
+    pub mean_jaccard: f64,
+}
+
+/// The `top` most frequent true label sets (ties by name), each with its match rates.
+pub fn combos(
+    targets: ArrayView2<'_, bool>,
+    predicted: ArrayView2<'_, bool>,
+    labels: &[String],
+    top: usize,
+) -> Vec<Combo> {
+    let mut groups: HashMap<Vec<usize>, (usize, usize, usize, f64)> = HashMap::new();
+    for (t, p) in targets.axis_iter(Axis(0)).zip(predicted.axis_iter(Axis(0))) {
+        let truth: Vec<usize> = t.iter().enumerate().filter(|(_, &v)| v).map(|(i, _)| i).collect();
+        let both = t.iter().zip(&p).filter(|(&a, &b)| a && b).count();
+        let either = t.iter().zip(&p).filter(|(&a, &b)| a || b).count();
+        let jaccard = if either == 0 { 1.0 } else { both as f64 / either as f64 };
+        let entry = groups.entry(truth).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(t == p);
+        entry.2 += usize::from(both > 0);
+        entry.3 += jaccard;
+    }
+    let name = |set: &[usize]| set.iter().map(|&i| labels[i].as_str()).collect::<Vec<_>>().join("+");
+    let mut rows: Vec<Combo> = groups
+        .into_iter()
+        .map(|(set, (count, exact, partial, jaccard))| Combo {
+            labels: name(&set),
+            count,
+            exact_match: exact as f64 / count as f64,
+            partial_match: partial as f64 / count as f64,
+            mean_jaccard: jaccard / count as f64,
+        })
+        .collect();
+    rows.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.labels.cmp(&b.labels)));
+    rows.truncate(top);
+    rows
+}
+
+/// Co-occurrence of an ordered label pair (a, b), a ≠ b.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairStats {
+    pub a: String,
+    pub b: String,
+    /// Examples whose true labels hold both, and whose predicted labels hold both.
+    pub count_true: usize,
+    pub count_predicted: usize,
+    /// P(b | a) over true labels.
+    pub p_b_given_a: f64,
+    /// P(a, b) / (P(a) P(b)) over true labels.
+    pub lift: f64,
+    /// ln of the lift (natural log, as the system goemo replaces); −∞ when never together.
+    pub pmi: f64,
+}
+
+/// Every ordered pair of distinct labels that occurs together in the true or predicted sets.
+pub fn cooccurrence_pairs(
+    targets: ArrayView2<'_, bool>,
+    predicted: ArrayView2<'_, bool>,
+    labels: &[String],
+) -> Vec<PairStats> {
+    let (n, k) = targets.dim();
+    let count = |m: ArrayView2<'_, bool>, a: usize, b: usize| m.axis_iter(Axis(0)).filter(|r| r[a] && r[b]).count();
+    let single: Vec<usize> = (0..k)
+        .map(|j| targets.column(j).iter().filter(|&&v| v).count())
+        .collect();
+    let mut pairs = vec![];
+    for a in 0..k {
+        for b in 0..k {
+            if a == b {
+                continue;
+            }
+            let (t, p) = (count(targets, a, b), count(predicted, a, b));
+            if t == 0 && p == 0 {
+                continue;
+            }
+            let nf = n as f64;
+            let lift = (t as f64 / nf) / ((single[a] as f64 / nf) * (single[b] as f64 / nf));
+            pairs.push(PairStats {
+                a: labels[a].clone(),
+                b: labels[b].clone(),
+                count_true: t,
+                count_predicted: p,
+                p_b_given_a: if single[a] > 0 {
+                    t as f64 / single[a] as f64
+                } else {
+                    f64::NAN
+                },
+                lift,
+                pmi: lift.ln(),
+            });
+        }
+    }
+    pairs
+}
+
+/// Welch's unequal-variance t-test, as `scipy.stats.ttest_ind(a, b, equal_var=False)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WelchTest {
+    pub statistic: f64,
+    pub dof: f64,
+    /// Two-sided.
+    pub p_value: f64,
+}
+
+/// `None` with fewer than two values in a sample or no variance in either.
+pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<WelchTest> {
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let moments = |x: &[f64]| {
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (n, mean, var)
+    };
+    let ((na, ma, va), (nb, mb, vb)) = (moments(a), moments(b));
+    let (sa, sb) = (va / na, vb / nb);
+    if sa + sb <= 0.0 {
+        return None;
+    }
+    let statistic = (ma - mb) / (sa + sb).sqrt();
+    let dof = (sa + sb).powi(2) / (sa * sa / (na - 1.0) + sb * sb / (nb - 1.0));
+    // Two-sided p of Student's t: I_{dof / (dof + t²)}(dof / 2, 1 / 2).
+    let p_value = regularized_incomplete_beta(dof / (dof + statistic * statistic), dof / 2.0, 0.5);
+    Some(WelchTest {
+        statistic,
+        dof,
+        p_value,
+    })
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error below 1e-13).
+fn ln_gamma(x: f64) -> f64 {
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 − x) = π / sin(πx).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let sum = C[1..]
+        .iter()
+        .enumerate()
+        .fold(C[0], |s, (i, c)| s + c / (x + i as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
+/// I_x(a, b), the regularized incomplete beta function (continued fraction, modified Lentz).
+fn regularized_incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let front = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    // The fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - regularized_incomplete_beta(1.0 - x, b, a);
+    }
+    let tiny = 1e-300;
+    let (mut c, mut d) = (1.0, 1.0 - (a + b) * x / (a + 1.0));
+    if d.abs() < tiny {
+        d = tiny;
+    }
+    d = 1.0 / d;
+    let mut f = d;
+    for m in 1..300 {
+        let m = m as f64;
+        for step in 0..2 {
+            let numerator = if step == 0 {
+                m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m))
+            } else {
+                -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0))
+            };
+            d = 1.0 + numerator * d;
+            if d.abs() < tiny {
+                d = tiny;
+            }
+            c = 1.0 + numerator / c;
+            if c.abs() < tiny {
+                c = tiny;
+            }
+            d = 1.0 / d;
+            f *= d * c;
+        }
+        if (d * c - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    front * f / a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn welch_matches_known_values() {
+        // scipy.stats.ttest_ind([1, 2, 3, 4], [2, 4, 6, 8.5], equal_var=False) (scipy 1.x):
+        // statistic -1.7127408306551661, p 0.1579142676824098, df 4.236314660409189.
+        let t = welch_t_test(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 6.0, 8.5]).unwrap();
+        assert!((t.statistic + 1.712_740_830_655_166).abs() < 1e-12, "{t:?}");
+        assert!((t.dof - 4.236_314_660_409_189).abs() < 1e-10, "{t:?}");
+        assert!((t.p_value - 0.157_914_267_682_409_8).abs() < 1e-10, "{t:?}");
+        assert!(welch_t_test(&[1.0], &[2.0, 3.0]).is_none());
+        assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-12);
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn calibration_by_hand() {
+        let p = array![0.05, 0.15, 0.95, 1.0];
+        let y = array![false, true, true, true];
+        assert!((brier(p.view(), y.view()) - (0.0025 + 0.7225 + 0.0025) / 4.0).abs() < 1e-12);
+        // Bins 0, 1 and 9: |0 − 0.05| / 4 + |1 − 0.15| / 4 + 2 |1 − 0.975| / 4.
+        let want = 0.05 / 4.0 + 0.85 / 4.0 + 2.0 * 0.025 / 4.0;
+        assert!((ece(p.view(), y.view()) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn combos_count_sets_and_their_matches() {
+        let labels: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let t = array![
+            [true, false, false],
+            [true, false, false],
+            [true, true, false],
+            [false, false, false]
+        ];
+        let p = array![
+            [true, false, false],
+            [false, true, false],
+            [true, false, false],
+            [false, false, false]
+        ];
+        let rows = combos(t.view(), p.view(), &labels, 10);
+        assert_eq!(rows[0].labels, "a");
+        assert_eq!(
+            (rows[0].count, rows[0].exact_match, rows[0].partial_match),
+            (2, 0.5, 0.5)
+        );
+        assert!((rows[0].mean_jaccard - 0.5).abs() < 1e-12);
+        let empty = rows.iter().find(|r| r.labels.is_empty()).unwrap();
+        assert_eq!(empty.mean_jaccard, 1.0, "two empty sets count 1");
+        let ab = rows.iter().find(|r| r.labels == "a+b").unwrap();
+        assert!((ab.mean_jaccard - 0.5).abs() < 1e-12);
+        let pairs = cooccurrence_pairs(t.view(), p.view(), &labels);
+        let ab = pairs.iter().find(|x| x.a == "a" && x.b == "b").unwrap();
+        assert_eq!((ab.count_true, ab.count_predicted), (1, 0));
+        // P(b|a) = 1/3; lift = (1/4) / ((3/4)(1/4)) = 4/3.
+        assert!((ab.p_b_given_a - 1.0 / 3.0).abs() < 1e-12);
+        assert!((ab.lift - 4.0 / 3.0).abs() < 1e-12 && (ab.pmi - (4.0f64 / 3.0).ln()).abs() < 1e-12);
+    }
+}
