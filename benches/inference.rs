@@ -8,21 +8,6 @@ use std::time::Instant;
 
 use goemo::model::{set_threads, EmotionClassifier};
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = q / 100.0 * (sorted.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     if args.len() < 2 {
@@ -66,9 +51,9 @@ fn main() {
             "batch_size": batch_size,
             "batches": ms.len(),
             "mean_ms": mean,
-            "p50_ms": percentile(&ms, 50.0),
-            "p95_ms": percentile(&ms, 95.0),
-            "p99_ms": percentile(&ms, 99.0),
+            "p50_ms": goemo::metrics::quantile(&ms, 0.5),
+            "p95_ms": goemo::metrics::quantile(&ms, 0.95),
+            "p99_ms": goemo::metrics::quantile(&ms, 0.99),
             "texts_per_s": batch_size as f64 / (mean / 1e3),
         }));
     }
@@ -76,7 +61,7 @@ fn main() {
         "texts": refs.len(),
         "throughput_texts_per_s": throughput,
         "latency": latency,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": goemo::run::peak_resident_mib().unwrap_or(f64::NAN),
     });
     println!("{out}");
 }

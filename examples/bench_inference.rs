@@ -53,22 +53,6 @@ fn main() {
     }
 }
 
-/// Linear interpolation between closest ranks, as numpy's default percentile.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = q / 100.0 * (sorted.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 struct Row {
     batch_size: usize,
     tokenization: &'static str,
@@ -127,7 +111,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             ms: excluded,
         });
     }
-    let peak = peak_rss_mib();
+    let peak = goemo::run::peak_resident_mib().unwrap_or(f64::NAN);
     let mut csv =
         String::from("batch_size,batches,mean_ms,std_ms,p50_ms,p95_ms,p99_ms,texts_per_s,tokenization,peak_rss_mib\n");
     println!(
@@ -142,9 +126,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         let mean = row.ms.iter().sum::<f64>() / n;
         let std = (row.ms.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
         let (p50, p95, p99) = (
-            percentile(&row.ms, 50.0),
-            percentile(&row.ms, 95.0),
-            percentile(&row.ms, 99.0),
+            goemo::metrics::quantile(&row.ms, 0.5),
+            goemo::metrics::quantile(&row.ms, 0.95),
+            goemo::metrics::quantile(&row.ms, 0.99),
         );
         // Texts per second over every timed batch (the last one may be short).
         let count: usize = texts.chunks(row.batch_size).take(cli.batches).map(<[&str]>::len).sum();

@@ -197,7 +197,7 @@ pub struct PairedComparison {
 }
 
 /// Linear-interpolation quantile of sorted values (numpy's default); `q` in 0..=1.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     let rank = q * (sorted.len() - 1) as f64;
     let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
     sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)

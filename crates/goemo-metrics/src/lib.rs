@@ -27,8 +27,8 @@ mod ranking;
 mod report;
 
 pub use bootstrap::{
-    bootstrap_ci, paired_bootstrap, BootstrapOptions, ConfidenceInterval, EvalData, FnMetric, Headline, Metric,
-    PairedComparison,
+    bootstrap_ci, paired_bootstrap, quantile, BootstrapOptions, ConfidenceInterval, EvalData, FnMetric, Headline,
+    Metric, PairedComparison,
 };
 pub use calibration::{calibration, Calibration, ReliabilityBin, CALIBRATION_BINS};
 pub use counts::{confusion_per_class, ratio, Confusion, Prf, ThresholdMetrics};

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use goemo_data::{Batcher, HfTokenizer, Tokenize};
-use goemo_model::{HeadKind, LoadOptions, ModelError, SequenceClassifier, TensorBatch, TrainableModel};
+mod common;
+
+use goemo_model::{HeadKind, LoadOptions, ModelError, SequenceClassifier, TrainableModel};
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
@@ -19,14 +20,7 @@ fn parity() -> Value {
 
 /// Probabilities of `texts` in one padded batch, and the token ids.
 fn probabilities(model: &SequenceClassifier, dir: &Path, texts: &[String]) -> (Vec<Vec<u32>>, Vec<Vec<f32>>) {
-    let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), 128)
-        .unwrap()
-        .with_pad_id(model.config().pad_token_id as u32);
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let ids = tokenizer.encode_batch(&refs).unwrap();
-    let batcher = Batcher::new(&ids, tokenizer.pad_id()).with_token_type_ids(model.uses_token_types());
-    let all: Vec<usize> = (0..texts.len()).collect();
-    let batch = TensorBatch::new(&batcher.batch(&all), Device::Cpu).unwrap();
+    let (ids, batch) = common::encode(model, dir, texts);
     let probs = tch::no_grad(|| model.forward_t(&batch, false).unwrap().sigmoid());
     let probs: Vec<Vec<f32>> = (0..texts.len())
         .map(|i| Vec::<f32>::try_from(probs.get(i as i64)).unwrap())

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use goemo_data::{Batcher, HfTokenizer, Tokenize};
+mod common;
+
 use goemo_model::{LoadOptions, Precision, Quantization, SequenceClassifier, TensorBatch, TrainableModel};
 use tch::{Device, Kind, Tensor};
 
@@ -19,14 +20,7 @@ fn texts() -> Vec<String> {
 }
 
 fn batch(model: &SequenceClassifier, dir: &Path, texts: &[String]) -> TensorBatch {
-    let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), 128)
-        .unwrap()
-        .with_pad_id(model.config().pad_token_id as u32);
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let ids = tokenizer.encode_batch(&refs).unwrap();
-    let batcher = Batcher::new(&ids, tokenizer.pad_id()).with_token_type_ids(model.uses_token_types());
-    let all: Vec<usize> = (0..texts.len()).collect();
-    TensorBatch::new(&batcher.batch(&all), Device::Cpu).unwrap()
+    common::encode(model, dir, texts).1
 }
 
 /// Probabilities of the float model and of the same model quantized.

@@ -19,12 +19,14 @@ mod dataset_report;
 mod distributed;
 mod evaluation;
 mod experiment;
+mod system;
 
 pub use config::{parse_layered, RunConfig};
 pub use dataset_report::write_dataset_report;
 pub use distributed::{DistBackend, Launch};
 pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
 pub use experiment::{Experiment, RunOutcome};
+pub use system::peak_resident_mib;
 
 use std::path::PathBuf;
 
