@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU training speed of goemo against Python `transformers` on the same GPU in one command, and
-# the cost of data-parallel training at world size 1 (torchrun + NCCL) against a plain run.
+# the cost of data-parallel training at world size 1 (torchrun + NCCL) against plain runs.
 #
 #   scripts/gpu_bench.sh BIN_DIR DATA_DIR TOKENIZER_DIR OUT_DIR
 #
@@ -76,8 +76,12 @@ for precision in fp32 bf16; do
   goemo "minilm $precision" minilm "$precision" 32 300 50
   python_run minilm "$precision" 32 300 50
 done
-# Data-parallel at world size 1: torchrun, NCCL, the bucketed all-reduce, against the plain run above.
-goemo "minilm fp32 torchrun nccl" minilm fp32 32 300 50 $PY -m torch.distributed.run --nproc-per-node 1 --no-python
+# Data-parallel at world size 1 (torchrun, NCCL, the bucketed all-reduce) against plain runs,
+# three alternating pairs: run-to-run noise on the GPU is of the size of the effect.
+for pair in 1 2 3; do
+  goemo "minilm fp32 plain $pair" minilm fp32 32 300 50
+  goemo "minilm fp32 torchrun nccl $pair" minilm fp32 32 300 50 $PY -m torch.distributed.run --nproc-per-node 1 --no-python
+done
 for precision in bf16 fp32; do
   goemo "roberta-large $precision" roberta-large "$precision" 16 120 20
   python_run roberta-large "$precision" 16 120 20

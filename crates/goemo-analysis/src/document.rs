@@ -177,11 +177,21 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
         &pairs,
     )?;
     // Metric comparison: one bar per model and headline metric.
-    let (mut labels, mut values) = (vec![], vec![]);
+    // One colour per model, the same under every metric.
+    const PALETTE: [(u8, u8, u8); 6] = [
+        (70, 110, 190),
+        (220, 130, 40),
+        (60, 150, 80),
+        (170, 70, 160),
+        (200, 60, 50),
+        (110, 110, 110),
+    ];
+    let (mut labels, mut values, mut colors) = (vec![], vec![], vec![]);
     for metric in ["auc_micro", "auc_macro", "f1_micro", "f1_macro"] {
-        for m in &c.models {
+        for (i, m) in c.models.iter().enumerate() {
             labels.push(format!("{metric} · {}", m.name));
             values.push(m.test.get(metric).unwrap_or(f64::NAN));
+            colors.push(PALETTE[i % PALETTE.len()]);
         }
     }
     bar_chart(
@@ -191,7 +201,7 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
             x_label: "value",
             labels: &labels,
             values: &values,
-            colors: None,
+            colors: Some(colors),
             value_format: |v| format!("{v:.4}"),
         },
     )?;
