@@ -5,10 +5,16 @@ to compare quality and speed with `make train-minilm` on the same machine.
     make setup
     .venv/bin/python scripts/train_transformers.py --out runs/python-minilm.json            # full run
     .venv/bin/python scripts/train_transformers.py --max-steps 60 --padding max_length      # speed only
+    # configs/minilm-cpu.toml's recipe (one seed), prediction files that `report` and `ensemble` read:
+    .venv/bin/python scripts/train_transformers.py --epochs 2 --loss asymmetric --prior-bias \
+        --group-by-length --out runs/python-minilm-asl/results.json --predictions runs/python-minilm-asl
 
 Recipe: all-MiniLM-L6-v2, masked mean pooling, dropout 0.1, a 28-way linear head initialised
-N(0, 0.02); BCE; AdamW (torch) with weight decay 0.01 except biases and LayerNorm weights;
-lr 1.5e-4, linear warm-up over 10 % of the steps then linear decay; clip 1.0; batch 32; 3 epochs;
+N(0, 0.02) with its bias at zero or, with `--prior-bias`, at the log-odds of each label's training
+frequency; BCE or, with `--loss asymmetric`, the asymmetric loss (γ+ 0, γ− 4, clip 0.05, as
+goemo-train computes it); AdamW (torch) with weight decay 0.01 except biases and LayerNorm weights;
+lr 1.5e-4, linear warm-up over 10 % of the steps then linear decay; clip 1.0; batch 32; 3 epochs
+(`--epochs`);
 max length 128; dev micro ROC AUC picks the best epoch; per-class thresholds fitted on dev
 (the F1-optimal cut between distinct scores, as goemo-threshold's PerClass); then test.
 
@@ -31,15 +37,18 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 LABELS = 28
 
 
-def read_split(data, name):
-    texts, targets = [], []
+def read_split(data, name, with_ids=False):
+    texts, targets, example_ids = [], [], []
     with open(os.path.join(data, f"{name}.tsv"), encoding="utf-8") as f:
         for line in f.read().splitlines():
-            text, ids, _ = line.split("\t")
+            text, ids, example_id = line.split("\t")
             row = np.zeros(LABELS, dtype=np.float32)
             row[[int(i) for i in ids.split(",")]] = 1.0
             texts.append(text)
             targets.append(row)
+            example_ids.append(example_id)
+    if with_ids:
+        return texts, np.stack(targets), example_ids
     return texts, np.stack(targets)
 
 
@@ -64,6 +73,31 @@ class MeanPoolingClassifier(torch.nn.Module):
         mask = attention_mask.unsqueeze(-1).float()
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
         return self.classifier(self.dropout(pooled))
+
+
+def asymmetric_loss(logits, targets, gamma_pos=0.0, gamma_neg=4.0, clip=0.05, eps=1e-8):
+    """Ridnik et al. (2021), averaged over cells, as goemo-train's `Loss::Asymmetric`."""
+    p = torch.sigmoid(logits)
+    negatives = 1.0 - targets
+    q = (1.0 - p + clip).clamp(max=1.0)  # 1 - p_m, p_m = max(p - clip, 0)
+    log_likelihood = targets * p.clamp(min=eps).log() + negatives * q.clamp(min=eps).log()
+    p_t = p * targets + q * negatives
+    gamma = targets * gamma_pos + negatives * gamma_neg
+    return -(log_likelihood * (1.0 - p_t).pow(gamma)).mean()
+
+
+def write_predictions(path, ids, texts, targets, scores, predicted, labels):
+    """goemo's prediction file: id,text,true_labels,pred_labels,<one probability column per label>."""
+    import csv
+
+    names = lambda row: ",".join(l for l, on in zip(labels, row) if on)  # noqa: E731
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "true_labels", "pred_labels", *labels])
+        for i in range(len(ids)):
+            w.writerow([ids[i], texts[i], names(targets[i] > 0.5), names(predicted[i]), *(repr(float(v)) for v in scores[i])])
+    os.replace(tmp, path)
 
 
 def batches(order, size):
@@ -147,7 +181,10 @@ def main():
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps and only report speed")
     p.add_argument("--skip-steps", type=int, default=5, help="steps left out of the speed figure (warm-up)")
     p.add_argument("--max-train-samples", type=int, default=0, help="train on the first N examples only")
+    p.add_argument("--loss", choices=["bce", "asymmetric"], default="bce")
+    p.add_argument("--prior-bias", action="store_true", help="head bias at the log-odds of each label's frequency")
     p.add_argument("--out", help="write the results as JSON here")
+    p.add_argument("--predictions", help="write predictions_dev.csv and predictions_test.csv (goemo's format) here")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -159,7 +196,12 @@ def main():
         train_texts, train_targets = train_texts[: args.max_train_samples], train_targets[: args.max_train_samples]
     lengths = [len(ids) for ids in tokenizer(train_texts, truncation=True, max_length=128)["input_ids"]]
     device = torch.device(args.device)
-    model = MeanPoolingClassifier(args.model, args.dropout).to(device)
+    model = MeanPoolingClassifier(args.model, args.dropout)
+    if args.prior_bias:
+        freq = np.clip(train_targets.mean(0).astype(np.float64), 1e-6, 1 - 1e-6)
+        with torch.no_grad():
+            model.classifier.bias.copy_(torch.from_numpy(np.log(freq / (1 - freq))).float())
+    model = model.to(device)
     model.train()
 
     no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name  # noqa: E731
@@ -171,7 +213,7 @@ def main():
     steps_per_epoch = (len(train_texts) + args.batch_size - 1) // args.batch_size
     total = steps_per_epoch * args.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total), total)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    loss_fn = asymmetric_loss if args.loss == "asymmetric" else torch.nn.BCEWithLogitsLoss()
 
     results = {
         "torch": torch.__version__,
@@ -181,9 +223,12 @@ def main():
         "padding": args.padding,
         "precision": args.precision,
         "group_by_length": args.group_by_length,
+        "loss": args.loss,
+        "prior_bias": args.prior_bias,
+        "seed": args.seed,
         "epochs": [],
     }
-    dev_texts, dev_targets = read_split(args.data, "dev")
+    dev_texts, dev_targets, dev_ids = read_split(args.data, "dev", with_ids=True)
     best_auc, best_state, step = -1.0, None, 0
     start_all = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -242,7 +287,7 @@ def main():
     model.load_state_dict(best_state)
     dev_scores = predict(model, tokenizer, dev_texts, "longest", device)
     thresholds = fit_per_class(dev_scores, dev_targets)
-    test_texts, test_targets = read_split(args.data, "test")
+    test_texts, test_targets, test_ids = read_split(args.data, "test", with_ids=True)
     test_scores = predict(model, tokenizer, test_texts, "longest", device)
     top1 = test_scores == test_scores.max(1, keepdims=True)
     results["test"] = {
@@ -251,6 +296,16 @@ def main():
         "top_1": report(test_scores, test_targets, top1),
     }
     print(json.dumps(results, indent=2))
+    if args.predictions:
+        with open(os.path.join(args.data, "labels.txt"), encoding="utf-8") as f:
+            labels = f.read().split()
+        os.makedirs(args.predictions, exist_ok=True)
+        for name, ids, texts, targets, scores in [
+            ("dev", dev_ids, dev_texts, dev_targets, dev_scores),
+            ("test", test_ids, test_texts, test_targets, test_scores),
+        ]:
+            path = os.path.join(args.predictions, f"predictions_{name}.csv")
+            write_predictions(path, ids, texts, targets, scores, scores >= thresholds, labels)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         tmp = args.out + ".tmp"

@@ -4,11 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use goemo_metrics::{paired_bootstrap, BootstrapOptions, EvalData, Headline, MetricReport};
-use goemo_threshold::{F1Average, Global, OptimalGlobal, PerClass, ThresholdStrategy, TopK};
+use goemo_threshold::{threshold_sweep, F1Average, Global, OptimalGlobal, PerClass, SweepRow, ThresholdStrategy, TopK};
 use ndarray::{Array2, Axis};
 use serde::Serialize;
 
-use crate::stats::{brier, combos, cooccurrence_pairs, ece, welch_t_test, Combo, PairStats};
+use crate::stats::{
+    brier, combos, cooccurrence_pairs, ece, reliability, welch_t_test, Combo, PairStats, ReliabilityBin,
+};
 use crate::{Result, RunFolder};
 
 /// How to compare.
@@ -182,6 +184,8 @@ pub struct ClassCalibration {
     pub brier: f64,
     pub ece: f64,
     pub support: usize,
+    /// The reliability diagram's 10 bins.
+    pub bins: Vec<ReliabilityBin>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -212,6 +216,8 @@ pub struct Comparison {
     pub seed_tests: Vec<SeedTest>,
     pub per_emotion: BTreeMap<String, Vec<EmotionRow>>,
     pub thresholds: BTreeMap<String, Vec<StrategyRow>>,
+    /// Test metrics at global thresholds 0.01..0.99 (descriptive: thresholds are chosen on dev).
+    pub sweep: BTreeMap<String, Vec<SweepRow>>,
     pub calibration: BTreeMap<String, CalibrationSummary>,
     pub combos: BTreeMap<String, Vec<Combo>>,
     pub cooccurrence: BTreeMap<String, Vec<PairStats>>,
@@ -232,6 +238,7 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
         seed_tests: vec![],
         per_emotion: BTreeMap::new(),
         thresholds: BTreeMap::new(),
+        sweep: BTreeMap::new(),
         calibration: BTreeMap::new(),
         combos: BTreeMap::new(),
         cooccurrence: BTreeMap::new(),
@@ -244,6 +251,10 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
         let first = &runs[0];
         out.per_emotion.insert(name.clone(), per_emotion(&run_reports[0]));
         out.thresholds.insert(name.clone(), strategies(first)?);
+        out.sweep.insert(
+            name.clone(),
+            threshold_sweep(first.test.probabilities.view(), first.test.targets.view())?,
+        );
         out.calibration.insert(name.clone(), calibration(first));
         let t = &first.test;
         out.combos.insert(
@@ -509,6 +520,7 @@ fn calibration(run: &RunFolder) -> CalibrationSummary {
             brier: brier(t.probabilities.column(j), t.targets.column(j)),
             ece: ece(t.probabilities.column(j), t.targets.column(j)),
             support: t.targets.column(j).iter().filter(|&&v| v).count(),
+            bins: reliability(t.probabilities.column(j), t.targets.column(j)),
         })
         .collect();
     let flat_p = Array2::from_shape_vec((t.probabilities.len(), 1), t.probabilities.iter().copied().collect())

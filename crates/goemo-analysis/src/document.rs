@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use goemo_report::{bar_chart, write_csv_atomic as write_csv, BarChart};
+use goemo_report::{
+    bar_chart, heatmap, line_chart, write_csv_atomic as write_csv, BarChart, Heatmap, LineChart, Series,
+};
 
 use crate::compare::{Comparison, METRICS};
 use crate::Result;
@@ -71,6 +73,8 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
                 values: &values,
                 colors: Some(values.iter().map(|&f| f1_colour(f)).collect()),
                 value_format: |v| format!("{v:.3}"),
+                marker: Some((0.5, "F1 0.5")),
+                whiskers: None,
             },
         )?;
     }
@@ -203,9 +207,272 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
             values: &values,
             colors: Some(colors),
             value_format: |v| format!("{v:.4}"),
+            marker: None,
+            whiskers: None,
         },
     )?;
+    figures(c, out)?;
     goemo_fs::write_bytes_atomic(out.join("model_performance.md"), markdown(c).as_bytes())?;
+    Ok(())
+}
+
+const BLUE: (u8, u8, u8) = (70, 110, 190);
+const GREEN: (u8, u8, u8) = (60, 150, 80);
+const RED: (u8, u8, u8) = (200, 60, 50);
+const GREY: (u8, u8, u8) = (120, 120, 120);
+/// Six distinguishable colours for the reliability diagram's emotions.
+const SIX: [(u8, u8, u8); 6] = [
+    (70, 110, 190),
+    (220, 130, 40),
+    (60, 150, 80),
+    (170, 70, 160),
+    (200, 60, 50),
+    (40, 170, 180),
+];
+
+fn series(name: &str, points: Vec<(f64, f64)>, color: (u8, u8, u8), dashed: bool) -> Series {
+    Series {
+        name: name.into(),
+        points,
+        color,
+        dashed,
+        markers: false,
+    }
+}
+
+/// The sweep, per-class threshold, calibration, co-occurrence and seed figures, and the sweep
+/// and per-class threshold tables.
+fn figures(c: &Comparison, out: &Path) -> Result<()> {
+    let mut sweep_rows = vec![];
+    for (model, rows) in &c.sweep {
+        let line = |f: fn(&goemo_threshold::SweepRow) -> f64| rows.iter().map(|r| (r.threshold, f(r))).collect();
+        let lines = [
+            series("micro F1", line(|r| r.f1_micro), BLUE, false),
+            series("macro F1", line(|r| r.f1_macro), BLUE, true),
+            series("micro precision", line(|r| r.precision_micro), GREEN, false),
+            series("macro precision", line(|r| r.precision_macro), GREEN, true),
+            series("micro recall", line(|r| r.recall_micro), RED, false),
+            series("macro recall", line(|r| r.recall_macro), RED, true),
+        ];
+        line_chart(
+            out.join(format!("threshold_sweep_{model}.png")),
+            &LineChart {
+                title: &format!("{model}: test metrics at one global threshold"),
+                x_label: "threshold",
+                y_label: "value",
+                series: &lines,
+                x_range: (0.0, 1.0),
+                y_range: Some((0.0, 1.0)),
+            },
+        )?;
+        let labels = c.models.iter().find(|m| &m.name == model).map_or(0, |m| m.labels.len());
+        line_chart(
+            out.join(format!("labels_predicted_{model}.png")),
+            &LineChart {
+                title: &format!("{model}: labels predicted at least once on test ({labels} labels)"),
+                x_label: "threshold",
+                y_label: "labels predicted",
+                series: &[series(
+                    "labels predicted",
+                    rows.iter().map(|r| (r.threshold, r.labels_predicted as f64)).collect(),
+                    BLUE,
+                    false,
+                )],
+                x_range: (0.0, 1.0),
+                y_range: Some((0.0, labels as f64 + 1.0)),
+            },
+        )?;
+        for r in rows {
+            sweep_rows.push(vec![
+                model.clone(),
+                format!("{:.2}", r.threshold),
+                format!("{:.6}", r.f1_micro),
+                format!("{:.6}", r.f1_macro),
+                format!("{:.6}", r.precision_micro),
+                format!("{:.6}", r.precision_macro),
+                format!("{:.6}", r.recall_micro),
+                format!("{:.6}", r.recall_macro),
+                r.labels_predicted.to_string(),
+                format!("{:.6}", r.mean_labels_per_example),
+            ]);
+        }
+    }
+    write_csv(
+        out.join("threshold_sweep.csv"),
+        &[
+            "model",
+            "threshold",
+            "f1_micro",
+            "f1_macro",
+            "precision_micro",
+            "precision_macro",
+            "recall_micro",
+            "recall_macro",
+            "labels_predicted",
+            "mean_labels_per_example",
+        ],
+        &sweep_rows,
+    )?;
+    let mut fitted_rows = vec![];
+    for m in &c.models {
+        let Some(fitted) = c.thresholds.get(&m.name).and_then(|rows| {
+            rows.iter()
+                .find(|r| r.strategy == "per-class")
+                .and_then(|r| r.thresholds.clone())
+        }) else {
+            continue;
+        };
+        let mut order: Vec<usize> = (0..fitted.len()).collect();
+        order.sort_by(|&a, &b| fitted[b].total_cmp(&fitted[a]));
+        let labels: Vec<String> = order.iter().map(|&i| m.labels[i].clone()).collect();
+        let values: Vec<f64> = order.iter().map(|&i| fitted[i]).collect();
+        bar_chart(
+            out.join(format!("per_class_thresholds_{}.png", m.name)),
+            &BarChart {
+                title: &format!("{}: per-class thresholds fitted on dev (best F1 per emotion)", m.name),
+                x_label: "threshold",
+                labels: &labels,
+                values: &values,
+                colors: None,
+                value_format: |v| format!("{v:.3}"),
+                marker: None,
+                whiskers: None,
+            },
+        )?;
+        for (label, t) in m.labels.iter().zip(&fitted) {
+            fitted_rows.push(vec![m.name.clone(), label.clone(), format!("{t:.6}")]);
+        }
+    }
+    write_csv(
+        out.join("per_class_thresholds.csv"),
+        &["model", "label", "threshold"],
+        &fitted_rows,
+    )?;
+    for (model, k) in &c.calibration {
+        let mut by_support: Vec<&crate::compare::ClassCalibration> = k.per_class.iter().collect();
+        by_support.sort_by(|a, b| b.support.cmp(&a.support).then_with(|| a.label.cmp(&b.label)));
+        let mut lines = vec![Series {
+            name: "perfectly calibrated".into(),
+            points: vec![(0.0, 0.0), (1.0, 1.0)],
+            color: GREY,
+            dashed: true,
+            markers: false,
+        }];
+        for (class, color) in by_support.iter().zip(SIX) {
+            lines.push(Series {
+                name: format!("{} ({} positives)", class.label, class.support),
+                points: class
+                    .bins
+                    .iter()
+                    .filter(|b| b.count > 0)
+                    .map(|b| (b.mean_probability, b.observed_rate))
+                    .collect(),
+                color,
+                dashed: false,
+                markers: true,
+            });
+        }
+        line_chart(
+            out.join(format!("reliability_{model}.png")),
+            &LineChart {
+                title: &format!("{model}: reliability on test, the six emotions with most positives"),
+                x_label: "mean predicted probability (10 equal-width bins)",
+                y_label: "observed rate",
+                series: &lines,
+                x_range: (0.0, 1.0),
+                y_range: Some((0.0, 1.0)),
+            },
+        )?;
+        for (what, value, file) in [
+            (
+                "ECE (10 bins)",
+                (|c: &crate::compare::ClassCalibration| c.ece) as fn(&_) -> f64,
+                "ece",
+            ),
+            ("Brier score", |c: &crate::compare::ClassCalibration| c.brier, "brier"),
+        ] {
+            let mut rows: Vec<&crate::compare::ClassCalibration> = k.per_class.iter().collect();
+            rows.sort_by(|a, b| value(b).total_cmp(&value(a)));
+            let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
+            let values: Vec<f64> = rows.iter().map(|r| value(r)).collect();
+            bar_chart(
+                out.join(format!("calibration_{file}_{model}.png")),
+                &BarChart {
+                    title: &format!("{model}: {what} per emotion on test (lower is better)"),
+                    x_label: what,
+                    labels: &labels,
+                    values: &values,
+                    colors: None,
+                    value_format: |v| format!("{v:.4}"),
+                    marker: None,
+                    whiskers: None,
+                },
+            )?;
+        }
+    }
+    for (model, pairs) in &c.cooccurrence {
+        let Some(m) = c.models.iter().find(|m| &m.name == model) else {
+            continue;
+        };
+        let index = |l: &str| m.labels.iter().position(|x| x == l);
+        let n = m.labels.len();
+        let (mut truth, mut predicted) = (vec![vec![0.0; n]; n], vec![vec![0.0; n]; n]);
+        for i in 0..n {
+            truth[i][i] = f64::NAN;
+            predicted[i][i] = f64::NAN;
+        }
+        for p in pairs {
+            if let (Some(a), Some(b)) = (index(&p.a), index(&p.b)) {
+                truth[a][b] = p.count_true as f64;
+                predicted[a][b] = p.count_predicted as f64;
+            }
+        }
+        // One scale for both, so that their colours compare.
+        let max = truth
+            .iter()
+            .chain(&predicted)
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(1.0f64, f64::max);
+        for (which, values) in [("true", &truth), ("predicted", &predicted)] {
+            heatmap(
+                out.join(format!("cooccurrence_{which}_{model}.png")),
+                &Heatmap {
+                    title: &format!("{model}: test examples with both labels, {which} labels"),
+                    labels: &m.labels,
+                    values,
+                    max,
+                },
+            )?;
+        }
+    }
+    let seeded: Vec<&crate::compare::ModelSummary> = c.models.iter().filter(|m| !m.seeds.is_empty()).collect();
+    if !seeded.is_empty() {
+        let (mut labels, mut values, mut whiskers) = (vec![], vec![], vec![]);
+        for metric in ["auc_micro", "auc_macro", "f1_micro", "f1_macro"] {
+            for m in &seeded {
+                if let Some(st) = m.seeds.get(metric) {
+                    labels.push(format!("{metric} · {} (n={})", m.name, st.n));
+                    values.push(st.mean);
+                    whiskers.push((st.mean - st.std, st.mean + st.std));
+                }
+            }
+        }
+        bar_chart(
+            out.join("seed_intervals.png"),
+            &BarChart {
+                title: "Test metrics over seeds: mean, whiskers at ± one standard deviation",
+                x_label: "value",
+                labels: &labels,
+                values: &values,
+                colors: None,
+                value_format: |v| format!("{v:.4}"),
+                marker: None,
+                whiskers: Some(whiskers),
+            },
+        )?;
+    }
     Ok(())
 }
 
@@ -308,6 +575,7 @@ pub fn markdown(c: &Comparison) -> String {
             );
         }
     }
+    let _ = writeln!(s, "\n![Test metrics by model](metric_comparison.png)");
     let _ = writeln!(s, "\n## Per-Emotion Performance");
     for (model, rows) in &c.per_emotion {
         let _ = writeln!(s, "\n### {model}\n\n| rank | emotion | F1 | precision | recall | AUC | support | predicted |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -338,7 +606,7 @@ pub fn markdown(c: &Comparison) -> String {
         let _ =
             writeln!(
             s,
-            "\nNever predicted: {}. Chart: `per_emotion_f1_{model}.png`; every emotion in `per_emotion_{model}.csv`.",
+            "\nNever predicted: {}. Every emotion in `per_emotion_{model}.csv`.\n\n![{model}: F1 per emotion](per_emotion_f1_{model}.png)",
             if never.is_empty() { "none".to_string() } else { never.join(", ") }
         );
     }
@@ -359,6 +627,16 @@ pub fn markdown(c: &Comparison) -> String {
             );
         }
     }
+    for model in c.sweep.keys() {
+        let _ = writeln!(
+            s,
+            "\n![{model}: threshold sweep](threshold_sweep_{model}.png)\n![{model}: labels predicted](labels_predicted_{model}.png)\n![{model}: per-class thresholds](per_class_thresholds_{model}.png)"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nEvery global threshold: `threshold_sweep.csv`; fitted per-class thresholds: `per_class_thresholds.csv`."
+    );
     let _ = writeln!(
         s,
         "\n## Calibration\n\n| model | Brier micro | Brier macro | ECE macro (10 bins) |\n| --- | ---: | ---: | ---: |"
@@ -371,6 +649,12 @@ pub fn markdown(c: &Comparison) -> String {
         );
     }
     let _ = writeln!(s, "\nPer emotion: `calibration.csv`.");
+    for model in c.calibration.keys() {
+        let _ = writeln!(
+            s,
+            "\n![{model}: reliability](reliability_{model}.png)\n![{model}: ECE per emotion](calibration_ece_{model}.png)\n![{model}: Brier per emotion](calibration_brier_{model}.png)"
+        );
+    }
     let _ = writeln!(s, "\n## Significance\n");
     if c.paired_bootstrap.is_empty() && c.seed_tests.is_empty() {
         let _ = writeln!(s, "No paired comparisons (one model, or none comparable).");
@@ -398,6 +682,9 @@ pub fn markdown(c: &Comparison) -> String {
             );
         }
     }
+    if c.models.iter().any(|m| !m.seeds.is_empty()) {
+        let _ = writeln!(s, "\n![Seed intervals](seed_intervals.png)");
+    }
     let _ = writeln!(s, "\n## Errors\n\nThe most frequent true label combinations on test and how the predictions matched them (two empty sets count 1 in the Jaccard mean); label-pair co-occurrence with lift and PMI in `cooccurrence_pairs.csv`.");
     for (model, rows) in &c.combos {
         let _ = writeln!(s, "\n### {model}\n\n| labels | count | exact match | partial match | mean Jaccard |\n| --- | ---: | ---: | ---: | ---: |");
@@ -413,6 +700,12 @@ pub fn markdown(c: &Comparison) -> String {
                 r.count, r.exact_match, r.partial_match, r.mean_jaccard
             );
         }
+    }
+    for model in c.cooccurrence.keys() {
+        let _ = writeln!(
+            s,
+            "\n![{model}: true label pairs](cooccurrence_true_{model}.png)\n![{model}: predicted label pairs](cooccurrence_predicted_{model}.png)"
+        );
     }
     let _ = writeln!(s, "\n## Model Artifacts");
     for m in &c.models {

@@ -3,17 +3,22 @@
 //! every number of the "Model Performance" document is computed from them ([`compare`]):
 //! metrics side by side with their differences, per-emotion rankings, threshold strategies,
 //! calibration, paired bootstrap and seed statistics, label-combination errors. [`write_report`]
-//! writes the document, `comparison.json`, CSV tables and charts.
+//! writes the document, `comparison.json`, CSV tables and charts. [`ensemble`] averages runs
+//! (seeds) into a run folder of their own.
 
 mod compare;
 mod document;
+mod ensemble;
 mod run;
 mod stats;
 
 pub use compare::{compare, CompareOptions, Comparison, ModelSummary};
 pub use document::write_report;
+pub use ensemble::{average, ensemble, Ensemble, ENSEMBLE_FILE};
 pub use run::{Predictions, RunFolder};
-pub use stats::{brier, combos, cooccurrence_pairs, ece, welch_t_test, Combo, PairStats, WelchTest};
+pub use stats::{
+    brier, combos, cooccurrence_pairs, ece, reliability, welch_t_test, Combo, PairStats, ReliabilityBin, WelchTest,
+};
 
 use std::path::PathBuf;
 

@@ -15,6 +15,7 @@ pub struct Predictions {
     pub path: PathBuf,
     pub labels: Vec<String>,
     pub ids: Vec<String>,
+    pub texts: Vec<String>,
     pub probabilities: Array2<f64>,
     pub targets: Array2<bool>,
     /// The labels the run predicted (its deployed thresholds).
@@ -49,7 +50,7 @@ impl Predictions {
         }
         let labels: Vec<String> = header[4..].to_vec();
         let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
-        let (mut ids, mut probs, mut targets, mut predicted) = (vec![], vec![], vec![], vec![]);
+        let (mut ids, mut texts, mut probs, mut targets, mut predicted) = (vec![], vec![], vec![], vec![], vec![]);
         for (row, record) in reader.records().enumerate() {
             let line = row as u64 + 2;
             let line_error = |message: String| AnalysisError::Line {
@@ -91,6 +92,7 @@ impl Predictions {
                 probs.push(p);
             }
             ids.push(record[0].to_string());
+            texts.push(record[1].to_string());
         }
         if ids.is_empty() {
             return Err(file_error("no rows".into()));
@@ -101,6 +103,7 @@ impl Predictions {
             path,
             labels,
             ids,
+            texts,
             probabilities: matrix(probs),
             targets: Array2::from_shape_vec(shape, targets).expect("one value per label and row"),
             predicted: Array2::from_shape_vec(shape, predicted).expect("one value per label and row"),

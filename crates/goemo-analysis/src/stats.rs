@@ -18,9 +18,19 @@ pub fn brier(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) 
         / n
 }
 
-/// Expected calibration error with 10 equal-width bins (bin = floor(10·p), 1.0 in the last):
-/// Σ n_b / N · |mean(y)_b − mean(p)_b|.
-pub fn ece(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> f64 {
+/// One of the 10 equal-width probability bins of a reliability diagram.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReliabilityBin {
+    /// The bin's lower edge (0.0, 0.1, ..., 0.9).
+    pub lower: f64,
+    pub count: usize,
+    /// Mean predicted probability and observed rate of the bin's examples (NaN when empty).
+    pub mean_probability: f64,
+    pub observed_rate: f64,
+}
+
+/// The 10 equal-width bins (bin = floor(10·p), 1.0 in the last) of a reliability diagram.
+pub fn reliability(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> Vec<ReliabilityBin> {
     let mut bins = [(0usize, 0.0f64, 0.0f64); 10];
     for (&p, &y) in probabilities.iter().zip(targets) {
         let b = ((10.0 * p).floor() as usize).min(9);
@@ -28,10 +38,25 @@ pub fn ece(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) ->
         bins[b].1 += p;
         bins[b].2 += f64::from(u8::from(y));
     }
-    let n = probabilities.len().max(1) as f64;
     bins.iter()
-        .filter(|(count, _, _)| *count > 0)
-        .map(|&(count, p, y)| count as f64 / n * (y / count as f64 - p / count as f64).abs())
+        .enumerate()
+        .map(|(i, &(count, p, y))| ReliabilityBin {
+            lower: i as f64 / 10.0,
+            count,
+            mean_probability: p / count as f64,
+            observed_rate: y / count as f64,
+        })
+        .collect()
+}
+
+/// Expected calibration error with 10 equal-width bins (bin = floor(10·p), 1.0 in the last):
+/// Σ n_b / N · |mean(y)_b − mean(p)_b|.
+pub fn ece(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> f64 {
+    let n = probabilities.len().max(1) as f64;
+    reliability(probabilities, targets)
+        .iter()
+        .filter(|b| b.count > 0)
+        .map(|b| b.count as f64 / n * (b.observed_rate - b.mean_probability).abs())
         .sum()
 }
 

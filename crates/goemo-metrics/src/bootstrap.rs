@@ -48,6 +48,143 @@ impl Resample {
 pub trait Metric: Sync {
     fn name(&self) -> String;
     fn compute(&self, data: &EvalData<'_>) -> Option<f64>;
+    /// The same metric prepared once for `data` and then evaluated on resamples given as row
+    /// multiplicities, without copying rows: the bootstrap's fast path. `None`: resamples are
+    /// drawn as rows and passed to [`Metric::compute`].
+    fn prepare<'a>(&self, _data: &EvalData<'a>) -> Option<Box<dyn WeightedMetric + 'a>> {
+        None
+    }
+}
+
+/// A metric of one data set evaluated on a resample of its rows, given as how often each row
+/// was drawn; equal to [`Metric::compute`] on the drawn rows.
+pub trait WeightedMetric: Sync {
+    fn compute(&self, multiplicities: &[u32]) -> Option<f64>;
+}
+
+/// Cells of one ranking sorted once by descending score: each cell's row, whether it is
+/// positive, and whether it ends a group of equal scores.
+struct SortedCells {
+    rows: Vec<u32>,
+    positive: Vec<bool>,
+    ends_group: Vec<bool>,
+}
+
+impl SortedCells {
+    fn new(mut cells: Vec<(f64, u32, bool)>) -> Self {
+        cells.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let ends_group = (0..cells.len())
+            .map(|i| i + 1 == cells.len() || cells[i + 1].0 != cells[i].0)
+            .collect();
+        SortedCells {
+            rows: cells.iter().map(|c| c.1).collect(),
+            positive: cells.iter().map(|c| c.2).collect(),
+            ends_group,
+        }
+    }
+
+    /// ROC AUC with every row counted as often as it was drawn: the trapezoid over groups of
+    /// equal scores (scikit-learn's `roc_auc_score`), in exact integer arithmetic.
+    fn auc(&self, multiplicities: &[u32]) -> Option<f64> {
+        let (mut tp, mut fp, mut group_tp, mut group_fp) = (0u64, 0u64, 0u64, 0u64);
+        // Twice the area under the ROC curve in units of one positive × one negative.
+        let mut area2: u128 = 0;
+        for i in 0..self.rows.len() {
+            let w = u64::from(multiplicities[self.rows[i] as usize]);
+            if self.positive[i] {
+                group_tp += w;
+            } else {
+                group_fp += w;
+            }
+            if self.ends_group[i] {
+                area2 += u128::from(group_fp) * u128::from(2 * tp + group_tp);
+                tp += group_tp;
+                fp += group_fp;
+                group_tp = 0;
+                group_fp = 0;
+            }
+        }
+        (tp > 0 && fp > 0).then(|| area2 as f64 / (2.0 * tp as f64 * fp as f64))
+    }
+}
+
+/// Micro AUC: every cell of the matrix in one ranking.
+struct WeightedMicroAuc(SortedCells);
+
+impl WeightedMetric for WeightedMicroAuc {
+    fn compute(&self, multiplicities: &[u32]) -> Option<f64> {
+        self.0.auc(multiplicities)
+    }
+}
+
+/// Macro AUC: one ranking per class, the mean over classes where it is defined.
+struct WeightedMacroAuc(Vec<SortedCells>);
+
+impl WeightedMetric for WeightedMacroAuc {
+    fn compute(&self, multiplicities: &[u32]) -> Option<f64> {
+        defined_mean(self.0.iter().map(|c| c.auc(multiplicities)))
+    }
+}
+
+/// Per class, the rows of its true positives, false positives and false negatives.
+struct WeightedF1 {
+    per_class: Vec<[Vec<u32>; 3]>,
+    macro_: bool,
+}
+
+impl WeightedF1 {
+    fn new(data: &EvalData<'_>, macro_: bool) -> Self {
+        let per_class = (0..data.targets.ncols())
+            .map(|c| {
+                let mut cells: [Vec<u32>; 3] = Default::default();
+                for (row, (&t, &p)) in data
+                    .targets
+                    .column(c)
+                    .iter()
+                    .zip(data.predictions.column(c))
+                    .enumerate()
+                {
+                    match (p, t) {
+                        (true, true) => cells[0].push(row as u32),
+                        (true, false) => cells[1].push(row as u32),
+                        (false, true) => cells[2].push(row as u32),
+                        (false, false) => {}
+                    }
+                }
+                cells
+            })
+            .collect();
+        WeightedF1 { per_class, macro_ }
+    }
+}
+
+impl WeightedMetric for WeightedF1 {
+    fn compute(&self, multiplicities: &[u32]) -> Option<f64> {
+        let total = |rows: &[u32]| rows.iter().map(|&r| u64::from(multiplicities[r as usize])).sum::<u64>();
+        let counts: Vec<[u64; 3]> = self
+            .per_class
+            .iter()
+            .map(|[tp, fp, fn_]| [total(tp), total(fp), total(fn_)])
+            .collect();
+        let f1 = |[tp, fp, fn_]: [u64; 3]| crate::counts::ratio(2.0 * tp as f64, (2 * tp + fp + fn_) as f64);
+        if self.macro_ {
+            Some(counts.iter().map(|&c| f1(c)).sum::<f64>() / counts.len().max(1) as f64)
+        } else {
+            let sum = counts
+                .iter()
+                .fold([0u64; 3], |a, c| [a[0] + c[0], a[1] + c[1], a[2] + c[2]]);
+            Some(f1(sum))
+        }
+    }
+}
+
+/// How often each of `n` rows appears in `rows`.
+fn multiplicities(n: usize, rows: &[usize]) -> Vec<u32> {
+    let mut counts = vec![0u32; n];
+    for &r in rows {
+        counts[r] += 1;
+    }
+    counts
 }
 
 /// The headline metrics, ready for bootstrapping.
@@ -133,6 +270,29 @@ impl Metric for Headline {
             Headline::ApMacro => defined_mean(per_class_ranking(d.scores, d.targets).iter().map(|r| r.ap)),
             Headline::F1Micro => Some(ThresholdMetrics::compute(d.predictions, d.targets).micro.f1),
             Headline::F1Macro => Some(ThresholdMetrics::compute(d.predictions, d.targets).macro_.f1),
+        }
+    }
+
+    fn prepare<'a>(&self, d: &EvalData<'a>) -> Option<Box<dyn WeightedMetric + 'a>> {
+        let column = |c: usize| -> Vec<(f64, u32, bool)> {
+            d.scores
+                .column(c)
+                .iter()
+                .zip(d.targets.column(c))
+                .enumerate()
+                .map(|(row, (&s, &t))| (s, row as u32, t))
+                .collect()
+        };
+        match self {
+            Headline::AucMicro => Some(Box::new(WeightedMicroAuc(SortedCells::new(
+                (0..d.scores.ncols()).flat_map(column).collect(),
+            )))),
+            Headline::AucMacro => Some(Box::new(WeightedMacroAuc(
+                (0..d.scores.ncols()).map(|c| SortedCells::new(column(c))).collect(),
+            ))),
+            Headline::F1Micro => Some(Box::new(WeightedF1::new(d, false))),
+            Headline::F1Macro => Some(Box::new(WeightedF1::new(d, true))),
+            Headline::ApMicro | Headline::ApMacro => None,
         }
     }
 }
@@ -252,9 +412,16 @@ pub fn bootstrap_ci(
         .compute(data)
         .ok_or_else(|| MetricsError::Undefined("bootstrap estimate", format!("{name} is undefined on all examples")))?;
     let n = data.scores.nrows();
+    let prepared = metric.prepare(data);
     let mut values: Vec<f64> = (0..options.resamples)
         .into_par_iter()
-        .filter_map(|i| metric.compute(&Resample::draw(data, &resample_rows(n, options.seed, i)).view()))
+        .filter_map(|i| {
+            let rows = resample_rows(n, options.seed, i);
+            match &prepared {
+                Some(fast) => fast.compute(&multiplicities(n, &rows)),
+                None => metric.compute(&Resample::draw(data, &rows).view()),
+            }
+        })
         .collect();
     if values.len() < 2 {
         return Err(MetricsError::Undefined(
@@ -301,13 +468,22 @@ pub fn paired_bootstrap(
         }
     };
     let n = a.scores.nrows();
+    let prepared = metric.prepare(a).zip(metric.prepare(b));
     let mut deltas: Vec<f64> = (0..options.resamples)
         .into_par_iter()
         .filter_map(|i| {
             let rows = resample_rows(n, options.seed, i);
-            let x = metric.compute(&Resample::draw(a, &rows).view())?;
-            let y = metric.compute(&Resample::draw(b, &rows).view())?;
-            Some(x - y)
+            match &prepared {
+                Some((fast_a, fast_b)) => {
+                    let counts = multiplicities(n, &rows);
+                    Some(fast_a.compute(&counts)? - fast_b.compute(&counts)?)
+                }
+                None => {
+                    let x = metric.compute(&Resample::draw(a, &rows).view())?;
+                    let y = metric.compute(&Resample::draw(b, &rows).view())?;
+                    Some(x - y)
+                }
+            }
         })
         .collect();
     if deltas.len() < 2 {
@@ -384,5 +560,43 @@ mod tests {
         assert!(cmp.delta > 0.0 && cmp.lower > 0.0 && cmp.p_value < 0.01, "{cmp:?}");
         let same = paired_bootstrap(&a, &a, &Headline::F1Micro, &options).unwrap();
         assert_eq!((same.delta, same.p_value), (0.0, 1.0));
+    }
+
+    #[test]
+    fn weighted_resamples_equal_drawn_rows() {
+        // Scores rounded to two decimals: many ties, within and across classes.
+        let (scores, targets) = synthetic(300, 1.2, 4);
+        let scores = scores.mapv(|s| (s * 20.0).round() / 20.0);
+        let predictions = scores.mapv(|s| s >= 0.5);
+        let data = EvalData {
+            scores: scores.view(),
+            targets: targets.view(),
+            predictions: predictions.view(),
+        };
+        for metric in [
+            Headline::AucMicro,
+            Headline::AucMacro,
+            Headline::F1Micro,
+            Headline::F1Macro,
+        ] {
+            let fast = metric.prepare(&data).expect("a fast path");
+            for i in 0..20 {
+                let rows = resample_rows(300, 9, i);
+                let drawn = metric.compute(&Resample::draw(&data, &rows).view());
+                let weighted = fast.compute(&multiplicities(300, &rows));
+                match (drawn, weighted) {
+                    (Some(x), Some(y)) => assert!((x - y).abs() < 1e-12, "{metric}: {x} against {y}"),
+                    other => panic!("{metric}: {other:?}"),
+                }
+            }
+        }
+        // A resample without any positive of a class leaves that class out of macro AUC.
+        let only_negatives: Vec<usize> = (0..300).filter(|&r| !targets[[r, 0]]).collect();
+        let drawn = Headline::AucMacro.compute(&Resample::draw(&data, &only_negatives).view());
+        let weighted = Headline::AucMacro
+            .prepare(&data)
+            .unwrap()
+            .compute(&multiplicities(300, &only_negatives));
+        assert!((drawn.unwrap() - weighted.unwrap()).abs() < 1e-12);
     }
 }

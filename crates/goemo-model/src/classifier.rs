@@ -1,12 +1,13 @@
-//! `EmotionClassifier`: load a checkpoint, predict label probabilities for texts.
+//! `EmotionClassifier`: load a checkpoint (or an ensemble of checkpoints), predict label
+//! probabilities for texts.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use goemo_data::{Batcher, HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};
 use goemo_threshold::Thresholds;
 use tch::Device;
 
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 use crate::model::{LoadOptions, SequenceClassifier};
 use crate::precision::{Precision, Quantization};
 use crate::resolve::resolve_model;
@@ -14,6 +15,10 @@ use crate::trainable::{predict_probabilities, Probability};
 
 /// The checkpoint file with the thresholds the trainer fitted on dev.
 pub const THRESHOLDS_FILE: &str = "thresholds.json";
+
+/// The file of an ensemble folder: `{"members": [checkpoint folders, relative to it]}`; the
+/// ensemble's `thresholds.json` sits beside it (`goemo_analysis::Ensemble::write` writes both).
+pub const ENSEMBLE_FILE: &str = "ensemble.json";
 
 /// One text's prediction.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,10 +29,12 @@ pub struct Prediction {
     pub labels: Vec<String>,
 }
 
-/// A fine-tuned classifier ready for inference: dropout off, no gradients.
+/// A fine-tuned classifier ready for inference: dropout off, no gradients. Loaded from an
+/// ensemble folder, it runs every member and averages their probabilities.
 #[derive(Debug)]
 pub struct EmotionClassifier {
-    model: SequenceClassifier,
+    /// One model, or an ensemble's members (same labels, same tokenizer).
+    members: Vec<SequenceClassifier>,
     tokenizer: HfTokenizer,
     thresholds: Thresholds,
     batch_size: usize,
@@ -41,16 +48,33 @@ impl EmotionClassifier {
         Self::load_on(path_or_id, Device::Cpu)
     }
 
-    /// Loads onto a device.
+    /// Loads onto a device: a checkpoint folder or Hub id, or an ensemble folder (one with
+    /// `ensemble.json`), whose members must share their labels and their tokenizer.
     pub fn load_on(path_or_id: &str, device: Device) -> Result<Self> {
-        let dir = resolve_model(path_or_id)?;
-        let model = SequenceClassifier::load(&dir, device, &LoadOptions::default())?;
-        let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), DEFAULT_MAX_LENGTH)?
-            .with_pad_id(model.config().pad_token_id as u32);
-        let thresholds = read_thresholds(&dir, model.labels().len())?;
-        let single_label = model.config().problem_type.as_deref() == Some("single_label_classification");
+        let ensemble = Path::new(path_or_id).join(ENSEMBLE_FILE);
+        let (dir, member_dirs) = if ensemble.is_file() {
+            let dir = PathBuf::from(path_or_id);
+            let members = read_members(&ensemble)?;
+            (dir, members)
+        } else {
+            let dir = resolve_model(path_or_id)?;
+            (dir.clone(), vec![dir])
+        };
+        let mut members = Vec::with_capacity(member_dirs.len());
+        for member in &member_dirs {
+            let model = SequenceClassifier::load(member, device, &LoadOptions::default())?;
+            if let Some(first) = members.first() {
+                check_same_member(&member_dirs[0], first, member, &model)?;
+            }
+            members.push(model);
+        }
+        let first = &members[0];
+        let tokenizer = HfTokenizer::from_file(member_dirs[0].join("tokenizer.json"), DEFAULT_MAX_LENGTH)?
+            .with_pad_id(first.config().pad_token_id as u32);
+        let thresholds = read_thresholds(&dir, first.labels().len())?;
+        let single_label = first.config().problem_type.as_deref() == Some("single_label_classification");
         Ok(EmotionClassifier {
-            model,
+            members,
             tokenizer,
             thresholds,
             batch_size: 64,
@@ -66,14 +90,18 @@ impl EmotionClassifier {
 
     /// Runs the model at `precision` (bf16 autocast is the fast choice on a GPU).
     pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
-        self.model.set_precision(precision)?;
+        for model in &mut self.members {
+            model.set_precision(precision)?;
+        }
         Ok(self)
     }
 
     /// Quantizes the encoder for CPU inference (`Quantization::Int8`: int8 weights per output
     /// channel, activations per batch, fbgemm kernels); see `SequenceClassifier::set_quantization`.
     pub fn with_quantization(mut self, quantization: Quantization) -> Result<Self> {
-        self.model.set_quantization(quantization)?;
+        for model in &mut self.members {
+            model.set_quantization(quantization)?;
+        }
         Ok(self)
     }
 
@@ -85,7 +113,7 @@ impl EmotionClassifier {
 
     /// Label names in output order.
     pub fn labels(&self) -> &[String] {
-        self.model.labels()
+        self.members[0].labels()
     }
 
     /// The thresholds applied.
@@ -93,9 +121,14 @@ impl EmotionClassifier {
         &self.thresholds
     }
 
-    /// The underlying model.
+    /// The underlying model (an ensemble's first member).
     pub fn model(&self) -> &SequenceClassifier {
-        &self.model
+        &self.members[0]
+    }
+
+    /// Every model whose probabilities are averaged (one unless loaded from an ensemble).
+    pub fn members(&self) -> &[SequenceClassifier] {
+        &self.members
     }
 
     /// Probabilities (N × labels) of texts, in input order: sigmoids for multi-label checkpoints,
@@ -106,14 +139,21 @@ impl EmotionClassifier {
             return Ok(ndarray::Array2::zeros((0, self.labels().len())));
         }
         let ids = self.tokenizer.encode_batch(texts)?;
-        let batcher = Batcher::new(&ids, self.tokenizer.pad_id()).with_token_type_ids(self.model.uses_token_types());
+        let batcher = Batcher::new(&ids, self.tokenizer.pad_id()).with_token_type_ids(self.model().uses_token_types());
         // `problem_type` decides: one label per text (softmax) or any number (sigmoid).
         let probability = if self.single_label {
             Probability::Softmax
         } else {
             Probability::Sigmoid
         };
-        predict_probabilities(&self.model, &batcher, self.batch_size, probability, |_, _| Ok(()))
+        let mut sum = predict_probabilities(self.model(), &batcher, self.batch_size, probability, |_, _| Ok(()))?;
+        for model in &self.members[1..] {
+            sum += &predict_probabilities(model, &batcher, self.batch_size, probability, |_, _| Ok(()))?;
+        }
+        if self.members.len() > 1 {
+            sum /= self.members.len() as f32;
+        }
+        Ok(sum)
     }
 
     /// Every label's probability and the labels over the thresholds, per text, in input order.
@@ -136,6 +176,64 @@ impl EmotionClassifier {
             })
             .collect())
     }
+}
+
+/// The member folders an `ensemble.json` lists, resolved against its folder.
+fn read_members(path: &Path) -> Result<Vec<PathBuf>> {
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        members: Vec<PathBuf>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
+    let listing: Listing = serde_json::from_str(&text).map_err(|e| ModelError::Config {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    if listing.members.is_empty() {
+        return Err(ModelError::Config {
+            path: path.into(),
+            message: "lists no members".into(),
+        });
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    listing
+        .members
+        .into_iter()
+        .map(|member| {
+            let dir = base.join(member);
+            resolve_model(&dir.to_string_lossy()).map_err(|e| ModelError::Config {
+                path: path.into(),
+                message: format!("member {}: {e}", dir.display()),
+            })
+        })
+        .collect()
+}
+
+/// Members must agree on what they predict and how they read text.
+fn check_same_member(
+    first_dir: &Path,
+    first: &SequenceClassifier,
+    dir: &Path,
+    model: &SequenceClassifier,
+) -> Result<()> {
+    let differ = |what: &str| ModelError::Config {
+        path: dir.into(),
+        message: format!("an ensemble member with other {what} than {}", first_dir.display()),
+    };
+    if model.labels() != first.labels() {
+        return Err(differ("labels"));
+    }
+    if model.config().problem_type != first.config().problem_type {
+        return Err(differ("problem_type"));
+    }
+    let tokenizer = |d: &Path| {
+        let path = d.join("tokenizer.json");
+        std::fs::read(&path).map_err(|e| ModelError::io(path, e))
+    };
+    if tokenizer(dir)? != tokenizer(first_dir)? {
+        return Err(differ("tokenizer.json"));
+    }
+    Ok(())
 }
 
 fn read_thresholds(dir: &Path, labels: usize) -> Result<Thresholds> {

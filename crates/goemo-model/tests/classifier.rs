@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use goemo_model::{resolve_model, write_thresholds, EmotionClassifier};
+use goemo_model::{resolve_model, write_thresholds, EmotionClassifier, LoadOptions, SequenceClassifier, ENSEMBLE_FILE};
 use goemo_threshold::Thresholds;
+use tch::Device;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -102,4 +103,63 @@ fn single_label_checkpoints_get_a_softmax() {
     for row in probs.rows() {
         assert!((row.sum() - 1.0).abs() < 1e-5);
     }
+}
+
+#[test]
+fn an_ensemble_folder_averages_its_members_and_refuses_members_that_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = ["I love this so much", "ok", "why would you do that"];
+    // Member a: the fixture; member b: the same network with the labels' prior in its bias.
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    let model = SequenceClassifier::load(fixture("tiny-distilbert"), Device::Cpu, &LoadOptions::default()).unwrap();
+    model.save(&a).unwrap();
+    let mut shifted =
+        SequenceClassifier::load(fixture("tiny-distilbert"), Device::Cpu, &LoadOptions::default()).unwrap();
+    shifted.set_label_prior(&[0.1; 28]).unwrap();
+    shifted.save(&b).unwrap();
+    for member in [&a, &b] {
+        std::fs::copy(
+            fixture("tiny-distilbert").join("tokenizer.json"),
+            member.join("tokenizer.json"),
+        )
+        .unwrap();
+    }
+    let ensemble = dir.path().join("ensemble");
+    std::fs::create_dir(&ensemble).unwrap();
+    std::fs::write(ensemble.join(ENSEMBLE_FILE), r#"{"members": ["../a", "../b"]}"#).unwrap();
+    write_thresholds(&ensemble, &Thresholds::Global { threshold: 0.3 }).unwrap();
+
+    let load = |d: &Path| EmotionClassifier::load(d.to_str().unwrap());
+    let (pa, pb) = (
+        load(&a).unwrap().probabilities(&texts).unwrap(),
+        load(&b).unwrap().probabilities(&texts).unwrap(),
+    );
+    assert!(
+        (&pa - &pb).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v)) > 0.01,
+        "the members differ"
+    );
+    let both = load(&ensemble).unwrap();
+    assert_eq!(both.members().len(), 2);
+    assert_eq!(both.thresholds(), &Thresholds::Global { threshold: 0.3 });
+    let mean = both.probabilities(&texts).unwrap();
+    let worst = (&mean - &((&pa + &pb) / 2.0))
+        .mapv(f32::abs)
+        .fold(0.0f32, |m, &v| m.max(v));
+    assert!(worst < 1e-6, "{worst}");
+
+    // Other labels, a missing member, an empty listing: errors naming the member or the file.
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("config.json")).unwrap()).unwrap();
+    config["id2label"]["0"] = "delight".into();
+    config.as_object_mut().unwrap().remove("label2id");
+    std::fs::write(b.join("config.json"), config.to_string()).unwrap();
+    let e = load(&ensemble).unwrap_err().to_string();
+    assert!(e.contains("other labels") && e.contains("/b"), "{e}");
+    std::fs::write(ensemble.join(ENSEMBLE_FILE), r#"{"members": ["../a", "../gone"]}"#).unwrap();
+    let e = load(&ensemble).unwrap_err().to_string();
+    assert!(e.contains("ensemble.json") && e.contains("gone"), "{e}");
+    std::fs::write(ensemble.join(ENSEMBLE_FILE), r#"{"members": []}"#).unwrap();
+    let e = load(&ensemble).unwrap_err().to_string();
+    assert!(e.contains("no members"), "{e}");
 }

@@ -89,6 +89,10 @@ pub struct BarChart<'a> {
     pub colors: Option<Vec<(u8, u8, u8)>>,
     /// How each bar's value is printed at its end.
     pub value_format: fn(f64) -> String,
+    /// A vertical reference line at this value, with its legend text (F1 0.5).
+    pub marker: Option<(f64, &'a str)>,
+    /// Per bar, an interval drawn as a whisker across its end (mean ± std of seeds).
+    pub whiskers: Option<Vec<(f64, f64)>>,
 }
 
 /// Draws a [`BarChart`] to a PNG file.
@@ -100,7 +104,15 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
         .copied()
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
-    let x_max = if max > 0.0 { max * 1.15 } else { 1.0 };
+    let reach = chart
+        .whiskers
+        .iter()
+        .flatten()
+        .map(|w| w.1)
+        .chain(chart.marker.map(|m| m.0))
+        .filter(|v| v.is_finite())
+        .fold(max, f64::max);
+    let x_max = if reach > 0.0 { reach * 1.15 } else { 1.0 };
     let height = 110 + 22 * n as u32;
     draw_png(path.as_ref(), (1000, height), |root| {
         let mut plot = ChartBuilder::on(root)
@@ -139,10 +151,46 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
             bar
         }))
         .map_err(err)?;
+        if let Some(whiskers) = &chart.whiskers {
+            for (i, &(lo, hi)) in whiskers.iter().enumerate().take(n) {
+                let row = n - 1 - i;
+                plot.draw_series(std::iter::once(PathElement::new(
+                    vec![(lo, SegmentValue::CenterOf(row)), (hi, SegmentValue::CenterOf(row))],
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(err)?;
+                for end in [lo, hi] {
+                    let (x, y) = plot.backend_coord(&(end, SegmentValue::CenterOf(row)));
+                    root.draw(&PathElement::new(vec![(x, y - 5), (x, y + 5)], BLACK.stroke_width(2)))
+                        .map_err(err)?;
+                }
+            }
+        }
+        if let Some((at, text)) = chart.marker {
+            let (_, top) = plot.backend_coord(&(at, SegmentValue::Exact(n)));
+            let (x, bottom) = plot.backend_coord(&(at, SegmentValue::Exact(0)));
+            root.draw(&PathElement::new(vec![(x, top), (x, bottom)], RED.stroke_width(2)))
+                .map_err(err)?;
+            let style = (FONT, 12)
+                .into_font()
+                .color(&RED)
+                .pos(Pos::new(HPos::Left, VPos::Bottom));
+            root.draw(&Text::new(format!(" {text}"), (x, top), style))
+                .map_err(err)?;
+        }
+        // Values sit past the whisker when there is one, so that the two do not overlap.
+        let value_at = |i: usize, v: f64| {
+            chart
+                .whiskers
+                .as_ref()
+                .and_then(|w| w.get(i))
+                .map_or(v, |w| w.1.max(v))
+                .max(0.0)
+        };
         plot.draw_series(chart.values.iter().enumerate().map(|(i, &v)| {
             Text::new(
                 format!(" {}", (chart.value_format)(v)),
-                (v.max(0.0), SegmentValue::CenterOf(n - 1 - i)),
+                (value_at(i, v), SegmentValue::CenterOf(n - 1 - i)),
                 (FONT, 12)
                     .into_font()
                     .color(&BLACK)
@@ -267,6 +315,111 @@ pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
     })
 }
 
+/// One line of a [`LineChart`].
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub color: (u8, u8, u8),
+    /// Dashed, for references (the diagonal of a reliability diagram) and secondary lines.
+    pub dashed: bool,
+    /// A dot at every point (few points: reliability bins).
+    pub markers: bool,
+}
+
+/// Lines of (x, y) points with a legend.
+#[derive(Debug, Clone)]
+pub struct LineChart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub series: &'a [Series],
+    pub x_range: (f64, f64),
+    /// `None`: from 0 to the largest y (with some room).
+    pub y_range: Option<(f64, f64)>,
+}
+
+/// The points of a line as dashes: every other piece of the line, each about `dash` of the x
+/// range long.
+fn dashes(points: &[(f64, f64)], dash: f64) -> Vec<Vec<(f64, f64)>> {
+    let mut out = vec![];
+    for w in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        let pieces = (((x1 - x0).abs() / dash).ceil() as usize).max(1);
+        for k in (0..pieces).step_by(2) {
+            let t0 = k as f64 / pieces as f64;
+            let t1 = ((k + 1) as f64 / pieces as f64).min(1.0);
+            out.push(vec![
+                (x0 + (x1 - x0) * t0, y0 + (y1 - y0) * t0),
+                (x0 + (x1 - x0) * t1, y0 + (y1 - y0) * t1),
+            ]);
+        }
+    }
+    out
+}
+
+/// Draws a [`LineChart`] to a PNG file.
+pub fn line_chart(path: impl AsRef<Path>, chart: &LineChart<'_>) -> Result<()> {
+    let (x0, x1) = chart.x_range;
+    let (y0, y1) = chart.y_range.unwrap_or_else(|| {
+        let max = chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max);
+        (0.0, if max > 0.0 { max * 1.08 } else { 1.0 })
+    });
+    draw_png(path.as_ref(), (1000, 620), |root| {
+        let mut plot = ChartBuilder::on(root)
+            .caption(chart.title, (FONT, 22))
+            .margin(14)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        plot.configure_mesh()
+            .x_desc(chart.x_label)
+            .y_desc(chart.y_label)
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .label_style((FONT, 13))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        for s in chart.series {
+            let color = RGBColor(s.color.0, s.color.1, s.color.2);
+            let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1.is_finite()).collect();
+            let style = color.stroke_width(2);
+            let drawn = if s.dashed {
+                plot.draw_series(
+                    dashes(&points, (x1 - x0) / 120.0)
+                        .into_iter()
+                        .map(move |d| PathElement::new(d, style)),
+                )
+            } else {
+                plot.draw_series(std::iter::once(PathElement::new(points.clone(), style)))
+            }
+            .map_err(err)?;
+            drawn
+                .label(s.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            if s.markers {
+                plot.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                    .map_err(err)?;
+            }
+        }
+        plot.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(150, 150, 150))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
 /// A histogram of non-negative integers with an optional vertical marker (a truncation length).
 #[derive(Debug, Clone)]
 pub struct Histogram<'a> {
@@ -373,6 +526,8 @@ mod tests {
                 values: &[10.0, 3.0, 0.0],
                 colors: None,
                 value_format: |v| format!("{v:.0}"),
+                marker: None,
+                whiskers: None,
             },
         )
         .unwrap();

@@ -8,7 +8,7 @@ mod atomic;
 mod charts;
 
 pub use atomic::{write_atomic, write_csv_atomic, write_json_atomic};
-pub use charts::{bar_chart, heatmap, histogram, BarChart, Heatmap, Histogram};
+pub use charts::{bar_chart, heatmap, histogram, line_chart, BarChart, Heatmap, Histogram, LineChart, Series};
 
 use std::path::PathBuf;
 

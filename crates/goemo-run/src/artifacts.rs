@@ -104,6 +104,8 @@ pub fn write_f1_chart(path: &Path, report: &MetricReport, title: &str) -> Result
             values: &values,
             colors: Some(colors),
             value_format: |v| format!("{v:.2}"),
+            marker: Some((0.5, "F1 0.5")),
+            whiskers: None,
         },
     )?)
 }

@@ -94,6 +94,8 @@ fn write_charts(stats: &DatasetStats, token_lengths: Option<&[usize]>, max_lengt
             values: &counts,
             colors: None,
             value_format: |v| format!("{v:.0}"),
+            marker: None,
+            whiskers: None,
         },
     )?;
     // Conditional probabilities without the trivial diagonal, in frequency order.
