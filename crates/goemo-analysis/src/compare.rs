@@ -119,6 +119,8 @@ pub struct ModelSummary {
     pub test: TestMetrics,
     /// Per metric, over the runs (empty for one run).
     pub seeds: BTreeMap<String, SeedStats>,
+    /// Per metric, each run's value (empty for one run).
+    pub seed_values: BTreeMap<String, Vec<f64>>,
     pub never_predicted: Vec<String>,
     pub artifacts: Vec<(String, u64)>,
 }
@@ -382,12 +384,13 @@ fn test_report(run: &RunFolder) -> Result<MetricReport> {
 fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSummary {
     let first = &runs[0];
     let metrics: Vec<TestMetrics> = reports.iter().map(TestMetrics::of).collect();
-    let mut seeds = BTreeMap::new();
+    let (mut seeds, mut seed_values) = (BTreeMap::new(), BTreeMap::new());
     if runs.len() > 1 {
         for metric in METRICS {
             let values: Vec<f64> = metrics.iter().filter_map(|m| m.get(metric)).collect();
             if values.len() == runs.len() {
                 seeds.insert(metric.to_string(), seed_stats(&values));
+                seed_values.insert(metric.to_string(), values);
             }
         }
     }
@@ -433,6 +436,7 @@ fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSum
         test_examples: first.test.ids.len(),
         test,
         seeds,
+        seed_values,
         never_predicted: reports[0].never_predicted().into_iter().map(String::from).collect(),
         artifacts: first.artifacts(),
     }

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use goemo_report::{
-    bar_chart, heatmap, line_chart, write_csv_atomic as write_csv, BarChart, Heatmap, LineChart, Series,
+    bar_chart, heatmap, interval_chart, line_chart, write_csv_atomic as write_csv, BarChart, Heatmap, IntervalChart,
+    IntervalRow, LegendPosition, LineChart, Series,
 };
 
 use crate::compare::{Comparison, METRICS};
@@ -263,6 +264,7 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
                 series: &lines,
                 x_range: (0.0, 1.0),
                 y_range: Some((0.0, 1.0)),
+                legend: LegendPosition::MiddleLeft,
             },
         )?;
         let labels = c.models.iter().find(|m| &m.name == model).map_or(0, |m| m.labels.len());
@@ -280,6 +282,7 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
                 )],
                 x_range: (0.0, 1.0),
                 y_range: Some((0.0, labels as f64 + 1.0)),
+                legend: LegendPosition::LowerLeft,
             },
         )?;
         for r in rows {
@@ -381,6 +384,7 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
                 series: &lines,
                 x_range: (0.0, 1.0),
                 y_range: Some((0.0, 1.0)),
+                legend: LegendPosition::UpperLeft,
             },
         )?;
         for (what, value, file) in [
@@ -449,27 +453,28 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
     }
     let seeded: Vec<&crate::compare::ModelSummary> = c.models.iter().filter(|m| !m.seeds.is_empty()).collect();
     if !seeded.is_empty() {
-        let (mut labels, mut values, mut whiskers) = (vec![], vec![], vec![]);
+        let mut panels = vec![];
         for metric in ["auc_micro", "auc_macro", "f1_micro", "f1_macro"] {
-            for m in &seeded {
-                if let Some(st) = m.seeds.get(metric) {
-                    labels.push(format!("{metric} · {} (n={})", m.name, st.n));
-                    values.push(st.mean);
-                    whiskers.push((st.mean - st.std, st.mean + st.std));
-                }
-            }
+            let rows: Vec<IntervalRow> = seeded
+                .iter()
+                .filter_map(|m| {
+                    let st = m.seeds.get(metric)?;
+                    Some(IntervalRow {
+                        label: format!("{} (n={})", m.name, st.n),
+                        mean: st.mean,
+                        low: st.mean - st.std,
+                        high: st.mean + st.std,
+                        values: m.seed_values.get(metric).cloned().unwrap_or_default(),
+                    })
+                })
+                .collect();
+            panels.push((format!("test {metric}"), rows));
         }
-        bar_chart(
+        interval_chart(
             out.join("seed_intervals.png"),
-            &BarChart {
-                title: "Test metrics over seeds: mean, whiskers at ± one standard deviation",
-                x_label: "value",
-                labels: &labels,
-                values: &values,
-                colors: None,
-                value_format: |v| format!("{v:.4}"),
-                marker: None,
-                whiskers: Some(whiskers),
+            &IntervalChart {
+                title: "Test metrics over seeds: each seed (dots), mean (red), ± one standard deviation (black)",
+                panels: &panels,
             },
         )?;
     }

@@ -327,6 +327,16 @@ pub struct Series {
     pub markers: bool,
 }
 
+/// Where a legend sits inside the plot: where the lines leave room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegendPosition {
+    UpperLeft,
+    UpperRight,
+    MiddleLeft,
+    LowerLeft,
+    LowerRight,
+}
+
 /// Lines of (x, y) points with a legend.
 #[derive(Debug, Clone)]
 pub struct LineChart<'a> {
@@ -337,24 +347,46 @@ pub struct LineChart<'a> {
     pub x_range: (f64, f64),
     /// `None`: from 0 to the largest y (with some room).
     pub y_range: Option<(f64, f64)>,
+    pub legend: LegendPosition,
 }
 
-/// The points of a line as dashes: every other piece of the line, each about `dash` of the x
-/// range long.
-fn dashes(points: &[(f64, f64)], dash: f64) -> Vec<Vec<(f64, f64)>> {
-    let mut out = vec![];
+/// The points of a line as dashes: pieces `dash` long with gaps as long between them, measured
+/// along the line in units of the plot's width and height (`scale`: the x and y ranges).
+fn dashes(points: &[(f64, f64)], scale: (f64, f64), dash: f64) -> Vec<Vec<(f64, f64)>> {
+    let (sx, sy) = (
+        scale.0.abs().max(f64::MIN_POSITIVE),
+        scale.1.abs().max(f64::MIN_POSITIVE),
+    );
+    let mut out: Vec<Vec<(f64, f64)>> = vec![];
+    // Distance walked within the current dash or gap, and whether it is a dash.
+    let (mut walked, mut on) = (0.0, true);
+    if let Some(&first) = points.first() {
+        out.push(vec![first]);
+    }
     for w in points.windows(2) {
         let ((x0, y0), (x1, y1)) = (w[0], w[1]);
-        let pieces = (((x1 - x0).abs() / dash).ceil() as usize).max(1);
-        for k in (0..pieces).step_by(2) {
-            let t0 = k as f64 / pieces as f64;
-            let t1 = ((k + 1) as f64 / pieces as f64).min(1.0);
-            out.push(vec![
-                (x0 + (x1 - x0) * t0, y0 + (y1 - y0) * t0),
-                (x0 + (x1 - x0) * t1, y0 + (y1 - y0) * t1),
-            ]);
+        let length = (((x1 - x0) / sx).powi(2) + ((y1 - y0) / sy).powi(2)).sqrt();
+        let mut t = 0.0;
+        while length > 0.0 && t < 1.0 {
+            let step = ((dash - walked) / length).min(1.0 - t);
+            t += step;
+            walked += step * length;
+            let at = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+            if on {
+                if let Some(last) = out.last_mut() {
+                    last.push(at);
+                }
+            }
+            if walked >= dash - 1e-12 {
+                walked = 0.0;
+                on = !on;
+                if on {
+                    out.push(vec![at]);
+                }
+            }
         }
     }
+    out.retain(|d| d.len() > 1);
     out
 }
 
@@ -384,7 +416,7 @@ pub fn line_chart(path: impl AsRef<Path>, chart: &LineChart<'_>) -> Result<()> {
             .x_label_formatter(&|v| tick_label(*v))
             .y_label_formatter(&|v| tick_label(*v))
             .label_style((FONT, 13))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(TRANSPARENT)
             .draw()
             .map_err(err)?;
         for s in chart.series {
@@ -393,7 +425,7 @@ pub fn line_chart(path: impl AsRef<Path>, chart: &LineChart<'_>) -> Result<()> {
             let style = color.stroke_width(2);
             let drawn = if s.dashed {
                 plot.draw_series(
-                    dashes(&points, (x1 - x0) / 120.0)
+                    dashes(&points, (x1 - x0, y1 - y0), 0.012)
                         .into_iter()
                         .map(move |d| PathElement::new(d, style)),
                 )
@@ -401,21 +433,127 @@ pub fn line_chart(path: impl AsRef<Path>, chart: &LineChart<'_>) -> Result<()> {
                 plot.draw_series(std::iter::once(PathElement::new(points.clone(), style)))
             }
             .map_err(err)?;
-            drawn
-                .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            // The legend shows a dashed line as dashes too.
+            let dashed = s.dashed;
+            drawn.label(s.name.clone()).legend(move |(x, y)| {
+                // Three pieces, touching for a solid line, apart for a dashed one.
+                let [a, b, c] = if dashed {
+                    [(0, 6), (9, 15), (18, 24)]
+                } else {
+                    [(0, 8), (8, 16), (16, 24)]
+                };
+                let piece = |(from, to): (i32, i32)| PathElement::new(vec![(from, 0), (to, 0)], style);
+                EmptyElement::at((x, y)) + piece(a) + piece(b) + piece(c)
+            });
             if s.markers {
                 plot.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
                     .map_err(err)?;
             }
         }
         plot.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(match chart.legend {
+                LegendPosition::UpperLeft => SeriesLabelPosition::UpperLeft,
+                LegendPosition::UpperRight => SeriesLabelPosition::UpperRight,
+                LegendPosition::MiddleLeft => SeriesLabelPosition::MiddleLeft,
+                LegendPosition::LowerLeft => SeriesLabelPosition::LowerLeft,
+                LegendPosition::LowerRight => SeriesLabelPosition::LowerRight,
+            })
             .label_font((FONT, 13))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(150, 150, 150))
             .draw()
             .map_err(err)?;
+        Ok(())
+    })
+}
+
+/// One row of an [`IntervalChart`] panel: a model's values of one metric over seeds.
+#[derive(Debug, Clone)]
+pub struct IntervalRow {
+    pub label: String,
+    pub mean: f64,
+    /// The whisker (mean ± one standard deviation).
+    pub low: f64,
+    pub high: f64,
+    /// Every seed's value, drawn as a dot.
+    pub values: Vec<f64>,
+}
+
+/// Panels stacked vertically, one per metric, each with its own x range so that differences of
+/// a thousandth stay visible.
+#[derive(Debug, Clone)]
+pub struct IntervalChart<'a> {
+    pub title: &'a str,
+    pub panels: &'a [(String, Vec<IntervalRow>)],
+}
+
+/// Draws an [`IntervalChart`] to a PNG file.
+pub fn interval_chart(path: impl AsRef<Path>, chart: &IntervalChart<'_>) -> Result<()> {
+    let rows_per_panel = chart.panels.iter().map(|p| p.1.len()).max().unwrap_or(1);
+    let panel_height = 70 + 30 * rows_per_panel as u32;
+    let height = 50 + panel_height * chart.panels.len().max(1) as u32;
+    draw_png(path.as_ref(), (1000, height), |canvas| {
+        // Markers and labels are drawn on the whole canvas in its pixel coordinates.
+        let root = canvas.titled(chart.title, (FONT, 22)).map_err(err)?;
+        let areas = root.split_evenly((chart.panels.len().max(1), 1));
+        for ((metric, panel), area) in chart.panels.iter().zip(&areas) {
+            let n = panel.len();
+            let (lo, hi) = panel
+                .iter()
+                .flat_map(|r| r.values.iter().copied().chain([r.low, r.high, r.mean]))
+                .filter(|v| v.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            let pad = ((hi - lo) * 0.15).max(1e-4);
+            let mut plot = ChartBuilder::on(area)
+                .caption(metric, (FONT, 15))
+                .margin(8)
+                .x_label_area_size(30)
+                .y_label_area_size(200)
+                .build_cartesian_2d((lo - pad)..(hi + pad), -0.5f64..(n as f64 - 0.5))
+                .map_err(err)?;
+            plot.configure_mesh()
+                .disable_y_mesh()
+                .y_labels(0)
+                .light_line_style(TRANSPARENT)
+                .x_label_formatter(&|v| format!("{v:.4}"))
+                .y_label_formatter(&|_| String::new())
+                .label_style((FONT, 13))
+                .draw()
+                .map_err(err)?;
+            for (i, r) in panel.iter().enumerate() {
+                let y = (n - 1 - i) as f64;
+                plot.draw_series(std::iter::once(PathElement::new(
+                    vec![(r.low, y), (r.high, y)],
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(err)?;
+                plot.draw_series(
+                    r.values
+                        .iter()
+                        .map(|&v| Circle::new((v, y), 4, RGBColor(70, 110, 190).filled())),
+                )
+                .map_err(err)?;
+                let (x, py) = plot.backend_coord(&(r.mean, y));
+                canvas
+                    .draw(&PathElement::new(vec![(x, py - 8), (x, py + 8)], RED.stroke_width(3)))
+                    .map_err(err)?;
+                let style = (FONT, 12)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Bottom));
+                canvas
+                    .draw(&Text::new(format!("{:.4}", r.mean), (x + 4, py - 6), style))
+                    .map_err(err)?;
+                let (left, _) = plot.backend_coord(&(lo - pad, y));
+                let style = (FONT, 13)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Right, VPos::Center));
+                canvas
+                    .draw(&Text::new(r.label.clone(), (left - 10, py), style))
+                    .map_err(err)?;
+            }
+        }
         Ok(())
     })
 }

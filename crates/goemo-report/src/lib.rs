@@ -8,7 +8,10 @@ mod atomic;
 mod charts;
 
 pub use atomic::{write_atomic, write_csv_atomic, write_json_atomic};
-pub use charts::{bar_chart, heatmap, histogram, line_chart, BarChart, Heatmap, Histogram, LineChart, Series};
+pub use charts::{
+    bar_chart, heatmap, histogram, interval_chart, line_chart, BarChart, Heatmap, Histogram, IntervalChart,
+    IntervalRow, LegendPosition, LineChart, Series,
+};
 
 use std::path::PathBuf;
 
