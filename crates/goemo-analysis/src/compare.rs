@@ -123,6 +123,8 @@ pub struct ModelSummary {
     pub seed_values: BTreeMap<String, Vec<f64>>,
     pub never_predicted: Vec<String>,
     pub artifacts: Vec<(String, u64)>,
+    /// The member runs when the run is an ensemble (`ensemble` writes them into `metrics.json`).
+    pub ensemble_members: Vec<String>,
 }
 
 /// A metric of a model against the baseline's.
@@ -439,6 +441,14 @@ fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSum
         seed_values,
         never_predicted: reports[0].never_predicted().into_iter().map(String::from).collect(),
         artifacts: first.artifacts(),
+        ensemble_members: first
+            .record
+            .as_ref()
+            .and_then(|r| r.pointer("/ensemble/members")?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.as_str().map(String::from))
+            .collect(),
     }
 }
 

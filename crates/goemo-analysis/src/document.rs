@@ -512,6 +512,13 @@ pub fn markdown(c: &Comparison) -> String {
     for m in &c.models {
         let _ = writeln!(s, "\n## {}\n", m.name);
         let _ = writeln!(s, "- runs: {}", m.runs.join(", "));
+        if !m.ensemble_members.is_empty() {
+            let _ = writeln!(
+                s,
+                "- an ensemble of {}: their probabilities averaged, thresholds fitted on the averaged dev set; training time is the members' sum",
+                m.ensemble_members.join(", ")
+            );
+        }
         let _ = writeln!(
             s,
             "- device {}, precision {}, threads {}, libtorch {}",

@@ -154,10 +154,27 @@ fn compares_matches_by_id_and_notes_what_cannot_be_paired() {
         "metric_comparison.png",
         "per_emotion_base.csv",
         "per_emotion_f1_base.png",
+        "threshold_sweep.csv",
+        "per_class_thresholds.csv",
+        "threshold_sweep_base.png",
+        "labels_predicted_base.png",
+        "per_class_thresholds_base.png",
+        "reliability_base.png",
+        "calibration_ece_base.png",
+        "calibration_brier_base.png",
+        "cooccurrence_true_base.png",
+        "cooccurrence_predicted_base.png",
     ] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // Every figure the document shows exists.
     let md = std::fs::read_to_string(out.join("model_performance.md")).unwrap();
+    for link in md.split("](").skip(1) {
+        let file = &link[..link.find(')').unwrap()];
+        assert!(out.join(file).is_file(), "{file} is shown but not written");
+    }
+    let sweep = std::fs::read_to_string(out.join("threshold_sweep.csv")).unwrap();
+    assert_eq!(sweep.lines().count(), 1 + 99 * c.models.len());
     for section in [
         "## Overview",
         "## Model Comparison",

@@ -708,4 +708,82 @@ mod tests {
             "no temporary files left"
         );
     }
+
+    #[test]
+    fn dashes_alternate_along_the_line_whatever_its_point_spacing() {
+        // 101 points 0.01 apart along x: dashes of 0.1 of the width, gaps as long.
+        let points: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64 / 100.0, 0.5)).collect();
+        let d = dashes(&points, (1.0, 1.0), 0.1);
+        assert_eq!(d.len(), 5);
+        for (k, dash) in d.iter().enumerate() {
+            let (start, end) = (dash[0].0, dash.last().unwrap().0);
+            assert!(
+                (start - 0.2 * k as f64).abs() < 1e-9 && (end - start - 0.1).abs() < 1e-9,
+                "{dash:?}"
+            );
+        }
+        // Two points far apart are cut into many dashes.
+        assert_eq!(dashes(&[(0.0, 0.0), (1.0, 0.0)], (1.0, 1.0), 0.1).len(), 5);
+        assert!(dashes(&[(0.3, 0.3)], (1.0, 1.0), 0.1).is_empty());
+    }
+
+    #[test]
+    fn line_and_interval_charts_are_written_as_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = dir.path().join("lines.png");
+        let series = [
+            Series {
+                name: "micro F1".into(),
+                points: vec![(0.1, 0.2), (0.5, 0.6), (0.9, 0.1)],
+                color: (70, 110, 190),
+                dashed: false,
+                markers: true,
+            },
+            Series {
+                name: "macro F1".into(),
+                points: vec![(0.1, 0.1), (0.5, f64::NAN), (0.9, 0.05)],
+                color: (70, 110, 190),
+                dashed: true,
+                markers: false,
+            },
+        ];
+        line_chart(
+            &lines,
+            &LineChart {
+                title: "sweep",
+                x_label: "threshold",
+                y_label: "value",
+                series: &series,
+                x_range: (0.0, 1.0),
+                y_range: None,
+                legend: LegendPosition::MiddleLeft,
+            },
+        )
+        .unwrap();
+        assert_eq!(png_size(&lines), (1000, 620));
+        let intervals = dir.path().join("intervals.png");
+        let row = |label: &str, values: Vec<f64>| IntervalRow {
+            label: label.into(),
+            mean: values.iter().sum::<f64>() / values.len() as f64,
+            low: 0.955,
+            high: 0.962,
+            values,
+        };
+        let panels = vec![
+            (
+                "auc".to_string(),
+                vec![row("a", vec![0.96, 0.961]), row("b", vec![0.958])],
+            ),
+            ("f1".to_string(), vec![row("a", vec![0.6, 0.61])]),
+        ];
+        interval_chart(
+            &intervals,
+            &IntervalChart {
+                title: "seeds",
+                panels: &panels,
+            },
+        )
+        .unwrap();
+        assert_eq!(png_size(&intervals), (1000, 50 + 2 * (70 + 60)));
+    }
 }
