@@ -181,16 +181,8 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
         ],
         &pairs,
     )?;
-    // Metric comparison: one bar per model and headline metric.
-    // One colour per model, the same under every metric.
-    const PALETTE: [(u8, u8, u8); 6] = [
-        (70, 110, 190),
-        (220, 130, 40),
-        (60, 150, 80),
-        (170, 70, 160),
-        (200, 60, 50),
-        (110, 110, 110),
-    ];
+    // Metric comparison: one bar per model and headline metric; one colour per model, the same
+    // under every metric.
     let (mut labels, mut values, mut colors) = (vec![], vec![], vec![]);
     for metric in ["auc_micro", "auc_macro", "f1_micro", "f1_macro"] {
         for (i, m) in c.models.iter().enumerate() {
@@ -221,8 +213,9 @@ const BLUE: (u8, u8, u8) = (70, 110, 190);
 const GREEN: (u8, u8, u8) = (60, 150, 80);
 const RED: (u8, u8, u8) = (200, 60, 50);
 const GREY: (u8, u8, u8) = (120, 120, 120);
-/// Six distinguishable colours for the reliability diagram's emotions.
-const SIX: [(u8, u8, u8); 6] = [
+/// Six distinguishable colours: models in the metric comparison, emotions in the reliability
+/// diagram.
+const PALETTE: [(u8, u8, u8); 6] = [
     (70, 110, 190),
     (220, 130, 40),
     (60, 150, 80),
@@ -230,6 +223,29 @@ const SIX: [(u8, u8, u8); 6] = [
     (200, 60, 50),
     (40, 170, 180),
 ];
+
+/// A line chart whose axes both run from 0 to 1 (rates against thresholds or probabilities).
+fn unit_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    lines: &[Series],
+    legend: LegendPosition,
+) -> Result<()> {
+    Ok(line_chart(
+        path,
+        &LineChart {
+            title,
+            x_label,
+            y_label,
+            series: lines,
+            x_range: (0.0, 1.0),
+            y_range: Some((0.0, 1.0)),
+            legend,
+        },
+    )?)
+}
 
 fn series(name: &str, points: Vec<(f64, f64)>, color: (u8, u8, u8), dashed: bool) -> Series {
     Series {
@@ -255,17 +271,13 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
             series("micro recall", line(|r| r.recall_micro), RED, false),
             series("macro recall", line(|r| r.recall_macro), RED, true),
         ];
-        line_chart(
-            out.join(format!("threshold_sweep_{model}.png")),
-            &LineChart {
-                title: &format!("{model}: test metrics at one global threshold"),
-                x_label: "threshold",
-                y_label: "value",
-                series: &lines,
-                x_range: (0.0, 1.0),
-                y_range: Some((0.0, 1.0)),
-                legend: LegendPosition::MiddleLeft,
-            },
+        unit_chart(
+            &out.join(format!("threshold_sweep_{model}.png")),
+            &format!("{model}: test metrics at one global threshold"),
+            "threshold",
+            "value",
+            &lines,
+            LegendPosition::MiddleLeft,
         )?;
         let labels = c.models.iter().find(|m| &m.name == model).map_or(0, |m| m.labels.len());
         line_chart(
@@ -361,7 +373,7 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
             dashed: true,
             markers: false,
         }];
-        for (class, color) in by_support.iter().zip(SIX) {
+        for (class, color) in by_support.iter().zip(PALETTE) {
             lines.push(Series {
                 name: format!("{} ({} positives)", class.label, class.support),
                 points: class
@@ -375,17 +387,13 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
                 markers: true,
             });
         }
-        line_chart(
-            out.join(format!("reliability_{model}.png")),
-            &LineChart {
-                title: &format!("{model}: reliability on test, the six emotions with most positives"),
-                x_label: "mean predicted probability (10 equal-width bins)",
-                y_label: "observed rate",
-                series: &lines,
-                x_range: (0.0, 1.0),
-                y_range: Some((0.0, 1.0)),
-                legend: LegendPosition::UpperLeft,
-            },
+        unit_chart(
+            &out.join(format!("reliability_{model}.png")),
+            &format!("{model}: reliability on test, the six emotions with most positives"),
+            "mean predicted probability (10 equal-width bins)",
+            "observed rate",
+            &lines,
+            LegendPosition::UpperLeft,
         )?;
         for (what, value, file) in [
             (
