@@ -1,15 +1,21 @@
-//! Emotion probabilities for texts, one per line, from a checkpoint folder or a Hub id.
+//! Emotion probabilities for texts, one per line, from a checkpoint folder or a Hub id; or a
+//! labelled split re-scored into the prediction file `train` writes, for `report` and `evaluate`.
 //!
 //! ```text
 //! echo "Thank you so much!" | cargo run --release --example predict -- --model runs/x/checkpoint --input -
 //! cargo run --release --example predict -- --model DIR --input texts.txt --format csv > scores.csv
+//! cargo run --release --example predict -- --model DIR --data data/goemotions --split test \
+//!     --out other/predictions_test.csv
 //! ```
 
 use std::io::{BufRead, Write};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
+use goemo::data::{DataSource, GoEmotionsTsv, Split};
 use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision, Quantization};
+use goemo::run::artifacts::write_predictions;
+use ndarray::Axis;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
@@ -47,6 +53,16 @@ struct Args {
     /// libtorch threads (0: libtorch's default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// A GoEmotions folder (train.tsv, dev.tsv, test.tsv, labels.txt) whose --split is re-scored.
+    #[arg(long, requires = "split")]
+    data: Option<String>,
+    /// train, dev or test: writes `id,text,true_labels,pred_labels,<labels>` to --out, labels
+    /// matched to the data's by name through the checkpoint's id2label.
+    #[arg(long, requires_all = ["data", "out"])]
+    split: Option<String>,
+    /// The prediction file of --split (written atomically).
+    #[arg(long, requires = "split")]
+    out: Option<String>,
 }
 
 fn main() {
@@ -129,6 +145,9 @@ fn run(args: Args) -> Result<()> {
     if let Some(t) = args.threshold {
         classifier = classifier.with_threshold(t);
     }
+    if let (Some(data), Some(split), Some(out)) = (&args.data, &args.split, &args.out) {
+        return rescore(&classifier, data, split, out);
+    }
     // 64 batches per chunk: texts are sorted by length within a chunk, and the larger the
     // chunk the less padding; memory stays bounded by the chunk.
     let mut input = Chunks::open(&args.input, args.batch_size * 64)?;
@@ -162,5 +181,62 @@ fn run(args: Args) -> Result<()> {
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Every example of a labelled split scored by the classifier, written as `train` writes its
+/// prediction files, the probability columns in the data's label order.
+fn rescore(classifier: &EmotionClassifier, data: &str, split: &str, out: &str) -> Result<()> {
+    let split = match split {
+        "train" => Split::Train,
+        "dev" => Split::Dev,
+        "test" => Split::Test,
+        other => bail!("--split {other:?}: expected train, dev or test"),
+    };
+    let dataset = GoEmotionsTsv::new(data).load()?;
+    let (data_labels, model_labels) = (dataset.labels.names(), classifier.labels());
+    // Column j of the file is the checkpoint's column `order[j]`.
+    let order: Vec<Option<usize>> = data_labels
+        .iter()
+        .map(|l| model_labels.iter().position(|m| m == l))
+        .collect();
+    let only_model: Vec<&str> = model_labels
+        .iter()
+        .filter(|m| !data_labels.contains(m))
+        .map(String::as_str)
+        .collect();
+    if order.contains(&None) || !only_model.is_empty() {
+        let only_data: Vec<&str> = data_labels
+            .iter()
+            .zip(&order)
+            .filter(|(_, o)| o.is_none())
+            .map(|(l, _)| l.as_str())
+            .collect();
+        bail!(
+            "the checkpoint's labels (id2label) differ from {data}'s: only in the checkpoint: [{}]; only in the data: [{}]",
+            only_model.join(", "),
+            only_data.join(", ")
+        );
+    }
+    let order: Vec<usize> = order.into_iter().flatten().collect();
+    let examples = dataset.split(split);
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let started = std::time::Instant::now();
+    let probs = classifier.probabilities(&texts)?;
+    let chosen = classifier.thresholds().apply(probs.view())?;
+    write_predictions(
+        std::path::Path::new(out),
+        &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
+        data_labels,
+        dataset.targets(split).view(),
+        probs.select(Axis(1), &order).view(),
+        chosen.select(Axis(1), &order).view(),
+    )?;
+    eprintln!(
+        "{} {split} examples scored in {:.1} s; predictions in {out}",
+        examples.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -165,3 +165,78 @@ fn a_long_stream_is_answered_line_by_line_in_bounded_memory() {
         "resident memory grew from {baseline} to {peak} KiB"
     );
 }
+
+/// A GoEmotions folder with a few labelled examples per split.
+fn goemotions_dir(dir: &std::path::Path) {
+    std::fs::write(dir.join("labels.txt"), goemo::data::GOEMOTIONS_LABELS.join("\n")).unwrap();
+    let rows = "I love this so much!\t18\tid1\nThis is awful\t2,11\tid2\nok then\t27\tid3\n";
+    for split in ["train", "dev", "test"] {
+        std::fs::write(dir.join(format!("{split}.tsv")), rows).unwrap();
+    }
+}
+
+#[test]
+fn a_split_is_rescored_into_a_prediction_file_with_labels_matched_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    goemotions_dir(&data);
+    let rescore = |model: &str, out: &std::path::Path| {
+        run(
+            &[
+                "--model",
+                model,
+                "--data",
+                data.to_str().unwrap(),
+                "--split",
+                "test",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "",
+        )
+    };
+    let plain = dir.path().join("plain.csv");
+    let (ok, _, stderr) = rescore(&fixture("tiny-distilbert"), &plain);
+    assert!(ok, "{stderr}");
+    let file = goemo::analysis::Predictions::read(&plain).unwrap();
+    assert_eq!(file.ids, ["id1", "id2", "id3"]);
+    assert_eq!(file.labels.len(), 28);
+    assert!(file.targets[[1, 2]] && file.targets[[1, 11]] && file.targets[[0, 18]]);
+
+    // The same checkpoint with anger (2) and joy (17) swapped in id2label: the columns follow
+    // the data's labels, so the file names each probability by its label.
+    let swapped = dir.path().join("swapped");
+    std::fs::create_dir(&swapped).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(format!("{}/{f}", fixture("tiny-distilbert")), swapped.join(f)).unwrap();
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}/config.json", fixture("tiny-distilbert"))).unwrap())
+            .unwrap();
+    config["id2label"]["2"] = "joy".into();
+    config["id2label"]["17"] = "anger".into();
+    config.as_object_mut().unwrap().remove("label2id");
+    std::fs::write(swapped.join("config.json"), config.to_string()).unwrap();
+    let out = dir.path().join("swapped.csv");
+    let (ok, _, stderr) = rescore(swapped.to_str().unwrap(), &out);
+    assert!(ok, "{stderr}");
+    let moved = goemo::analysis::Predictions::read(&out).unwrap();
+    assert_eq!(moved.labels, file.labels);
+    for row in 0..3 {
+        assert_eq!(moved.probabilities[[row, 2]], file.probabilities[[row, 17]]);
+        assert_eq!(moved.probabilities[[row, 17]], file.probabilities[[row, 2]]);
+        assert_eq!(moved.probabilities[[row, 5]], file.probabilities[[row, 5]]);
+    }
+
+    // A checkpoint whose labels are not the data's: an error listing the difference.
+    config["id2label"]["2"] = "rage".into();
+    std::fs::write(swapped.join("config.json"), config.to_string()).unwrap();
+    let (ok, _, stderr) = rescore(swapped.to_str().unwrap(), &dir.path().join("bad.csv"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("only in the checkpoint: [rage]") && stderr.contains("only in the data: [joy]"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("bad.csv").exists());
+}

@@ -71,6 +71,7 @@ fn artifacts_and_kill_resume() {
         "train_log.jsonl",
         "report.md",
         "per_emotion_f1.png",
+        "training_curves.png",
     ] {
         assert!(run.join(file).is_file(), "missing {file}");
     }
@@ -87,8 +88,16 @@ fn artifacts_and_kill_resume() {
         "train_seconds",
         "parameters",
         "versions",
+        "run",
     ] {
         assert!(!m[key].is_null(), "metrics.json lacks {key}");
+    }
+    let record = &m["run"];
+    assert!(record["started"].as_str().unwrap() <= record["finished"].as_str().unwrap());
+    assert!(record["finished"].as_str().unwrap().ends_with('Z'));
+    assert!(record["host"]["logical_cores"].as_u64().unwrap() >= 1);
+    if cfg!(target_os = "linux") {
+        assert!(record["peak_resident_mib"].as_f64().unwrap() > 10.0, "{record}");
     }
     assert_eq!(m["history"].as_array().unwrap().len(), 3);
     // 75 steps per epoch: dev also evaluated at steps 30, 60, 90, 120, 180 and 210.
@@ -231,6 +240,8 @@ fn same_seed_same_run() {
         let mut m = metrics(&dir);
         let m_obj = m.as_object_mut().unwrap();
         m_obj.remove("train_seconds");
+        // Its id, times, memory and machine.
+        m_obj.remove("run");
         m_obj["configuration"].as_object_mut().unwrap().remove("output_dir");
         for epoch in m_obj["history"].as_array_mut().unwrap() {
             let e = epoch.as_object_mut().unwrap();

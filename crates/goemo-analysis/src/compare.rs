@@ -113,6 +113,12 @@ pub struct ModelSummary {
     pub precision: Option<String>,
     pub threads: Option<f64>,
     pub libtorch: Option<String>,
+    /// The machine `metrics.json` records under `run/host`: CPU, logical cores, OS.
+    pub cpu: Option<String>,
+    pub logical_cores: Option<f64>,
+    pub os: Option<String>,
+    /// The training process's peak resident memory.
+    pub peak_resident_mib: Option<f64>,
     pub labels: Vec<String>,
     pub test_examples: usize,
     /// Of the first run; the mean over runs for seeds.
@@ -434,6 +440,10 @@ fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSum
         precision: first.text("/precision"),
         threads: first.number("/configuration/threads"),
         libtorch: first.text("/versions/libtorch"),
+        cpu: first.text("/run/host/cpu"),
+        logical_cores: first.number("/run/host/logical_cores"),
+        os: first.text("/run/host/os"),
+        peak_resident_mib: first.number("/run/peak_resident_mib"),
         labels: first.test.labels.clone(),
         test_examples: first.test.ids.len(),
         test,

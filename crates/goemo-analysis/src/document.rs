@@ -535,6 +535,15 @@ pub fn markdown(c: &Comparison) -> String {
             opt(m.threads, 0),
             m.libtorch.as_deref().unwrap_or("n/a")
         );
+        if let Some(cpu) = &m.cpu {
+            let _ = writeln!(
+                s,
+                "- hardware: {cpu}, {} logical cores; {}; peak memory {} MiB",
+                opt(m.logical_cores, 0),
+                m.os.as_deref().unwrap_or("n/a"),
+                opt(m.peak_resident_mib, 0)
+            );
+        }
         let _ = writeln!(
             s,
             "- {} labels, {} test examples; training {} s at {} examples/s; best dev {} {} at epoch {}",
@@ -581,17 +590,18 @@ pub fn markdown(c: &Comparison) -> String {
         }
         let _ = writeln!(
             s,
-            "\n| model | parameters | training s | best epoch | examples/s |\n| --- | ---: | ---: | ---: | ---: |"
+            "\n| model | parameters | training s | best epoch | examples/s | peak memory MiB |\n| --- | ---: | ---: | ---: | ---: | ---: |"
         );
         for m in &c.models {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 m.name,
                 opt(m.parameters, 0),
                 opt(m.train_seconds, 0),
                 m.best_epoch.map_or("n/a".into(), |e| e.to_string()),
-                opt(m.examples_per_second, 1)
+                opt(m.examples_per_second, 1),
+                opt(m.peak_resident_mib, 0)
             );
         }
     }

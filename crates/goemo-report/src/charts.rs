@@ -377,7 +377,8 @@ fn dashes(points: &[(f64, f64)], scale: (f64, f64), dash: f64) -> Vec<Vec<(f64, 
                     last.push(at);
                 }
             }
-            if walked >= dash - 1e-12 {
+            // Relative slack: sums of short pieces fall a rounding error short of `dash`.
+            if walked >= dash * (1.0 - 1e-9) {
                 walked = 0.0;
                 on = !on;
                 if on {
@@ -386,12 +387,39 @@ fn dashes(points: &[(f64, f64)], scale: (f64, f64), dash: f64) -> Vec<Vec<(f64, 
             }
         }
     }
-    out.retain(|d| d.len() > 1);
+    // Dashes of (nearly) no length: rounding leaves one where the line ends.
+    let length = |d: &Vec<(f64, f64)>| -> f64 {
+        d.windows(2)
+            .map(|w| (((w[1].0 - w[0].0) / sx).powi(2) + ((w[1].1 - w[0].1) / sy).powi(2)).sqrt())
+            .sum()
+    };
+    out.retain(|d| length(d) > dash * 1e-6);
     out
 }
 
 /// Draws a [`LineChart`] to a PNG file.
 pub fn line_chart(path: impl AsRef<Path>, chart: &LineChart<'_>) -> Result<()> {
+    draw_png(path.as_ref(), (1000, 620), |root| draw_lines(root, chart, 22))
+}
+
+/// Line charts stacked top to bottom under one title, each with its own axes (series of
+/// different scales against the same x, such as a run's loss, learning rate and dev metrics).
+pub fn stacked_line_charts(path: impl AsRef<Path>, title: &str, charts: &[LineChart<'_>]) -> Result<()> {
+    let height = 50 + 360 * charts.len().max(1) as u32;
+    draw_png(path.as_ref(), (1000, height), |root| {
+        let root = root.titled(title, (FONT, 22)).map_err(err)?;
+        for (chart, area) in charts.iter().zip(root.split_evenly((charts.len().max(1), 1)).iter()) {
+            draw_lines(area, chart, 17)?;
+        }
+        Ok(())
+    })
+}
+
+fn draw_lines(
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    chart: &LineChart<'_>,
+    title_size: u32,
+) -> std::result::Result<(), String> {
     let (x0, x1) = chart.x_range;
     let (y0, y1) = chart.y_range.unwrap_or_else(|| {
         let max = chart
@@ -402,69 +430,76 @@ pub fn line_chart(path: impl AsRef<Path>, chart: &LineChart<'_>) -> Result<()> {
             .fold(0.0f64, f64::max);
         (0.0, if max > 0.0 { max * 1.08 } else { 1.0 })
     });
-    draw_png(path.as_ref(), (1000, 620), |root| {
-        let mut plot = ChartBuilder::on(root)
-            .caption(chart.title, (FONT, 22))
-            .margin(14)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
-        plot.configure_mesh()
-            .x_desc(chart.x_label)
-            .y_desc(chart.y_label)
-            .x_label_formatter(&|v| tick_label(*v))
-            .y_label_formatter(&|v| tick_label(*v))
-            .label_style((FONT, 13))
-            .light_line_style(TRANSPARENT)
-            .draw()
-            .map_err(err)?;
-        for s in chart.series {
-            let color = RGBColor(s.color.0, s.color.1, s.color.2);
-            let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1.is_finite()).collect();
-            let style = color.stroke_width(2);
-            let drawn = if s.dashed {
-                plot.draw_series(
-                    dashes(&points, (x1 - x0, y1 - y0), 0.012)
-                        .into_iter()
-                        .map(move |d| PathElement::new(d, style)),
-                )
-            } else {
-                plot.draw_series(std::iter::once(PathElement::new(points.clone(), style)))
-            }
-            .map_err(err)?;
-            // The legend shows a dashed line as dashes too.
-            let dashed = s.dashed;
-            drawn.label(s.name.clone()).legend(move |(x, y)| {
-                // Three pieces, touching for a solid line, apart for a dashed one.
-                let [a, b, c] = if dashed {
-                    [(0, 6), (9, 15), (18, 24)]
-                } else {
-                    [(0, 8), (8, 16), (16, 24)]
-                };
-                let piece = |(from, to): (i32, i32)| PathElement::new(vec![(from, 0), (to, 0)], style);
-                EmptyElement::at((x, y)) + piece(a) + piece(b) + piece(c)
-            });
-            if s.markers {
-                plot.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                    .map_err(err)?;
-            }
+    let mut plot = ChartBuilder::on(area)
+        .caption(chart.title, (FONT, title_size))
+        .margin(14)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    plot.configure_mesh()
+        .x_desc(chart.x_label)
+        .y_desc(chart.y_label)
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| small_tick_label(*v))
+        .label_style((FONT, 13))
+        .light_line_style(TRANSPARENT)
+        .draw()
+        .map_err(err)?;
+    for s in chart.series {
+        let color = RGBColor(s.color.0, s.color.1, s.color.2);
+        let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1.is_finite()).collect();
+        let style = color.stroke_width(2);
+        let drawn = if s.dashed {
+            plot.draw_series(
+                dashes(&points, (x1 - x0, y1 - y0), 0.012)
+                    .into_iter()
+                    .map(move |d| PathElement::new(d, style)),
+            )
+        } else {
+            plot.draw_series(std::iter::once(PathElement::new(points.clone(), style)))
         }
-        plot.configure_series_labels()
-            .position(match chart.legend {
-                LegendPosition::UpperLeft => SeriesLabelPosition::UpperLeft,
-                LegendPosition::UpperRight => SeriesLabelPosition::UpperRight,
-                LegendPosition::MiddleLeft => SeriesLabelPosition::MiddleLeft,
-                LegendPosition::LowerLeft => SeriesLabelPosition::LowerLeft,
-                LegendPosition::LowerRight => SeriesLabelPosition::LowerRight,
-            })
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(150, 150, 150))
-            .draw()
-            .map_err(err)?;
-        Ok(())
-    })
+        .map_err(err)?;
+        // The legend shows a dashed line as dashes too.
+        let dashed = s.dashed;
+        drawn.label(s.name.clone()).legend(move |(x, y)| {
+            // Three pieces, touching for a solid line, apart for a dashed one.
+            let [a, b, c] = if dashed {
+                [(0, 6), (9, 15), (18, 24)]
+            } else {
+                [(0, 8), (8, 16), (16, 24)]
+            };
+            let piece = |(from, to): (i32, i32)| PathElement::new(vec![(from, 0), (to, 0)], style);
+            EmptyElement::at((x, y)) + piece(a) + piece(b) + piece(c)
+        });
+        if s.markers {
+            plot.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?;
+        }
+    }
+    plot.configure_series_labels()
+        .position(match chart.legend {
+            LegendPosition::UpperLeft => SeriesLabelPosition::UpperLeft,
+            LegendPosition::UpperRight => SeriesLabelPosition::UpperRight,
+            LegendPosition::MiddleLeft => SeriesLabelPosition::MiddleLeft,
+            LegendPosition::LowerLeft => SeriesLabelPosition::LowerLeft,
+            LegendPosition::LowerRight => SeriesLabelPosition::LowerRight,
+        })
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(150, 150, 150))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// A tick for values that may be tiny (learning rates): scientific notation under 0.001.
+fn small_tick_label(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-3 {
+        format!("{v:.1e}")
+    } else {
+        tick_label(v)
+    }
 }
 
 /// One row of an [`IntervalChart`] panel: a model's values of one metric over seeds.
@@ -714,7 +749,7 @@ mod tests {
         // 101 points 0.01 apart along x: dashes of 0.1 of the width, gaps as long.
         let points: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64 / 100.0, 0.5)).collect();
         let d = dashes(&points, (1.0, 1.0), 0.1);
-        assert_eq!(d.len(), 5);
+        assert_eq!(d.len(), 5, "{d:?}");
         for (k, dash) in d.iter().enumerate() {
             let (start, end) = (dash[0].0, dash.last().unwrap().0);
             assert!(

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use goemo_metrics::MetricReport;
-use goemo_report::{bar_chart, write_atomic, write_csv_atomic, BarChart};
+use goemo_report::{
+    bar_chart, stacked_line_charts, write_atomic, write_csv_atomic, BarChart, LegendPosition, LineChart, Series,
+};
+use goemo_train::{StepLog, TrainOutcome};
 use ndarray::ArrayView2;
 
 use crate::Result;
@@ -42,6 +45,102 @@ pub fn write_predictions(
         row
     });
     Ok(write_csv_atomic(path, &header, rows)?)
+}
+
+/// The training curves against the optimiser step, in three panels: the training loss of every
+/// step (`train_log.jsonl`, the mean over the epoch so far) with each dev evaluation's loss, the
+/// learning rate, and each dev evaluation's micro and macro ROC AUC.
+pub fn write_training_curves(path: &Path, log: &Path, training: &TrainOutcome) -> Result<()> {
+    // Lines that do not parse (a line cut by a kill before a resume) are left out.
+    let steps: Vec<StepLog> = std::fs::read_to_string(log)
+        .map(|text| text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+        .unwrap_or_default();
+    let mut evaluations: Vec<(f64, f64, Option<f64>, Option<f64>)> = training
+        .history
+        .iter()
+        .map(|e| (e.steps as f64, e.dev_loss, e.dev.auc_micro, e.dev.auc_macro))
+        .chain(
+            training
+                .evaluations
+                .iter()
+                .map(|e| (e.step as f64, e.dev_loss, e.dev.auc_micro, e.dev.auc_macro)),
+        )
+        .collect();
+    evaluations.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let last = steps
+        .iter()
+        .map(|s| s.step as f64)
+        .chain(evaluations.iter().map(|e| e.0))
+        .fold(1.0f64, f64::max);
+    let line = |name: &str, points: Vec<(f64, f64)>, color: (u8, u8, u8), markers: bool| Series {
+        name: name.into(),
+        points,
+        color,
+        dashed: false,
+        markers,
+    };
+    let (blue, orange, green) = ((70, 110, 190), (220, 130, 40), (60, 150, 80));
+    let losses = [
+        line(
+            "training loss (mean over the epoch so far)",
+            steps.iter().map(|s| (s.step as f64, s.loss)).collect(),
+            blue,
+            false,
+        ),
+        line(
+            "dev loss",
+            evaluations.iter().map(|e| (e.0, e.1)).collect(),
+            orange,
+            true,
+        ),
+    ];
+    let lr = [line(
+        "learning rate",
+        steps.iter().map(|s| (s.step as f64, s.lr)).collect(),
+        blue,
+        false,
+    )];
+    let auc = |pick: fn(&(f64, f64, Option<f64>, Option<f64>)) -> Option<f64>| -> Vec<(f64, f64)> {
+        evaluations.iter().filter_map(|e| Some((e.0, pick(e)?))).collect()
+    };
+    let aucs = [
+        line("dev micro AUC", auc(|e| e.2), blue, true),
+        line("dev macro AUC", auc(|e| e.3), green, true),
+    ];
+    let (low, high) = aucs
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let auc_range = if low.is_finite() {
+        let pad = ((high - low) * 0.15).max(0.005);
+        ((low - pad).max(0.0), (high + pad).min(1.0))
+    } else {
+        (0.0, 1.0)
+    };
+    let panel = |title, y_label, series, y_range, legend| LineChart {
+        title,
+        x_label: "optimiser step",
+        y_label,
+        series,
+        x_range: (0.0, last),
+        y_range,
+        legend,
+    };
+    Ok(stacked_line_charts(
+        path,
+        "Training curves",
+        &[
+            panel("loss", "loss", &losses, None, LegendPosition::UpperRight),
+            panel("learning rate", "learning rate", &lr, None, LegendPosition::UpperRight),
+            panel(
+                "dev ROC AUC at each evaluation",
+                "AUC",
+                &aucs,
+                Some(auc_range),
+                LegendPosition::LowerRight,
+            ),
+        ],
+    )?)
 }
 
 /// `label,f1,precision,recall,auc,ap,support,tp,fp,fn,tn,threshold`.

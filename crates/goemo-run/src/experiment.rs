@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use goemo_data::{
     class_weights, label_counts, preprocess, DataSource, Dataset, GoEmotionsTsv, HfTokenizer, PreprocessOptions,
@@ -18,7 +18,10 @@ use goemo_train::{evaluate_split, DataParallel, EncodedSplit, Loss, LossKind, Tr
 use ndarray::Array2;
 use serde_json::json;
 
-use crate::artifacts::{write_f1_chart, write_per_class, write_predictions, write_report_md, ReportRow};
+use crate::artifacts::{
+    write_f1_chart, write_per_class, write_predictions, write_report_md, write_training_curves, ReportRow,
+};
+use crate::system::{host, peak_resident_mib, run_id, utc_timestamp};
 use crate::{Launch, Result, RunConfig, RunError};
 
 /// A training run: data from a [`DataSource`] (GoEmotions from `config.data` unless another is
@@ -49,6 +52,9 @@ pub struct RunOutcome {
     pub test: MetricReport,
     pub test_global_0_5: MetricReport,
     pub test_top_1: MetricReport,
+    /// When the run started (wall clock): with the end time, the run's id and its peak memory,
+    /// `metrics.json` records it under `run`.
+    pub started: SystemTime,
     /// Whether this process wrote the artifacts (rank 0 of a data-parallel job, or the only
     /// process).
     pub leader: bool,
@@ -133,6 +139,7 @@ impl Experiment {
 
     /// Runs every step; nothing is loaded before the whole configuration is checked.
     pub fn run(mut self) -> Result<RunOutcome> {
+        let wall_start = SystemTime::now();
         self.config.validate()?;
         let run_dir = self.config.run_dir();
         set_threads(self.config.threads);
@@ -171,7 +178,7 @@ impl Experiment {
         let started = Instant::now();
         let training = self.train(&mut model, &encoded, loss.clone())?;
         let train_seconds = started.elapsed().as_secs_f64();
-        let outcome = self.measure(&model, &encoded, &loss, training, train_seconds)?;
+        let outcome = self.measure(&model, &encoded, &loss, training, train_seconds, wall_start)?;
         if !self.leader() {
             return Ok(outcome.0);
         }
@@ -302,6 +309,7 @@ impl Experiment {
         loss: &Loss,
         training: TrainOutcome,
         train_seconds: f64,
+        started: SystemTime,
     ) -> Result<(RunOutcome, [Scored; 2])> {
         let probabilities = |split: Split| -> Result<Array2<f32>> {
             let (batch_size, pad_id) = (self.config.eval_batch_size, encoded.pad_id);
@@ -344,6 +352,7 @@ impl Experiment {
             test: test_report,
             test_global_0_5: test_global,
             test_top_1: test_top1,
+            started,
             leader: self.leader(),
         };
         let dev = Scored {
@@ -387,6 +396,11 @@ impl Experiment {
         let thresholds = outcome.thresholds.describe();
         let title = format!("Test F1 per emotion ({thresholds})");
         write_f1_chart(&run_dir.join("per_emotion_f1.png"), &outcome.test, &title)?;
+        write_training_curves(
+            &run_dir.join("training_curves.png"),
+            &run_dir.join("train_log.jsonl"),
+            &outcome.training,
+        )?;
         write_report_md(
             &run_dir.join("report.md"),
             &format!("{} on GoEmotions", self.config.model),
@@ -443,6 +457,14 @@ impl Experiment {
             "test": o.test,
             "test_global_0_5": o.test_global_0_5,
             "test_top_1": o.test_top_1,
+            "run": {
+                "id": run_id(o.started),
+                "started": utc_timestamp(o.started),
+                "finished": utc_timestamp(SystemTime::now()),
+                "peak_resident_mib": peak_resident_mib(),
+                "host": host(),
+                "threads": tch::get_num_threads(),
+            },
         })
     }
 }

@@ -26,7 +26,7 @@ pub use dataset_report::write_dataset_report;
 pub use distributed::{DistBackend, Launch};
 pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
 pub use experiment::{Experiment, RunOutcome};
-pub use system::peak_resident_mib;
+pub use system::{host, peak_resident_mib, run_id, utc_timestamp, Host};
 
 use std::path::PathBuf;
 
