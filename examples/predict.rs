@@ -9,13 +9,13 @@
 //! ```
 
 use std::io::{BufRead, Write};
+use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use goemo::data::{DataSource, GoEmotionsTsv, Split};
+use goemo::data::{GoEmotionsTsv, Split};
 use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision, Quantization};
-use goemo::run::artifacts::write_predictions;
-use ndarray::Axis;
+use goemo::run::rescore_split;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
@@ -146,7 +146,14 @@ fn run(args: Args) -> Result<()> {
         classifier = classifier.with_threshold(t);
     }
     if let (Some(data), Some(split), Some(out)) = (&args.data, &args.split, &args.out) {
-        return rescore(&classifier, data, split, out);
+        let split: Split = split.parse()?;
+        let started = std::time::Instant::now();
+        let n = rescore_split(&classifier, &GoEmotionsTsv::new(data), split, Path::new(out))?;
+        eprintln!(
+            "{n} {split} examples scored in {:.1} s; predictions in {out}",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
     }
     // 64 batches per chunk: texts are sorted by length within a chunk, and the larger the
     // chunk the less padding; memory stays bounded by the chunk.
@@ -181,62 +188,5 @@ fn run(args: Args) -> Result<()> {
         }
     }
     out.flush()?;
-    Ok(())
-}
-
-/// Every example of a labelled split scored by the classifier, written as `train` writes its
-/// prediction files, the probability columns in the data's label order.
-fn rescore(classifier: &EmotionClassifier, data: &str, split: &str, out: &str) -> Result<()> {
-    let split = match split {
-        "train" => Split::Train,
-        "dev" => Split::Dev,
-        "test" => Split::Test,
-        other => bail!("--split {other:?}: expected train, dev or test"),
-    };
-    let dataset = GoEmotionsTsv::new(data).load()?;
-    let (data_labels, model_labels) = (dataset.labels.names(), classifier.labels());
-    // Column j of the file is the checkpoint's column `order[j]`.
-    let order: Vec<Option<usize>> = data_labels
-        .iter()
-        .map(|l| model_labels.iter().position(|m| m == l))
-        .collect();
-    let only_model: Vec<&str> = model_labels
-        .iter()
-        .filter(|m| !data_labels.contains(m))
-        .map(String::as_str)
-        .collect();
-    if order.contains(&None) || !only_model.is_empty() {
-        let only_data: Vec<&str> = data_labels
-            .iter()
-            .zip(&order)
-            .filter(|(_, o)| o.is_none())
-            .map(|(l, _)| l.as_str())
-            .collect();
-        bail!(
-            "the checkpoint's labels (id2label) differ from {data}'s: only in the checkpoint: [{}]; only in the data: [{}]",
-            only_model.join(", "),
-            only_data.join(", ")
-        );
-    }
-    let order: Vec<usize> = order.into_iter().flatten().collect();
-    let examples = dataset.split(split);
-    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let started = std::time::Instant::now();
-    let probs = classifier.probabilities(&texts)?;
-    let chosen = classifier.thresholds().apply(probs.view())?;
-    write_predictions(
-        std::path::Path::new(out),
-        &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-        &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
-        data_labels,
-        dataset.targets(split).view(),
-        probs.select(Axis(1), &order).view(),
-        chosen.select(Axis(1), &order).view(),
-    )?;
-    eprintln!(
-        "{} {split} examples scored in {:.1} s; predictions in {out}",
-        examples.len(),
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }

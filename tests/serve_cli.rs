@@ -1,5 +1,5 @@
 //! The `serve` example under load, on loopback only: SIGTERM answers every accepted request and
-//! exits 0; twice the sustainable rate for 30 s gets every request a 200 or a 503 with memory
+//! exits 0; four times the rate 8 clients get, for 30 s, gets every request a 200 or a 503 with memory
 //! bounded, and the server serves normally afterwards; clients that go away free their places.
 
 use std::io::{BufRead, BufReader};
@@ -106,7 +106,7 @@ fn sigterm_under_load_answers_every_accepted_request_and_exits_0() {
 }
 
 #[test]
-fn twice_the_sustainable_rate_for_30_s_gets_200_or_503_and_then_normal_service() {
+fn four_times_the_measured_rate_for_30_s_gets_200_or_503_and_then_normal_service() {
     // A real encoder on one thread: the server, not the load generator beside it on the same
     // cores, is what runs out of capacity (a tiny model answers as fast as requests can be made).
     let minilm = format!("{}/data/models/all-MiniLM-L6-v2", root());
@@ -119,7 +119,9 @@ fn twice_the_sustainable_rate_for_30_s_gets_200_or_503_and_then_normal_service()
     let before = resident_kib(server.0.id());
     let started = Instant::now();
     let overload = {
-        let (address, rate) = (address.clone(), format!("{}", 2.0 * rate));
+        // Four times: the rate measured with 8 clients undercounts what the server sustains
+        // with 256 (its batches fill up), by up to about 2x on 2 cores.
+        let (address, rate) = (address.clone(), format!("{}", 4.0 * rate));
         std::thread::spawn(move || {
             loadgen(
                 &address,
@@ -151,7 +153,7 @@ fn twice_the_sustainable_rate_for_30_s_gets_200_or_503_and_then_normal_service()
     }
     assert!(
         by_status.contains_key("503"),
-        "twice the sustainable rate must be refused in part: {summary}"
+        "four times the measured rate must be refused in part: {summary}"
     );
     assert!(
         summary["ok"].as_u64().unwrap() as f64 > 0.5 * rate * 30.0,

@@ -45,6 +45,17 @@ impl std::fmt::Display for Split {
     }
 }
 
+impl std::str::FromStr for Split {
+    type Err = crate::DataError;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Split::ALL
+            .into_iter()
+            .find(|split| split.name() == s.trim())
+            .ok_or_else(|| crate::DataError::InvalidOption(format!("unknown split {s:?} (train, dev, test)")))
+    }
+}
+
 /// A label set with train, dev and test examples.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dataset {

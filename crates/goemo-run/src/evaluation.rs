@@ -3,12 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use goemo_data::{is_prediction_csv, read_matrix_csv, read_prediction_csv};
+use goemo_data::{is_prediction_csv, read_matrix_csv, read_prediction_csv, DataSource, Split};
 use goemo_metrics::{
     bootstrap_ci, target_mask, BootstrapOptions, ConfidenceInterval, EvalData, Headline, MetricReport,
 };
+use goemo_model::EmotionClassifier;
 use goemo_threshold::{threshold_sweep, ThresholdStrategy, Thresholds};
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 
 use crate::{Result, RunError};
 
@@ -166,4 +167,57 @@ pub fn bootstrap_headlines(
     .iter()
     .map(|metric| Ok(bootstrap_ci(&data, metric, options)?))
     .collect()
+}
+
+/// Every example of a labelled split scored by `classifier` and written to `out` as `train`
+/// writes its prediction files, with the classifier's thresholds; the probability columns follow
+/// the data's label order, matched by name through the checkpoint's `id2label`. Labels the
+/// checkpoint and the data do not share are an error listing them. Returns the examples scored.
+pub fn rescore_split(
+    classifier: &EmotionClassifier,
+    source: &dyn DataSource,
+    split: Split,
+    out: &Path,
+) -> Result<usize> {
+    let dataset = source.load()?;
+    let (data_labels, model_labels) = (dataset.labels.names(), classifier.labels());
+    // Column j of the file is the checkpoint's column `order[j]`.
+    let order: Vec<Option<usize>> = data_labels
+        .iter()
+        .map(|l| model_labels.iter().position(|m| m == l))
+        .collect();
+    let only_model: Vec<&str> = model_labels
+        .iter()
+        .filter(|m| !data_labels.contains(m))
+        .map(String::as_str)
+        .collect();
+    if order.contains(&None) || !only_model.is_empty() {
+        let only_data: Vec<&str> = data_labels
+            .iter()
+            .zip(&order)
+            .filter(|(_, o)| o.is_none())
+            .map(|(l, _)| l.as_str())
+            .collect();
+        return Err(RunError::Option(format!(
+            "the checkpoint's labels (id2label) differ from those of {}: only in the checkpoint: [{}]; only in the data: [{}]",
+            source.describe(),
+            only_model.join(", "),
+            only_data.join(", ")
+        )));
+    }
+    let order: Vec<usize> = order.into_iter().flatten().collect();
+    let examples = dataset.split(split);
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let probs = classifier.probabilities(&texts)?;
+    let chosen = classifier.thresholds().apply(probs.view())?;
+    crate::artifacts::write_predictions(
+        out,
+        &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
+        data_labels,
+        dataset.targets(split).view(),
+        probs.select(Axis(1), &order).view(),
+        chosen.select(Axis(1), &order).view(),
+    )?;
+    Ok(examples.len())
 }

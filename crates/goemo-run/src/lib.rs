@@ -24,7 +24,7 @@ mod system;
 pub use config::{parse_layered, RunConfig};
 pub use dataset_report::write_dataset_report;
 pub use distributed::{DistBackend, Launch};
-pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
+pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, rescore_split, write_sweep, ScoredSet};
 pub use experiment::{Experiment, RunOutcome};
 pub use system::{host, peak_resident_mib, run_id, utc_timestamp, Host};
 
