@@ -55,15 +55,17 @@ pub fn write_training_curves(path: &Path, log: &Path, training: &TrainOutcome) -
     let steps: Vec<StepLog> = std::fs::read_to_string(log)
         .map(|text| text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
         .unwrap_or_default();
-    let mut evaluations: Vec<(f64, f64, Option<f64>, Option<f64>)> = training
+    /// A dev evaluation: step, loss, micro and macro AUC.
+    struct Evaluated(f64, f64, Option<f64>, Option<f64>);
+    let mut evaluations: Vec<Evaluated> = training
         .history
         .iter()
-        .map(|e| (e.steps as f64, e.dev_loss, e.dev.auc_micro, e.dev.auc_macro))
+        .map(|e| Evaluated(e.steps as f64, e.dev_loss, e.dev.auc_micro, e.dev.auc_macro))
         .chain(
             training
                 .evaluations
                 .iter()
-                .map(|e| (e.step as f64, e.dev_loss, e.dev.auc_micro, e.dev.auc_macro)),
+                .map(|e| Evaluated(e.step as f64, e.dev_loss, e.dev.auc_micro, e.dev.auc_macro)),
         )
         .collect();
     evaluations.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -100,7 +102,7 @@ pub fn write_training_curves(path: &Path, log: &Path, training: &TrainOutcome) -
         blue,
         false,
     )];
-    let auc = |pick: fn(&(f64, f64, Option<f64>, Option<f64>)) -> Option<f64>| -> Vec<(f64, f64)> {
+    let auc = |pick: fn(&Evaluated) -> Option<f64>| -> Vec<(f64, f64)> {
         evaluations.iter().filter_map(|e| Some((e.0, pick(e)?))).collect()
     };
     let aucs = [
