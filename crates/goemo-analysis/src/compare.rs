@@ -109,6 +109,8 @@ pub struct ModelSummary {
     pub best_dev: Option<f64>,
     pub select_by: Option<String>,
     pub examples_per_second: Option<f64>,
+    /// The best inference rate of the run's `bench.csv` (tokenization included), texts/s.
+    pub inference_texts_per_second: Option<f64>,
     pub device: Option<String>,
     pub precision: Option<String>,
     pub threads: Option<f64>,
@@ -257,7 +259,7 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
     let mut reports: Vec<Vec<MetricReport>> = vec![];
     for (name, runs) in models {
         let run_reports = runs.iter().map(test_report).collect::<Result<Vec<_>>>()?;
-        out.models.push(summary(name, runs, &run_reports));
+        out.models.push(summary(name, runs, &run_reports)?);
         let first = &runs[0];
         out.per_emotion.insert(name.clone(), per_emotion(&run_reports[0]));
         out.thresholds.insert(name.clone(), strategies(first)?);
@@ -389,7 +391,7 @@ fn test_report(run: &RunFolder) -> Result<MetricReport> {
     )?)
 }
 
-fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSummary {
+fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> Result<ModelSummary> {
     let first = &runs[0];
     let metrics: Vec<TestMetrics> = reports.iter().map(TestMetrics::of).collect();
     let (mut seeds, mut seed_values) = (BTreeMap::new(), BTreeMap::new());
@@ -422,12 +424,13 @@ fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSum
         let rates: Vec<f64> = h.iter().filter_map(|e| e.get("examples_per_s")?.as_f64()).collect();
         (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
     });
+    let inference = first.inference_rate()?;
     let select_by = first.text("/configuration/select_by");
     let best_epoch = first.number("/best_epoch").map(|e| e as u64 + 1);
     let best_dev = best_epoch
         .zip(select_by.clone())
         .and_then(|(e, key)| first.number(&format!("/history/{}/dev/{key}", e - 1)));
-    ModelSummary {
+    Ok(ModelSummary {
         name: name.into(),
         runs: runs.iter().map(|r| r.dir.display().to_string()).collect(),
         parameters: first.number("/parameters"),
@@ -436,6 +439,7 @@ fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSum
         best_dev,
         select_by,
         examples_per_second: history_rate,
+        inference_texts_per_second: inference.map(|(rate, _)| rate),
         device: first.text("/device"),
         precision: first.text("/precision"),
         threads: first.number("/configuration/threads"),
@@ -459,7 +463,7 @@ fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> ModelSum
             .iter()
             .filter_map(|m| m.as_str().map(String::from))
             .collect(),
-    }
+    })
 }
 
 fn seed_stats(values: &[f64]) -> SeedStats {

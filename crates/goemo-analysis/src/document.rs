@@ -590,17 +590,18 @@ pub fn markdown(c: &Comparison) -> String {
         }
         let _ = writeln!(
             s,
-            "\n| model | parameters | training s | best epoch | examples/s | peak memory MiB |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+            "\n| model | parameters | training s | best epoch | examples/s | inference texts/s (bench.csv) | peak memory MiB |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for m in &c.models {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 m.name,
                 opt(m.parameters, 0),
                 opt(m.train_seconds, 0),
                 m.best_epoch.map_or("n/a".into(), |e| e.to_string()),
                 opt(m.examples_per_second, 1),
+                opt(m.inference_texts_per_second, 0),
                 opt(m.peak_resident_mib, 0)
             );
         }

@@ -161,6 +161,49 @@ impl RunFolder {
         Some(v.as_str().map_or_else(|| v.to_string(), String::from))
     }
 
+    /// The best inference rate of `bench.csv` (written by `bench_inference --out`) with
+    /// tokenization included, in texts per second, and its batch size; `None` without the file.
+    /// A file that is there but unreadable is an error naming it and the line.
+    pub fn inference_rate(&self) -> Result<Option<(f64, u64)>> {
+        let path = self.dir.join("bench.csv");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let error = |line: u64, message: String| AnalysisError::Line {
+            path: path.clone(),
+            line,
+            message,
+        };
+        let mut reader = csv::Reader::from_path(&path).map_err(|e| error(1, e.to_string()))?;
+        let header = reader.headers().map_err(|e| error(1, e.to_string()))?.clone();
+        let column = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| error(1, format!("no column {name}")))
+        };
+        let (batch, rate, tokenization) = (column("batch_size")?, column("texts_per_s")?, column("tokenization")?);
+        let mut best: Option<(f64, u64)> = None;
+        for (i, record) in reader.records().enumerate() {
+            let line = i as u64 + 2;
+            let record = record.map_err(|e| error(line, e.to_string()))?;
+            if &record[tokenization] != "included" {
+                continue;
+            }
+            let parse = |c: usize| -> Result<f64> {
+                record[c]
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|_| error(line, format!("{}: {:?} is not a number", &header[c], &record[c])))
+            };
+            let (r, b) = (parse(rate)?, parse(batch)? as u64);
+            if best.is_none_or(|(top, _)| r > top) {
+                best = Some((r, b));
+            }
+        }
+        Ok(best)
+    }
+
     /// Files of the folder and of its subfolders (one level) with their sizes in bytes.
     pub fn artifacts(&self) -> Vec<(String, u64)> {
         fn entries(dir: &Path) -> Vec<(String, std::fs::Metadata)> {
@@ -232,5 +275,20 @@ mod tests {
         assert!(e.contains("not a prediction file"), "{e}");
         let e = RunFolder::read(dir.path()).unwrap_err().to_string();
         assert!(e.contains("predictions_dev.csv is missing"), "{e}");
+
+        // bench.csv: the best rate with tokenization included.
+        write(dir.path(), "predictions_dev.csv", good);
+        write(dir.path(), "predictions_test.csv", good);
+        let run = RunFolder::read(dir.path()).unwrap();
+        assert_eq!(run.inference_rate().unwrap(), None);
+        let bench = "batch_size,batches,mean_ms,std_ms,p50_ms,p95_ms,p99_ms,texts_per_s,tokenization,peak_rss_mib\n\
+                     1,10,5,1,5,6,7,200.5,included,300\n\
+                     8,10,20,1,20,21,22,400.0,included,300\n\
+                     8,10,15,1,15,16,17,533.3,excluded,300\n";
+        write(dir.path(), "bench.csv", bench);
+        assert_eq!(run.inference_rate().unwrap(), Some((400.0, 8)));
+        write(dir.path(), "bench.csv", &bench.replace("400.0", "fast"));
+        let e = run.inference_rate().unwrap_err().to_string();
+        assert!(e.contains("bench.csv, line 3") && e.contains("texts_per_s"), "{e}");
     }
 }
