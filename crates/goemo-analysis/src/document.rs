@@ -1,6 +1,7 @@
 //! The "Model Performance" document and its files: `model_performance.md`, `comparison.json`,
 //! CSV tables and charts, each written atomically into the output folder.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use goemo_report::{
     IntervalRow, LegendPosition, LineChart, Series,
 };
 
-use crate::compare::{Comparison, METRICS};
+use crate::compare::{ClassCalibration, Comparison, METRICS};
 use crate::Result;
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -79,26 +80,9 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
             },
         )?;
     }
-    let mut thresholds = vec![];
-    for (model, rows) in &c.thresholds {
-        for r in rows {
-            thresholds.push(vec![
-                model.clone(),
-                r.strategy.clone(),
-                format!("{:.6}", r.f1_micro),
-                format!("{:.6}", r.f1_macro),
-                format!("{:.6}", r.precision_micro),
-                format!("{:.6}", r.precision_macro),
-                format!("{:.6}", r.recall_micro),
-                format!("{:.6}", r.recall_macro),
-                r.never_predicted.to_string(),
-            ]);
-        }
-    }
-    write_csv(
-        out.join("thresholds.csv"),
+    per_model_csv(
+        &out.join("thresholds.csv"),
         &[
-            "model",
             "strategy",
             "f1_micro",
             "f1_macro",
@@ -108,55 +92,57 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
             "recall_macro",
             "never_predicted",
         ],
-        &thresholds,
+        slices(&c.thresholds),
+        |r| {
+            let mut cells = vec![r.strategy.clone()];
+            cells.extend(
+                [
+                    r.f1_micro,
+                    r.f1_macro,
+                    r.precision_micro,
+                    r.precision_macro,
+                    r.recall_micro,
+                    r.recall_macro,
+                ]
+                .map(|v| format!("{v:.6}")),
+            );
+            cells.push(r.never_predicted.to_string());
+            cells
+        },
     )?;
-    let mut calibration = vec![];
-    for (model, s) in &c.calibration {
-        for k in &s.per_class {
-            calibration.push(vec![
-                model.clone(),
+    per_model_csv(
+        &out.join("calibration.csv"),
+        &["label", "brier", "ece", "support"],
+        c.calibration.iter().map(|(m, k)| (m, k.per_class.as_slice())),
+        |k: &ClassCalibration| {
+            vec![
                 k.label.clone(),
                 format!("{:.6}", k.brier),
                 format!("{:.6}", k.ece),
                 k.support.to_string(),
-            ]);
-        }
-    }
-    write_csv(
-        out.join("calibration.csv"),
-        &["model", "label", "brier", "ece", "support"],
-        &calibration,
+            ]
+        },
     )?;
-    let mut combos = vec![];
-    for (model, rows) in &c.combos {
-        for r in rows {
-            combos.push(vec![
-                model.clone(),
+    per_model_csv(
+        &out.join("combinations.csv"),
+        &["labels", "count", "exact_match", "partial_match", "mean_jaccard"],
+        slices(&c.combos),
+        |r| {
+            vec![
                 r.labels.clone(),
                 r.count.to_string(),
                 format!("{:.6}", r.exact_match),
                 format!("{:.6}", r.partial_match),
                 format!("{:.6}", r.mean_jaccard),
-            ]);
-        }
-    }
-    write_csv(
-        out.join("combinations.csv"),
-        &[
-            "model",
-            "labels",
-            "count",
-            "exact_match",
-            "partial_match",
-            "mean_jaccard",
-        ],
-        &combos,
+            ]
+        },
     )?;
-    let mut pairs = vec![];
-    for (model, rows) in &c.cooccurrence {
-        for r in rows {
-            pairs.push(vec![
-                model.clone(),
+    per_model_csv(
+        &out.join("cooccurrence_pairs.csv"),
+        &["a", "b", "count_true", "count_predicted", "p_b_given_a", "lift", "pmi"],
+        slices(&c.cooccurrence),
+        |r| {
+            vec![
                 r.a.clone(),
                 r.b.clone(),
                 r.count_true.to_string(),
@@ -164,22 +150,8 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
                 format!("{:.6}", r.p_b_given_a),
                 format!("{:.6}", r.lift),
                 format!("{:.6}", r.pmi),
-            ]);
-        }
-    }
-    write_csv(
-        out.join("cooccurrence_pairs.csv"),
-        &[
-            "model",
-            "a",
-            "b",
-            "count_true",
-            "count_predicted",
-            "p_b_given_a",
-            "lift",
-            "pmi",
-        ],
-        &pairs,
+            ]
+        },
     )?;
     // Metric comparison: one bar per model and headline metric; one colour per model, the same
     // under every metric.
@@ -224,6 +196,32 @@ const PALETTE: [(u8, u8, u8); 6] = [
     (40, 170, 180),
 ];
 
+/// A map's entries as (model, rows) for [`per_model_csv`].
+fn slices<R>(map: &BTreeMap<String, Vec<R>>) -> impl Iterator<Item = (&String, &[R])> {
+    map.iter().map(|(m, rows)| (m, rows.as_slice()))
+}
+
+/// One CSV of every model's rows: a `model` column, then `header`'s columns from `cells`.
+fn per_model_csv<'a, R: 'a>(
+    path: &Path,
+    header: &[&str],
+    rows: impl IntoIterator<Item = (&'a String, &'a [R])>,
+    cells: impl Fn(&R) -> Vec<String>,
+) -> Result<()> {
+    let header: Vec<&str> = std::iter::once("model").chain(header.iter().copied()).collect();
+    let table: Vec<Vec<String>> = rows
+        .into_iter()
+        .flat_map(|(model, rows)| {
+            rows.iter().map(|r| {
+                let mut row = vec![model.clone()];
+                row.extend(cells(r));
+                row
+            })
+        })
+        .collect();
+    Ok(write_csv(path, &header, &table)?)
+}
+
 /// A line chart whose axes both run from 0 to 1 (rates against thresholds or probabilities).
 fn unit_chart(
     path: &Path,
@@ -260,7 +258,6 @@ fn series(name: &str, points: Vec<(f64, f64)>, color: (u8, u8, u8), dashed: bool
 /// The sweep, per-class threshold, calibration, co-occurrence and seed figures, and the sweep
 /// and per-class threshold tables.
 fn figures(c: &Comparison, out: &Path) -> Result<()> {
-    let mut sweep_rows = vec![];
     for (model, rows) in &c.sweep {
         let line = |f: fn(&goemo_threshold::SweepRow) -> f64| rows.iter().map(|r| (r.threshold, f(r))).collect();
         let lines = [
@@ -297,25 +294,10 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
                 legend: LegendPosition::LowerLeft,
             },
         )?;
-        for r in rows {
-            sweep_rows.push(vec![
-                model.clone(),
-                format!("{:.2}", r.threshold),
-                format!("{:.6}", r.f1_micro),
-                format!("{:.6}", r.f1_macro),
-                format!("{:.6}", r.precision_micro),
-                format!("{:.6}", r.precision_macro),
-                format!("{:.6}", r.recall_micro),
-                format!("{:.6}", r.recall_macro),
-                r.labels_predicted.to_string(),
-                format!("{:.6}", r.mean_labels_per_example),
-            ]);
-        }
     }
-    write_csv(
-        out.join("threshold_sweep.csv"),
+    per_model_csv(
+        &out.join("threshold_sweep.csv"),
         &[
-            "model",
             "threshold",
             "f1_micro",
             "f1_macro",
@@ -326,7 +308,24 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
             "labels_predicted",
             "mean_labels_per_example",
         ],
-        &sweep_rows,
+        slices(&c.sweep),
+        |r| {
+            let mut cells = vec![format!("{:.2}", r.threshold)];
+            cells.extend(
+                [
+                    r.f1_micro,
+                    r.f1_macro,
+                    r.precision_micro,
+                    r.precision_macro,
+                    r.recall_micro,
+                    r.recall_macro,
+                ]
+                .map(|v| format!("{v:.6}")),
+            );
+            cells.push(r.labels_predicted.to_string());
+            cells.push(format!("{:.6}", r.mean_labels_per_example));
+            cells
+        },
     )?;
     let mut fitted_rows = vec![];
     for m in &c.models {
@@ -364,7 +363,7 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
         &fitted_rows,
     )?;
     for (model, k) in &c.calibration {
-        let mut by_support: Vec<&crate::compare::ClassCalibration> = k.per_class.iter().collect();
+        let mut by_support: Vec<&ClassCalibration> = k.per_class.iter().collect();
         by_support.sort_by(|a, b| b.support.cmp(&a.support).then_with(|| a.label.cmp(&b.label)));
         let mut lines = vec![Series {
             name: "perfectly calibrated".into(),
@@ -396,14 +395,10 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
             LegendPosition::UpperLeft,
         )?;
         for (what, value, file) in [
-            (
-                "ECE (10 bins)",
-                (|c: &crate::compare::ClassCalibration| c.ece) as fn(&_) -> f64,
-                "ece",
-            ),
-            ("Brier score", |c: &crate::compare::ClassCalibration| c.brier, "brier"),
+            ("ECE (10 bins)", (|c: &ClassCalibration| c.ece) as fn(&_) -> f64, "ece"),
+            ("Brier score", |c: &ClassCalibration| c.brier, "brier"),
         ] {
-            let mut rows: Vec<&crate::compare::ClassCalibration> = k.per_class.iter().collect();
+            let mut rows: Vec<&ClassCalibration> = k.per_class.iter().collect();
             rows.sort_by(|a, b| value(b).total_cmp(&value(a)));
             let labels: Vec<String> = rows.iter().map(|r| r.label.clone()).collect();
             let values: Vec<f64> = rows.iter().map(|r| value(r)).collect();
