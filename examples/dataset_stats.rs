@@ -25,7 +25,8 @@ struct Args {
     /// tokenizer.json for token lengths (skipped when the file does not exist).
     #[arg(long, default_value = "data/models/all-MiniLM-L6-v2/tokenizer.json")]
     tokenizer: PathBuf,
-    /// Truncation length the token lengths are compared with.
+    /// Truncation length of the model, marked on the token-length chart and reported with the
+    /// standard lengths (128, 256, 512).
     #[arg(long, default_value_t = 128)]
     max_length: usize,
     /// Output folder for CSV tables and PNG charts.
@@ -102,8 +103,12 @@ fn run(args: Args) -> Result<()> {
 
     let token_lengths = if args.tokenizer.is_file() {
         let tokenizer = HfTokenizer::from_file(&args.tokenizer, args.max_length)?;
-        let texts: Vec<&str> = dataset.train.iter().map(|e| e.text.as_str()).collect();
-        Some(tokenizer.token_lengths(&texts)?)
+        let mut per_split = vec![];
+        for split in Split::ALL {
+            let texts: Vec<&str> = dataset.split(split).iter().map(|e| e.text.as_str()).collect();
+            per_split.push(tokenizer.token_lengths(&texts)?);
+        }
+        Some(per_split)
     } else {
         eprintln!("no tokenizer at {}: token lengths skipped", args.tokenizer.display());
         None
@@ -115,7 +120,7 @@ fn run(args: Args) -> Result<()> {
     } else {
         println!("data set: {}\n{}", args.data.display(), stats.table());
     }
-    write_dataset_report(&stats, token_lengths.as_deref(), args.max_length, &args.out)
+    write_dataset_report(&stats, &dataset, token_lengths.as_deref(), args.max_length, &args.out)
         .with_context(|| format!("writing tables and charts to {}", args.out.display()))?;
     eprintln!("tables and charts written to {}", args.out.display());
     Ok(())

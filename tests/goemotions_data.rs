@@ -24,7 +24,7 @@ fn full_release_counts() {
     let count = |name: &str| stats.label_counts[ds.labels.id(name).unwrap()].train;
     assert_eq!(count("neutral"), 14_219);
     assert_eq!(count("grief"), 77);
-    assert_eq!(stats.labels_per_example.iter().sum::<usize>(), 43_410);
+    assert_eq!(stats.splits[0].labels_per_example.iter().sum::<usize>(), 43_410);
     // Class weights are in label-index order: grief (id 16) is the rarest, so the heaviest.
     let heaviest = stats
         .class_weights_inverse
@@ -34,6 +34,59 @@ fn full_release_counts() {
         .unwrap()
         .0;
     assert_eq!(ds.labels.name(heaviest), Some("grief"));
+}
+
+/// Split consistency of the release equals scipy's (`goemotions` in goemo-stats's fixture, from
+/// `scripts/make_stats_fixtures.py`), and every split has its own statistics.
+#[test]
+fn split_statistics_and_consistency_equal_scipy() {
+    let ds = load_goemotions(repo("data/goemotions"), ReadMode::Strict)
+        .unwrap()
+        .dataset;
+    let stats = DatasetStats::compute(&ds, None, 128).unwrap();
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../crates/goemo-stats/tests/fixtures/stats_cases.json")).unwrap();
+    let want = &fixture["goemotions"];
+    let close = |got: f64, want: &serde_json::Value, what: &str| {
+        let want = want.as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs(),
+            "{what}: {got} against scipy {want}"
+        );
+    };
+    let c = &stats.split_consistency;
+    for (name, test) in [("label_chi2", &c.label_chi2), ("label_count_chi2", &c.label_count_chi2)] {
+        let test = test.as_ref().unwrap();
+        close(test.statistic, &want[name]["statistic"], name);
+        close(test.p_value, &want[name]["p_value"], name);
+        assert_eq!(test.dof as u64, want[name]["dof"].as_u64().unwrap());
+    }
+    assert_eq!(c.length_ks.len(), 3);
+    for (got, want) in c.length_ks.iter().zip(want["length_ks"].as_array().unwrap()) {
+        assert_eq!(
+            (got.a.as_str(), got.b.as_str()),
+            (want["a"].as_str().unwrap(), want["b"].as_str().unwrap())
+        );
+        close(got.statistic, &want["statistic"], "KS statistic");
+        close(got.p_value, &want["p_value"], "KS p-value");
+    }
+    let [train, dev, test] = [&stats.splits[0], &stats.splits[1], &stats.splits[2]];
+    assert_eq!((train.examples, dev.examples, test.examples), (43_410, 5_426, 5_427));
+    for s in &stats.splits {
+        assert_eq!(
+            s.label_count_groups.iter().sum::<usize>(),
+            s.examples,
+            "{}: 1 + 2 + 3+",
+            s.split
+        );
+        assert_eq!(s.char_lengths.count, s.examples);
+        let by_group: usize = s.label_counts_by_group.iter().flatten().sum();
+        assert_eq!(by_group, s.label_counts.iter().sum::<usize>(), "{}", s.split);
+    }
+    assert_eq!(test.label_counts[ds.labels.id("grief").unwrap()], 6);
+    // Co-occurrence covers every split: its diagonal is each label's total count.
+    let neutral = ds.labels.id("neutral").unwrap();
+    assert_eq!(stats.cooccurrence.counts[[neutral, neutral]], 14_219 + 1_766 + 1_787);
 }
 
 #[test]

@@ -8,10 +8,9 @@ use goemo_threshold::{threshold_sweep, F1Average, Global, OptimalGlobal, PerClas
 use ndarray::{Array2, Axis};
 use serde::Serialize;
 
-use crate::stats::{
-    brier, combos, cooccurrence_pairs, ece, reliability, welch_t_test, Combo, PairStats, ReliabilityBin,
-};
+use crate::stats::{brier, combos, cooccurrence_pairs, ece, reliability, Combo, PairStats, ReliabilityBin};
 use crate::{Result, RunFolder};
+use goemo_stats::welch_t_test;
 
 /// How to compare.
 #[derive(Debug, Clone, Copy, PartialEq)]

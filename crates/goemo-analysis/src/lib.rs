@@ -15,10 +15,9 @@ mod stats;
 pub use compare::{compare, CompareOptions, Comparison, ModelSummary};
 pub use document::write_report;
 pub use ensemble::{average, ensemble, Ensemble, ENSEMBLE_FILE};
+pub use goemo_stats::{welch_t_test, WelchTest};
 pub use run::{Predictions, RunFolder};
-pub use stats::{
-    brier, combos, cooccurrence_pairs, ece, reliability, welch_t_test, Combo, PairStats, ReliabilityBin, WelchTest,
-};
+pub use stats::{brier, combos, cooccurrence_pairs, ece, reliability, Combo, PairStats, ReliabilityBin};
 
 use std::path::PathBuf;
 

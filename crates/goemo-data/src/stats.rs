@@ -3,21 +3,41 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use goemo_stats::{chi2_contingency, ks_2samp, Chi2Test, KsMethod};
+
 use crate::dataset::{Dataset, Example, Split};
 use crate::error::{DataError, Result};
 
-/// Summary of a distribution of lengths.
+/// Truncation lengths every length summary reports (BERT-style models' common limits).
+pub const TRUNCATION_LENGTHS: [usize; 3] = [128, 256, 512];
+
+/// Texts longer than a truncation length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Truncation {
+    pub max_length: usize,
+    /// Texts longer than `max_length`.
+    pub texts: usize,
+    /// Their share of all texts.
+    pub rate: f64,
+}
+
+/// Summary of a distribution of lengths; quantiles interpolate linearly (numpy's default) and
+/// `std` is the population standard deviation (numpy's `ddof=0`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LengthStats {
-    pub mean: f64,
-    pub median: f64,
-    pub p95: f64,
-    pub p99: f64,
+    pub count: usize,
+    pub min: usize,
     pub max: usize,
-    /// The length above which texts are truncated, when there is one.
-    pub max_length: Option<usize>,
-    /// Fraction of texts longer than `max_length` (0 when there is none).
-    pub truncation_rate: f64,
+    pub mean: f64,
+    pub std: f64,
+    pub median: f64,
+    pub q25: f64,
+    pub q75: f64,
+    pub q90: f64,
+    pub q95: f64,
+    pub q99: f64,
+    /// One entry per truncation length, shortest first.
+    pub truncation: Vec<Truncation>,
 }
 
 /// Linear-interpolation percentile (numpy's default) of sorted values; `q` in 0..=100.
@@ -32,20 +52,41 @@ pub fn percentile(sorted: &[usize], q: f64) -> f64 {
 }
 
 impl LengthStats {
-    /// Summarises lengths; `max_length` sets the truncation rate.
-    pub fn from_lengths(lengths: &[usize], max_length: Option<usize>) -> Self {
+    /// Summarises lengths, with the share of texts longer than each of `truncation_lengths`.
+    pub fn from_lengths(lengths: &[usize], truncation_lengths: &[usize]) -> Self {
         let mut sorted = lengths.to_vec();
         sorted.sort_unstable();
         let n = sorted.len().max(1) as f64;
-        let truncated = max_length.map_or(0, |m| sorted.iter().filter(|&&l| l > m).count());
+        let mean = sorted.iter().sum::<usize>() as f64 / n;
+        let variance = sorted.iter().map(|&l| (l as f64 - mean).powi(2)).sum::<f64>() / n;
+        let mut limits = truncation_lengths.to_vec();
+        limits.sort_unstable();
+        limits.dedup();
+        let truncation = limits
+            .into_iter()
+            .map(|max_length| {
+                // Sorted: the texts longer than the limit are the tail.
+                let texts = sorted.len() - sorted.partition_point(|&l| l <= max_length);
+                Truncation {
+                    max_length,
+                    texts,
+                    rate: texts as f64 / n,
+                }
+            })
+            .collect();
         LengthStats {
-            mean: sorted.iter().sum::<usize>() as f64 / n,
-            median: percentile(&sorted, 50.0),
-            p95: percentile(&sorted, 95.0),
-            p99: percentile(&sorted, 99.0),
+            count: sorted.len(),
+            min: sorted.first().copied().unwrap_or(0),
             max: sorted.last().copied().unwrap_or(0),
-            max_length,
-            truncation_rate: truncated as f64 / n,
+            mean,
+            std: variance.sqrt(),
+            median: percentile(&sorted, 50.0),
+            q25: percentile(&sorted, 25.0),
+            q75: percentile(&sorted, 75.0),
+            q90: percentile(&sorted, 90.0),
+            q95: percentile(&sorted, 95.0),
+            q99: percentile(&sorted, 99.0),
+            truncation,
         }
     }
 }
@@ -171,6 +212,124 @@ pub struct LabelCount {
     pub train_fraction: f64,
 }
 
+/// Everything about one split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitStats {
+    pub split: String,
+    pub examples: usize,
+    /// Examples carrying each label, label-index order.
+    pub label_counts: Vec<usize>,
+    /// `labels_per_example[k]`: examples with exactly k labels.
+    pub labels_per_example: Vec<usize>,
+    /// Examples with 1, 2, and 3 or more labels.
+    pub label_count_groups: [usize; 3],
+    /// Per label, the examples carrying it split by their number of labels: 1, 2, 3 or more.
+    pub label_counts_by_group: Vec<[usize; 3]>,
+    /// Text lengths in characters (Unicode scalar values).
+    pub char_lengths: LengthStats,
+    /// Text lengths in tokens (special tokens included), when a tokenizer was given.
+    pub token_lengths: Option<LengthStats>,
+}
+
+impl SplitStats {
+    fn compute(
+        split: Split,
+        examples: &[Example],
+        n_labels: usize,
+        token_lengths: Option<&[usize]>,
+        truncation_lengths: &[usize],
+    ) -> Self {
+        let max_labels = examples.iter().map(|e| e.labels.len()).max().unwrap_or(0);
+        let mut labels_per_example = vec![0; max_labels + 1];
+        let mut label_count_groups = [0; 3];
+        let mut label_counts_by_group = vec![[0; 3]; n_labels];
+        for e in examples {
+            labels_per_example[e.labels.len()] += 1;
+            if let Some(group) = label_group(e.labels.len()) {
+                label_count_groups[group] += 1;
+                for &l in e.labels.iter().filter(|&&l| l < n_labels) {
+                    label_counts_by_group[l][group] += 1;
+                }
+            }
+        }
+        let chars: Vec<usize> = examples.iter().map(|e| e.text.chars().count()).collect();
+        SplitStats {
+            split: split.name().to_string(),
+            examples: examples.len(),
+            label_counts: label_counts(examples, n_labels),
+            labels_per_example,
+            label_count_groups,
+            label_counts_by_group,
+            char_lengths: LengthStats::from_lengths(&chars, truncation_lengths),
+            token_lengths: token_lengths.map(|l| LengthStats::from_lengths(l, truncation_lengths)),
+        }
+    }
+}
+
+/// The group of an example with `n` labels: 0 for one, 1 for two, 2 for three or more; `None`
+/// for none.
+fn label_group(n: usize) -> Option<usize> {
+    (n > 0).then(|| n.min(3) - 1)
+}
+
+/// A two-sample Kolmogorov–Smirnov test between two splits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitKsTest {
+    pub a: String,
+    pub b: String,
+    pub statistic: f64,
+    pub p_value: f64,
+    pub method: KsMethod,
+}
+
+/// Whether the splits look drawn from one distribution: χ² tests of independence between the
+/// split and the label (example counts, `scipy.stats.chi2_contingency`) and between the split and
+/// the number of labels (1, 2, 3+), and two-sample KS tests on character lengths
+/// (`scipy.stats.ks_2samp`). A label that no split carries is left out of the χ² table (its
+/// expected counts would be zero); a test that cannot be computed is `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitConsistency {
+    pub label_chi2: Option<Chi2Test>,
+    pub label_count_chi2: Option<Chi2Test>,
+    pub length_ks: Vec<SplitKsTest>,
+}
+
+impl SplitConsistency {
+    fn compute(splits: &[SplitStats], char_lengths: &[Vec<f64>]) -> Self {
+        let n_labels = splits.first().map_or(0, |s| s.label_counts.len());
+        let carried: Vec<usize> = (0..n_labels)
+            .filter(|&l| splits.iter().any(|s| s.label_counts[l] > 0))
+            .collect();
+        let label_table: Vec<Vec<u64>> = splits
+            .iter()
+            .map(|s| carried.iter().map(|&l| s.label_counts[l] as u64).collect())
+            .collect();
+        let group_table: Vec<Vec<u64>> = splits
+            .iter()
+            .map(|s| s.label_count_groups.iter().map(|&n| n as u64).collect())
+            .collect();
+        let mut length_ks = vec![];
+        for i in 0..splits.len() {
+            for j in i + 1..splits.len() {
+                if let Some(t) = ks_2samp(&char_lengths[i], &char_lengths[j]) {
+                    length_ks.push(SplitKsTest {
+                        a: splits[i].split.clone(),
+                        b: splits[j].split.clone(),
+                        statistic: t.statistic,
+                        p_value: t.p_value,
+                        method: t.method,
+                    });
+                }
+            }
+        }
+        SplitConsistency {
+            label_chi2: chi2_contingency(&label_table),
+            label_count_chi2: chi2_contingency(&group_table),
+            length_ks,
+        }
+    }
+}
+
 /// Everything `dataset_stats` reports about a data set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetStats {
@@ -178,14 +337,11 @@ pub struct DatasetStats {
     /// Examples per split: train, dev, test.
     pub split_sizes: [usize; 3],
     pub label_counts: Vec<LabelCount>,
-    /// `labels_per_example[k]`: training examples with exactly k labels.
-    pub labels_per_example: Vec<usize>,
-    /// Co-occurrence in the training split.
+    /// Train, dev and test.
+    pub splits: Vec<SplitStats>,
+    /// Co-occurrence over the examples of all splits.
     pub cooccurrence: Cooccurrence,
-    /// Text lengths in characters (Unicode scalar values), training split.
-    pub char_lengths: LengthStats,
-    /// Text lengths in tokens (special tokens included), training split, when a tokenizer was given.
-    pub token_lengths: Option<LengthStats>,
+    pub split_consistency: SplitConsistency,
     /// Class weights from training counts, label-index order.
     pub class_weights_inverse: Vec<f64>,
     pub class_weights_sqrt_inverse: Vec<f64>,
@@ -194,7 +350,8 @@ pub struct DatasetStats {
 
 impl DatasetStats {
     /// The statistics as a text table for a person: split sizes, label counts with class
-    /// weights, labels per example, lengths and the most associated label pairs.
+    /// weights, labels per example and lengths per split, split consistency and the most
+    /// associated label pairs.
     pub fn table(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
@@ -222,29 +379,75 @@ impl DatasetStats {
                 self.class_weights_effective_samples[i],
             );
         }
-        let n_train = self.split_sizes[0].max(1) as f64;
-        let _ = writeln!(out, "\nlabels per training example:");
-        for (k, &n) in self.labels_per_example.iter().enumerate().filter(|(_, &n)| n > 0) {
-            let _ = writeln!(out, "  {k}: {:>7} ({:.2}%)", thousands(n), 100.0 * n as f64 / n_train);
-        }
-        let mut describe = |name: &str, l: &LengthStats| {
-            let truncation = l
-                .max_length
-                .map(|m| format!(", truncated at {m}: {:.3}%", 100.0 * l.truncation_rate))
-                .unwrap_or_default();
+        let _ = writeln!(out, "\nlabels per example:");
+        let _ = writeln!(out, "  {:<6} {:>15} {:>15} {:>15}", "split", "1", "2", "3+");
+        for s in &self.splits {
+            let n = s.examples.max(1) as f64;
+            let cells: Vec<String> = s
+                .label_count_groups
+                .iter()
+                .map(|&k| format!("{} ({:.1}%)", thousands(k), 100.0 * k as f64 / n))
+                .collect();
             let _ = writeln!(
                 out,
-                "{name}: mean {:.1}, median {:.0}, p95 {:.0}, p99 {:.0}, max {}{truncation}",
-                l.mean, l.median, l.p95, l.p99, l.max
+                "  {:<6} {:>15} {:>15} {:>15}",
+                s.split, cells[0], cells[1], cells[2]
+            );
+        }
+        let describe = |out: &mut String, name: &str, l: &LengthStats| {
+            let truncation: Vec<String> = l
+                .truncation
+                .iter()
+                .map(|t| format!(">{}: {:.3}%", t.max_length, 100.0 * t.rate))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {name:<14} min {}, mean {:.1} ± {:.1}, q25/median/q75 {:.0}/{:.0}/{:.0}, q95 {:.0}, q99 {:.0}, max {}; {}",
+                l.min,
+                l.mean,
+                l.std,
+                l.q25,
+                l.median,
+                l.q75,
+                l.q95,
+                l.q99,
+                l.max,
+                truncation.join(", ")
             );
         };
-        describe("\ncharacters (train)", &self.char_lengths);
-        if let Some(tokens) = &self.token_lengths {
-            describe("tokens (train)", tokens);
+        let _ = writeln!(out, "\nlengths:");
+        for s in &self.splits {
+            describe(&mut out, &format!("{} chars", s.split), &s.char_lengths);
+            if let Some(tokens) = &s.token_lengths {
+                describe(&mut out, &format!("{} tokens", s.split), tokens);
+            }
+        }
+        let c = &self.split_consistency;
+        let _ = writeln!(out, "\nsplit consistency:");
+        for (name, test) in [("labels", &c.label_chi2), ("1/2/3+ labels", &c.label_count_chi2)] {
+            match test {
+                Some(t) => {
+                    let _ = writeln!(
+                        out,
+                        "  χ² split × {name}: {:.2}, dof {}, p {:.4}",
+                        t.statistic, t.dof, t.p_value
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  χ² split × {name}: not computable (a split or group is empty)");
+                }
+            }
+        }
+        for t in &c.length_ks {
+            let _ = writeln!(
+                out,
+                "  KS characters {} vs {}: D {:.4}, p {:.4}",
+                t.a, t.b, t.statistic, t.p_value
+            );
         }
         let _ = writeln!(
             out,
-            "\nmost associated label pairs (train, at least 20 together, by lift):"
+            "\nmost associated label pairs (all splits, at least 20 together, by lift):"
         );
         for (a, b, count, lift, pmi) in self.top_pairs(20).into_iter().take(10) {
             let _ = writeln!(
@@ -255,8 +458,8 @@ impl DatasetStats {
         out
     }
 
-    /// Label pairs (i < j) occurring together at least `min_count` times in train: names,
-    /// count, lift and PMI, by decreasing lift.
+    /// Label pairs (i < j) occurring together at least `min_count` times: names, count, lift
+    /// and PMI, by decreasing lift.
     pub fn top_pairs(&self, min_count: usize) -> Vec<(String, String, usize, f64, f64)> {
         let co = &self.cooccurrence;
         let n = self.labels.len();
@@ -277,20 +480,47 @@ impl DatasetStats {
         pairs
     }
 
-    /// Computes the statistics; `train_token_lengths` are the untruncated token counts of the
-    /// training texts in order, and `max_length` the truncation length they are compared with.
-    pub fn compute(dataset: &Dataset, train_token_lengths: Option<&[usize]>, max_length: usize) -> Result<Self> {
+    /// Computes the statistics. `token_lengths` holds, for train, dev and test in that order,
+    /// the untruncated token counts of the split's texts in order; lengths are compared with
+    /// [`TRUNCATION_LENGTHS`] and with `max_length`.
+    pub fn compute(dataset: &Dataset, token_lengths: Option<&[Vec<usize>]>, max_length: usize) -> Result<Self> {
         let c = dataset.labels.len();
-        if let Some(lengths) = train_token_lengths {
-            if lengths.len() != dataset.train.len() {
+        if let Some(lengths) = token_lengths {
+            if lengths.len() != Split::ALL.len() {
                 return Err(DataError::InvalidOption(format!(
-                    "{} token lengths for {} training texts",
-                    lengths.len(),
-                    dataset.train.len()
+                    "token lengths for {} splits, expected train, dev and test",
+                    lengths.len()
                 )));
             }
+            for (split, l) in Split::ALL.iter().zip(lengths) {
+                if l.len() != dataset.split(*split).len() {
+                    return Err(DataError::InvalidOption(format!(
+                        "{} token lengths for {} {split} texts",
+                        l.len(),
+                        dataset.split(*split).len()
+                    )));
+                }
+            }
         }
-        let per_split: Vec<Vec<usize>> = Split::ALL.iter().map(|&s| label_counts(dataset.split(s), c)).collect();
+        let mut truncation_lengths = TRUNCATION_LENGTHS.to_vec();
+        truncation_lengths.push(max_length);
+        let splits: Vec<SplitStats> = Split::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                SplitStats::compute(
+                    s,
+                    dataset.split(s),
+                    c,
+                    token_lengths.map(|l| l[i].as_slice()),
+                    &truncation_lengths,
+                )
+            })
+            .collect();
+        let char_lengths: Vec<Vec<f64>> = Split::ALL
+            .iter()
+            .map(|&s| dataset.split(s).iter().map(|e| e.text.chars().count() as f64).collect())
+            .collect();
         let n_train = dataset.train.len();
         let label_counts = dataset
             .labels
@@ -299,27 +529,23 @@ impl DatasetStats {
             .enumerate()
             .map(|(i, name)| LabelCount {
                 label: name.clone(),
-                train: per_split[0][i],
-                dev: per_split[1][i],
-                test: per_split[2][i],
-                train_fraction: per_split[0][i] as f64 / n_train.max(1) as f64,
+                train: splits[0].label_counts[i],
+                dev: splits[1].label_counts[i],
+                test: splits[2].label_counts[i],
+                train_fraction: splits[0].label_counts[i] as f64 / n_train.max(1) as f64,
             })
             .collect();
-        let max_labels = dataset.train.iter().map(|e| e.labels.len()).max().unwrap_or(0);
-        let mut labels_per_example = vec![0; max_labels + 1];
-        for e in &dataset.train {
-            labels_per_example[e.labels.len()] += 1;
-        }
-        let char_lengths: Vec<usize> = dataset.train.iter().map(|e| e.text.chars().count()).collect();
-        let train_counts = &per_split[0];
+        let all: Vec<Example> = Split::ALL
+            .iter()
+            .flat_map(|&s| dataset.split(s).iter().cloned())
+            .collect();
+        let train_counts = &splits[0].label_counts;
         Ok(DatasetStats {
             labels: dataset.labels.names().to_vec(),
             split_sizes: [dataset.train.len(), dataset.dev.len(), dataset.test.len()],
             label_counts,
-            labels_per_example,
-            cooccurrence: Cooccurrence::compute(&dataset.train, c),
-            char_lengths: LengthStats::from_lengths(&char_lengths, None),
-            token_lengths: train_token_lengths.map(|l| LengthStats::from_lengths(l, Some(max_length))),
+            cooccurrence: Cooccurrence::compute(&all, c),
+            split_consistency: SplitConsistency::compute(&splits, &char_lengths),
             class_weights_inverse: class_weights(train_counts, n_train, ClassWeighting::Inverse),
             class_weights_sqrt_inverse: class_weights(train_counts, n_train, ClassWeighting::SqrtInverse),
             class_weights_effective_samples: class_weights(
@@ -327,6 +553,7 @@ impl DatasetStats {
                 n_train,
                 ClassWeighting::EffectiveSamples { beta: 0.999 },
             ),
+            splits,
         })
     }
 }
@@ -364,8 +591,14 @@ mod tests {
         assert_relative_eq!(percentile(&v, 50.0), 3.0);
         assert_relative_eq!(percentile(&v, 95.0), 8.8, epsilon = 1e-12);
         assert_relative_eq!(percentile(&v, 99.0), 9.76, epsilon = 1e-12);
-        let s = LengthStats::from_lengths(&v, Some(3));
-        assert_relative_eq!(s.truncation_rate, 0.4);
+        let s = LengthStats::from_lengths(&v, &[3, 128]);
+        assert_eq!((s.truncation[0].max_length, s.truncation[0].texts), (3, 2));
+        assert_relative_eq!(s.truncation[0].rate, 0.4);
+        assert_eq!(s.truncation[1].texts, 0);
+        // numpy.std([1, 2, 3, 4, 10]) = 3.1622776601683795; percentile 25 = 2.0
+        assert_relative_eq!(s.std, 3.162_277_660_168_379_5, epsilon = 1e-12);
+        assert_relative_eq!(s.q25, 2.0);
+        assert_eq!((s.min, s.max, s.count), (1, 10, 5));
     }
 
     #[test]

@@ -202,6 +202,116 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
     })
 }
 
+/// One part of every bar of a [`StackedBarChart`].
+#[derive(Debug, Clone)]
+pub struct BarSegment {
+    pub name: String,
+    pub color: (u8, u8, u8),
+    /// One value per bar.
+    pub values: Vec<f64>,
+}
+
+/// A horizontal bar chart whose bars are stacks of segments, left to right in the given order,
+/// with each bar's total printed at its end and a legend in the lower right (where bars sorted
+/// by decreasing total leave room).
+#[derive(Debug, Clone)]
+pub struct StackedBarChart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub labels: &'a [String],
+    pub segments: &'a [BarSegment],
+}
+
+/// Draws a [`StackedBarChart`] to a PNG file.
+pub fn stacked_bar_chart(path: impl AsRef<Path>, chart: &StackedBarChart<'_>) -> Result<()> {
+    let n = chart.labels.len();
+    let totals: Vec<f64> = (0..n)
+        .map(|i| {
+            chart
+                .segments
+                .iter()
+                .filter_map(|s| s.values.get(i))
+                .filter(|v| v.is_finite())
+                .map(|v| v.max(0.0))
+                .sum()
+        })
+        .collect();
+    let max = totals.iter().copied().fold(0.0f64, f64::max);
+    let x_max = if max > 0.0 { max * 1.15 } else { 1.0 };
+    let height = 110 + 22 * n as u32;
+    draw_png(path.as_ref(), (1000, height), |root| {
+        let mut plot = ChartBuilder::on(root)
+            .caption(chart.title, (FONT, 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(150)
+            .build_cartesian_2d(0f64..x_max, rows(n).into_segmented())
+            .map_err(err)?;
+        let labels = chart.labels;
+        plot.configure_mesh()
+            .disable_y_mesh()
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - i].clone(),
+                _ => String::new(),
+            })
+            .x_desc(chart.x_label)
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        let mut start = vec![0.0f64; n];
+        for segment in chart.segments {
+            let color = RGBColor(segment.color.0, segment.color.1, segment.color.2);
+            let bars: Vec<_> = (0..n)
+                .map(|i| {
+                    let v = segment
+                        .values
+                        .get(i)
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .unwrap_or(0.0)
+                        .max(0.0);
+                    let row = n - 1 - i;
+                    let mut bar = Rectangle::new(
+                        [
+                            (start[i], SegmentValue::Exact(row)),
+                            (start[i] + v, SegmentValue::Exact(row + 1)),
+                        ],
+                        color.filled(),
+                    );
+                    bar.set_margin(2, 2, 0, 0);
+                    start[i] += v;
+                    bar
+                })
+                .collect();
+            plot.draw_series(bars)
+                .map_err(err)?
+                .label(segment.name.clone())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled()));
+        }
+        plot.draw_series(totals.iter().enumerate().map(|(i, &v)| {
+            Text::new(
+                format!(" {}", tick_label(v)),
+                (v, SegmentValue::CenterOf(n - 1 - i)),
+                (FONT, 12)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            )
+        }))
+        .map_err(err)?;
+        plot.configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
 /// A square heat map of values in `0..=max`; NaN cells are grey.
 #[derive(Debug, Clone)]
 pub struct Heatmap<'a> {
@@ -737,9 +847,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(png_size(&hist), (1000, 560));
+        let stacked = dir.path().join("stacked.png");
+        stacked_bar_chart(
+            &stacked,
+            &StackedBarChart {
+                title: "labels",
+                x_label: "examples",
+                labels: &labels,
+                segments: &[
+                    BarSegment {
+                        name: "1 label".into(),
+                        color: (70, 110, 190),
+                        values: vec![8.0, 2.0, 0.0],
+                    },
+                    BarSegment {
+                        name: "2 labels".into(),
+                        color: (240, 160, 60),
+                        values: vec![2.0, 1.0, 0.0],
+                    },
+                ],
+            },
+        )
+        .unwrap();
+        assert_eq!(png_size(&stacked), (1000, 110 + 66), "one row per label, no blank row");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
-            3,
+            4,
             "no temporary files left"
         );
     }

@@ -9,8 +9,8 @@ mod charts;
 
 pub use atomic::{write_atomic, write_csv_atomic, write_json_atomic};
 pub use charts::{
-    bar_chart, heatmap, histogram, interval_chart, line_chart, stacked_line_charts, BarChart, Heatmap, Histogram,
-    IntervalChart, IntervalRow, LegendPosition, LineChart, Series,
+    bar_chart, heatmap, histogram, interval_chart, line_chart, stacked_bar_chart, stacked_line_charts, BarChart,
+    BarSegment, Heatmap, Histogram, IntervalChart, IntervalRow, LegendPosition, LineChart, Series, StackedBarChart,
 };
 
 use std::path::PathBuf;

@@ -2,24 +2,56 @@
 
 use std::path::Path;
 
-use goemo_data::DatasetStats;
+use goemo_data::{Dataset, DatasetStats, LengthStats, Split};
 use goemo_fs::write_json_atomic;
-use goemo_report::{bar_chart, heatmap, histogram, write_csv_atomic, BarChart, Heatmap, Histogram};
+use goemo_report::{
+    heatmap, line_chart, stacked_bar_chart, write_csv_atomic, BarSegment, Heatmap, LegendPosition, LineChart, Series,
+    StackedBarChart,
+};
 
 use crate::Result;
 
-/// Writes `stats.json`, the label distribution, labels-per-example and co-occurrence tables, and
-/// the label-distribution, co-occurrence and token-length charts into `out` (the token-length
-/// chart when lengths are given, with a marker at `max_length`).
+/// Colours of train, dev and test in every chart.
+const SPLIT_COLORS: [(u8, u8, u8); 3] = [(70, 110, 190), (230, 140, 40), (60, 160, 90)];
+
+/// Writes into `out`: `stats.json`; CSV tables of the label distribution, labels per example,
+/// length summaries, split-consistency tests and co-occurrence; charts of the label distribution
+/// stacked by number of labels (with and without neutral), co-occurrence, and character and
+/// token lengths per split (token lengths when given, for train, dev and test in order, with a
+/// line at `max_length`).
 pub fn write_dataset_report(
     stats: &DatasetStats,
-    token_lengths: Option<&[usize]>,
+    dataset: &Dataset,
+    token_lengths: Option<&[Vec<usize>]>,
     max_length: usize,
     out: &Path,
 ) -> Result<()> {
     write_json_atomic(out.join("stats.json"), stats)?;
     write_tables(stats, out)?;
-    write_charts(stats, token_lengths, max_length, out)
+    write_label_charts(stats, out)?;
+    let char_lengths: Vec<Vec<usize>> = Split::ALL
+        .iter()
+        .map(|&s| dataset.split(s).iter().map(|e| e.text.chars().count()).collect())
+        .collect();
+    length_chart(
+        &out.join("char_lengths.png"),
+        "Text lengths in characters, per split",
+        "characters (Unicode code points), bins of 10",
+        &char_lengths,
+        10,
+        None,
+    )?;
+    if let Some(tokens) = token_lengths {
+        length_chart(
+            &out.join("token_lengths.png"),
+            "Text lengths in tokens (special tokens included), per split",
+            "tokens, bins of 4",
+            tokens,
+            4,
+            Some(max_length),
+        )?;
+    }
+    Ok(())
 }
 
 fn write_tables(stats: &DatasetStats, out: &Path) -> Result<()> {
@@ -50,12 +82,91 @@ fn write_tables(stats: &DatasetStats, out: &Path) -> Result<()> {
     )?;
     write_csv_atomic(
         out.join("labels_per_example.csv"),
-        &["labels", "examples"],
-        stats
-            .labels_per_example
-            .iter()
-            .enumerate()
-            .map(|(k, n)| [k.to_string(), n.to_string()]),
+        &["split", "labels", "examples", "fraction"],
+        stats.splits.iter().flat_map(|s| {
+            s.labels_per_example.iter().enumerate().map(move |(k, n)| {
+                [
+                    s.split.clone(),
+                    k.to_string(),
+                    n.to_string(),
+                    (*n as f64 / s.examples.max(1) as f64).to_string(),
+                ]
+            })
+        }),
+    )?;
+    let truncation_lengths: Vec<usize> = stats
+        .splits
+        .first()
+        .map(|s| s.char_lengths.truncation.iter().map(|t| t.max_length).collect())
+        .unwrap_or_default();
+    let mut header: Vec<String> = [
+        "split", "unit", "count", "min", "max", "mean", "std", "median", "q25", "q75", "q90", "q95", "q99",
+    ]
+    .map(String::from)
+    .to_vec();
+    for m in &truncation_lengths {
+        header.push(format!("over_{m}"));
+        header.push(format!("over_{m}_rate"));
+    }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let length_row = |split: &str, unit: &str, l: &LengthStats| {
+        let mut row = vec![
+            split.to_string(),
+            unit.to_string(),
+            l.count.to_string(),
+            l.min.to_string(),
+            l.max.to_string(),
+            l.mean.to_string(),
+            l.std.to_string(),
+            l.median.to_string(),
+            l.q25.to_string(),
+            l.q75.to_string(),
+            l.q90.to_string(),
+            l.q95.to_string(),
+            l.q99.to_string(),
+        ];
+        for t in &l.truncation {
+            row.push(t.texts.to_string());
+            row.push(t.rate.to_string());
+        }
+        row
+    };
+    write_csv_atomic(
+        out.join("lengths.csv"),
+        &header,
+        stats.splits.iter().flat_map(|s| {
+            std::iter::once(length_row(&s.split, "characters", &s.char_lengths))
+                .chain(s.token_lengths.as_ref().map(|t| length_row(&s.split, "tokens", t)))
+        }),
+    )?;
+    let c = &stats.split_consistency;
+    let mut tests: Vec<[String; 6]> = vec![];
+    for (name, test) in [("label_chi2", &c.label_chi2), ("label_count_chi2", &c.label_count_chi2)] {
+        if let Some(t) = test {
+            tests.push([
+                name.into(),
+                "all".into(),
+                String::new(),
+                t.statistic.to_string(),
+                t.dof.to_string(),
+                t.p_value.to_string(),
+            ]);
+        }
+    }
+    for t in &c.length_ks {
+        tests.push([
+            "length_ks".into(),
+            t.a.clone(),
+            t.b.clone(),
+            t.statistic.to_string(),
+            String::new(),
+            t.p_value.to_string(),
+        ]);
+    }
+    write_csv_atomic(
+        out.join("split_consistency.csv"),
+        &["test", "a", "b", "statistic", "dof", "p_value"],
+        tests,
     )?;
     let co = &stats.cooccurrence;
     let n = stats.labels.len();
@@ -77,28 +188,64 @@ fn write_tables(stats: &DatasetStats, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_charts(stats: &DatasetStats, token_lengths: Option<&[usize]>, max_length: usize, out: &Path) -> Result<()> {
-    let co = &stats.cooccurrence;
+fn write_label_charts(stats: &DatasetStats, out: &Path) -> Result<()> {
     let n = stats.labels.len();
-    // Most frequent label first.
+    // Examples carrying each label over all splits, by their number of labels.
+    let by_group: Vec<[usize; 3]> = (0..n)
+        .map(|l| {
+            let mut sum = [0; 3];
+            for s in &stats.splits {
+                for (total, v) in sum.iter_mut().zip(s.label_counts_by_group[l]) {
+                    *total += v;
+                }
+            }
+            sum
+        })
+        .collect();
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(stats.label_counts[i].train));
-    let names: Vec<String> = order.iter().map(|&i| stats.labels[i].clone()).collect();
-    let counts: Vec<f64> = order.iter().map(|&i| stats.label_counts[i].train as f64).collect();
-    bar_chart(
-        out.join("label_distribution.png"),
-        &BarChart {
-            title: "Training examples per label",
-            x_label: "training examples carrying the label",
-            labels: &names,
-            values: &counts,
-            colors: None,
-            value_format: |v| format!("{v:.0}"),
-            marker: None,
-            whiskers: None,
-        },
-    )?;
+    order.sort_by_key(|&i| std::cmp::Reverse(by_group[i].iter().sum::<usize>()));
+    let neutral = stats.labels.iter().position(|l| l == "neutral");
+    let total: usize = stats.split_sizes.iter().sum();
+    for (file, keep_neutral) in [
+        ("label_distribution.png", true),
+        ("label_distribution_without_neutral.png", false),
+    ] {
+        if !keep_neutral && neutral.is_none() {
+            continue;
+        }
+        let shown: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| keep_neutral || Some(i) != neutral)
+            .collect();
+        let names: Vec<String> = shown.iter().map(|&i| stats.labels[i].clone()).collect();
+        let segments: Vec<BarSegment> = ["1 label", "2 labels", "3+ labels"]
+            .iter()
+            .enumerate()
+            .map(|(g, name)| BarSegment {
+                name: format!("examples with {name}"),
+                color: SPLIT_COLORS[g],
+                values: shown.iter().map(|&i| by_group[i][g] as f64).collect(),
+            })
+            .collect();
+        let title = if keep_neutral {
+            format!("Examples per label, all {total} examples, by the example's number of labels")
+        } else {
+            format!("Examples per label without neutral, all {total} examples, by number of labels")
+        };
+        stacked_bar_chart(
+            out.join(file),
+            &StackedBarChart {
+                title: &title,
+                x_label: "examples carrying the label (train + dev + test)",
+                labels: &names,
+                segments: &segments,
+            },
+        )?;
+    }
     // Conditional probabilities without the trivial diagonal, in frequency order.
+    let co = &stats.cooccurrence;
+    let names: Vec<String> = order.iter().map(|&i| stats.labels[i].clone()).collect();
     let values: Vec<Vec<f64>> = order
         .iter()
         .map(|&i| {
@@ -111,23 +258,84 @@ fn write_charts(stats: &DatasetStats, token_lengths: Option<&[usize]>, max_lengt
     heatmap(
         out.join("cooccurrence.png"),
         &Heatmap {
-            title: "Label co-occurrence in train: P(column | row)",
+            title: "Label co-occurrence, all splits: P(column | row)",
             labels: &names,
             values: &values,
             max: 0.3,
         },
     )?;
-    if let Some(lengths) = token_lengths {
-        histogram(
-            out.join("token_lengths.png"),
-            &Histogram {
-                title: "Training text lengths in tokens (special tokens included)",
-                x_label: "tokens",
-                values: lengths,
-                bin_width: 2,
-                marker: Some((max_length, "max length")),
-            },
-        )?;
+    Ok(())
+}
+
+/// Share of each split's texts per bin of lengths, one line per split, so that splits of
+/// different sizes compare; the x axis ends at the 99.9th percentile of all lengths.
+fn length_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    lengths: &[Vec<usize>],
+    bin_width: usize,
+    marker: Option<usize>,
+) -> Result<()> {
+    let mut all: Vec<usize> = lengths.iter().flatten().copied().collect();
+    all.sort_unstable();
+    let x_end = all
+        .get(((all.len() as f64 * 0.999) as usize).min(all.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(1)
+        .max(marker.unwrap_or(0) + bin_width)
+        + bin_width;
+    let bins = x_end / bin_width + 1;
+    let mut series: Vec<Series> = Split::ALL
+        .iter()
+        .zip(lengths)
+        .zip(SPLIT_COLORS)
+        .map(|((split, values), color)| {
+            let mut counts = vec![0usize; bins];
+            for &v in values {
+                if v / bin_width < bins {
+                    counts[v / bin_width] += 1;
+                }
+            }
+            let n = values.len().max(1) as f64;
+            Series {
+                name: format!("{split} ({} texts)", values.len()),
+                points: counts
+                    .iter()
+                    .enumerate()
+                    .map(|(b, &c)| ((b * bin_width) as f64 + bin_width as f64 / 2.0, c as f64 / n))
+                    .collect(),
+                color,
+                dashed: false,
+                markers: false,
+            }
+        })
+        .collect();
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max)
+        * 1.1;
+    if let Some(m) = marker {
+        series.push(Series {
+            name: format!("truncation at {m}"),
+            points: vec![(m as f64, 0.0), (m as f64, y_max)],
+            color: (200, 30, 30),
+            dashed: true,
+            markers: false,
+        });
     }
+    line_chart(
+        path,
+        &LineChart {
+            title,
+            x_label,
+            y_label: "share of the split's texts",
+            series: &series,
+            x_range: (0.0, x_end as f64),
+            y_range: Some((0.0, y_max.max(1e-6))),
+            legend: LegendPosition::UpperRight,
+        },
+    )?;
     Ok(())
 }
