@@ -27,6 +27,11 @@ if ! .venv/bin/python -c "import transformers" 2>/dev/null; then
     say "installing transformers into .venv"
     .venv/bin/pip install --quiet "transformers>=4.40"
 fi
+# TensorBoard shows the runs' event files (`tensorboard --logdir runs`); a test parses them with it.
+if ! .venv/bin/python -c "import tensorboard" 2>/dev/null; then
+    say "installing tensorboard into .venv"
+    .venv/bin/pip install --quiet tensorboard
+fi
 # The CUDA runtime's crt/ and CCCL headers, which ProcessGroupNCCL.hpp includes and the torch
 # wheel's CUDA packages leave out: with them goemo-torch builds its NCCL shim (a few MB).
 if [ ! -e .venv/lib/python3*/site-packages/nvidia/cu13/include/crt/host_config.h ] ||

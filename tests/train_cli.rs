@@ -118,6 +118,7 @@ fn artifacts_and_kill_resume() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(log.len() as u64, m["steps"].as_u64().unwrap());
+    check_tensorboard(&run.join("tensorboard"), &m);
     let predictions = goemo::data::read_prediction_csv(run.join("predictions_test.csv")).unwrap();
     assert_eq!(predictions.ids.len(), 5_427);
     assert_eq!(predictions.labels.len(), 28);
@@ -155,6 +156,40 @@ fn artifacts_and_kill_resume() {
     ] {
         assert_eq!(resumed[key], m[key], "{key} differs after kill and resume");
     }
+}
+
+/// The run's TensorBoard events as the `tensorboard` Python package reads them: a loss and a
+/// learning rate per step, every dev evaluation at its step, the test metrics at the last.
+fn check_tensorboard(dir: &Path, m: &Value) {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let script = r#"
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+events = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0})
+events.Reload()
+print(json.dumps({t: [[e.step, e.value] for e in events.Scalars(t)] for t in events.Tags()["scalars"]}))
+"#;
+    let output = Command::new(python).arg("-c").arg(script).arg(dir).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let scalars: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let steps = |tag: &str| -> Vec<u64> {
+        let series = scalars[tag]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {tag} in {scalars}"));
+        series.iter().map(|p| p[0].as_u64().unwrap()).collect()
+    };
+    let n = m["steps"].as_u64().unwrap();
+    assert_eq!(steps("train/loss"), (1..=n).collect::<Vec<_>>());
+    assert_eq!(steps("train/learning_rate").len() as u64, n);
+    // Epoch ends (75, 150, 225) and the evaluations every 30 steps.
+    assert_eq!(steps("dev/auc_micro"), [30, 60, 75, 90, 120, 150, 180, 210, 225]);
+    assert_eq!(steps("dev/loss").len(), 9);
+    assert_eq!(steps("test/f1_macro"), [n]);
+    let test_f1 = scalars["test/f1_macro"][0][1].as_f64().unwrap();
+    assert!(
+        (test_f1 - m["test"]["f1_macro"].as_f64().unwrap()).abs() < 1e-6,
+        "{test_f1}"
+    );
 }
 
 /// Every shipped config is valid: each trains one step (on the tiny checkpoint and the CPU, so

@@ -1,4 +1,5 @@
-//! Artifacts for goemo: files written atomically, CSV tables and PNG charts.
+//! Artifacts for goemo: files written atomically, CSV tables, PNG charts and TensorBoard event
+//! files.
 //!
 //! Every artifact goes through goemo-fs's atomic writes (a temporary sibling, fsync, rename,
 //! fsync of the folder), so that a crash never leaves a half-written file and never destroys the
@@ -6,12 +7,15 @@
 
 mod atomic;
 mod charts;
+mod tensorboard;
 
 pub use atomic::{write_atomic, write_csv_atomic, write_json_atomic};
 pub use charts::{
     bar_chart, heatmap, histogram, interval_chart, line_chart, stacked_bar_chart, stacked_line_charts, BarChart,
     BarSegment, Heatmap, Histogram, IntervalChart, IntervalRow, LegendPosition, LineChart, Series, StackedBarChart,
 };
+
+pub use tensorboard::{read_events, Event, EventWhat, EventWriter, Summary, SummaryValue};
 
 use std::path::PathBuf;
 
@@ -24,6 +28,8 @@ pub enum ReportError {
     Serialise { path: PathBuf, message: String },
     #[error("cannot draw {path}: {message}")]
     Chart { path: PathBuf, message: String },
+    #[error("{path}: not a TensorBoard event file: {message}")]
+    Event { path: PathBuf, message: String },
 }
 
 /// Result alias of this crate.

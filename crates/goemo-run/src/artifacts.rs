@@ -1,16 +1,53 @@
 //! The files of a finished run in `runs/<name>/`: predictions, per-class metrics, the
-//! per-emotion F1 chart and the performance report. Every file is written atomically.
+//! per-emotion F1 chart, training curves (PNG and TensorBoard) and the performance report. Every
+//! file but the TensorBoard events (appended as training goes) is written atomically.
 
 use std::path::Path;
 
 use goemo_metrics::MetricReport;
 use goemo_report::{
-    bar_chart, stacked_line_charts, write_atomic, write_csv_atomic, BarChart, LegendPosition, LineChart, Series,
+    bar_chart, stacked_line_charts, write_atomic, write_csv_atomic, BarChart, EventWriter, LegendPosition, LineChart,
+    Series,
 };
 use goemo_train::{StepLog, TrainOutcome};
 use ndarray::ArrayView2;
 
-use crate::Result;
+use crate::{Result, RunOutcome};
+
+/// Appends the run's evaluations to its TensorBoard events: every dev evaluation during training
+/// (`dev/…`, at a global threshold of 0.5, at its step) and the final test metrics with the
+/// thresholds fitted on dev (`test/…`, at the last step).
+pub fn write_evaluation_events(events: &mut EventWriter, outcome: &RunOutcome) -> Result<()> {
+    let metrics = |prefix: &str, report: &MetricReport, loss: Option<f64>| -> Vec<(String, f64)> {
+        let mut values = vec![
+            (format!("{prefix}/auc_micro"), report.auc_micro.unwrap_or(f64::NAN)),
+            (format!("{prefix}/auc_macro"), report.auc_macro.unwrap_or(f64::NAN)),
+            (format!("{prefix}/f1_micro"), report.f1_micro),
+            (format!("{prefix}/f1_macro"), report.f1_macro),
+        ];
+        values.extend(loss.map(|l| (format!("{prefix}/loss"), l)));
+        values
+    };
+    let training = &outcome.training;
+    let mut evaluations: Vec<(u64, Vec<(String, f64)>)> = training
+        .history
+        .iter()
+        .map(|e| (e.steps, metrics("dev", &e.dev, Some(e.dev_loss))))
+        .chain(
+            training
+                .evaluations
+                .iter()
+                .map(|e| (e.step, metrics("dev", &e.dev, Some(e.dev_loss)))),
+        )
+        .collect();
+    evaluations.sort_by_key(|e| e.0);
+    evaluations.push((training.steps, metrics("test", &outcome.test, None)));
+    for (step, values) in &evaluations {
+        let values: Vec<(&str, f64)> = values.iter().map(|(t, v)| (t.as_str(), *v)).collect();
+        events.scalars(*step, &values)?;
+    }
+    Ok(events.flush()?)
+}
 
 /// `id,text,true_labels,pred_labels,<one probability column per label>`; label lists are
 /// comma-joined names (the format `goemo_data::read_prediction_csv` and `evaluate` read).

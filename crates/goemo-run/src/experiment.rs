@@ -13,13 +13,15 @@ use goemo_data::{
 };
 use goemo_metrics::{target_mask, MetricReport};
 use goemo_model::{parse_device, resolve_model, set_threads, LoadOptions, SequenceClassifier};
+use goemo_report::EventWriter;
 use goemo_threshold::Thresholds;
 use goemo_train::{evaluate_split, DataParallel, EncodedSplit, Loss, LossKind, TrainError, TrainOutcome, Trainer};
 use ndarray::Array2;
 use serde_json::json;
 
 use crate::artifacts::{
-    write_f1_chart, write_per_class, write_predictions, write_report_md, write_training_curves, ReportRow,
+    write_evaluation_events, write_f1_chart, write_per_class, write_predictions, write_report_md,
+    write_training_curves, ReportRow,
 };
 use crate::system::{host, peak_resident_mib, run_id, utc_timestamp};
 use crate::{Launch, Result, RunConfig, RunError};
@@ -175,12 +177,20 @@ impl Experiment {
             data.labels.len(),
             self.config.precision
         ));
+        // TensorBoard: training scalars as the steps go, evaluations when they are known.
+        let mut events = match self.leader() {
+            true => Some(EventWriter::create(&run_dir.join("tensorboard"))?),
+            false => None,
+        };
         let started = Instant::now();
-        let training = self.train(&mut model, &encoded, loss.clone())?;
+        let training = self.train(&mut model, &encoded, loss.clone(), events.as_mut())?;
         let train_seconds = started.elapsed().as_secs_f64();
         let outcome = self.measure(&model, &encoded, &loss, training, train_seconds, wall_start)?;
         if !self.leader() {
             return Ok(outcome.0);
+        }
+        if let Some(events) = events.as_mut() {
+            write_evaluation_events(events, &outcome.0)?;
         }
         let checkpoint = model.save(run_dir.join("checkpoint"))?;
         goemo_model::copy_tokenizer_files(&model_dir, &checkpoint)?;
@@ -250,8 +260,15 @@ impl Experiment {
         }
     }
 
-    /// Trains with the state in `RUN_DIR/state`, each step a line of `train_log.jsonl`.
-    fn train(&self, model: &mut SequenceClassifier, encoded: &Encoded, loss: Loss) -> Result<TrainOutcome> {
+    /// Trains with the state in `RUN_DIR/state`, each step a line of `train_log.jsonl` and
+    /// scalars in `events`.
+    fn train(
+        &self,
+        model: &mut SequenceClassifier,
+        encoded: &Encoded,
+        loss: Loss,
+        mut events: Option<&mut EventWriter>,
+    ) -> Result<TrainOutcome> {
         let run_dir = self.config.run_dir();
         let log_path = run_dir.join("train_log.jsonl");
         // Only the leader logs; the other ranks' steps are the same steps.
@@ -283,16 +300,36 @@ impl Experiment {
             self.say(&format!("resumed at step {step} from {}", state_dir.display()));
         }
         let mut log_error = None;
+        let mut event_error = None;
         let stop = self.stop.as_deref();
         let outcome = trainer.run(&mut |step| {
             let line = serde_json::to_string(step).expect("a step log serialises");
             if let Err(e) = writeln!(log, "{line}") {
                 log_error.get_or_insert(e);
             }
+            if let Some(events) = events.as_deref_mut() {
+                let written = events
+                    .scalars(
+                        step.step,
+                        &[
+                            ("train/loss", step.loss),
+                            ("train/learning_rate", step.lr),
+                            ("train/examples_per_second", step.examples_per_s),
+                        ],
+                    )
+                    // A running TensorBoard sees the curve grow every few seconds.
+                    .and_then(|()| if step.step % 20 == 0 { events.flush() } else { Ok(()) });
+                if let Err(e) = written {
+                    event_error.get_or_insert(e);
+                }
+            }
             stop.is_some_and(|s| s.load(Ordering::Relaxed))
         });
         if let Some(source) = log_error {
             return Err(goemo_fs::FsError::Io { path: log_path, source }.into());
+        }
+        if let Some(e) = event_error {
+            return Err(e.into());
         }
         outcome.map_err(|e| match e {
             TrainError::NonFinite { .. } => RunError::Stopped { source: e, state_dir },
