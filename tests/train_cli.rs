@@ -192,6 +192,30 @@ print(json.dumps({t: [[e.step, e.value] for e in events.Scalars(t)] for t in eve
     );
 }
 
+/// `--bench` times the saved checkpoint into `bench.csv`, which the report's efficiency table
+/// reads (`RunFolder::inference_rate`).
+#[test]
+fn bench_flag_writes_bench_csv() {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = args(out.path(), "bench");
+    args.extend(["--max-steps", "2", "--bench"].map(String::from));
+    let output = Command::new(train_binary()).args(args).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("inference: "));
+    let run = out.path().join("bench");
+    let bench = std::fs::read_to_string(run.join("bench.csv")).unwrap();
+    let mut lines = bench.lines();
+    assert_eq!(lines.next(), Some(goemo::run::BENCH_HEADER));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 10, "5 batch sizes, tokenization included and excluded");
+    let sizes: Vec<&str> = rows.iter().step_by(2).map(|r| r[0]).collect();
+    assert_eq!(sizes, ["1", "8", "16", "32", "64"]);
+    assert!(rows.iter().all(|r| r[7].parse::<f64>().unwrap() > 0.0), "{bench}");
+    let folder = goemo::analysis::RunFolder::read(&run).unwrap();
+    let (rate, batch) = folder.inference_rate().unwrap().unwrap();
+    assert!(rate > 0.0 && [1, 8, 16, 32, 64].contains(&batch));
+}
+
 /// Every shipped config is valid: each trains one step (on the tiny checkpoint and the CPU, so
 /// that only the config's own options are tested) and writes its metrics.
 #[test]

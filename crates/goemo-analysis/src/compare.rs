@@ -117,6 +117,8 @@ pub struct ModelSummary {
     /// The machine `metrics.json` records under `run/host`: CPU, logical cores, OS.
     pub cpu: Option<String>,
     pub logical_cores: Option<f64>,
+    /// The GPU a CUDA run used ("NVIDIA H100 80GB HBM3, 81559 MiB"), from the run record.
+    pub gpu: Option<String>,
     pub os: Option<String>,
     /// The training process's peak resident memory.
     pub peak_resident_mib: Option<f64>,
@@ -445,6 +447,7 @@ fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> Result<M
         libtorch: first.text("/versions/libtorch"),
         cpu: first.text("/run/host/cpu"),
         logical_cores: first.number("/run/host/logical_cores"),
+        gpu: first.record.as_ref().and_then(run_gpu),
         os: first.text("/run/host/os"),
         peak_resident_mib: first.number("/run/peak_resident_mib"),
         labels: first.test.labels.clone(),
@@ -586,5 +589,41 @@ fn paired(baseline: &RunFolder, model: &RunFolder) -> std::result::Result<Vec<us
             m.ids.len(),
             b.ids.len()
         )),
+    }
+}
+
+/// The GPU of a run on CUDA (`device` "Cuda(N)" in metrics.json) from its host record: name
+/// and memory of GPU N.
+fn run_gpu(record: &serde_json::Value) -> Option<String> {
+    let device = record.pointer("/device")?.as_str()?;
+    let index: usize = device.strip_prefix("Cuda(")?.strip_suffix(')')?.parse().ok()?;
+    let gpus = record.pointer("/run/host/gpus")?.as_array()?;
+    let gpu = gpus.iter().find(|g| g["index"].as_u64() == Some(index as u64))?;
+    let name = gpu["name"].as_str()?;
+    Some(match gpu["memory_mib"].as_f64() {
+        Some(mib) => format!("{name}, {mib:.0} MiB"),
+        None => name.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_gpu;
+    use serde_json::json;
+
+    #[test]
+    fn a_cuda_run_names_its_gpu() {
+        let gpus = json!([
+            {"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_mib": 81559.0},
+            {"index": 1, "name": "NVIDIA H200", "memory_mib": null}
+        ]);
+        let record = |device: &str| json!({"device": device, "run": {"host": {"gpus": gpus.clone()}}});
+        assert_eq!(
+            run_gpu(&record("Cuda(0)")).as_deref(),
+            Some("NVIDIA H100 80GB HBM3, 81559 MiB")
+        );
+        assert_eq!(run_gpu(&record("Cuda(1)")).as_deref(), Some("NVIDIA H200"));
+        assert_eq!(run_gpu(&record("Cpu")), None);
+        assert_eq!(run_gpu(&record("Cuda(2)")), None);
     }
 }

@@ -531,9 +531,10 @@ pub fn markdown(c: &Comparison) -> String {
             m.libtorch.as_deref().unwrap_or("n/a")
         );
         if let Some(cpu) = &m.cpu {
+            let gpu = m.gpu.as_ref().map(|g| format!("GPU {g}; ")).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "- hardware: {cpu}, {} logical cores; {}; peak memory {} MiB",
+                "- hardware: {gpu}{cpu}, {} logical cores; {}; peak memory {} MiB",
                 opt(m.logical_cores, 0),
                 m.os.as_deref().unwrap_or("n/a"),
                 opt(m.peak_resident_mib, 0)

@@ -126,6 +126,11 @@ impl EmotionClassifier {
         &self.members[0]
     }
 
+    /// The tokenizer of the checkpoint, with its padding id and truncation length.
+    pub fn tokenizer(&self) -> &HfTokenizer {
+        &self.tokenizer
+    }
+
     /// Every model whose probabilities are averaged (one unless loaded from an ensemble).
     pub fn members(&self) -> &[SequenceClassifier] {
         &self.members

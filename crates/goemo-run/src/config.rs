@@ -196,6 +196,11 @@ pub struct RunConfig {
     /// libtorch threads (0: libtorch's default).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// After training, time inference of the saved checkpoint on the test texts (batch sizes 1,
+    /// 8, 16, 32 and 64, tokenization included and excluded, on the run's device and precision)
+    /// and write `bench.csv` into the run folder; its peak memory is the whole process's.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
+    pub bench: bool,
     /// Save the training state every N optimiser steps (0: after each epoch only).
     #[arg(long, default_value_t = TrainConfig::default().save_every)]
     pub save_every: u64,

@@ -12,7 +12,7 @@ use goemo_data::{
     PreprocessReport, Split, Tokenize,
 };
 use goemo_metrics::{target_mask, MetricReport};
-use goemo_model::{parse_device, resolve_model, set_threads, LoadOptions, SequenceClassifier};
+use goemo_model::{parse_device, resolve_model, set_threads, EmotionClassifier, LoadOptions, SequenceClassifier};
 use goemo_report::EventWriter;
 use goemo_threshold::Thresholds;
 use goemo_train::{evaluate_split, DataParallel, EncodedSplit, Loss, LossKind, TrainError, TrainOutcome, Trainer};
@@ -23,6 +23,7 @@ use crate::artifacts::{
     write_evaluation_events, write_f1_chart, write_per_class, write_predictions, write_report_md,
     write_training_curves, ReportRow,
 };
+use crate::bench::{bench_inference, write_bench_csv, BenchOptions};
 use crate::system::{host, peak_resident_mib, run_id, utc_timestamp};
 use crate::{Launch, Result, RunConfig, RunError};
 
@@ -196,7 +197,33 @@ impl Experiment {
         goemo_model::copy_tokenizer_files(&model_dir, &checkpoint)?;
         goemo_model::write_thresholds(&checkpoint, &outcome.0.thresholds)?;
         self.write_artifacts(&data, &preprocessing, &model, &outcome)?;
+        if self.config.bench {
+            self.bench(&checkpoint, &data, device)?;
+        }
         Ok(outcome.0)
+    }
+
+    /// Times the saved checkpoint on the test texts into `bench.csv`.
+    fn bench(&self, checkpoint: &std::path::Path, data: &Dataset, device: tch::Device) -> Result<()> {
+        let path = checkpoint.to_string_lossy();
+        let classifier = EmotionClassifier::load_on(&path, device)?.with_precision(self.config.precision)?;
+        let texts: Vec<&str> = data.test.iter().map(|e| e.text.as_str()).collect();
+        let rows = bench_inference(&classifier, &texts, &BenchOptions::default())?;
+        let out = self.config.run_dir().join("bench.csv");
+        write_bench_csv(&out, &rows, peak_resident_mib().unwrap_or(f64::NAN))?;
+        let best = rows
+            .iter()
+            .filter(|r| r.tokenization == "included")
+            .max_by(|a, b| a.texts_per_s.total_cmp(&b.texts_per_s));
+        if let Some(best) = best {
+            self.say(&format!(
+                "inference: {:.0} texts/s at batch size {} (tokenization included); {}",
+                best.texts_per_s,
+                best.batch_size,
+                out.display()
+            ));
+        }
+        Ok(())
     }
 
     fn load_data(&self) -> Result<(Dataset, PreprocessReport)> {

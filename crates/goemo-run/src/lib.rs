@@ -14,6 +14,7 @@
 //! ```
 
 pub mod artifacts;
+mod bench;
 mod config;
 mod dataset_report;
 mod distributed;
@@ -21,12 +22,13 @@ mod evaluation;
 mod experiment;
 mod system;
 
+pub use bench::{bench_inference, bench_table, write_bench_csv, BenchOptions, BenchRow, BENCH_HEADER};
 pub use config::{parse_layered, RunConfig};
 pub use dataset_report::write_dataset_report;
 pub use distributed::{DistBackend, Launch};
 pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, rescore_split, write_sweep, ScoredSet};
 pub use experiment::{Experiment, RunOutcome};
-pub use system::{host, peak_resident_mib, run_id, utc_timestamp, Host};
+pub use system::{gpus, host, peak_resident_mib, run_id, utc_timestamp, Gpu, Host};
 
 use std::path::PathBuf;
 

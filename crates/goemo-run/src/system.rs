@@ -16,6 +16,68 @@ pub struct Host {
     pub os: String,
     pub kernel: Option<String>,
     pub arch: &'static str,
+    /// The NVIDIA GPUs the driver lists (all of them: `CUDA_VISIBLE_DEVICES` is not applied).
+    pub gpus: Vec<Gpu>,
+}
+
+/// A GPU as the driver names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gpu {
+    pub index: usize,
+    pub name: String,
+    pub memory_mib: Option<f64>,
+}
+
+/// The GPUs of `nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits`,
+/// else the names under `/proc/driver/nvidia/gpus` (without memory); none without a driver.
+pub fn gpus() -> Vec<Gpu> {
+    let smi = std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"])
+        .output();
+    if let Some(out) = smi.ok().filter(|o| o.status.success()) {
+        let listed = parse_nvidia_smi(&String::from_utf8_lossy(&out.stdout));
+        if !listed.is_empty() {
+            return listed;
+        }
+    }
+    // One folder per GPU, named by its PCI address: sorted, they follow the driver's order.
+    let mut folders: Vec<std::path::PathBuf> = std::fs::read_dir("/proc/driver/nvidia/gpus")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    folders.sort();
+    folders
+        .iter()
+        .filter_map(|folder| {
+            let text = std::fs::read_to_string(folder.join("information")).ok()?;
+            Some(text.lines().find_map(|l| l.strip_prefix("Model:"))?.trim().to_string())
+        })
+        .enumerate()
+        .map(|(index, name)| Gpu {
+            index,
+            name,
+            memory_mib: None,
+        })
+        .collect()
+}
+
+/// Rows of `index, name, memory in MiB`; rows that do not parse are left out.
+fn parse_nvidia_smi(text: &str) -> Vec<Gpu> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split(',').map(str::trim);
+            let index = fields.next()?.parse().ok()?;
+            let name = fields.next().filter(|n| !n.is_empty())?.to_string();
+            let memory_mib = fields.next().and_then(|m| m.parse().ok());
+            Some(Gpu {
+                index,
+                name,
+                memory_mib,
+            })
+        })
+        .collect()
 }
 
 /// The machine this process runs on.
@@ -36,6 +98,7 @@ pub fn host() -> Host {
         os: field(&read("/etc/os-release"), "PRETTY_NAME", '=').unwrap_or_else(|| std::env::consts::OS.into()),
         kernel: read("/proc/sys/kernel/osrelease").map(|k| k.trim().to_string()),
         arch: std::env::consts::ARCH,
+        gpus: gpus(),
     }
 }
 
@@ -104,6 +167,16 @@ mod tests {
         }
         let a = super::run_id(UNIX_EPOCH + Duration::from_micros(255));
         assert!(a.starts_with("ff-"), "{a}");
+    }
+
+    #[test]
+    fn nvidia_smi_rows_parse() {
+        let text = "0, NVIDIA H100 80GB HBM3, 81559\n1, NVIDIA H200, [N/A]\ngarbage\n";
+        let gpus = super::parse_nvidia_smi(text);
+        assert_eq!(gpus.len(), 2);
+        assert_eq!((gpus[0].index, gpus[0].name.as_str()), (0, "NVIDIA H100 80GB HBM3"));
+        assert_eq!(gpus[0].memory_mib, Some(81559.0));
+        assert_eq!((gpus[1].index, gpus[1].memory_mib), (1, None));
     }
 
     #[test]
