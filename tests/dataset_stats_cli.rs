@@ -39,6 +39,7 @@ fn writes_per_split_statistics_consistency_tables_and_charts() {
     assert!(table.contains("split consistency:") && table.contains("KS characters dev vs test"));
     for file in [
         "stats.json",
+        "dataset.md",
         "label_distribution.csv",
         "labels_per_example.csv",
         "lengths.csv",
@@ -71,6 +72,16 @@ fn writes_per_split_statistics_consistency_tables_and_charts() {
     assert_eq!(consistency["label_chi2"]["dof"], 54);
     assert_eq!(consistency["label_count_chi2"]["dof"], 4);
     assert_eq!(consistency["length_ks"].as_array().unwrap().len(), 3);
+    let document = std::fs::read_to_string(out.path().join("dataset.md")).unwrap();
+    for section in [
+        "## Labels per split",
+        "## Labels per example",
+        "## Text lengths",
+        "## Split consistency",
+    ] {
+        assert!(document.contains(section), "dataset.md lacks {section}");
+    }
+    assert!(document.contains("| χ², split × label | 52.824 | 54 | 0.5198 | no difference found |"));
     let lengths = std::fs::read_to_string(out.path().join("lengths.csv")).unwrap();
     assert_eq!(lengths.lines().count(), 1 + 6, "characters and tokens for three splits");
     assert!(lengths.starts_with("split,unit,count,min,max,mean,std,median,q25,q75,q90,q95,q99,over_128"));

@@ -36,6 +36,7 @@ mod tokenize;
 pub use batch::{Batch, Batcher};
 pub use dataset::{targets, Dataset, Example, Split};
 pub use error::{DataError, Result};
+pub use goemo_stats::{Chi2Test, KsMethod};
 pub use labels::{LabelSet, GOEMOTIONS_LABELS};
 pub use matrix::{
     is_prediction_csv, parse_matrix_csv, parse_prediction_csv, read_matrix_csv, read_prediction_csv, LabelledMatrix,

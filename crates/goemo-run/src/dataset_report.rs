@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use goemo_data::{Dataset, DatasetStats, LengthStats, Split};
+use goemo_data::{Dataset, DatasetStats, KsMethod, LengthStats, Split};
 use goemo_fs::write_json_atomic;
 use goemo_report::{
     heatmap, line_chart, stacked_bar_chart, write_csv_atomic, BarSegment, Heatmap, LegendPosition, LineChart, Series,
@@ -14,7 +14,8 @@ use crate::Result;
 /// Colours of train, dev and test in every chart.
 const SPLIT_COLORS: [(u8, u8, u8); 3] = [(70, 110, 190), (230, 140, 40), (60, 160, 90)];
 
-/// Writes into `out`: `stats.json`; CSV tables of the label distribution, labels per example,
+/// Writes into `out`: `stats.json`; `dataset.md` (the statistics as a document, with the
+/// charts); CSV tables of the label distribution, labels per example,
 /// length summaries, split-consistency tests and co-occurrence; charts of the label distribution
 /// stacked by number of labels (with and without neutral), co-occurrence, and character and
 /// token lengths per split (token lengths when given, for train, dev and test in order, with a
@@ -27,6 +28,10 @@ pub fn write_dataset_report(
     out: &Path,
 ) -> Result<()> {
     write_json_atomic(out.join("stats.json"), stats)?;
+    goemo_fs::write_bytes_atomic(
+        out.join("dataset.md"),
+        dataset_markdown(stats, token_lengths.is_some()).as_bytes(),
+    )?;
     write_tables(stats, out)?;
     write_label_charts(stats, out)?;
     let char_lengths: Vec<Vec<usize>> = Split::ALL
@@ -52,6 +57,200 @@ pub fn write_dataset_report(
         )?;
     }
     Ok(())
+}
+
+/// 43410 -> "43,410".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The statistics as Markdown: splits, labels per split, labels per example, lengths and
+/// truncation, split consistency with a plain reading of each p-value, associated label pairs,
+/// and the charts.
+fn dataset_markdown(stats: &DatasetStats, has_tokens: bool) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let total: usize = stats.split_sizes.iter().sum();
+    let _ = writeln!(s, "# Data set statistics\n");
+    let _ = writeln!(
+        s,
+        "{} labels; {} examples: {}.\n",
+        stats.labels.len(),
+        thousands(total),
+        stats
+            .splits
+            .iter()
+            .map(|x| format!("{} {}", x.split, thousands(x.examples)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(s, "## Labels per split\n");
+    let _ = writeln!(
+        s,
+        "Examples carrying each label, and its share of the split, by decreasing training count.\n"
+    );
+    let _ = writeln!(s, "| label | train | dev | test |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+    let mut order: Vec<usize> = (0..stats.labels.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(stats.splits[0].label_counts[i]));
+    for &i in &order {
+        let cells: Vec<String> = stats
+            .splits
+            .iter()
+            .map(|x| {
+                let n = x.label_counts[i];
+                format!(
+                    "{} ({:.2} %)",
+                    thousands(n),
+                    100.0 * n as f64 / x.examples.max(1) as f64
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", stats.labels[i], cells.join(" | "));
+    }
+    let _ = writeln!(s, "\n![examples per label](label_distribution.png)\n");
+    if stats.labels.iter().any(|l| l == "neutral") {
+        let _ = writeln!(
+            s,
+            "![examples per label without neutral](label_distribution_without_neutral.png)\n"
+        );
+    }
+    let _ = writeln!(s, "## Labels per example\n");
+    let _ = writeln!(s, "| split | 1 label | 2 labels | 3 or more |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+    for x in &stats.splits {
+        let cells: Vec<String> = x
+            .label_count_groups
+            .iter()
+            .map(|&k| {
+                format!(
+                    "{} ({:.1} %)",
+                    thousands(k),
+                    100.0 * k as f64 / x.examples.max(1) as f64
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", x.split, cells.join(" | "));
+    }
+    let _ = writeln!(s, "\n## Text lengths\n");
+    let _ = writeln!(
+        s,
+        "Characters are Unicode code points; tokens include the special tokens. Quantiles interpolate linearly; std is the population's.\n"
+    );
+    let limits: Vec<usize> = stats.splits[0]
+        .char_lengths
+        .truncation
+        .iter()
+        .map(|t| t.max_length)
+        .collect();
+    let over: Vec<String> = limits.iter().map(|m| format!("> {m}")).collect();
+    let _ = writeln!(
+        s,
+        "| split | unit | min | q25 | median | mean ± std | q75 | q90 | q95 | q99 | max | {} |",
+        over.join(" | ")
+    );
+    let _ = writeln!(s, "| --- | --- |{}", " ---: |".repeat(9 + limits.len()));
+    for x in &stats.splits {
+        let rows =
+            std::iter::once(("characters", &x.char_lengths)).chain(x.token_lengths.as_ref().map(|t| ("tokens", t)));
+        for (unit, l) in rows {
+            let truncated: Vec<String> = l
+                .truncation
+                .iter()
+                .map(|t| format!("{} ({:.3} %)", t.texts, 100.0 * t.rate))
+                .collect();
+            let _ = writeln!(
+                s,
+                "| {} | {unit} | {} | {:.0} | {:.0} | {:.1} ± {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} |",
+                x.split,
+                l.min,
+                l.q25,
+                l.median,
+                l.mean,
+                l.std,
+                l.q75,
+                l.q90,
+                l.q95,
+                l.q99,
+                l.max,
+                truncated.join(" | ")
+            );
+        }
+    }
+    let _ = writeln!(s, "\n![character lengths per split](char_lengths.png)\n");
+    if has_tokens {
+        let _ = writeln!(s, "![token lengths per split](token_lengths.png)\n");
+    }
+    let _ = writeln!(s, "## Split consistency\n");
+    let _ = writeln!(
+        s,
+        "Whether the splits look drawn from one distribution: χ² tests of independence (as `scipy.stats.chi2_contingency`) and two-sample Kolmogorov–Smirnov tests on character lengths (as `scipy.stats.ks_2samp`). A p-value above 0.05 finds no difference at the 5 % level.\n"
+    );
+    let _ = writeln!(s, "| test | statistic | dof | p-value | reading |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | --- |");
+    let reading = |p: f64| {
+        if p < 0.05 {
+            "the splits differ (p < 0.05)"
+        } else {
+            "no difference found"
+        }
+    };
+    let c = &stats.split_consistency;
+    for (name, test) in [
+        ("χ², split × label", &c.label_chi2),
+        ("χ², split × 1/2/3+ labels", &c.label_count_chi2),
+    ] {
+        match test {
+            Some(t) => {
+                let _ = writeln!(
+                    s,
+                    "| {name} | {:.3} | {} | {:.4} | {} |",
+                    t.statistic,
+                    t.dof,
+                    t.p_value,
+                    reading(t.p_value)
+                );
+            }
+            None => {
+                let _ = writeln!(s, "| {name} | | | | not computable: a split or group is empty |");
+            }
+        }
+    }
+    for t in &c.length_ks {
+        let _ = writeln!(
+            s,
+            "| KS, characters, {} vs {} ({}) | {:.4} | | {:.4} | {} |",
+            t.a,
+            t.b,
+            match t.method {
+                KsMethod::Exact => "exact",
+                KsMethod::Asymptotic => "asymptotic",
+            },
+            t.statistic,
+            t.p_value,
+            reading(t.p_value)
+        );
+    }
+    let _ = writeln!(s, "\n## Label co-occurrence\n");
+    let _ = writeln!(
+        s,
+        "Pairs carried together by at least 20 examples of all splits, by lift (P(a, b) / (P(a) P(b))); PMI is log2 of the lift.\n"
+    );
+    let _ = writeln!(s, "| label a | label b | together | lift | PMI |");
+    let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: |");
+    for (a, b, count, lift, pmi) in stats.top_pairs(20).into_iter().take(15) {
+        let _ = writeln!(s, "| {a} | {b} | {count} | {lift:.2} | {pmi:.2} |");
+    }
+    let _ = writeln!(s, "\n![co-occurrence](cooccurrence.png)");
+    s
 }
 
 fn write_tables(stats: &DatasetStats, out: &Path) -> Result<()> {
@@ -229,9 +428,15 @@ fn write_label_charts(stats: &DatasetStats, out: &Path) -> Result<()> {
             })
             .collect();
         let title = if keep_neutral {
-            format!("Examples per label, all {total} examples, by the example's number of labels")
+            format!(
+                "Examples per label, all {} examples, by the example's number of labels",
+                thousands(total)
+            )
         } else {
-            format!("Examples per label without neutral, all {total} examples, by number of labels")
+            format!(
+                "Examples per label without neutral, all {} examples, by number of labels",
+                thousands(total)
+            )
         };
         stacked_bar_chart(
             out.join(file),
