@@ -558,8 +558,8 @@ impl DatasetStats {
     }
 }
 
-/// 43410 -> "43,410".
-fn thousands(n: usize) -> String {
+/// A count with thousands separators: 43410 -> "43,410".
+pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
@@ -78,6 +79,42 @@ fn rows(n: usize) -> std::ops::Range<usize> {
     0..n.saturating_sub(1)
 }
 
+/// The axes of a horizontal bar chart: values 0..`x_max` across, one row per label down, the
+/// first label at the top.
+type CategoryChart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>;
+
+fn category_axes<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    labels: &[String],
+    x_max: f64,
+) -> std::result::Result<CategoryChart<'a, 'b>, String> {
+    let n = labels.len();
+    let mut plot = ChartBuilder::on(root)
+        .caption(title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(150)
+        .build_cartesian_2d(0f64..x_max, rows(n).into_segmented())
+        .map_err(err)?;
+    plot.configure_mesh()
+        .disable_y_mesh()
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_labels(n)
+        .y_label_formatter(&|v| match v {
+            // Row 0 at the bottom: the first label is drawn highest.
+            SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - i].clone(),
+            _ => String::new(),
+        })
+        .x_desc(x_label)
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(err)?;
+    Ok(plot)
+}
+
 /// A horizontal bar chart: one labelled bar per category, top to bottom in the given order.
 #[derive(Debug, Clone)]
 pub struct BarChart<'a> {
@@ -115,27 +152,7 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
     let x_max = if reach > 0.0 { reach * 1.15 } else { 1.0 };
     let height = 110 + 22 * n as u32;
     draw_png(path.as_ref(), (1000, height), |root| {
-        let mut plot = ChartBuilder::on(root)
-            .caption(chart.title, (FONT, 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(150)
-            .build_cartesian_2d(0f64..x_max, rows(n).into_segmented())
-            .map_err(err)?;
-        let labels = chart.labels;
-        plot.configure_mesh()
-            .disable_y_mesh()
-            .x_label_formatter(&|v| tick_label(*v))
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                // Row 0 at the top: the first category is drawn highest.
-                SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - i].clone(),
-                _ => String::new(),
-            })
-            .x_desc(chart.x_label)
-            .label_style((FONT, 13))
-            .draw()
-            .map_err(err)?;
+        let mut plot = category_axes(root, chart.title, chart.x_label, chart.labels, x_max)?;
         let default = (70, 110, 190);
         plot.draw_series(chart.values.iter().enumerate().map(|(i, &v)| {
             let (r, g, b) = chart.colors.as_ref().and_then(|c| c.get(i).copied()).unwrap_or(default);
@@ -240,26 +257,7 @@ pub fn stacked_bar_chart(path: impl AsRef<Path>, chart: &StackedBarChart<'_>) ->
     let x_max = if max > 0.0 { max * 1.15 } else { 1.0 };
     let height = 110 + 22 * n as u32;
     draw_png(path.as_ref(), (1000, height), |root| {
-        let mut plot = ChartBuilder::on(root)
-            .caption(chart.title, (FONT, 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(150)
-            .build_cartesian_2d(0f64..x_max, rows(n).into_segmented())
-            .map_err(err)?;
-        let labels = chart.labels;
-        plot.configure_mesh()
-            .disable_y_mesh()
-            .x_label_formatter(&|v| tick_label(*v))
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - i].clone(),
-                _ => String::new(),
-            })
-            .x_desc(chart.x_label)
-            .label_style((FONT, 13))
-            .draw()
-            .map_err(err)?;
+        let mut plot = category_axes(root, chart.title, chart.x_label, chart.labels, x_max)?;
         let mut start = vec![0.0f64; n];
         for segment in chart.segments {
             let color = RGBColor(segment.color.0, segment.color.1, segment.color.2);

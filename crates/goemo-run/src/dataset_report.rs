@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use goemo_data::{Dataset, DatasetStats, KsMethod, LengthStats, Split};
+use goemo_data::{thousands, Dataset, DatasetStats, KsMethod, LengthStats, Split};
 use goemo_fs::write_json_atomic;
 use goemo_report::{
     heatmap, line_chart, stacked_bar_chart, write_csv_atomic, BarSegment, Heatmap, LegendPosition, LineChart, Series,
@@ -57,19 +57,6 @@ pub fn write_dataset_report(
         )?;
     }
     Ok(())
-}
-
-/// 43410 -> "43,410".
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The statistics as Markdown: splits, labels per split, labels per example, lengths and
