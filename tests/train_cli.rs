@@ -156,6 +156,13 @@ fn artifacts_and_kill_resume() {
     ] {
         assert_eq!(resumed[key], m[key], "{key} differs after kill and resume");
     }
+    // Two event files, read as one run: every step once (the restart marker drops the steps the
+    // killed run logged after its last saved state).
+    let files = std::fs::read_dir(out.path().join("killed/tensorboard"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 2);
+    check_tensorboard(&out.path().join("killed/tensorboard"), &resumed);
 }
 
 /// The run's TensorBoard events as the `tensorboard` Python package reads them: a loss and a

@@ -15,7 +15,7 @@ pub use charts::{
     BarSegment, Heatmap, Histogram, IntervalChart, IntervalRow, LegendPosition, LineChart, Series, StackedBarChart,
 };
 
-pub use tensorboard::{read_events, Event, EventWhat, EventWriter, Summary, SummaryValue};
+pub use tensorboard::{read_events, Event, EventWhat, EventWriter, SessionLog, Summary, SummaryValue, SESSION_START};
 
 use std::path::PathBuf;
 

@@ -21,7 +21,7 @@ pub struct Event {
     pub wall_time: f64,
     #[prost(int64, tag = "2")]
     pub step: i64,
-    #[prost(oneof = "EventWhat", tags = "3, 5")]
+    #[prost(oneof = "EventWhat", tags = "3, 5, 7")]
     pub what: Option<EventWhat>,
 }
 
@@ -32,7 +32,21 @@ pub enum EventWhat {
     FileVersion(String),
     #[prost(message, tag = "5")]
     Summary(Summary),
+    #[prost(message, tag = "7")]
+    SessionLog(SessionLog),
 }
+
+/// `tensorflow.SessionLog`: a START at step s makes TensorBoard drop the events of steps ≥ s
+/// written before it (a run resumed from an earlier state).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SessionLog {
+    /// 1: START.
+    #[prost(int32, tag = "1")]
+    pub status: i32,
+}
+
+/// `SessionLog.START`.
+pub const SESSION_START: i32 = 1;
 
 /// `tensorflow.Summary`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -121,7 +135,7 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
-    /// Creates `dir` if needed and a new `events.out.tfevents.<seconds>.<host>.<pid>.goemo` file
+    /// Creates `dir` if needed and a new `events.out.tfevents.<seconds>.<host>.<µs>.<pid>.goemo` file
     /// in it, starting with the version event. A resumed run gets a file of its own next to the
     /// first; TensorBoard reads a folder's files as one run.
     pub fn create(dir: &Path) -> Result<Self> {
@@ -132,9 +146,12 @@ impl EventWriter {
             .ok()
             .filter(|h| !h.is_empty() && !h.contains('/'))
             .unwrap_or_else(|| "localhost".into());
+        // TensorBoard reads a folder's files in name order: the microseconds keep a resumed
+        // run's file after the interrupted one's even within the same second.
         let name = format!(
-            "events.out.tfevents.{}.{host}.{}.goemo",
+            "events.out.tfevents.{}.{host}.{:06}.{}.goemo",
             wall_time as u64,
+            ((wall_time.fract()) * 1e6) as u32,
             std::process::id()
         );
         let path = dir.join(name);
@@ -186,6 +203,17 @@ impl EventWriter {
             step: step as i64,
             what: Some(EventWhat::Summary(Summary { value })),
         })
+    }
+
+    /// Marks a restart at `step` (the first step a resumed run will log): TensorBoard then drops
+    /// the events of steps ≥ `step` that the interrupted run wrote.
+    pub fn restart(&mut self, step: u64) -> Result<()> {
+        self.write(&Event {
+            wall_time: now(),
+            step: step as i64,
+            what: Some(EventWhat::SessionLog(SessionLog { status: SESSION_START })),
+        })?;
+        self.flush()
     }
 
     /// Pushes what was written to the file, so that a running TensorBoard sees it.

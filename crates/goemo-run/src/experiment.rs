@@ -325,6 +325,9 @@ impl Experiment {
         if self.resume && trainer.resume()? {
             let step = trainer.state().step;
             self.say(&format!("resumed at step {step} from {}", state_dir.display()));
+            if let Some(events) = events.as_deref_mut() {
+                events.restart(step + 1)?;
+            }
         }
         let mut log_error = None;
         let mut event_error = None;
@@ -344,8 +347,9 @@ impl Experiment {
                             ("train/examples_per_second", step.examples_per_s),
                         ],
                     )
-                    // A running TensorBoard sees the curve grow every few seconds.
-                    .and_then(|()| if step.step % 20 == 0 { events.flush() } else { Ok(()) });
+                    // Every step reaches the file: a run killed after saving its state leaves no
+                    // gap before the steps its resumption logs (a write per step is negligible).
+                    .and_then(|()| events.flush());
                 if let Err(e) = written {
                     event_error.get_or_insert(e);
                 }
