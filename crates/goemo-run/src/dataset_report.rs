@@ -460,7 +460,8 @@ fn write_label_charts(stats: &DatasetStats, out: &Path) -> Result<()> {
 }
 
 /// Share of each split's texts per bin of lengths, one line per split, so that splits of
-/// different sizes compare; the x axis ends at the 99.9th percentile of all lengths.
+/// different sizes compare; the x axis ends at the 99.9th percentile of all lengths, or past the
+/// truncation line.
 fn length_chart(
     path: &Path,
     title: &str,
@@ -471,11 +472,12 @@ fn length_chart(
 ) -> Result<()> {
     let mut all: Vec<usize> = lengths.iter().flatten().copied().collect();
     all.sort_unstable();
+    // Room right of the truncation line for the legend in the upper right corner.
     let x_end = all
         .get(((all.len() as f64 * 0.999) as usize).min(all.len().saturating_sub(1)))
         .copied()
         .unwrap_or(1)
-        .max(marker.unwrap_or(0) + bin_width)
+        .max(marker.map_or(0, |m| m + m / 3))
         + bin_width;
     let bins = x_end / bin_width + 1;
     let mut series: Vec<Series> = Split::ALL
