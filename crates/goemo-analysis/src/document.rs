@@ -82,30 +82,18 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
     }
     per_model_csv(
         &out.join("thresholds.csv"),
-        &[
-            "strategy",
-            "f1_micro",
-            "f1_macro",
-            "precision_micro",
-            "precision_macro",
-            "recall_micro",
-            "recall_macro",
-            "never_predicted",
-        ],
+        &columns("strategy", &["never_predicted"]),
         slices(&c.thresholds),
         |r| {
             let mut cells = vec![r.strategy.clone()];
-            cells.extend(
-                [
-                    r.f1_micro,
-                    r.f1_macro,
-                    r.precision_micro,
-                    r.precision_macro,
-                    r.recall_micro,
-                    r.recall_macro,
-                ]
-                .map(|v| format!("{v:.6}")),
-            );
+            cells.extend(rate_cells([
+                r.f1_micro,
+                r.f1_macro,
+                r.precision_micro,
+                r.precision_macro,
+                r.recall_micro,
+                r.recall_macro,
+            ]));
             cells.push(r.never_predicted.to_string());
             cells
         },
@@ -202,6 +190,20 @@ fn slices<R>(map: &BTreeMap<String, Vec<R>>) -> impl Iterator<Item = (&String, &
 }
 
 /// One CSV of every model's rows: a `model` column, then `header`'s columns from `cells`.
+/// The header of a table of thresholded rates: `first`, then F1, precision and recall (micro,
+/// macro: the order of [`METRICS`] after the AUCs), then `last`.
+fn columns<'a>(first: &'a str, last: &[&'a str]) -> Vec<&'a str> {
+    std::iter::once(first)
+        .chain(METRICS[2..].iter().copied())
+        .chain(last.iter().copied())
+        .collect()
+}
+
+/// F1, precision and recall (micro, macro) as the cells of [`columns`].
+fn rate_cells(rates: [f64; 6]) -> [String; 6] {
+    rates.map(|v| format!("{v:.6}"))
+}
+
 fn per_model_csv<'a, R: 'a>(
     path: &Path,
     header: &[&str],
@@ -297,31 +299,18 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
     }
     per_model_csv(
         &out.join("threshold_sweep.csv"),
-        &[
-            "threshold",
-            "f1_micro",
-            "f1_macro",
-            "precision_micro",
-            "precision_macro",
-            "recall_micro",
-            "recall_macro",
-            "labels_predicted",
-            "mean_labels_per_example",
-        ],
+        &columns("threshold", &["labels_predicted", "mean_labels_per_example"]),
         slices(&c.sweep),
         |r| {
             let mut cells = vec![format!("{:.2}", r.threshold)];
-            cells.extend(
-                [
-                    r.f1_micro,
-                    r.f1_macro,
-                    r.precision_micro,
-                    r.precision_macro,
-                    r.recall_micro,
-                    r.recall_macro,
-                ]
-                .map(|v| format!("{v:.6}")),
-            );
+            cells.extend(rate_cells([
+                r.f1_micro,
+                r.f1_macro,
+                r.precision_micro,
+                r.precision_macro,
+                r.recall_micro,
+                r.recall_macro,
+            ]));
             cells.push(r.labels_predicted.to_string());
             cells.push(format!("{:.6}", r.mean_labels_per_example));
             cells
