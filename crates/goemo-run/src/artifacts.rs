@@ -30,17 +30,10 @@ pub fn write_evaluation_events(events: &mut EventWriter, outcome: &RunOutcome) -
     };
     let training = &outcome.training;
     let mut evaluations: Vec<(u64, Vec<(String, f64)>)> = training
-        .history
-        .iter()
-        .map(|e| (e.steps, metrics("dev", &e.dev, Some(e.dev_loss))))
-        .chain(
-            training
-                .evaluations
-                .iter()
-                .map(|e| (e.step, metrics("dev", &e.dev, Some(e.dev_loss)))),
-        )
+        .dev_evaluations()
+        .into_iter()
+        .map(|(step, loss, dev)| (step, metrics("dev", dev, Some(loss))))
         .collect();
-    evaluations.sort_by_key(|e| e.0);
     evaluations.push((training.steps, metrics("test", &outcome.test, None)));
     for (step, values) in &evaluations {
         let values: Vec<(&str, f64)> = values.iter().map(|(t, v)| (t.as_str(), *v)).collect();
@@ -84,28 +77,33 @@ pub fn write_predictions(
     Ok(write_csv_atomic(path, &header, rows)?)
 }
 
+/// The steps of `train_log.jsonl` in step order. Lines that do not parse (a line cut by a kill
+/// before a resume) are left out; a step logged twice (by a killed run after its last saved
+/// state, then by its resumption) keeps the later line. No file: no steps.
+fn read_step_log(path: &Path) -> Vec<StepLog> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return vec![];
+    };
+    let by_step: std::collections::BTreeMap<u64, StepLog> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<StepLog>(l).ok())
+        .map(|s| (s.step, s))
+        .collect();
+    by_step.into_values().collect()
+}
+
 /// The training curves against the optimiser step, in three panels: the training loss of every
 /// step (`train_log.jsonl`, the mean over the epoch so far) with each dev evaluation's loss, the
 /// learning rate, and each dev evaluation's micro and macro ROC AUC.
 pub fn write_training_curves(path: &Path, log: &Path, training: &TrainOutcome) -> Result<()> {
-    // Lines that do not parse (a line cut by a kill before a resume) are left out.
-    let steps: Vec<StepLog> = std::fs::read_to_string(log)
-        .map(|text| text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
-        .unwrap_or_default();
+    let steps = read_step_log(log);
     /// A dev evaluation: step, loss, micro and macro AUC.
     struct Evaluated(f64, f64, Option<f64>, Option<f64>);
-    let mut evaluations: Vec<Evaluated> = training
-        .history
-        .iter()
-        .map(|e| Evaluated(e.steps as f64, e.dev_loss, e.dev.auc_micro, e.dev.auc_macro))
-        .chain(
-            training
-                .evaluations
-                .iter()
-                .map(|e| Evaluated(e.step as f64, e.dev_loss, e.dev.auc_micro, e.dev.auc_macro)),
-        )
+    let evaluations: Vec<Evaluated> = training
+        .dev_evaluations()
+        .into_iter()
+        .map(|(step, loss, dev)| Evaluated(step as f64, loss, dev.auc_micro, dev.auc_macro))
         .collect();
-    evaluations.sort_by(|a, b| a.0.total_cmp(&b.0));
     let last = steps
         .iter()
         .map(|s| s.step as f64)
@@ -300,4 +298,39 @@ pub fn write_report_md(
     md += &classes.iter().rev().take(5).map(line).collect::<String>();
     md += "\n![per-emotion F1](per_emotion_f1.png)\n";
     Ok(write_atomic(path, |w| w.write_all(md.as_bytes()))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_log_keeps_each_step_once_the_later_line_winning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train_log.jsonl");
+        let line = |step: u64, loss: f64| {
+            serde_json::to_string(&StepLog {
+                epoch: 0,
+                step,
+                loss,
+                lr: 1e-4,
+                examples_per_s: 100.0,
+            })
+            .unwrap()
+        };
+        // Steps 1-3 by a run killed after saving at step 2, a cut line, then the resumption.
+        let text = [
+            line(1, 0.9),
+            line(2, 0.8),
+            line(3, 0.7),
+            "{\"epoch\": 0, \"st".into(),
+            line(3, 0.6),
+            line(4, 0.5),
+        ];
+        std::fs::write(&path, text.join("\n")).unwrap();
+        let steps = read_step_log(&path);
+        let got: Vec<(u64, f64)> = steps.iter().map(|s| (s.step, s.loss)).collect();
+        assert_eq!(got, [(1, 0.9), (2, 0.8), (3, 0.6), (4, 0.5)]);
+        assert!(read_step_log(&dir.path().join("missing.jsonl")).is_empty());
+    }
 }

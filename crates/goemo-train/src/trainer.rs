@@ -217,6 +217,21 @@ pub struct TrainOutcome {
     pub steps: u64,
 }
 
+impl TrainOutcome {
+    /// Every dev evaluation in step order, those at epoch ends and those inside epochs: the step
+    /// it came after, the dev loss and the dev metrics.
+    pub fn dev_evaluations(&self) -> Vec<(u64, f64, &MetricReport)> {
+        let mut all: Vec<(u64, f64, &MetricReport)> = self
+            .history
+            .iter()
+            .map(|e| (e.steps, e.dev_loss, &e.dev))
+            .chain(self.evaluations.iter().map(|e| (e.step, e.dev_loss, &e.dev)))
+            .collect();
+        all.sort_by_key(|e| e.0);
+        all
+    }
+}
+
 /// What the loop reports after each optimiser step (a line of `train_log.jsonl`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepLog {
