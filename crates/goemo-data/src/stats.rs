@@ -171,17 +171,19 @@ pub struct Cooccurrence {
 }
 
 impl Cooccurrence {
-    /// Co-occurrence of `n_labels` labels over `examples`.
-    pub fn compute(examples: &[Example], n_labels: usize) -> Self {
+    /// Co-occurrence of `n_labels` labels over `examples` (one split, or several chained).
+    pub fn compute<'a>(examples: impl IntoIterator<Item = &'a Example>, n_labels: usize) -> Self {
         let mut counts = Array2::<usize>::zeros((n_labels, n_labels));
+        let mut n = 0usize;
         for e in examples {
+            n += 1;
             for &i in &e.labels {
                 for &j in &e.labels {
                     counts[[i, j]] += 1;
                 }
             }
         }
-        let n = examples.len() as f64;
+        let n = n as f64;
         let marginal = |i: usize| counts[[i, i]] as f64;
         let conditional = Array2::from_shape_fn((n_labels, n_labels), |(i, j)| counts[[i, j]] as f64 / marginal(i));
         let lift = Array2::from_shape_fn((n_labels, n_labels), |(i, j)| {
@@ -236,6 +238,7 @@ impl SplitStats {
         split: Split,
         examples: &[Example],
         n_labels: usize,
+        char_lengths: &[usize],
         token_lengths: Option<&[usize]>,
         truncation_lengths: &[usize],
     ) -> Self {
@@ -252,7 +255,6 @@ impl SplitStats {
                 }
             }
         }
-        let chars: Vec<usize> = examples.iter().map(|e| e.text.chars().count()).collect();
         SplitStats {
             split: split.name().to_string(),
             examples: examples.len(),
@@ -260,7 +262,7 @@ impl SplitStats {
             labels_per_example,
             label_count_groups,
             label_counts_by_group,
-            char_lengths: LengthStats::from_lengths(&chars, truncation_lengths),
+            char_lengths: LengthStats::from_lengths(char_lengths, truncation_lengths),
             token_lengths: token_lengths.map(|l| LengthStats::from_lengths(l, truncation_lengths)),
         }
     }
@@ -295,7 +297,11 @@ pub struct SplitConsistency {
 }
 
 impl SplitConsistency {
-    fn compute(splits: &[SplitStats], char_lengths: &[Vec<f64>]) -> Self {
+    fn compute(splits: &[SplitStats], char_lengths: &[Vec<usize>]) -> Self {
+        let char_lengths: Vec<Vec<f64>> = char_lengths
+            .iter()
+            .map(|l| l.iter().map(|&n| n as f64).collect())
+            .collect();
         let n_labels = splits.first().map_or(0, |s| s.label_counts.len());
         let carried: Vec<usize> = (0..n_labels)
             .filter(|&l| splits.iter().any(|s| s.label_counts[l] > 0))
@@ -504,6 +510,11 @@ impl DatasetStats {
         }
         let mut truncation_lengths = TRUNCATION_LENGTHS.to_vec();
         truncation_lengths.push(max_length);
+        // Unicode scalar values per text, for the summaries and the KS tests.
+        let char_lengths: Vec<Vec<usize>> = Split::ALL
+            .iter()
+            .map(|&s| dataset.split(s).iter().map(|e| e.text.chars().count()).collect())
+            .collect();
         let splits: Vec<SplitStats> = Split::ALL
             .iter()
             .enumerate()
@@ -512,14 +523,11 @@ impl DatasetStats {
                     s,
                     dataset.split(s),
                     c,
+                    &char_lengths[i],
                     token_lengths.map(|l| l[i].as_slice()),
                     &truncation_lengths,
                 )
             })
-            .collect();
-        let char_lengths: Vec<Vec<f64>> = Split::ALL
-            .iter()
-            .map(|&s| dataset.split(s).iter().map(|e| e.text.chars().count() as f64).collect())
             .collect();
         let n_train = dataset.train.len();
         let label_counts = dataset
@@ -535,16 +543,12 @@ impl DatasetStats {
                 train_fraction: splits[0].label_counts[i] as f64 / n_train.max(1) as f64,
             })
             .collect();
-        let all: Vec<Example> = Split::ALL
-            .iter()
-            .flat_map(|&s| dataset.split(s).iter().cloned())
-            .collect();
         let train_counts = &splits[0].label_counts;
         Ok(DatasetStats {
             labels: dataset.labels.names().to_vec(),
             split_sizes: [dataset.train.len(), dataset.dev.len(), dataset.test.len()],
             label_counts,
-            cooccurrence: Cooccurrence::compute(&all, c),
+            cooccurrence: Cooccurrence::compute(Split::ALL.iter().flat_map(|&s| dataset.split(s)), c),
             split_consistency: SplitConsistency::compute(&splits, &char_lengths),
             class_weights_inverse: class_weights(train_counts, n_train, ClassWeighting::Inverse),
             class_weights_sqrt_inverse: class_weights(train_counts, n_train, ClassWeighting::SqrtInverse),
