@@ -233,11 +233,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masked_crc_matches_tensorflow() {
-        // The CRC-32C check value, then TFRecord's mask: rotate right by 15, add 0xa282ead8.
-        assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
-        let crc: u32 = 0xe306_9283;
-        assert_eq!(masked_crc(b"123456789"), crc.rotate_right(15).wrapping_add(0xa282_ead8));
+    fn masked_crc_matches_tensorboard() {
+        // tensorboard.summary.writer.record_writer.masked_crc32c of the same bytes.
+        assert_eq!(masked_crc(b"123456789"), 0xc78a_b0e5);
+        assert_eq!(masked_crc(&0u64.to_le_bytes()), 0x0798_0329);
+        assert_eq!(masked_crc(b""), 0xa282_ead8);
     }
 
     #[test]
