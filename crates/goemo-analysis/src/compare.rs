@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use goemo_metrics::{paired_bootstrap, BootstrapOptions, EvalData, Headline, MetricReport};
+use goemo_metrics::{paired_bootstrap, BootstrapOptions, EvalData, Headline, MetricReport, ReliabilityBin};
 use goemo_threshold::{threshold_sweep, F1Average, Global, OptimalGlobal, PerClass, SweepRow, ThresholdStrategy, TopK};
-use ndarray::{Array2, Axis};
+use ndarray::Axis;
 use serde::Serialize;
 
-use crate::stats::{brier, combos, cooccurrence_pairs, ece, reliability, Combo, PairStats, ReliabilityBin};
+use crate::stats::{combos, cooccurrence_pairs, Combo, PairStats};
 use crate::{Result, RunFolder};
 use goemo_stats::welch_t_test;
 
@@ -268,7 +268,7 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
             name.clone(),
             threshold_sweep(first.test.probabilities.view(), first.test.targets.view())?,
         );
-        out.calibration.insert(name.clone(), calibration(first));
+        out.calibration.insert(name.clone(), calibration(first)?);
         let t = &first.test;
         out.combos.insert(
             name.clone(),
@@ -539,31 +539,31 @@ fn strategies(run: &RunFolder) -> Result<Vec<StrategyRow>> {
     Ok(rows)
 }
 
-fn calibration(run: &RunFolder) -> CalibrationSummary {
+/// Brier and ECE per class and their means, Brier on every cell (micro), as goemo-metrics'
+/// `calibration` computes them.
+fn calibration(run: &RunFolder) -> Result<CalibrationSummary> {
     let t = &run.test;
+    let (classes, micro) = goemo_metrics::calibration(t.probabilities.view(), t.targets.view())?;
     let per_class: Vec<ClassCalibration> = t
         .labels
         .iter()
+        .zip(classes)
         .enumerate()
-        .map(|(j, label)| ClassCalibration {
+        .map(|(j, (label, c))| ClassCalibration {
             label: label.clone(),
-            brier: brier(t.probabilities.column(j), t.targets.column(j)),
-            ece: ece(t.probabilities.column(j), t.targets.column(j)),
+            brier: c.brier,
+            ece: c.ece,
             support: t.targets.column(j).iter().filter(|&&v| v).count(),
-            bins: reliability(t.probabilities.column(j), t.targets.column(j)),
+            bins: c.bins,
         })
         .collect();
-    let flat_p = Array2::from_shape_vec((t.probabilities.len(), 1), t.probabilities.iter().copied().collect())
-        .expect("a column of every value");
-    let flat_y = Array2::from_shape_vec((t.targets.len(), 1), t.targets.iter().copied().collect())
-        .expect("a column of every value");
     let k = per_class.len().max(1) as f64;
-    CalibrationSummary {
-        brier_micro: brier(flat_p.column(0), flat_y.column(0)),
+    Ok(CalibrationSummary {
+        brier_micro: micro.brier,
         brier_macro: per_class.iter().map(|c| c.brier).sum::<f64>() / k,
         ece_macro: per_class.iter().map(|c| c.ece).sum::<f64>() / k,
         per_class,
-    }
+    })
 }
 
 /// The rows of `model`'s test set in `baseline`'s order, matched by id; why not, when the

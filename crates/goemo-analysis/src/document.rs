@@ -368,7 +368,7 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
                     .bins
                     .iter()
                     .filter(|b| b.count > 0)
-                    .map(|b| (b.mean_probability, b.observed_rate))
+                    .map(|b| (b.mean_score, b.fraction_positive))
                     .collect(),
                 color,
                 dashed: false,

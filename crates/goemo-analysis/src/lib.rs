@@ -17,7 +17,7 @@ pub use document::write_report;
 pub use ensemble::{average, ensemble, Ensemble, ENSEMBLE_FILE};
 pub use goemo_stats::{welch_t_test, WelchTest};
 pub use run::{Predictions, RunFolder};
-pub use stats::{brier, combos, cooccurrence_pairs, ece, reliability, Combo, PairStats, ReliabilityBin};
+pub use stats::{combos, cooccurrence_pairs, Combo, PairStats};
 
 use std::path::PathBuf;
 

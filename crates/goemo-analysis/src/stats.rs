@@ -1,64 +1,11 @@
-//! The statistics of the document that goemo-metrics does not have: calibration (Brier, ECE),
-//! label combinations, label-pair co-occurrence and Welch's t-test. Each is the definition of
-//! scikit-learn, scipy or numpy named in its comment (tested against them on fixtures).
+//! The statistics of the document that goemo-metrics and goemo-stats do not have: label
+//! combinations and label-pair co-occurrence. Each is the definition of scikit-learn or numpy
+//! named in its comment (tested against them on fixtures).
 
 use std::collections::HashMap;
 
-use ndarray::{ArrayView1, ArrayView2, Axis};
+use ndarray::{ArrayView2, Axis};
 use serde::Serialize;
-
-/// `sklearn.metrics.brier_score_loss`: the mean squared difference of probability and outcome.
-pub fn brier(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> f64 {
-    let n = probabilities.len().max(1) as f64;
-    probabilities
-        .iter()
-        .zip(targets)
-        .map(|(p, &y)| (p - f64::from(u8::from(y))).powi(2))
-        .sum::<f64>()
-        / n
-}
-
-/// One of the 10 equal-width probability bins of a reliability diagram.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReliabilityBin {
-    /// The bin's lower edge (0.0, 0.1, ..., 0.9).
-    pub lower: f64,
-    pub count: usize,
-    /// Mean predicted probability and observed rate of the bin's examples (NaN when empty).
-    pub mean_probability: f64,
-    pub observed_rate: f64,
-}
-
-/// The 10 equal-width bins (bin = floor(10·p), 1.0 in the last) of a reliability diagram.
-pub fn reliability(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> Vec<ReliabilityBin> {
-    let mut bins = [(0usize, 0.0f64, 0.0f64); 10];
-    for (&p, &y) in probabilities.iter().zip(targets) {
-        let b = ((10.0 * p).floor() as usize).min(9);
-        bins[b].0 += 1;
-        bins[b].1 += p;
-        bins[b].2 += f64::from(u8::from(y));
-    }
-    bins.iter()
-        .enumerate()
-        .map(|(i, &(count, p, y))| ReliabilityBin {
-            lower: i as f64 / 10.0,
-            count,
-            mean_probability: p / count as f64,
-            observed_rate: y / count as f64,
-        })
-        .collect()
-}
-
-/// Expected calibration error with 10 equal-width bins (bin = floor(10·p), 1.0 in the last):
-/// Σ n_b / N · |mean(y)_b − mean(p)_b|.
-pub fn ece(probabilities: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> f64 {
-    let n = probabilities.len().max(1) as f64;
-    reliability(probabilities, targets)
-        .iter()
-        .filter(|b| b.count > 0)
-        .map(|b| b.count as f64 / n * (b.observed_rate - b.mean_probability).abs())
-        .sum()
-}
 
 /// One combination of true labels and how the predictions matched it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -170,16 +117,6 @@ pub fn cooccurrence_pairs(
 mod tests {
     use super::*;
     use ndarray::array;
-
-    #[test]
-    fn calibration_by_hand() {
-        let p = array![0.05, 0.15, 0.95, 1.0];
-        let y = array![false, true, true, true];
-        assert!((brier(p.view(), y.view()) - (0.0025 + 0.7225 + 0.0025) / 4.0).abs() < 1e-12);
-        // Bins 0, 1 and 9: |0 − 0.05| / 4 + |1 − 0.15| / 4 + 2 |1 − 0.975| / 4.
-        let want = 0.05 / 4.0 + 0.85 / 4.0 + 2.0 * 0.025 / 4.0;
-        assert!((ece(p.view(), y.view()) - want).abs() < 1e-12);
-    }
 
     #[test]
     fn combos_count_sets_and_their_matches() {

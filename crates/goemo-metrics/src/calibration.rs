@@ -108,4 +108,14 @@ mod tests {
         assert_eq!(c.bins[9].count, 2);
         assert!(c.bins[4].mean_score.is_nan());
     }
+
+    #[test]
+    fn a_bin_of_its_own_for_each_tenth() {
+        // Bins 0, 1 and 9: |0 − 0.05| / 4 + |1 − 0.15| / 4 + 2 |1 − 0.975| / 4.
+        let pairs = [(0.05, false), (0.15, true), (0.95, true), (1.0, true)];
+        let c = Calibration::compute(pairs.into_iter());
+        assert!((c.brier - (0.0025 + 0.7225 + 0.0025) / 4.0).abs() < 1e-12);
+        let want = 0.05 / 4.0 + 0.85 / 4.0 + 2.0 * 0.025 / 4.0;
+        assert!((c.ece - want).abs() < 1e-12);
+    }
 }
