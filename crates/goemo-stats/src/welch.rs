@@ -42,7 +42,7 @@ pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<WelchTest> {
     }
     let statistic = (ma - mb) / (sa + sb).sqrt();
     let dof = (sa + sb).powi(2) / (sa * sa / (na - 1.0) + sb * sb / (nb - 1.0));
-    let p_value = regularized_incomplete_beta(dof / (dof + statistic * statistic), dof / 2.0, 0.5);
+    let p_value = 2.0 * student_t_sf(statistic.abs(), dof);
     Some(WelchTest {
         statistic,
         dof,
