@@ -1,0 +1,64 @@
+//! Post-hoc calibration of multi-label scores: a model's per-label probabilities mapped, label
+//! by label, to probabilities that match observed frequencies. Fitted on dev only, stored with
+//! the model (`calibration.json`) and applied wherever a score leaves goemo.
+//!
+//! Three [`CalibrationMethod`]s, equal to scikit-learn's (`CalibratedClassifierCV` with
+//! `method="temperature"`, `"sigmoid"` and `"isotonic"`); [`Auto`] chooses one per label by
+//! cross-validated log loss on dev. Fitting gives a [`Calibrator`], the analogue of
+//! `goemo_threshold::Thresholds`: it serialises, and maps any scores.
+//!
+//! ```
+//! use goemo_calibration::{Calibrator, Platt};
+//! use ndarray::array;
+//!
+//! // Scores twice as high as the frequencies they stand for.
+//! let dev_scores = array![[0.2], [0.2], [0.2], [0.2], [0.6], [0.6], [0.6], [0.6]];
+//! let dev_targets = array![[false], [false], [false], [false], [true], [false], [false], [true]];
+//! let labels = vec!["joy".to_string()];
+//! let calibrator = Calibrator::fit(&Platt, dev_scores.view(), dev_targets.view(), &labels)?;
+//! let calibrated = calibrator.apply(array![[0.2], [0.6]].view())?;
+//! assert!(calibrated[[0, 0]] < 0.2 && calibrated[[1, 0]] < 0.6);
+//! # Ok::<(), goemo_calibration::CalibrationError>(())
+//! ```
+
+mod calibrator;
+mod isotonic;
+mod methods;
+mod optimize;
+
+pub use calibrator::{Calibrator, LabelCalibration, CALIBRATION_FILE};
+pub use isotonic::{isotonic_regression, IsotonicFit};
+pub use methods::{
+    log_loss, Auto, CalibrationMethod, Fitted, Isotonic, LabelCalibrator, MethodKind, Platt, Temperature, AUTO_FOLDS,
+};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CalibrationError {
+    /// Scores and targets of different shapes, or no rows.
+    #[error("calibration input: {0}")]
+    Input(String),
+    /// A score outside `[0, 1]` or not finite.
+    #[error("score at row {row}, column {col} is {value}: calibration maps probabilities in [0, 1]")]
+    NotAProbability { row: usize, col: usize, value: f64 },
+    /// A fitted map that would reverse a label's ranking.
+    #[error("label {label:?}: {message}")]
+    Label { label: String, message: String },
+    /// An unknown method name.
+    #[error("unknown calibration method {0:?}: none, temperature, platt, isotonic or auto")]
+    UnknownMethod(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: std::path::PathBuf, message: String },
+    #[error(transparent)]
+    Write(#[from] goemo_fs::FsError),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = CalibrationError> = std::result::Result<T, E>;
