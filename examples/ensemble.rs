@@ -1,5 +1,5 @@
 //! An ensemble of trained runs: the members' dev and test probabilities averaged per example,
-//! thresholds fitted on the averaged dev set, and a run folder that `report` and `evaluate` read
+//! the mean calibrated and thresholds fitted on the averaged dev set, and a run folder that `report` and `evaluate` read
 //! and that `predict` and `serve` load (`checkpoint/ensemble.json` lists the members).
 //!
 //! ```text
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use goemo::analysis::{ensemble, RunFolder};
+use goemo::calibration::MethodKind;
 use goemo::threshold::parse_strategy;
 
 #[derive(Parser, Debug)]
@@ -28,6 +29,10 @@ struct Cli {
     threshold: f64,
     #[arg(long, default_value_t = 1)]
     top_k: usize,
+    /// Calibration of the averaged probabilities, fitted on averaged dev: none, temperature,
+    /// platt, isotonic or auto (per label, temperature or Platt by cross-validated log loss).
+    #[arg(long, default_value_t = MethodKind::Auto)]
+    calibration: MethodKind,
 }
 
 fn main() {
@@ -40,13 +45,19 @@ fn main() {
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let runs = cli.runs.iter().map(RunFolder::read).collect::<Result<Vec<_>, _>>()?;
     let strategy = parse_strategy(&cli.threshold_strategy, cli.threshold, cli.top_k, None)?;
-    let ens = ensemble(&runs, strategy.as_ref())?;
+    let ens = ensemble(&runs, strategy.as_ref(), cli.calibration)?;
     let record = ens.write(&cli.out, &runs)?;
     let metric = |split: &str, key: &str| record[split][key].as_f64().map_or("-".into(), |v| format!("{v:.4}"));
+    let c = &ens.calibration;
     println!(
-        "{} members; thresholds {} fitted on averaged dev",
+        "{} members; calibration {} and thresholds {} fitted on averaged dev",
         runs.len(),
+        ens.calibrator.describe(),
         ens.strategy
+    );
+    println!(
+        "test Brier {:.4} -> {:.4} (label frequencies {:.4}), ECE {:.4} -> {:.4}",
+        c.before.micro.brier, c.after.micro.brier, c.baseline_brier_mean, c.before.micro.ece, c.after.micro.ece
     );
     println!("| split | micro AUC | macro AUC | micro F1 | macro F1 |");
     println!("| --- | ---: | ---: | ---: | ---: |");

@@ -1,5 +1,7 @@
 //! Emotion probabilities for texts, one per line, from a checkpoint folder or a Hub id; or a
 //! labelled split re-scored into the prediction file `train` writes, for `report` and `evaluate`.
+//! Scores are calibrated when the checkpoint has a `calibration.json` (each JSON line says
+//! `"calibrated"`; without one, a warning on standard error says the scores are raw).
 //!
 //! ```text
 //! echo "Thank you so much!" | cargo run --release --example predict -- --model runs/x/checkpoint --input -
@@ -145,6 +147,12 @@ fn run(args: Args) -> Result<()> {
     if let Some(t) = args.threshold {
         classifier = classifier.with_threshold(t);
     }
+    if !classifier.is_calibrated() {
+        eprintln!(
+            "warning: {} has no calibration.json: its scores are the model's raw sigmoids, not calibrated probabilities",
+            args.model
+        );
+    }
     if let (Some(data), Some(split), Some(out)) = (&args.data, &args.split, &args.out) {
         let split: Split = split.parse()?;
         let started = std::time::Instant::now();
@@ -174,7 +182,9 @@ fn run(args: Args) -> Result<()> {
                 for (text, p) in texts.iter().zip(classifier.predict(&refs)?) {
                     let scores: serde_json::Map<String, serde_json::Value> =
                         p.scores.into_iter().map(|(l, s)| (l, serde_json::json!(s))).collect();
-                    let line = serde_json::json!({"text": text, "scores": scores, "labels": p.labels});
+                    let line = serde_json::json!({
+                        "text": text, "scores": scores, "labels": p.labels, "calibrated": classifier.is_calibrated(),
+                    });
                     writeln!(out, "{line}")?;
                 }
             }

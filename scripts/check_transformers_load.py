@@ -5,7 +5,7 @@ and checks that `transformers` gives the probabilities goemo computed on the sam
     check_transformers_load.py CHECKPOINT_DIR CASE.json
 
 CASE.json: {"input_ids": [[...]], "attention_mask": [[...]], "probabilities": [[...]],
-"goemo_head": bool}. A goemo head must refuse a plain from_pretrained and load with
+"goemo_head": bool, optionally "calibrated_probabilities": [[...]]}. A goemo head must refuse a plain from_pretrained and load with
 trust_remote_code=True (its modeling_goemo.py); transformers' own heads load plainly.
 Exits 1 when a check fails or the largest difference exceeds 1e-5.
 """
@@ -38,6 +38,12 @@ def main():
         ).logits
     worst = (torch.sigmoid(logits) - torch.tensor(case["probabilities"])).abs().max().item()
     print(f"{type(model).__name__}: largest difference {worst:.2e}")
+    if "calibrated_probabilities" in case:
+        calibrated = model.calibrated_probabilities(logits)
+        gap = (calibrated - torch.tensor(case["calibrated_probabilities"], dtype=torch.float64)).abs().max().item()
+        print(f"calibrated probabilities: largest difference {gap:.2e}")
+        if gap >= 1e-5:
+            return 1
     return 0 if worst < 1e-5 else 1
 
 

@@ -17,6 +17,7 @@ from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
     brier_score_loss,
+    log_loss,
     f1_score,
     hamming_loss,
     precision_score,
@@ -60,6 +61,8 @@ def make_case(name, scores, targets, threshold=0.5):
         "per_class_support": [int(v) for v in support],
         "per_class_brier": [float(brier_score_loss(targets[:, j], scores[:, j])) for j in range(c)],
         "brier_micro": float(brier_score_loss(targets.ravel(), scores.ravel())),
+        "per_class_log_loss": [float(log_loss(targets[:, j], scores[:, j], labels=[0, 1])) for j in range(c)],
+        "log_loss_micro": float(log_loss(targets.ravel(), scores.ravel(), labels=[0, 1])),
         # Best F1 reachable on these scores by one threshold per class ("predict score >= t"),
         # by brute force over every distinct score, and by one global threshold for micro F1.
         "per_class_best_f1": [best_f1(scores[:, j], targets[:, j]) for j in range(c)],

@@ -9,6 +9,7 @@
 //! server) and [`analysis`] (run folders compared, ensembles).
 
 pub use goemo_analysis as analysis;
+pub use goemo_calibration as calibration;
 pub use goemo_data as data;
 pub use goemo_fs as fs;
 pub use goemo_metrics as metrics;

@@ -206,3 +206,52 @@ fn clients_that_go_away_free_their_places_in_the_queue() {
     assert_eq!(after["ok"], 20, "{after}");
     assert!(terminate(&mut server).success());
 }
+
+fn post_text(address: &str, text: &str) -> Value {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "10", "-H", "content-type: application/json"])
+        .args(["-d", &serde_json::json!({ "text": text }).to_string()])
+        .arg(format!("http://{address}/predict"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_checkpoint_with_calibration_json_is_served_calibrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("calibrated");
+    std::fs::create_dir(&checkpoint).unwrap();
+    for entry in std::fs::read_dir(tiny_bert()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), checkpoint.join(entry.file_name())).unwrap();
+    }
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(checkpoint.join("config.json")).unwrap()).unwrap();
+    let labels: Vec<String> = (0..config["id2label"].as_object().unwrap().len())
+        .map(|i| config["id2label"][i.to_string()].as_str().unwrap().to_string())
+        .collect();
+    // σ(logit(p) − 3): every score lowered, as a calibration of inflated scores does.
+    let entries: Vec<Value> = labels
+        .iter()
+        .map(|l| serde_json::json!({"label": l, "method": "platt", "slope": 1.0, "intercept": -3.0}))
+        .collect();
+    std::fs::write(
+        checkpoint.join("calibration.json"),
+        serde_json::json!({"method": "platt", "examples": 10, "labels": entries}).to_string(),
+    )
+    .unwrap();
+    let text = "thank you so much, this made my day";
+    let (_raw_server, raw_address) = serve(&tiny_bert(), &[]);
+    let (_calibrated_server, calibrated_address) = serve(checkpoint.to_str().unwrap(), &[]);
+    let raw = post_text(&raw_address, text);
+    let calibrated = post_text(&calibrated_address, text);
+    assert_eq!((raw["calibrated"].as_bool(), calibrated["calibrated"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(health(&calibrated_address).unwrap()["calibrated"], Value::Bool(true));
+    for label in &labels {
+        let p = raw["predictions"][0]["scores"][label].as_f64().unwrap();
+        let want = 1.0 / (1.0 + (-((p / (1.0 - p)).ln() - 3.0)).exp());
+        let got = calibrated["predictions"][0]["scores"][label].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-6, "{label}: {got} against {want}");
+    }
+}

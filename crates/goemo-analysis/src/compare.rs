@@ -195,18 +195,57 @@ pub struct StrategyRow {
 pub struct ClassCalibration {
     pub label: String,
     pub brier: f64,
+    /// Brier score of predicting the label's training frequency for every text.
+    pub baseline_brier: f64,
+    pub log_loss: f64,
     pub ece: f64,
+    pub ece_equal_mass: f64,
     pub support: usize,
     /// The reliability diagram's 10 bins.
     pub bins: Vec<ReliabilityBin>,
 }
 
+/// Calibration numbers of one set of test probabilities, all cells together.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CalibrationNumbers {
+    /// Every label has the same texts, so the Brier score of all cells is also the mean of the
+    /// labels' Brier scores: one number.
+    pub brier: f64,
+    pub log_loss: f64,
+    /// ECE over 10 equal-width and 10 equal-mass bins of all cells.
+    pub ece: f64,
+    pub ece_equal_mass: f64,
+    pub mean_probability: f64,
+    pub labels_no_worse_than_baseline: usize,
+}
+
+/// A model's test calibration: its probabilities as they are, beside the label-frequency
+/// baseline and, when the run recorded them, the probabilities before its calibration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibrationSummary {
-    pub brier_micro: f64,
-    pub brier_macro: f64,
-    pub ece_macro: f64,
+    /// The run's calibration (`metrics.json`), e.g. `auto (platt ×26, temperature ×2)`, or
+    /// `none`.
+    pub method: String,
+    pub after: CalibrationNumbers,
+    /// The model's raw probabilities, when the run recorded them.
+    pub before: Option<CalibrationNumbers>,
+    /// Mean Brier score of the labels' training frequencies (dev frequencies for runs that did
+    /// not record them).
+    pub baseline_brier: f64,
+    /// Fraction of positive cells.
+    pub frequency: f64,
+    /// The rule [`reads_as_probabilities`] applied.
+    pub reads_as_probabilities: bool,
     pub per_class: Vec<ClassCalibration>,
+}
+
+/// Scores read as probabilities when all cells' ECE is at most 0.02, their mean is within 0.01
+/// of the frequency of positives, and at least 90 % of the labels have a Brier score no worse
+/// than their training frequency's.
+pub fn reads_as_probabilities(numbers: &CalibrationNumbers, frequency: f64, labels: usize) -> bool {
+    numbers.ece <= 0.02
+        && (numbers.mean_probability - frequency).abs() <= 0.01
+        && numbers.labels_no_worse_than_baseline as f64 >= 0.9 * labels as f64
 }
 
 /// Welch's t-test of a seeded model against the baseline's seeds on one metric.
@@ -539,11 +578,23 @@ fn strategies(run: &RunFolder) -> Result<Vec<StrategyRow>> {
     Ok(rows)
 }
 
-/// Brier and ECE per class and their means, Brier on every cell (micro), as goemo-metrics'
-/// `calibration` computes them.
+/// Calibration of a run's test probabilities (goemo-metrics' `calibration`) against each
+/// label's training frequency, and the run's record of its raw probabilities.
 fn calibration(run: &RunFolder) -> Result<CalibrationSummary> {
     let t = &run.test;
     let (classes, micro) = goemo_metrics::calibration(t.probabilities.view(), t.targets.view())?;
+    let recorded: Option<Vec<f64>> = run
+        .record
+        .as_ref()
+        .and_then(|r| r.pointer("/calibration/test/base_rates"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .filter(|v: &Vec<f64>| v.len() == t.labels.len());
+    let base_rates = recorded.unwrap_or_else(|| {
+        let n = run.dev.targets.nrows().max(1) as f64;
+        (0..t.labels.len())
+            .map(|j| run.dev.targets.column(j).iter().filter(|&&v| v).count() as f64 / n)
+            .collect()
+    });
     let per_class: Vec<ClassCalibration> = t
         .labels
         .iter()
@@ -552,16 +603,45 @@ fn calibration(run: &RunFolder) -> Result<CalibrationSummary> {
         .map(|(j, (label, c))| ClassCalibration {
             label: label.clone(),
             brier: c.brier,
+            baseline_brier: goemo_metrics::brier_of_constant(base_rates[j], t.targets.column(j).iter().copied()),
+            log_loss: c.log_loss,
             ece: c.ece,
+            ece_equal_mass: c.ece_equal_mass,
             support: t.targets.column(j).iter().filter(|&&v| v).count(),
             bins: c.bins,
         })
         .collect();
     let k = per_class.len().max(1) as f64;
+    let after = CalibrationNumbers {
+        brier: micro.brier,
+        log_loss: micro.log_loss,
+        ece: micro.ece,
+        ece_equal_mass: micro.ece_equal_mass,
+        mean_probability: micro.mean_probability,
+        labels_no_worse_than_baseline: per_class.iter().filter(|c| c.brier <= c.baseline_brier).count(),
+    };
+    let before = run.record.as_ref().and_then(|r| {
+        let state = r.pointer("/calibration/test/before")?;
+        let micro = state.get("micro")?;
+        Some(CalibrationNumbers {
+            brier: micro.get("brier")?.as_f64()?,
+            log_loss: micro.get("log_loss")?.as_f64()?,
+            ece: micro.get("ece")?.as_f64()?,
+            ece_equal_mass: micro.get("ece_equal_mass")?.as_f64()?,
+            mean_probability: micro.get("mean_probability")?.as_f64()?,
+            labels_no_worse_than_baseline: state.get("labels_no_worse_than_baseline")?.as_u64()? as usize,
+        })
+    });
+    let frequency = micro.frequency;
     Ok(CalibrationSummary {
-        brier_micro: micro.brier,
-        brier_macro: per_class.iter().map(|c| c.brier).sum::<f64>() / k,
-        ece_macro: per_class.iter().map(|c| c.ece).sum::<f64>() / k,
+        method: run
+            .text("/calibration/per_label")
+            .unwrap_or_else(|| "none (not recorded)".into()),
+        reads_as_probabilities: reads_as_probabilities(&after, frequency, per_class.len()),
+        baseline_brier: per_class.iter().map(|c| c.baseline_brier).sum::<f64>() / k,
+        frequency,
+        after,
+        before,
         per_class,
     })
 }

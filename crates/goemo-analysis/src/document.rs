@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use goemo_report::{
-    bar_chart, heatmap, interval_chart, line_chart, write_csv_atomic as write_csv, BarChart, Heatmap, IntervalChart,
+    bar_chart, heatmap, interval_chart, line_chart, stacked_line_charts, write_csv_atomic as write_csv, BarChart, Heatmap, IntervalChart,
     IntervalRow, LegendPosition, LineChart, Series,
 };
 
-use crate::compare::{ClassCalibration, Comparison, METRICS};
+use crate::compare::{CalibrationNumbers, ClassCalibration, Comparison, METRICS};
 use crate::Result;
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -100,13 +100,16 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
     )?;
     per_model_csv(
         &out.join("calibration.csv"),
-        &["label", "brier", "ece", "support"],
+        &["label", "brier", "baseline_brier", "log_loss", "ece", "ece_equal_mass", "support"],
         c.calibration.iter().map(|(m, k)| (m, k.per_class.as_slice())),
         |k: &ClassCalibration| {
             vec![
                 k.label.clone(),
                 format!("{:.6}", k.brier),
+                format!("{:.6}", k.baseline_brier),
+                format!("{:.6}", k.log_loss),
                 format!("{:.6}", k.ece),
+                format!("{:.6}", k.ece_equal_mass),
                 k.support.to_string(),
             ]
         },
@@ -222,6 +225,52 @@ fn per_model_csv<'a, R: 'a>(
         })
         .collect();
     Ok(write_csv(path, &header, &table)?)
+}
+
+/// The reliability diagram over a second panel with each plotted bin's number of texts (log
+/// scale), so that a bin of 3 texts is not read like one of 3,000.
+fn reliability_chart(path: &Path, model: &str, lines: &[Series], classes: &[&ClassCalibration]) -> Result<()> {
+    let counts: Vec<Series> = classes
+        .iter()
+        .zip(PALETTE)
+        .map(|(class, color)| Series {
+            name: class.label.clone(),
+            points: class
+                .bins
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| (b.mean_score, (b.count as f64).log10()))
+                .collect(),
+            color,
+            dashed: false,
+            markers: true,
+        })
+        .collect();
+    let top = counts.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0f64, f64::max);
+    Ok(stacked_line_charts(
+        path,
+        &format!("{model}: reliability on test, the six emotions with most positives"),
+        &[
+            LineChart {
+                title: "observed rate against mean predicted probability (10 equal-width bins)",
+                x_label: "mean predicted probability",
+                y_label: "observed rate",
+                series: lines,
+                x_range: (0.0, 1.0),
+                y_range: Some((0.0, 1.0)),
+                legend: LegendPosition::UpperLeft,
+            },
+            LineChart {
+                title: "texts in each bin (log10: 1 = 10 texts, 3 = 1,000)",
+                x_label: "mean predicted probability",
+                y_label: "log10 texts",
+                series: &counts,
+                x_range: (0.0, 1.0),
+                y_range: Some((0.0, top.ceil() + 0.2)),
+                legend: LegendPosition::UpperRight,
+            },
+        ],
+    )?)
 }
 
 /// A line chart whose axes both run from 0 to 1 (rates against thresholds or probabilities).
@@ -375,14 +424,7 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
                 markers: true,
             });
         }
-        unit_chart(
-            &out.join(format!("reliability_{model}.png")),
-            &format!("{model}: reliability on test, the six emotions with most positives"),
-            "mean predicted probability (10 equal-width bins)",
-            "observed rate",
-            &lines,
-            LegendPosition::UpperLeft,
-        )?;
+        reliability_chart(&out.join(format!("reliability_{model}.png")), model, &lines, &by_support)?;
         for (what, value, file) in [
             ("ECE (10 bins)", (|c: &ClassCalibration| c.ece) as fn(&_) -> f64, "ece"),
             ("Brier score", |c: &ClassCalibration| c.brier, "brier"),
@@ -653,18 +695,11 @@ pub fn markdown(c: &Comparison) -> String {
         s,
         "\nEvery global threshold: `threshold_sweep.csv`; fitted per-class thresholds: `per_class_thresholds.csv`."
     );
+    calibration_section(&mut s, c);
     let _ = writeln!(
         s,
-        "\n## Calibration\n\n| model | Brier micro | Brier macro | ECE macro (10 bins) |\n| --- | ---: | ---: | ---: |"
+        "\nPer emotion (Brier beside its label-frequency baseline, log loss, both ECEs): `calibration.csv`."
     );
-    for (model, k) in &c.calibration {
-        let _ = writeln!(
-            s,
-            "| {model} | {:.5} | {:.5} | {:.5} |",
-            k.brier_micro, k.brier_macro, k.ece_macro
-        );
-    }
-    let _ = writeln!(s, "\nPer emotion: `calibration.csv`.");
     for model in c.calibration.keys() {
         let _ = writeln!(
             s,
@@ -731,4 +766,57 @@ pub fn markdown(c: &Comparison) -> String {
         }
     }
     s
+}
+
+/// The calibration table: each model's test probabilities (and its raw ones, when its run
+/// recorded them) against the label-frequency baseline, with the verdict of the stated rule.
+fn calibration_section(s: &mut String, c: &Comparison) {
+    let _ = writeln!(
+        s,
+        "\n## Calibration\n\nCalibration is fitted on dev per label (`calibration.json` in the checkpoint) and applied to every score goemo gives. The baseline predicts each label's training frequency for every text; mean probability is compared with the frequency of positives ({:.4} on test). Brier is one number: every label has the same texts, so its mean over all cells equals the mean of the labels' Brier scores.\n",
+        c.calibration.values().next().map_or(f64::NAN, |k| k.frequency)
+    );
+    let _ = writeln!(
+        s,
+        "| model | probabilities | calibration | Brier (baseline) | log loss | ECE, 10 equal-width bins | ECE, 10 equal-mass bins | mean probability | labels no worse than baseline |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (model, k) in &c.calibration {
+        let n = k.per_class.len();
+        let row = |s: &mut String, name: &str, which: &str, method: &str, x: &CalibrationNumbers| {
+            let _ = writeln!(
+                s,
+                "| {name} | {which} | {method} | {:.4} ({:.4}) | {:.4} | {:.4} | {:.4} | {:.4} | {}/{n} |",
+                x.brier,
+                k.baseline_brier,
+                x.log_loss,
+                x.ece,
+                x.ece_equal_mass,
+                x.mean_probability,
+                x.labels_no_worse_than_baseline
+            );
+        };
+        if let Some(before) = &k.before {
+            row(s, model, "raw (before calibration)", "none", before);
+        }
+        row(s, model, "as served", &k.method, &k.after);
+    }
+    let readable: Vec<&str> = c
+        .calibration
+        .iter()
+        .filter(|(_, k)| k.reads_as_probabilities)
+        .map(|(m, _)| m.as_str())
+        .collect();
+    let not_readable: Vec<&str> = c
+        .calibration
+        .iter()
+        .filter(|(_, k)| !k.reads_as_probabilities)
+        .map(|(m, _)| m.as_str())
+        .collect();
+    let list = |v: &[&str]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+    let _ = writeln!(
+        s,
+        "\nRule: a model's scores read as probabilities when the ECE of all cells is at most 0.02, their mean is within 0.01 of the frequency of positives, and at least 90 % of the labels have a Brier score no worse than their baseline. Read as probabilities: {}. Not: {}.",
+        list(&readable),
+        list(&not_readable)
+    );
 }

@@ -1,12 +1,14 @@
-//! Ensembles of runs: the members' probabilities averaged per example (rows matched by id),
-//! thresholds fitted on the averaged dev set, and a run folder written that `report` and
-//! `evaluate` read like any other, with `checkpoint/ensemble.json` naming the members'
-//! checkpoints so that `EmotionClassifier` serves the ensemble.
+//! Ensembles of runs: the members' probabilities averaged per example (rows matched by id), the
+//! mean calibrated on the averaged dev set, thresholds fitted on the calibrated dev set, and a
+//! run folder written that `report` and `evaluate` read like any other, with
+//! `checkpoint/ensemble.json` naming the members' checkpoints (and `calibration.json`,
+//! `thresholds.json` beside it) so that `EmotionClassifier` serves the ensemble.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use goemo_metrics::MetricReport;
+use goemo_calibration::{Calibrator, MethodKind};
+use goemo_metrics::{CalibrationChange, MetricReport};
 use goemo_threshold::{Global, ThresholdStrategy, Thresholds, TopK};
 use ndarray::{Array2, ArrayView2};
 use serde_json::{json, Value};
@@ -17,13 +19,18 @@ use crate::{AnalysisError, Predictions, Result, RunFolder};
 /// (paths relative to it); `thresholds.json` sits beside it.
 pub const ENSEMBLE_FILE: &str = "ensemble.json";
 
-/// Averaged predictions of several runs with thresholds fitted on the averaged dev set.
+/// Averaged predictions of several runs, calibrated and thresholded on the averaged dev set.
 #[derive(Debug, Clone)]
 pub struct Ensemble {
     pub members: Vec<PathBuf>,
     pub strategy: String,
+    /// Fitted on the calibrated averaged dev set.
     pub thresholds: Thresholds,
-    /// `predicted` is the ensemble's own (its thresholds applied).
+    /// Fitted on the averaged dev set.
+    pub calibrator: Calibrator,
+    /// Test calibration of the averaged probabilities before and after the calibrator.
+    pub calibration: CalibrationChange,
+    /// Calibrated probabilities; `predicted` is the ensemble's own (its thresholds applied).
     pub dev: Predictions,
     pub test: Predictions,
 }
@@ -84,8 +91,14 @@ pub fn average(sets: &[&Predictions]) -> Result<Predictions> {
     })
 }
 
-/// Averages the runs' dev and test probabilities and fits `strategy` on the averaged dev set.
-pub fn ensemble(runs: &[RunFolder], strategy: &dyn ThresholdStrategy) -> Result<Ensemble> {
+/// Averages the runs' dev and test probabilities, calibrates the mean with `calibration` fitted
+/// on the averaged dev set, and fits `strategy` on that dev set, on the calibrated scale
+/// (`goemo_calibration::fit_thresholds`).
+pub fn ensemble(
+    runs: &[RunFolder],
+    strategy: &dyn ThresholdStrategy,
+    calibration: MethodKind,
+) -> Result<Ensemble> {
     if runs.len() < 2 {
         return Err(AnalysisError::Input(format!(
             "an ensemble needs at least two runs, got {}",
@@ -99,24 +112,59 @@ pub fn ensemble(runs: &[RunFolder], strategy: &dyn ThresholdStrategy) -> Result<
             "the dev and test files name different labels".into(),
         ));
     }
-    let thresholds = strategy.fit(dev.probabilities.view(), dev.targets.view())?;
+    let calibrator = match calibration.method() {
+        Some(method) => Calibrator::fit(method.as_ref(), dev.probabilities.view(), dev.targets.view(), &dev.labels)?,
+        None => Calibrator::identity(&dev.labels),
+    };
+    let thresholds = goemo_calibration::fit_thresholds(strategy, &calibrator, dev.probabilities.view(), dev.targets.view())?;
+    let test_before = std::mem::take(&mut test.probabilities);
+    dev.probabilities = calibrator.apply(dev.probabilities.view())?;
+    test.probabilities = calibrator.apply(test_before.view())?;
+    let calibration = CalibrationChange::compute(
+        test_before.view(),
+        test.probabilities.view(),
+        test.targets.view(),
+        &base_rates(runs, &dev),
+        &test.labels,
+    )?;
     dev.predicted = thresholds.apply(dev.probabilities.view())?;
     test.predicted = thresholds.apply(test.probabilities.view())?;
     Ok(Ensemble {
         members: runs.iter().map(|r| r.dir.clone()).collect(),
         strategy: strategy.name().to_string(),
         thresholds,
+        calibrator,
+        calibration,
         dev,
         test,
     })
 }
 
+/// The labels' training frequencies as the first member recorded them
+/// (`calibration.test.base_rates` in its metrics.json); for members that did not record them,
+/// the averaged dev set's frequencies.
+fn base_rates(runs: &[RunFolder], dev: &Predictions) -> Vec<f64> {
+    let recorded: Option<Vec<f64>> = runs
+        .first()
+        .and_then(|r| r.record.as_ref())
+        .and_then(|r| r.pointer("/calibration/test/base_rates"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .filter(|v: &Vec<f64>| v.len() == dev.labels.len());
+    recorded.unwrap_or_else(|| {
+        let n = dev.targets.nrows().max(1) as f64;
+        (0..dev.labels.len())
+            .map(|j| dev.targets.column(j).iter().filter(|&&y| y).count() as f64 / n)
+            .collect()
+    })
+}
+
 impl Ensemble {
-    /// Writes the ensemble's run folder: `predictions_dev.csv`, `predictions_test.csv`,
-    /// `metrics.json` (the members, their summed parameters and training time, dev and test
-    /// metrics under the fitted thresholds, test at 0.5 and top-1), and, when every member has a
-    /// `checkpoint/` folder, `checkpoint/ensemble.json` and `checkpoint/thresholds.json`. Returns
-    /// the record written to `metrics.json`.
+    /// Writes the ensemble's run folder: `predictions_dev.csv`, `predictions_test.csv`
+    /// (calibrated probabilities), `metrics.json` (the members, their summed parameters and
+    /// training time, the calibration before and after, dev and test metrics under the fitted
+    /// thresholds, test at 0.5 and top-1), and, when every member has a `checkpoint/` folder,
+    /// `checkpoint/ensemble.json`, `checkpoint/thresholds.json` and `checkpoint/calibration.json`.
+    /// Returns the record written to `metrics.json`.
     pub fn write(&self, dir: &Path, runs: &[RunFolder]) -> Result<Value> {
         std::fs::create_dir_all(dir).map_err(|e| AnalysisError::File {
             path: dir.to_path_buf(),
@@ -155,6 +203,12 @@ impl Ensemble {
             "parameters": sum("/parameters"),
             "train_seconds": sum("/train_seconds"),
             "thresholds": self.thresholds,
+            "calibration": {
+                "method": self.calibrator.method,
+                "fitted_on": "averaged dev",
+                "per_label": self.calibrator.describe(),
+                "test": self.calibration,
+            },
             "dev": report(&self.dev, self.dev.predicted.view(), per_class.as_deref())?,
             "test": report(&self.test, self.test.predicted.view(), per_class.as_deref())?,
             "test_global_0_5": at(&Global(0.5))?,
@@ -174,36 +228,34 @@ impl Ensemble {
                 .collect::<Result<Vec<_>>>()?;
             goemo_fs::write_json_atomic(folder.join(ENSEMBLE_FILE), &json!({ "members": members }))?;
             self.thresholds.write(folder.join("thresholds.json"))?;
+            let calibration = folder.join(goemo_calibration::CALIBRATION_FILE);
+            if self.calibrator.is_identity() {
+                let _ = std::fs::remove_file(&calibration);
+            } else {
+                self.calibrator.write(calibration)?;
+            }
         }
         Ok(record)
     }
 }
 
-/// The prediction file format `train` writes: `id,text,true_labels,pred_labels,<labels>`.
+/// The prediction file format `train` writes, through its one writer.
 fn write_predictions(path: &Path, set: &Predictions) -> Result<()> {
-    let mut header = vec!["id", "text", "true_labels", "pred_labels"];
-    header.extend(set.labels.iter().map(String::as_str));
-    let names = |row: ndarray::ArrayView1<'_, bool>| {
-        set.labels
-            .iter()
-            .zip(row)
-            .filter(|(_, &on)| on)
-            .map(|(l, _)| l.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let rows = (0..set.ids.len()).map(|i| {
-        let mut row = vec![
-            set.ids[i].clone(),
-            set.texts[i].clone(),
-            names(set.targets.row(i)),
-            names(set.predicted.row(i)),
-        ];
-        // f32 precision, as `train` writes its probabilities.
-        row.extend(set.probabilities.row(i).iter().map(|&p| (p as f32).to_string()));
-        row
-    });
-    Ok(goemo_report::write_csv_atomic(path, &header, rows)?)
+    goemo_data::write_prediction_csv(
+        path,
+        &goemo_data::PredictionRows {
+            labels: &set.labels,
+            ids: &set.ids,
+            texts: &set.texts,
+            targets: set.targets.view(),
+            predicted: set.predicted.view(),
+            probabilities: set.probabilities.view(),
+        },
+    )
+    .map_err(|e| AnalysisError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// `path` relative to the folder `base` (both made absolute), so that an ensemble folder moved
@@ -305,9 +357,9 @@ mod tests {
             .unwrap();
             runs.push(RunFolder::read(&member).unwrap());
         }
-        let e = ensemble(&runs[..1], &PerClass).unwrap_err().to_string();
+        let e = ensemble(&runs[..1], &PerClass, MethodKind::None).unwrap_err().to_string();
         assert!(e.contains("at least two"), "{e}");
-        let ens = ensemble(&runs, &PerClass).unwrap();
+        let ens = ensemble(&runs, &PerClass, MethodKind::None).unwrap();
         let out = dir.path().join("ensemble");
         let record = ens.write(&out, &runs).unwrap();
         assert_eq!(record["parameters"], json!(20.0));

@@ -35,6 +35,8 @@ pub enum AnalysisError {
     #[error(transparent)]
     Threshold(#[from] goemo_threshold::ThresholdError),
     #[error(transparent)]
+    Calibration(#[from] goemo_calibration::CalibrationError),
+    #[error(transparent)]
     Report(#[from] goemo_report::ReportError),
     #[error(transparent)]
     Fs(#[from] goemo_fs::FsError),

@@ -25,9 +25,11 @@ mod calibrator;
 mod isotonic;
 mod methods;
 mod optimize;
+mod thresholds;
 
 pub use calibrator::{Calibrator, LabelCalibration, CALIBRATION_FILE};
 pub use isotonic::{isotonic_regression, IsotonicFit};
+pub use thresholds::fit_thresholds;
 pub use methods::{
     log_loss, Auto, CalibrationMethod, Fitted, Isotonic, LabelCalibrator, MethodKind, Platt, Temperature, AUTO_FOLDS,
 };
@@ -58,6 +60,8 @@ pub enum CalibrationError {
     Parse { path: std::path::PathBuf, message: String },
     #[error(transparent)]
     Write(#[from] goemo_fs::FsError),
+    #[error(transparent)]
+    Threshold(#[from] goemo_threshold::ThresholdError),
 }
 
 /// Result alias of this crate.

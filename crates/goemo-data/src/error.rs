@@ -31,6 +31,9 @@ pub enum DataError {
     /// An option that cannot be honoured (batch size 0, taxonomy that does not fit the labels...).
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] goemo_fs::FsError),
 }
 
 impl DataError {

@@ -39,8 +39,8 @@ pub use error::{DataError, Result};
 pub use goemo_stats::{Chi2Test, KsMethod};
 pub use labels::{LabelSet, GOEMOTIONS_LABELS};
 pub use matrix::{
-    is_prediction_csv, parse_matrix_csv, parse_prediction_csv, read_matrix_csv, read_prediction_csv, LabelledMatrix,
-    PredictionFile, PREDICTION_COLUMNS,
+    is_prediction_csv, parse_matrix_csv, parse_prediction_csv, read_matrix_csv, read_prediction_csv,
+    write_prediction_csv, LabelledMatrix, PredictionFile, PredictionRows, PREDICTION_COLUMNS,
 };
 pub use preprocess::{clean_text, exclude_label, preprocess, random_subset, PreprocessOptions, PreprocessReport};
 pub use readers::{

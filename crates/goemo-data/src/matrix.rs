@@ -1,9 +1,10 @@
 //! Score and target matrices in CSV: one column per label, an optional header of label names;
 //! and the trainer's prediction files (`id,text,true_labels,pred_labels,<one column per label>`).
 
+use std::io::Write;
 use std::path::Path;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
 use crate::error::{DataError, Result};
 
@@ -27,6 +28,61 @@ pub struct PredictionFile {
     pub scores: Array2<f64>,
     /// N×C multi-hot targets from `true_labels`.
     pub targets: Array2<f64>,
+}
+
+/// The rows of a prediction file to write: every slice and matrix has one row per example.
+#[derive(Debug, Clone, Copy)]
+pub struct PredictionRows<'a> {
+    pub labels: &'a [String],
+    pub ids: &'a [String],
+    pub texts: &'a [String],
+    pub targets: ArrayView2<'a, bool>,
+    pub predicted: ArrayView2<'a, bool>,
+    /// Written at full f64 precision (shortest round-trip form), so that a file read back gives
+    /// the very values its run decided on.
+    pub probabilities: ArrayView2<'a, f64>,
+}
+
+/// Writes a prediction file (`id,text,true_labels,pred_labels,<labels>`, label lists
+/// comma-joined names), atomically: the one writer of the format [`read_prediction_csv`] reads.
+pub fn write_prediction_csv(path: &Path, rows: &PredictionRows<'_>) -> Result<()> {
+    let (n, c) = (rows.ids.len(), rows.labels.len());
+    let shapes = [rows.targets.dim(), rows.predicted.dim(), rows.probabilities.dim()];
+    if rows.texts.len() != n || shapes.iter().any(|&d| d != (n, c)) {
+        return Err(DataError::File {
+            source_name: path.display().to_string(),
+            message: format!(
+                "{n} ids, {} texts and {c} labels against targets, predictions and probabilities of {shapes:?}",
+                rows.texts.len()
+            ),
+        });
+    }
+    let names = |row: ndarray::ArrayView1<'_, bool>| {
+        rows.labels
+            .iter()
+            .zip(row)
+            .filter(|(_, &on)| on)
+            .map(|(l, _)| l.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    goemo_fs::write_atomic(path, |w: &mut dyn Write| {
+        let mut csv = csv::Writer::from_writer(w);
+        let header = PREDICTION_COLUMNS.iter().copied().chain(rows.labels.iter().map(String::as_str));
+        csv.write_record(header)?;
+        for i in 0..n {
+            let leading = [
+                rows.ids[i].clone(),
+                rows.texts[i].clone(),
+                names(rows.targets.row(i)),
+                names(rows.predicted.row(i)),
+            ];
+            let scores = rows.probabilities.row(i).iter().map(|p| p.to_string()).collect::<Vec<_>>();
+            csv.write_record(leading.iter().chain(&scores))?;
+        }
+        csv.flush()
+    })?;
+    Ok(())
 }
 
 fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {

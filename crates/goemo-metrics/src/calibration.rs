@@ -1,4 +1,5 @@
-//! Calibration: Brier score and expected calibration error over equal-width bins.
+//! Calibration: Brier score, log loss and expected calibration error over equal-width and
+//! equal-mass bins.
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -20,25 +21,42 @@ pub struct ReliabilityBin {
     pub fraction_positive: f64,
 }
 
-/// Brier score, ECE and reliability bins of one set of probabilities.
+/// Brier score, log loss, ECE and reliability bins of one set of probabilities.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     /// Mean squared difference between probability and outcome.
     pub brier: f64,
+    /// Mean negative log likelihood, probabilities clipped to `[ε, 1 − ε]` (scikit-learn's
+    /// `log_loss`).
+    pub log_loss: f64,
     /// `sum_b |B_b| / n · |mean outcome_b − mean probability_b|` over 10 equal-width bins.
     pub ece: f64,
+    /// The same sum over 10 equal-mass bins: the probabilities sorted and cut into ten runs of
+    /// `n/10` (the first `n mod 10` one longer, as `numpy.array_split`).
+    pub ece_equal_mass: f64,
+    /// Mean probability.
+    pub mean_probability: f64,
+    /// Fraction of positive outcomes.
+    pub frequency: f64,
+    /// The 10 equal-width bins.
     pub bins: Vec<ReliabilityBin>,
 }
 
 impl Calibration {
     /// Calibration of probability/outcome pairs; bins are `[k/10, (k+1)/10)`, the last one closed.
     pub fn compute(pairs: impl Iterator<Item = (f64, bool)>) -> Self {
+        let pairs: Vec<(f64, bool)> = pairs.collect();
         let mut count = [0u64; CALIBRATION_BINS];
         let mut score_sum = [0.0f64; CALIBRATION_BINS];
         let mut positive = [0u64; CALIBRATION_BINS];
         let mut squared = 0.0;
         let mut n = 0u64;
-        for (p, y) in pairs {
+        let (mut log_loss, mut score_total, mut positives) = (0.0, 0.0, 0u64);
+        for &(p, y) in &pairs {
+            let clipped = p.clamp(f64::EPSILON, 1.0 - f64::EPSILON);
+            log_loss -= if y { clipped.ln() } else { (-clipped).ln_1p() };
+            score_total += p;
+            positives += u64::from(y);
             let y = f64::from(u8::from(y));
             squared += (p - y) * (p - y);
             let b = ((p * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
@@ -64,10 +82,49 @@ impl Calibration {
             .sum();
         Calibration {
             brier: squared / n_f,
+            log_loss: log_loss / n_f,
             ece,
+            ece_equal_mass: ece_equal_mass(pairs),
+            mean_probability: score_total / n_f,
+            frequency: positives as f64 / n_f,
             bins,
         }
     }
+}
+
+/// ECE over 10 bins of (nearly) equal counts, in order of probability.
+fn ece_equal_mass(mut pairs: Vec<(f64, bool)>) -> f64 {
+    let n = pairs.len();
+    if n == 0 {
+        return 0.0;
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (size, longer) = (n / CALIBRATION_BINS, n % CALIBRATION_BINS);
+    let mut start = 0;
+    let mut ece = 0.0;
+    for b in 0..CALIBRATION_BINS {
+        let end = start + size + usize::from(b < longer);
+        let bin = &pairs[start..end];
+        if !bin.is_empty() {
+            let mean_p: f64 = bin.iter().map(|p| p.0).sum::<f64>() / bin.len() as f64;
+            let mean_y = bin.iter().filter(|p| p.1).count() as f64 / bin.len() as f64;
+            ece += bin.len() as f64 / n as f64 * (mean_y - mean_p).abs();
+        }
+        start = end;
+    }
+    ece
+}
+
+/// Brier score of predicting the constant `q` for every outcome: the baseline a calibrated
+/// model must beat (with `q` the label's training frequency).
+pub fn brier_of_constant(q: f64, outcomes: impl Iterator<Item = bool>) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for y in outcomes {
+        let y = f64::from(u8::from(y));
+        sum += (q - y) * (q - y);
+        n += 1;
+    }
+    sum / n.max(1) as f64
 }
 
 /// Per-class and micro (all cells) calibration of probabilities in `[0, 1]`.
@@ -107,6 +164,29 @@ mod tests {
         assert_relative_eq!(c.ece, 0.5 * 0.45 + 0.5 * 0.025, epsilon = 1e-15);
         assert_eq!(c.bins[9].count, 2);
         assert!(c.bins[4].mean_score.is_nan());
+        let want_log_loss = -(0.95f64.ln() + 0.05f64.ln() + 0.95f64.ln() + (1.0 - f64::EPSILON).ln()) / 4.0;
+        assert_relative_eq!(c.log_loss, want_log_loss, epsilon = 1e-15);
+        assert_relative_eq!(c.mean_probability, 2.05 / 4.0, epsilon = 1e-15);
+        assert_relative_eq!(c.frequency, 0.75, epsilon = 1e-15);
+    }
+
+    #[test]
+    fn equal_mass_bins_split_as_numpy_array_split() {
+        // 12 pairs: bins of 2, 2, then 1 each; only the first two bins hold positives.
+        let pairs: Vec<(f64, bool)> = (0..12).map(|i| (i as f64 / 12.0, i < 2 || i == 3)).collect();
+        let c = Calibration::compute(pairs.into_iter());
+        let bins = [
+            (vec![0.0, 1.0 / 12.0], 1.0),
+            (vec![2.0 / 12.0, 3.0 / 12.0], 0.5),
+        ];
+        let mut want = 0.0;
+        for (ps, y) in bins {
+            let mean = ps.iter().sum::<f64>() / 2.0;
+            want += 2.0 / 12.0 * (y - mean).abs();
+        }
+        want += (4..12).map(|i| 1.0 / 12.0 * (i as f64 / 12.0)).sum::<f64>();
+        assert_relative_eq!(c.ece_equal_mass, want, epsilon = 1e-15);
+        assert_relative_eq!(brier_of_constant(0.25, [true, false].into_iter()), (0.5625 + 0.0625) / 2.0);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 mod bootstrap;
 mod calibration;
+mod calibration_change;
 mod counts;
 mod error;
 mod input;
@@ -30,7 +31,8 @@ pub use bootstrap::{
     bootstrap_ci, paired_bootstrap, quantile, BootstrapOptions, ConfidenceInterval, EvalData, FnMetric, Headline,
     Metric, PairedComparison,
 };
-pub use calibration::{calibration, Calibration, ReliabilityBin, CALIBRATION_BINS};
+pub use calibration::{brier_of_constant, calibration, Calibration, ReliabilityBin, CALIBRATION_BINS};
+pub use calibration_change::{CalibrationChange, CalibrationState};
 pub use counts::{confusion_per_class, ratio, Confusion, Prf, ThresholdMetrics};
 pub use error::{MetricsError, Result};
 pub use input::{target_mask, to_f64, validate, validate_predictions, Value};

@@ -70,8 +70,10 @@ fn report_matches_scikit_learn() {
         let (per_class, micro) = calibration(scores.view(), target_mask(targets.view()).view()).unwrap();
         for (i, c) in per_class.iter().enumerate() {
             close("brier", name, Some(c.brier), &e["per_class_brier"][i]);
+            close("log_loss", name, Some(c.log_loss), &e["per_class_log_loss"][i]);
         }
         close("brier_micro", name, Some(micro.brier), &e["brier_micro"]);
+        close("log_loss_micro", name, Some(micro.log_loss), &e["log_loss_micro"]);
     }
 }
 

@@ -10,7 +10,16 @@ to load the checkpoint, because its `model_type` (`goemo_bert`, `goemo_distilber
 Heads (the encoder's last hidden state in, logits out):
 - `mean_pooling`: the mean over real tokens (attention mask), dropout, `classifier`;
 - `first_token`: the first token's hidden state, dropout, `classifier`.
+
+Probabilities: `torch.sigmoid(logits)` are the model's raw probabilities, as trained. goemo
+calibrates them per label on dev and stores the maps in the checkpoint's `calibration.json`;
+`model.calibrated_probabilities(logits)` (or `calibrate(torch.sigmoid(logits), path)`) applies
+them and gives the same calibrated probabilities as goemo's `predict` and `serve`. A checkpoint
+without `calibration.json` has only raw probabilities.
 """
+import json
+import os
+
 import torch
 from torch import nn
 from transformers import BertConfig, DistilBertConfig, RobertaConfig
@@ -40,8 +49,60 @@ def _dropout_rate(config):
     return 0.1
 
 
+CALIBRATION_FILE = "calibration.json"
+
+
+def _logit(p):
+    p = p.clamp(1e-15, 1 - 1e-15)
+    return torch.log(p) - torch.log1p(-p)
+
+
+def _interp(x, knots_x, knots_y):
+    """scipy's interp1d(kind="linear") on inputs clipped to the knots, as goemo and scikit-learn."""
+    if len(knots_x) == 1:
+        return torch.full_like(x, knots_y[0])
+    x = x.clamp(knots_x[0].item(), knots_x[-1].item())
+    hi = torch.searchsorted(knots_x, x, side="left").clamp(1, len(knots_x) - 1)
+    lo = hi - 1
+    slope = (knots_y[hi] - knots_y[lo]) / (knots_x[hi] - knots_x[lo])
+    return slope * (x - knots_x[lo]) + knots_y[lo]
+
+
+def calibrate(probabilities, calibration_json):
+    """goemo's calibrated probabilities from raw ones (N × labels), with a calibration.json."""
+    with open(calibration_json) as f:
+        labels = json.load(f)["labels"]
+    p = probabilities.to(torch.float64)
+    if p.shape[-1] != len(labels):
+        raise ValueError(f"{calibration_json} calibrates {len(labels)} labels, the scores have {p.shape[-1]}")
+    columns = []
+    for j, entry in enumerate(labels):
+        column, method = p[..., j], entry["method"]
+        if method == "identity":
+            columns.append(column)
+        elif method == "temperature":
+            columns.append(torch.sigmoid(entry["inverse_temperature"] * _logit(column)))
+        elif method == "platt":
+            columns.append(torch.sigmoid(entry["slope"] * _logit(column) + entry["intercept"]))
+        elif method == "isotonic":
+            knots_x = torch.tensor(entry["x"], dtype=torch.float64)
+            knots_y = torch.tensor(entry["y"], dtype=torch.float64)
+            columns.append(_interp(column, knots_x, knots_y).clamp(entry["min"], entry["max"]))
+        else:
+            raise ValueError(f"{calibration_json}: label {entry['label']!r} has unknown method {method!r}")
+    return torch.stack(columns, dim=-1)
+
+
 class _GoemoHead:
     """The pooling, dropout and linear classifier shared by the three architectures."""
+
+    def calibrated_probabilities(self, logits):
+        """The probabilities goemo serves: sigmoids calibrated by the checkpoint's calibration.json.
+        Raises FileNotFoundError when the checkpoint has none (its sigmoids are raw)."""
+        path = os.path.join(self.config.name_or_path, CALIBRATION_FILE)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: this checkpoint is not calibrated; torch.sigmoid(logits) are raw")
+        return calibrate(torch.sigmoid(logits), path)
 
     def _init_head(self, config):
         self.head = getattr(config, "goemo_head", "mean_pooling")

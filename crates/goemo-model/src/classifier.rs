@@ -1,8 +1,9 @@
 //! `EmotionClassifier`: load a checkpoint (or an ensemble of checkpoints), predict label
-//! probabilities for texts.
+//! probabilities for texts, calibrated by the checkpoint's `calibration.json` when it has one.
 
 use std::path::{Path, PathBuf};
 
+use goemo_calibration::Calibrator;
 use goemo_data::{Batcher, HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};
 use goemo_threshold::Thresholds;
 use tch::Device;
@@ -17,24 +18,31 @@ use crate::trainable::{predict_probabilities, Probability};
 pub const THRESHOLDS_FILE: &str = "thresholds.json";
 
 /// The file of an ensemble folder: `{"members": [checkpoint folders, relative to it]}`; the
-/// ensemble's `thresholds.json` sits beside it (`goemo_analysis::Ensemble::write` writes both).
+/// ensemble's `thresholds.json` and `calibration.json` sit beside it
+/// (`goemo_analysis::Ensemble::write` writes them).
 pub const ENSEMBLE_FILE: &str = "ensemble.json";
 
 /// One text's prediction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
-    /// Every label's probability, in the checkpoint's label order.
+    /// Every label's probability, in the checkpoint's label order: calibrated when the
+    /// checkpoint has a `calibration.json` (see [`EmotionClassifier::is_calibrated`]).
     pub scores: Vec<(String, f32)>,
     /// The labels over their thresholds, in label order.
     pub labels: Vec<String>,
 }
 
 /// A fine-tuned classifier ready for inference: dropout off, no gradients. Loaded from an
-/// ensemble folder, it runs every member and averages their probabilities.
+/// ensemble folder, it runs every member (each calibrated by its own `calibration.json`),
+/// averages their probabilities and calibrates the mean with the ensemble's.
 #[derive(Debug)]
 pub struct EmotionClassifier {
     /// One model, or an ensemble's members (same labels, same tokenizer).
     members: Vec<SequenceClassifier>,
+    /// Each member's calibration, applied before averaging (ensembles only).
+    member_calibrators: Vec<Option<Calibrator>>,
+    /// The checkpoint's (or the ensemble's) calibration of the final probabilities.
+    calibrator: Option<Calibrator>,
     tokenizer: HfTokenizer,
     thresholds: Thresholds,
     batch_size: usize,
@@ -43,7 +51,8 @@ pub struct EmotionClassifier {
 
 impl EmotionClassifier {
     /// Loads a local checkpoint folder or a Hub id on the CPU; thresholds from `thresholds.json`
-    /// when the checkpoint has one, else 0.5.
+    /// when the checkpoint has one, else 0.5; calibration from `calibration.json` when it has
+    /// one, else the model's probabilities as they are.
     pub fn load(path_or_id: &str) -> Result<Self> {
         Self::load_on(path_or_id, Device::Cpu)
     }
@@ -73,8 +82,19 @@ impl EmotionClassifier {
             .with_pad_id(first.config().pad_token_id as u32);
         let thresholds = read_thresholds(&dir, first.labels().len())?;
         let single_label = first.config().problem_type.as_deref() == Some("single_label_classification");
+        let labels = first.labels().to_vec();
+        let calibrator = Calibrator::read_in(&dir, &labels)?;
+        let member_calibrators = match member_dirs.len() {
+            1 => vec![None],
+            _ => member_dirs
+                .iter()
+                .map(|d| Calibrator::read_in(d, &labels))
+                .collect::<std::result::Result<_, _>>()?,
+        };
         Ok(EmotionClassifier {
             members,
+            member_calibrators,
+            calibrator,
             tokenizer,
             thresholds,
             batch_size: 64,
@@ -116,9 +136,22 @@ impl EmotionClassifier {
         self.members[0].labels()
     }
 
-    /// The thresholds applied.
+    /// The thresholds applied (to calibrated probabilities when the classifier is calibrated:
+    /// they were fitted on the calibrated dev scores).
     pub fn thresholds(&self) -> &Thresholds {
         &self.thresholds
+    }
+
+    /// Whether the probabilities are calibrated (the checkpoint or ensemble has a
+    /// `calibration.json`); when false they are the model's sigmoid outputs as trained, which
+    /// need not match observed frequencies.
+    pub fn is_calibrated(&self) -> bool {
+        self.calibrator.is_some()
+    }
+
+    /// The calibration applied to the final probabilities, when there is one.
+    pub fn calibrator(&self) -> Option<&Calibrator> {
+        self.calibrator.as_ref()
     }
 
     /// The underlying model (an ensemble's first member).
@@ -136,10 +169,27 @@ impl EmotionClassifier {
         &self.members
     }
 
-    /// Probabilities (N × labels) of texts, in input order: sigmoids for multi-label checkpoints,
-    /// a softmax for `problem_type: single_label_classification`. Texts are sorted by length and
-    /// batched with dynamic padding, so that short texts are not padded to long ones.
+    /// Probabilities (N × labels) of texts, in input order: calibrated when the checkpoint has a
+    /// calibration (see [`Self::is_calibrated`]), as f32.
     pub fn probabilities(&self, texts: &[&str]) -> Result<ndarray::Array2<f32>> {
+        Ok(self.probabilities_f64(texts)?.mapv(|p| p as f32))
+    }
+
+    /// The probabilities of [`Self::probabilities`] in f64, the values the thresholds decide on.
+    pub fn probabilities_f64(&self, texts: &[&str]) -> Result<ndarray::Array2<f64>> {
+        let raw = self.raw_probabilities(texts)?;
+        Ok(match &self.calibrator {
+            Some(c) => c.apply(raw.view())?,
+            None => raw,
+        })
+    }
+
+    /// The model's own probabilities before the final calibration (N × labels, input order):
+    /// sigmoids for multi-label checkpoints, a softmax for `problem_type:
+    /// single_label_classification`; for an ensemble, the mean of its members' (each calibrated
+    /// by its own `calibration.json`). Texts are sorted by length and batched with dynamic
+    /// padding, so that short texts are not padded to long ones.
+    pub fn raw_probabilities(&self, texts: &[&str]) -> Result<ndarray::Array2<f64>> {
         if texts.is_empty() {
             return Ok(ndarray::Array2::zeros((0, self.labels().len())));
         }
@@ -151,19 +201,23 @@ impl EmotionClassifier {
         } else {
             Probability::Sigmoid
         };
-        let mut sum = predict_probabilities(self.model(), &batcher, self.batch_size, probability, |_, _| Ok(()))?;
-        for model in &self.members[1..] {
-            sum += &predict_probabilities(model, &batcher, self.batch_size, probability, |_, _| Ok(()))?;
+        let mut sum = ndarray::Array2::<f64>::zeros((texts.len(), self.labels().len()));
+        for (model, calibrator) in self.members.iter().zip(&self.member_calibrators) {
+            let member = predict_probabilities(model, &batcher, self.batch_size, probability, |_, _| Ok(()))?;
+            sum += &match calibrator {
+                Some(c) => c.apply(member.view())?,
+                None => member.mapv(f64::from),
+            };
         }
         if self.members.len() > 1 {
-            sum /= self.members.len() as f32;
+            sum /= self.members.len() as f64;
         }
         Ok(sum)
     }
 
     /// Every label's probability and the labels over the thresholds, per text, in input order.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
-        let probs = self.probabilities(texts)?;
+        let probs = self.probabilities_f64(texts)?;
         let chosen = self.thresholds.apply(probs.view())?;
         let labels = self.labels();
         Ok(probs
@@ -171,7 +225,7 @@ impl EmotionClassifier {
             .into_iter()
             .zip(chosen.rows())
             .map(|(p, on)| Prediction {
-                scores: labels.iter().cloned().zip(p.iter().copied()).collect(),
+                scores: labels.iter().cloned().zip(p.iter().map(|&p| p as f32)).collect(),
                 labels: labels
                     .iter()
                     .zip(on.iter())
@@ -252,6 +306,19 @@ fn read_thresholds(dir: &Path, labels: usize) -> Result<Thresholds> {
 /// Writes `thresholds.json` into a checkpoint folder.
 pub fn write_thresholds(dir: &Path, thresholds: &Thresholds) -> Result<()> {
     Ok(thresholds.write(dir.join(THRESHOLDS_FILE))?)
+}
+
+/// Writes `calibration.json` into a checkpoint folder; an identity calibrator (`--calibration
+/// none`) writes nothing and removes a stale file, so that the checkpoint says it is uncalibrated.
+pub fn write_calibration(dir: &Path, calibrator: &Calibrator) -> Result<()> {
+    let path = dir.join(goemo_calibration::CALIBRATION_FILE);
+    if calibrator.is_identity() {
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| ModelError::io(&path, e))?;
+        }
+        return Ok(());
+    }
+    Ok(calibrator.write(path)?)
 }
 
 #[cfg(test)]

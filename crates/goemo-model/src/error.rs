@@ -36,7 +36,7 @@ pub enum ModelError {
     },
     #[error("device: {0}")]
     Device(String),
-    #[error("unknown precision {0:?} (fp32, bf16)")]
+    #[error("unknown precision {0:?} (fp32, bf16, auto)")]
     UnknownPrecision(String),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
@@ -46,6 +46,8 @@ pub enum ModelError {
     Fs(#[from] goemo_fs::FsError),
     #[error(transparent)]
     Threshold(#[from] goemo_threshold::ThresholdError),
+    #[error(transparent)]
+    Calibration(#[from] goemo_calibration::CalibrationError),
     #[error(transparent)]
     Data(#[from] goemo_data::DataError),
 }

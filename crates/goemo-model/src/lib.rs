@@ -22,7 +22,8 @@ mod resolve;
 mod save;
 mod trainable;
 
-pub use classifier::{write_thresholds, EmotionClassifier, Prediction, ENSEMBLE_FILE, THRESHOLDS_FILE};
+pub use classifier::{write_calibration, write_thresholds, EmotionClassifier, Prediction, ENSEMBLE_FILE, THRESHOLDS_FILE};
+pub use goemo_calibration::{Calibrator, CALIBRATION_FILE};
 pub use config::{Activation, Architecture, HeadKind, ModelConfig};
 pub use device::{load_cuda, parse_device, set_threads};
 pub use encoder::Encoder;
@@ -30,7 +31,7 @@ pub use error::{ModelError, Result};
 #[cfg(target_os = "linux")]
 pub use goemo_torch::libtorch_dir;
 pub use model::{LoadOptions, SequenceClassifier};
-pub use precision::{with_precision, Precision, Quantization};
+pub use precision::{cpu_has_native_bf16, with_precision, Precision, Quantization};
 pub use resolve::{hub_cache_dir, offline, resolve_model, HUB_TIMEOUT, REQUIRED_FILES};
 pub use save::{copy_tokenizer_files, MODELING_FILE};
 pub use trainable::{predict_probabilities, Probability, TensorBatch, TrainableModel};

@@ -354,9 +354,10 @@ impl SequenceClassifier {
         Ok(())
     }
 
-    /// Runs later forward passes at `precision` (weights stay float32); an error where the
-    /// device cannot.
+    /// Runs later forward passes at `precision` (weights stay float32), `Auto` resolved for the
+    /// model's device; an error where the device cannot.
     pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        let precision = precision.resolve(self.device());
         with_precision(precision, self.device(), || ())?;
         self.precision = precision;
         Ok(())

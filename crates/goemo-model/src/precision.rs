@@ -18,9 +18,38 @@ use crate::error::{ModelError, Result};
 pub enum Precision {
     #[default]
     Fp32,
-    /// bfloat16 autocast (fast on GPUs with bf16 tensor cores; CPUs without native bf16
-    /// instructions run it, but slower than fp32).
+    /// bfloat16 autocast (fast on GPUs with bf16 tensor cores and on CPUs with native bf16
+    /// instructions; other CPUs run it, but slower than fp32).
     Bf16,
+    /// What the hardware runs fastest: bf16 on CUDA and on CPUs with native bf16 (AVX512-BF16
+    /// or AMX-BF16), fp32 on other CPUs. Resolved once the device is known ([`Precision::resolve`]).
+    Auto,
+}
+
+impl Precision {
+    /// The precision `Auto` stands for on `device`; other precisions are themselves.
+    pub fn resolve(self, device: Device) -> Precision {
+        match self {
+            Precision::Auto if device.is_cuda() || cpu_has_native_bf16() => Precision::Bf16,
+            Precision::Auto => Precision::Fp32,
+            other => other,
+        }
+    }
+}
+
+/// Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX-BF16), where oneDNN's bf16
+/// kernels beat fp32; elsewhere bf16 is emulated and slower.
+pub fn cpu_has_native_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // AMX detection is not stable in std; the kernel lists `amx_bf16` once it enabled AMX.
+        std::arch::is_x86_feature_detected!("avx512bf16")
+            || std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.split_whitespace().any(|f| f == "amx_bf16"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 impl FromStr for Precision {
@@ -30,6 +59,7 @@ impl FromStr for Precision {
         match s.trim() {
             "fp32" => Ok(Precision::Fp32),
             "bf16" => Ok(Precision::Bf16),
+            "auto" => Ok(Precision::Auto),
             other => Err(ModelError::UnknownPrecision(other.to_string())),
         }
     }
@@ -40,6 +70,7 @@ impl fmt::Display for Precision {
         f.write_str(match self {
             Precision::Fp32 => "fp32",
             Precision::Bf16 => "bf16",
+            Precision::Auto => "auto",
         })
     }
 }
@@ -81,8 +112,8 @@ impl fmt::Display for Quantization {
 
 /// Runs `f` at `precision` for tensors on `device`.
 pub fn with_precision<T>(precision: Precision, device: Device, f: impl FnOnce() -> T) -> Result<T> {
-    match precision {
-        Precision::Fp32 => Ok(f()),
+    match precision.resolve(device) {
+        Precision::Fp32 | Precision::Auto => Ok(f()),
         Precision::Bf16 => {
             let _guard = goemo_torch::AutocastGuard::enter(device, tch::Kind::BFloat16)?;
             Ok(f())
@@ -122,5 +153,14 @@ mod tests {
         assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
         assert_eq!("fp32".parse::<Precision>().unwrap().to_string(), "fp32");
         assert!("fp16".parse::<Precision>().unwrap_err().to_string().contains("fp16"));
+        assert_eq!("auto".parse::<Precision>().unwrap(), Precision::Auto);
+    }
+
+    #[test]
+    fn auto_resolves_by_the_hardware() {
+        let want = if cpu_has_native_bf16() { Precision::Bf16 } else { Precision::Fp32 };
+        assert_eq!(Precision::Auto.resolve(Device::Cpu), want);
+        assert_eq!(Precision::Auto.resolve(Device::Cuda(0)), Precision::Bf16);
+        assert_eq!(Precision::Fp32.resolve(Device::Cuda(0)), Precision::Fp32);
     }
 }

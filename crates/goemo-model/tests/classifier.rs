@@ -163,3 +163,66 @@ fn an_ensemble_folder_averages_its_members_and_refuses_members_that_differ() {
     let e = load(&ensemble).unwrap_err().to_string();
     assert!(e.contains("no members"), "{e}");
 }
+
+/// A Platt map for every label of the tiny checkpoints: scores pulled down towards rarity.
+fn platt(labels: &[String], slope: f64, intercept: f64) -> goemo_model::Calibrator {
+    use goemo_calibration::{LabelCalibration, LabelCalibrator, MethodKind};
+    goemo_model::Calibrator {
+        method: MethodKind::Platt,
+        examples: 100,
+        labels: labels
+            .iter()
+            .map(|l| LabelCalibration {
+                label: l.clone(),
+                calibrator: LabelCalibrator::Platt { slope, intercept },
+                cv_log_loss: Default::default(),
+                note: None,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = ["I love this so much", "ok", "why would you do that"];
+    let model = SequenceClassifier::load(fixture("tiny-distilbert"), Device::Cpu, &LoadOptions::default()).unwrap();
+    let checkpoint = model.save(dir.path().join("ckpt")).unwrap();
+    std::fs::copy(fixture("tiny-distilbert").join("tokenizer.json"), checkpoint.join("tokenizer.json")).unwrap();
+    let load = |d: &Path| EmotionClassifier::load(d.to_str().unwrap()).unwrap();
+
+    let raw = load(&checkpoint);
+    assert!(!raw.is_calibrated(), "no calibration.json: raw sigmoids");
+    let raw_probs = raw.probabilities_f64(&texts).unwrap();
+
+    let calibrator = platt(model.labels(), 1.5, -2.0);
+    goemo_model::write_calibration(&checkpoint, &calibrator).unwrap();
+    let calibrated = load(&checkpoint);
+    assert!(calibrated.is_calibrated());
+    assert_eq!(calibrated.calibrator(), Some(&calibrator), "calibration.json round trip");
+    let probs = calibrated.probabilities_f64(&texts).unwrap();
+    assert_eq!(probs, calibrator.apply(raw_probs.view()).unwrap());
+    assert!(probs.iter().zip(raw_probs.iter()).all(|(c, r)| c < r), "the map lowers every score");
+    assert_eq!(calibrated.predict(&texts).unwrap()[1].scores[3].1, probs[[1, 3]] as f32);
+
+    // An ensemble calibrates each member with its own file, then the mean with its own.
+    let ensemble = dir.path().join("ensemble");
+    std::fs::create_dir(&ensemble).unwrap();
+    std::fs::write(ensemble.join(ENSEMBLE_FILE), r#"{"members": ["../ckpt", "../ckpt"]}"#).unwrap();
+    let top = platt(model.labels(), 0.8, 0.3);
+    goemo_model::write_calibration(&ensemble, &top).unwrap();
+    let both = load(&ensemble);
+    let want = top.apply(probs.view()).unwrap();
+    let worst = (&both.probabilities_f64(&texts).unwrap() - &want).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+    assert!(worst < 1e-12, "{worst}");
+
+    // `none` removes the file, so that the checkpoint says it is uncalibrated; a file for other
+    // labels is an error naming it.
+    goemo_model::write_calibration(&checkpoint, &goemo_model::Calibrator::identity(model.labels())).unwrap();
+    assert!(!checkpoint.join(goemo_model::CALIBRATION_FILE).exists());
+    let mut other = calibrator.clone();
+    other.labels[0].label = "delight".into();
+    goemo_model::write_calibration(&checkpoint, &other).unwrap();
+    let e = EmotionClassifier::load(checkpoint.to_str().unwrap()).unwrap_err().to_string();
+    assert!(e.contains("calibration.json") && e.contains("delight"), "{e}");
+}

@@ -2,13 +2,18 @@
 //! virtualenv by set-up) and give goemo's probabilities, for every head on every architecture:
 //! `transformers`' own heads with a plain `AutoModelForSequenceClassification.from_pretrained`,
 //! goemo's heads through the `modeling_goemo.py` saved beside them and `trust_remote_code=True`;
-//! a plain `from_pretrained` of a goemo head fails instead of loading another head.
+//! a plain `from_pretrained` of a goemo head fails instead of loading another head, and its
+//! `calibrated_probabilities` apply the checkpoint's `calibration.json` as goemo does.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use goemo_calibration::{IsotonicFit, LabelCalibration, LabelCalibrator, MethodKind};
 use goemo_data::{Batcher, HfTokenizer, Tokenize};
-use goemo_model::{HeadKind, LoadOptions, SequenceClassifier, TensorBatch, TrainableModel, MODELING_FILE};
+use goemo_model::{
+    write_calibration, Calibrator, HeadKind, LoadOptions, SequenceClassifier, TensorBatch, TrainableModel,
+    MODELING_FILE,
+};
 use tch::Device;
 
 fn repo() -> PathBuf {
@@ -48,12 +53,21 @@ fn saved_checkpoints_load_in_transformers() {
             let tensors = TensorBatch::new(&batch, Device::Cpu).unwrap();
             let probs = tch::no_grad(|| model.forward_t(&tensors, false).unwrap().sigmoid());
             let rows: Vec<Vec<f32>> = (0..3).map(|i| Vec::<f32>::try_from(probs.get(i)).unwrap()).collect();
-            let case = serde_json::json!({
+            let mut case = serde_json::json!({
                 "input_ids": batch.input_ids.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
                 "attention_mask": batch.attention_mask.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
                 "probabilities": rows,
                 "goemo_head": head != HeadKind::Standard,
             });
+            if head != HeadKind::Standard {
+                // modeling_goemo.py applies the checkpoint's calibration.json as goemo does.
+                let calibrator = mixed_calibrator(model.labels());
+                write_calibration(&saved, &calibrator).unwrap();
+                let raw = ndarray::Array2::from_shape_vec((3, rows[0].len()), rows.concat()).unwrap();
+                let calibrated = calibrator.apply(raw.view()).unwrap();
+                case["calibrated_probabilities"] =
+                    serde_json::json!(calibrated.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+            }
             let case_path = out.path().join(format!("{name}-{head}.json"));
             std::fs::write(&case_path, case.to_string()).unwrap();
             let run = Command::new(&python)
@@ -78,7 +92,43 @@ fn saved_checkpoints_load_in_transformers() {
                     report.contains("plain from_pretrained refused"),
                     "{name} {head}: {report}"
                 );
+                assert!(report.contains("calibrated probabilities: largest difference"), "{report}");
             }
         }
+    }
+}
+
+/// A calibrator with every kind of map: labels take identity, temperature, Platt and isotonic in
+/// turn.
+fn mixed_calibrator(labels: &[String]) -> Calibrator {
+    let isotonic_scores: Vec<f64> = (0..40).map(|i| i as f64 / 40.0).collect();
+    let isotonic_outcomes: Vec<bool> = (0..40).map(|i| (i * 7) % 10 < i / 4).collect();
+    Calibrator {
+        method: MethodKind::Auto,
+        examples: 40,
+        labels: labels
+            .iter()
+            .enumerate()
+            .map(|(i, label)| LabelCalibration {
+                label: label.clone(),
+                calibrator: match i % 4 {
+                    0 => LabelCalibrator::Identity,
+                    1 => LabelCalibrator::Temperature {
+                        inverse_temperature: 0.7,
+                    },
+                    2 => LabelCalibrator::Platt {
+                        slope: 1.3,
+                        intercept: -0.4,
+                    },
+                    _ => LabelCalibrator::Isotonic {
+                        fit: IsotonicFit::fit(&isotonic_scores, &isotonic_outcomes),
+                        min: 0.02,
+                        max: 0.98,
+                    },
+                },
+                cv_log_loss: Default::default(),
+                note: None,
+            })
+            .collect(),
     }
 }

@@ -10,7 +10,6 @@ use goemo_report::{
     Series,
 };
 use goemo_train::{StepLog, TrainOutcome};
-use ndarray::ArrayView2;
 
 use crate::{Result, RunOutcome};
 
@@ -40,41 +39,6 @@ pub fn write_evaluation_events(events: &mut EventWriter, outcome: &RunOutcome) -
         events.scalars(*step, &values)?;
     }
     Ok(events.flush()?)
-}
-
-/// `id,text,true_labels,pred_labels,<one probability column per label>`; label lists are
-/// comma-joined names (the format `goemo_data::read_prediction_csv` and `evaluate` read).
-pub fn write_predictions(
-    path: &Path,
-    ids: &[String],
-    texts: &[String],
-    labels: &[String],
-    targets: ArrayView2<'_, f32>,
-    probabilities: ArrayView2<'_, f32>,
-    predictions: ArrayView2<'_, bool>,
-) -> Result<()> {
-    let mut header: Vec<&str> = goemo_data::PREDICTION_COLUMNS.to_vec();
-    header.extend(labels.iter().map(String::as_str));
-    let join = |row: Vec<bool>| {
-        labels
-            .iter()
-            .zip(row)
-            .filter(|(_, on)| *on)
-            .map(|(l, _)| l.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let rows = (0..ids.len()).map(|i| {
-        let mut row = vec![
-            ids[i].clone(),
-            texts[i].clone(),
-            join(targets.row(i).iter().map(|&t| t == 1.0).collect()),
-            join(predictions.row(i).to_vec()),
-        ];
-        row.extend(probabilities.row(i).iter().map(|p| p.to_string()));
-        row
-    });
-    Ok(write_csv_atomic(path, &header, rows)?)
 }
 
 /// The steps of `train_log.jsonl` in step order. Lines that do not parse (a line cut by a kill

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Parser};
+use goemo_calibration::MethodKind;
 use goemo_data::ClassWeighting;
 use goemo_metrics::Headline;
 use goemo_model::{HeadKind, Precision};
@@ -166,6 +167,12 @@ pub struct RunConfig {
     /// k of the top-k strategy.
     #[arg(long, default_value_t = 1)]
     pub top_k: usize,
+    /// Calibration of the probabilities, fitted on dev per label: none, temperature, platt,
+    /// isotonic, or auto (per label, temperature or Platt by 5-fold cross-validated log loss).
+    /// Thresholds are then fitted on the calibrated dev probabilities.
+    #[arg(long, default_value_t = MethodKind::Auto)]
+    #[serde(with = "by_name")]
+    pub calibration: MethodKind,
     /// Dev metric that picks the best evaluation: auc_micro, auc_macro, ap_micro, ap_macro,
     /// f1_micro or f1_macro.
     #[arg(long, default_value_t = TrainConfig::default().select_by)]
@@ -182,8 +189,9 @@ pub struct RunConfig {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// fp32, or bf16 autocast (fast on a GPU; runs on a CPU, slower than fp32).
-    #[arg(long, default_value_t = Precision::Fp32)]
+    /// fp32, bf16 autocast, or auto: bf16 on CUDA and on CPUs with native bf16 (AVX512-BF16,
+    /// AMX), fp32 elsewhere (the resolved precision is printed and recorded in metrics.json).
+    #[arg(long, default_value_t = Precision::Auto)]
     #[serde(with = "by_name")]
     pub precision: Precision,
     /// Also evaluate on dev every N optimiser steps (0: after each epoch only); the best
@@ -368,6 +376,7 @@ mod tests {
         );
         assert_eq!(c.save_every, t.save_every);
         assert_eq!(c.eval_batch_size, 128);
+        assert_eq!((c.calibration, c.precision), (MethodKind::Auto, Precision::Auto));
         assert_eq!(c.train_config(Loss::Bce).max_grad_norm, t.max_grad_norm);
     }
 
@@ -405,9 +414,14 @@ mod tests {
 
     #[test]
     fn toml_and_flags_take_the_same_words_and_unknown_keys_fail() {
-        let r: RunConfig =
-            toml::from_str("loss = \"weighted_bce\"\nclass_weights = \"inverse\"\nprecision = \"bf16\"").unwrap();
+        let r: RunConfig = toml::from_str(
+            "loss = \"weighted_bce\"\nclass_weights = \"inverse\"\nprecision = \"bf16\"\ncalibration = \"isotonic\"",
+        )
+        .unwrap();
         assert_eq!((r.loss, r.precision), (LossKind::WeightedBce, Precision::Bf16));
+        assert_eq!(r.calibration, MethodKind::Isotonic);
+        let err = toml::from_str::<RunConfig>("calibration = \"sigmoid\"").unwrap_err().to_string();
+        assert!(err.contains("sigmoid"), "{err}");
         let err = toml::from_str::<RunConfig>("los = \"bce\"").unwrap_err().to_string();
         assert!(err.contains("los"), "{err}");
         let err = toml::from_str::<RunConfig>("loss = \"hinge\"").unwrap_err().to_string();

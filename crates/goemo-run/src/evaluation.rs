@@ -169,8 +169,9 @@ pub fn bootstrap_headlines(
     .collect()
 }
 
-/// Every example of a labelled split scored by `classifier` and written to `out` as `train`
-/// writes its prediction files, with the classifier's thresholds; the probability columns follow
+/// Every example of a labelled split scored by `classifier` (calibrated probabilities when it has
+/// a calibration) and written to `out` as `train` writes its prediction files, with the
+/// classifier's thresholds; the probability columns follow
 /// the data's label order, matched by name through the checkpoint's `id2label`. Labels the
 /// checkpoint and the data do not share are an error listing them. Returns the examples scored.
 pub fn rescore_split(
@@ -208,16 +209,19 @@ pub fn rescore_split(
     let order: Vec<usize> = order.into_iter().flatten().collect();
     let examples = dataset.split(split);
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let probs = classifier.probabilities(&texts)?;
+    let probs = classifier.probabilities_f64(&texts)?;
     let chosen = classifier.thresholds().apply(probs.view())?;
-    crate::artifacts::write_predictions(
+    let targets = target_mask(dataset.targets(split).view());
+    goemo_data::write_prediction_csv(
         out,
-        &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-        &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
-        data_labels,
-        dataset.targets(split).view(),
-        probs.select(Axis(1), &order).view(),
-        chosen.select(Axis(1), &order).view(),
+        &goemo_data::PredictionRows {
+            labels: data_labels,
+            ids: &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            texts: &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
+            targets: targets.view(),
+            predicted: chosen.select(Axis(1), &order).view(),
+            probabilities: probs.select(Axis(1), &order).view(),
+        },
     )?;
     Ok(examples.len())
 }

@@ -11,7 +11,8 @@ use goemo_data::{
     class_weights, label_counts, preprocess, DataSource, Dataset, GoEmotionsTsv, HfTokenizer, PreprocessOptions,
     PreprocessReport, Split, Tokenize,
 };
-use goemo_metrics::{target_mask, MetricReport};
+use goemo_calibration::Calibrator;
+use goemo_metrics::{target_mask, CalibrationChange, MetricReport};
 use goemo_model::{parse_device, resolve_model, set_threads, EmotionClassifier, LoadOptions, SequenceClassifier};
 use goemo_report::EventWriter;
 use goemo_threshold::Thresholds;
@@ -20,7 +21,7 @@ use ndarray::Array2;
 use serde_json::json;
 
 use crate::artifacts::{
-    write_evaluation_events, write_f1_chart, write_per_class, write_predictions, write_report_md,
+    write_evaluation_events, write_f1_chart, write_per_class, write_report_md,
     write_training_curves, ReportRow,
 };
 use crate::bench::{bench_inference, write_bench_csv, BenchOptions};
@@ -49,8 +50,12 @@ pub struct RunOutcome {
     pub run_dir: PathBuf,
     pub training: TrainOutcome,
     pub train_seconds: f64,
-    /// Fitted on dev with the configured strategy.
+    /// Fitted on the calibrated dev probabilities with the configured strategy.
     pub thresholds: Thresholds,
+    /// Fitted on dev with the configured method (identity for `none`).
+    pub calibrator: Calibrator,
+    /// Test calibration before and after the calibrator, beside the training frequencies.
+    pub calibration: CalibrationChange,
     pub dev: MetricReport,
     pub test: MetricReport,
     pub test_global_0_5: MetricReport,
@@ -80,9 +85,9 @@ impl Encoded {
     }
 }
 
-/// Probabilities of one split and its predictions under the fitted thresholds.
+/// Calibrated probabilities of one split and its predictions under the fitted thresholds.
 struct Scored {
-    probabilities: Array2<f32>,
+    probabilities: Array2<f64>,
     predictions: Array2<bool>,
 }
 
@@ -171,12 +176,14 @@ impl Experiment {
         let encoded = encode(&tokenizer, &data)?;
         let loss = self.loss(&data);
         self.say(&format!(
-            "{}: {} parameters, {} training examples, {} labels, device {device:?}, {}",
+            "{}: {} parameters, {} training examples, {} labels, device {device:?}, {} (asked: {}; native bf16 on this CPU: {})",
             self.config.model,
             model.parameter_count(),
             encoded.ids[0].len(),
             data.labels.len(),
-            self.config.precision
+            model.precision(),
+            self.config.precision,
+            goemo_model::cpu_has_native_bf16(),
         ));
         // TensorBoard: training scalars as the steps go, evaluations when they are known.
         let mut events = match self.leader() {
@@ -186,7 +193,15 @@ impl Experiment {
         let started = Instant::now();
         let training = self.train(&mut model, &encoded, loss.clone(), events.as_mut())?;
         let train_seconds = started.elapsed().as_secs_f64();
-        let outcome = self.measure(&model, &encoded, &loss, training, train_seconds, wall_start)?;
+        let n = data.train.len().max(1) as f64;
+        let base_rates: Vec<f64> = label_counts(&data.train, data.labels.len())
+            .iter()
+            .map(|&c| c as f64 / n)
+            .collect();
+        let outcome = self.measure(&model, &encoded, &loss, training, train_seconds, wall_start, &base_rates)?;
+        if let Some(line) = outcome.0.calibration_line() {
+            self.say(&line);
+        }
         if !self.leader() {
             return Ok(outcome.0);
         }
@@ -196,6 +211,7 @@ impl Experiment {
         let checkpoint = model.save(run_dir.join("checkpoint"))?;
         goemo_model::copy_tokenizer_files(&model_dir, &checkpoint)?;
         goemo_model::write_thresholds(&checkpoint, &outcome.0.thresholds)?;
+        goemo_model::write_calibration(&checkpoint, &outcome.0.calibrator)?;
         self.write_artifacts(&data, &preprocessing, &model, &outcome)?;
         if self.config.bench {
             self.bench(&checkpoint, &data, device)?;
@@ -368,8 +384,10 @@ impl Experiment {
         })
     }
 
-    /// Thresholds fitted on dev only; dev and test evaluated with them, test also at 0.5 and
-    /// top-1.
+    /// Calibration fitted on dev, then thresholds fitted on dev and expressed on the calibrated
+    /// scale (`goemo_calibration::fit_thresholds`); dev and test evaluated with them, test also at 0.5 and top-1, all on calibrated
+    /// probabilities.
+    #[allow(clippy::too_many_arguments)]
     fn measure(
         &self,
         model: &SequenceClassifier,
@@ -378,23 +396,36 @@ impl Experiment {
         training: TrainOutcome,
         train_seconds: f64,
         started: SystemTime,
+        base_rates: &[f64],
     ) -> Result<(RunOutcome, [Scored; 2])> {
-        let probabilities = |split: Split| -> Result<Array2<f32>> {
+        let probabilities = |split: Split| -> Result<Array2<f64>> {
             let (batch_size, pad_id) = (self.config.eval_batch_size, encoded.pad_id);
             let scored = match &self.parallel {
                 Some(p) => p.evaluate_split(model, encoded.split(split), pad_id, batch_size, loss)?,
                 None => evaluate_split(model, encoded.split(split), pad_id, batch_size, loss)?,
             };
-            Ok(scored.0)
+            Ok(scored.0.mapv(f64::from))
         };
-        let (dev_probs, test_probs) = (probabilities(Split::Dev)?, probabilities(Split::Test)?);
-        let strategy = goemo_threshold::parse_strategy(&self.config.threshold_strategy, 0.5, self.config.top_k, None)?;
-        let dev_targets = encoded.split(Split::Dev).targets;
-        let thresholds = strategy.fit(dev_probs.mapv(f64::from).view(), target_mask(dev_targets).view())?;
+        let (dev_raw, test_raw) = (probabilities(Split::Dev)?, probabilities(Split::Test)?);
         let labels = model.labels();
+        let dev_mask = target_mask(encoded.split(Split::Dev).targets);
+        let calibrator = match self.config.calibration.method() {
+            Some(method) => Calibrator::fit(method.as_ref(), dev_raw.view(), dev_mask.view(), labels)?,
+            None => Calibrator::identity(labels),
+        };
+        let (dev_probs, test_probs) = (calibrator.apply(dev_raw.view())?, calibrator.apply(test_raw.view())?);
+        let calibration = CalibrationChange::compute(
+            test_raw.view(),
+            test_probs.view(),
+            target_mask(encoded.split(Split::Test).targets).view(),
+            base_rates,
+            labels,
+        )?;
+        let strategy = goemo_threshold::parse_strategy(&self.config.threshold_strategy, 0.5, self.config.top_k, None)?;
+        let thresholds = goemo_calibration::fit_thresholds(strategy.as_ref(), &calibrator, dev_raw.view(), dev_mask.view())?;
         // The report of a split under thresholds, and its predictions.
         let score =
-            |probabilities: &Array2<f32>, split: Split, t: &Thresholds| -> Result<(MetricReport, Array2<bool>)> {
+            |probabilities: &Array2<f64>, split: Split, t: &Thresholds| -> Result<(MetricReport, Array2<bool>)> {
                 let predictions = t.apply(probabilities.view())?;
                 let per_class = t.per_class(labels.len());
                 let targets = encoded.split(split).targets;
@@ -416,6 +447,8 @@ impl Experiment {
             training,
             train_seconds,
             thresholds,
+            calibrator,
+            calibration,
             dev: dev_report,
             test: test_report,
             test_global_0_5: test_global,
@@ -446,14 +479,17 @@ impl Experiment {
         let labels = model.labels();
         for (split, scored) in [Split::Dev, Split::Test].into_iter().zip(scored) {
             let examples = data.split(split);
-            write_predictions(
+            let targets = target_mask(data.targets(split).view());
+            goemo_data::write_prediction_csv(
                 &run_dir.join(format!("predictions_{split}.csv")),
-                &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-                &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
-                labels,
-                data.targets(split).view(),
-                scored.probabilities.view(),
-                scored.predictions.view(),
+                &goemo_data::PredictionRows {
+                    labels,
+                    ids: &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+                    texts: &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
+                    targets: targets.view(),
+                    predicted: scored.predictions.view(),
+                    probabilities: scored.probabilities.view(),
+                },
             )?;
         }
         write_per_class(&run_dir.join("per_class_test.csv"), &outcome.test)?;
@@ -510,7 +546,9 @@ impl Experiment {
             },
             "model_source": self.config.model,
             "device": format!("{:?}", model.device()),
-            "precision": self.config.precision,
+            "precision": model.precision(),
+            "precision_requested": self.config.precision,
+            "cpu_native_bf16": goemo_model::cpu_has_native_bf16(),
             "versions": {"goemo": env!("CARGO_PKG_VERSION"), "libtorch": goemo_torch::LIBTORCH_VERSION},
             "parameters": model.parameter_count(),
             "world_size": self.parallel.as_ref().map_or(1, |p| p.world_size()),
@@ -521,6 +559,12 @@ impl Experiment {
             "best_step": t.best_step,
             "steps": t.steps,
             "thresholds": o.thresholds,
+            "calibration": {
+                "method": o.calibrator.method,
+                "fitted_on": "dev",
+                "per_label": o.calibrator.describe(),
+                "test": o.calibration,
+            },
             "dev": o.dev,
             "test": o.test,
             "test_global_0_5": o.test_global_0_5,
@@ -551,6 +595,29 @@ fn encode(tokenizer: &HfTokenizer, data: &Dataset) -> Result<Encoded> {
 }
 
 impl RunOutcome {
+    /// One line on the test calibration, before and after (none when nothing was calibrated).
+    pub fn calibration_line(&self) -> Option<String> {
+        if self.calibrator.is_identity() {
+            return None;
+        }
+        let c = &self.calibration;
+        let n = c.labels.len();
+        Some(format!(
+            "calibration {} on dev; test Brier {:.4} -> {:.4} (label frequencies {:.4}), ECE {:.4} -> {:.4}, mean probability {:.4} -> {:.4} (frequency {:.4}); labels no worse than their frequency: {}/{n} -> {}/{n}",
+            self.calibrator.describe(),
+            c.before.micro.brier,
+            c.after.micro.brier,
+            c.baseline_brier_mean,
+            c.before.micro.ece,
+            c.after.micro.ece,
+            c.before.micro.mean_probability,
+            c.after.micro.mean_probability,
+            c.after.micro.frequency,
+            c.before.labels_no_worse_than_baseline,
+            c.after.labels_no_worse_than_baseline,
+        ))
+    }
+
     /// One line for a person: test metrics, best evaluation, time, where the artifacts are.
     pub fn summary(&self) -> String {
         let opt = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.4}"));

@@ -67,6 +67,8 @@ pub enum RunError {
     #[error(transparent)]
     Threshold(#[from] goemo_threshold::ThresholdError),
     #[error(transparent)]
+    Calibration(#[from] goemo_calibration::CalibrationError),
+    #[error(transparent)]
     Report(#[from] goemo_report::ReportError),
     #[error(transparent)]
     Fs(#[from] goemo_fs::FsError),

@@ -152,12 +152,20 @@ async fn predict(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRe
             json!({ "labels": p.labels, "scores": scores })
         })
         .collect();
-    Json(json!({ "predictions": predictions })).into_response()
+    // Whether "scores" are calibrated probabilities (a checkpoint without calibration.json gives
+    // the model's raw sigmoids).
+    Json(json!({ "predictions": predictions, "calibrated": state.service.calibrated() })).into_response()
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     let queued = state.service.queue_depth();
-    Json(json!({ "status": "ok", "labels": state.service.labels().len(), "queued_texts": queued })).into_response()
+    Json(json!({
+        "status": "ok",
+        "labels": state.service.labels().len(),
+        "calibrated": state.service.calibrated(),
+        "queued_texts": queued,
+    }))
+    .into_response()
 }
 
 async fn labels(State(state): State<Arc<AppState>>) -> Response {

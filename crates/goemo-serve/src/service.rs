@@ -22,11 +22,19 @@ pub trait BatchPredictor {
     fn labels(&self) -> &[String];
     /// One prediction per text, in input order.
     fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>, ModelError>;
+    /// Whether the scores are calibrated probabilities (false unless the model says so).
+    fn calibrated(&self) -> bool {
+        false
+    }
 }
 
 impl BatchPredictor for EmotionClassifier {
     fn labels(&self) -> &[String] {
         EmotionClassifier::labels(self)
+    }
+
+    fn calibrated(&self) -> bool {
+        self.is_calibrated()
     }
 
     fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>, ModelError> {
@@ -99,6 +107,8 @@ struct Shared {
     options: ServiceOptions,
     /// Set by the first worker that loads its model.
     labels: OnceLock<Vec<String>>,
+    /// Whether the first worker's model gives calibrated probabilities.
+    calibrated: OnceLock<bool>,
     batch_sizes: Histogram,
     failed_batches: AtomicU64,
 }
@@ -154,6 +164,7 @@ impl EmotionService {
             wakeup: Condvar::new(),
             options,
             labels: OnceLock::new(),
+            calibrated: OnceLock::new(),
             batch_sizes: Histogram::new(&[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
             failed_batches: AtomicU64::new(0),
         });
@@ -166,6 +177,7 @@ impl EmotionService {
                 std::thread::spawn(move || match load(worker) {
                     Ok(predictor) => {
                         shared.labels.get_or_init(|| predictor.labels().to_vec());
+                        shared.calibrated.get_or_init(|| predictor.calibrated());
                         let _ = ready_tx.send(Ok(()));
                         work(&shared, &predictor);
                     }
@@ -198,6 +210,11 @@ impl EmotionService {
     /// Label names in output order.
     pub fn labels(&self) -> &[String] {
         self.shared.labels.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the scores are calibrated probabilities.
+    pub fn calibrated(&self) -> bool {
+        self.shared.calibrated.get().copied().unwrap_or(false)
     }
 
     pub fn options(&self) -> &ServiceOptions {
