@@ -56,6 +56,9 @@ fn run_args(out: &Path, name: &str, epochs: usize) -> Vec<String> {
         "cpu",
         "--threads",
         "1",
+        // Exact gradient sums are compared: fp32, whatever `auto` picks on this CPU.
+        "--precision",
+        "fp32",
         "--dist-timeout",
         "20",
         "--output-dir",

@@ -56,6 +56,8 @@ fn averages_runs_into_a_run_folder_and_refuses_runs_that_do_not_match() {
             b.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
+            "--calibration",
+            "none",
         ])
         .output()
         .unwrap();
@@ -77,6 +79,33 @@ fn averages_runs_into_a_run_folder_and_refuses_runs_that_do_not_match() {
     assert!(
         listing.contains("../../a/checkpoint") && listing.contains("../../b/checkpoint"),
         "{listing}"
+    );
+
+    assert!(!out.join("checkpoint/calibration.json").exists(), "--calibration none");
+
+    // The default calibrates the averaged probabilities on averaged dev and stores the maps.
+    let calibrated = dir.path().join("ab-calibrated");
+    let result = Command::new(ensemble_binary())
+        .args(["--run", a.to_str().unwrap(), "--run", b.to_str().unwrap(), "--out"])
+        .arg(&calibrated)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.contains("calibration auto") && stdout.contains("test Brier"),
+        "{stdout}"
+    );
+    let stored = std::fs::read_to_string(calibrated.join("checkpoint/calibration.json")).unwrap();
+    assert!(
+        stored.contains("\"label\": \"joy\"") && stored.contains("\"method\": \"auto\""),
+        "{stored}"
+    );
+    let folder = RunFolder::read(&calibrated).unwrap();
+    assert!(folder.number("/calibration/test/after/micro/brier").is_some());
+    assert_eq!(
+        folder.test.predicted, folder.test.targets,
+        "calibration changes no decision"
     );
 
     // A member scored on other test examples: an error naming the file and the missing id.

@@ -43,6 +43,11 @@ fn jsonl_has_every_label_in_order_and_the_labels_over_threshold() {
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2, "blank lines are skipped");
     assert_eq!(lines[1]["text"], "why would you 😡");
+    assert_eq!(lines[0]["calibrated"], false, "the fixture has no calibration.json");
+    assert!(
+        stderr.contains("no calibration.json") && stderr.contains("raw"),
+        "{stderr}"
+    );
     let scores = lines[0]["scores"].as_object().unwrap();
     let names: Vec<&String> = scores.keys().collect();
     assert_eq!(names.len(), 28);

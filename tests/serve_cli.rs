@@ -246,7 +246,10 @@ fn a_checkpoint_with_calibration_json_is_served_calibrated() {
     let (_calibrated_server, calibrated_address) = serve(checkpoint.to_str().unwrap(), &[]);
     let raw = post_text(&raw_address, text);
     let calibrated = post_text(&calibrated_address, text);
-    assert_eq!((raw["calibrated"].as_bool(), calibrated["calibrated"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(
+        (raw["calibrated"].as_bool(), calibrated["calibrated"].as_bool()),
+        (Some(false), Some(true))
+    );
     assert_eq!(health(&calibrated_address).unwrap()["calibrated"], Value::Bool(true));
     for label in &labels {
         let p = raw["predictions"][0]["scores"][label].as_f64().unwrap();

@@ -64,6 +64,7 @@ fn artifacts_and_kill_resume() {
         "checkpoint/config.json",
         "checkpoint/tokenizer.json",
         "checkpoint/thresholds.json",
+        "checkpoint/calibration.json",
         "metrics.json",
         "predictions_dev.csv",
         "predictions_test.csv",

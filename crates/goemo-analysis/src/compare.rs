@@ -157,8 +157,25 @@ pub struct BootstrapRow {
     pub delta: f64,
     pub ci_low: f64,
     pub ci_high: f64,
+    /// 0 when no resample crossed zero: the bootstrap can then only say p < 1/(B+1).
     pub p_value: f64,
+    /// Holm's step-down adjustment across every paired test of the comparison.
+    pub p_holm: f64,
     pub resamples: usize,
+}
+
+/// Holm's step-down adjustment of p-values (family-wise error), in their order.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut adjusted = vec![0.0; m];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
 }
 
 /// One emotion's test metrics under the run's own predictions.
@@ -388,6 +405,7 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
                         ci_low: c.lower,
                         ci_high: c.upper,
                         p_value: c.p_value,
+                        p_holm: f64::NAN,
                         resamples: c.resamples_used,
                     });
                 }
@@ -395,19 +413,21 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
             Ok(_) => {}
         }
     }
-    if reports[0].len() > 1 {
-        for (i, (name, _)) in models.iter().enumerate().skip(1) {
+    // Welch's t between every two models with several seeds, the earlier one as baseline.
+    let groups: Vec<usize> = (0..models.len()).filter(|&i| reports[i].len() > 1).collect();
+    for (k, &a) in groups.iter().enumerate() {
+        for &b in &groups[k + 1..] {
             for metric in ["auc_micro", "auc_macro", "f1_micro", "f1_macro"] {
                 let values = |rs: &[MetricReport]| {
                     rs.iter()
                         .filter_map(|r| TestMetrics::of(r).get(metric))
                         .collect::<Vec<_>>()
                 };
-                if let Some(t) = welch_t_test(&values(&reports[i]), &values(&reports[0])) {
+                if let Some(t) = welch_t_test(&values(&reports[b]), &values(&reports[a])) {
                     out.seed_tests.push(SeedTest {
                         metric: metric.into(),
-                        baseline: baseline_name.clone(),
-                        model: name.clone(),
+                        baseline: models[a].0.clone(),
+                        model: models[b].0.clone(),
                         statistic: t.statistic,
                         dof: t.dof,
                         p_value: t.p_value,
@@ -415,6 +435,10 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
                 }
             }
         }
+    }
+    let adjusted = holm(&out.paired_bootstrap.iter().map(|r| r.p_value).collect::<Vec<_>>());
+    for (row, p) in out.paired_bootstrap.iter_mut().zip(adjusted) {
+        row.p_holm = p;
     }
     Ok(out)
 }
@@ -705,5 +729,18 @@ mod tests {
         assert_eq!(run_gpu(&record("Cuda(1)")).as_deref(), Some("NVIDIA H200"));
         assert_eq!(run_gpu(&record("Cpu")), None);
         assert_eq!(run_gpu(&record("Cuda(2)")), None);
+    }
+}
+
+#[cfg(test)]
+mod holm_tests {
+    #[test]
+    fn holm_steps_down_and_keeps_the_order() {
+        // statsmodels' multipletests(method="holm") gives [0.03, 0.06, 0.06, 0.02].
+        let adjusted = super::holm(&[0.01, 0.04, 0.03, 0.005]);
+        for (a, want) in adjusted.iter().zip([0.03, 0.06, 0.06, 0.02]) {
+            assert!((a - want).abs() < 1e-15, "{adjusted:?}");
+        }
+        assert_eq!(super::holm(&[0.6, 0.9]), vec![1.0, 1.0]);
     }
 }

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use goemo_report::{
-    bar_chart, heatmap, interval_chart, line_chart, stacked_line_charts, write_csv_atomic as write_csv, BarChart, Heatmap, IntervalChart,
-    IntervalRow, LegendPosition, LineChart, Series,
+    bar_chart, heatmap, interval_chart, line_chart, stacked_line_charts, write_csv_atomic as write_csv, BarChart,
+    Heatmap, IntervalChart, IntervalRow, LegendPosition, LineChart, Series,
 };
 
 use crate::compare::{CalibrationNumbers, ClassCalibration, Comparison, METRICS};
@@ -100,7 +100,15 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
     )?;
     per_model_csv(
         &out.join("calibration.csv"),
-        &["label", "brier", "baseline_brier", "log_loss", "ece", "ece_equal_mass", "support"],
+        &[
+            "label",
+            "brier",
+            "baseline_brier",
+            "log_loss",
+            "ece",
+            "ece_equal_mass",
+            "support",
+        ],
         c.calibration.iter().map(|(m, k)| (m, k.per_class.as_slice())),
         |k: &ClassCalibration| {
             vec![
@@ -246,7 +254,10 @@ fn reliability_chart(path: &Path, model: &str, lines: &[Series], classes: &[&Cla
             markers: true,
         })
         .collect();
-    let top = counts.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0f64, f64::max);
+    let top = counts
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max);
     Ok(stacked_line_charts(
         path,
         &format!("{model}: reliability on test, the six emotions with most positives"),
@@ -424,7 +435,12 @@ fn figures(c: &Comparison, out: &Path) -> Result<()> {
                 markers: true,
             });
         }
-        reliability_chart(&out.join(format!("reliability_{model}.png")), model, &lines, &by_support)?;
+        reliability_chart(
+            &out.join(format!("reliability_{model}.png")),
+            model,
+            &lines,
+            &by_support,
+        )?;
         for (what, value, file) in [
             ("ECE (10 bins)", (|c: &ClassCalibration| c.ece) as fn(&_) -> f64, "ece"),
             ("Brier score", |c: &ClassCalibration| c.brier, "brier"),
@@ -617,12 +633,24 @@ pub fn markdown(c: &Comparison) -> String {
         }
         let _ = writeln!(
             s,
-            "\n| model | parameters | training s | best epoch | examples/s | inference texts/s (bench.csv) | peak memory MiB |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "\nEfficiency; Δ and % against the baseline ({}).\n\n| model | parameters | training s | Δ training s | % | best epoch | training examples/s | inference texts/s (bench.csv) | Δ inference | % | peak memory MiB |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            c.models.first().map_or("", |m| m.name.as_str())
         );
+        let base = c.models.first();
+        // Δ and % of a model's value against the baseline's, when both exist.
+        let change =
+            |value: Option<f64>, of: fn(&crate::compare::ModelSummary) -> Option<f64>| match (value, base.and_then(of))
+            {
+                (Some(v), Some(b)) if b != 0.0 => (format!("{:+.0}", v - b), format!("{:+.1}", 100.0 * (v - b) / b)),
+                _ => ("n/a".to_string(), "n/a".to_string()),
+            };
         for m in &c.models {
+            let (train_delta, train_percent) = change(m.train_seconds, |b| b.train_seconds);
+            let (inference_delta, inference_percent) =
+                change(m.inference_texts_per_second, |b| b.inference_texts_per_second);
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {train_delta} | {train_percent} | {} | {} | {} | {inference_delta} | {inference_percent} | {} |",
                 m.name,
                 opt(m.parameters, 0),
                 opt(m.train_seconds, 0),
@@ -711,25 +739,39 @@ pub fn markdown(c: &Comparison) -> String {
         let _ = writeln!(s, "No paired comparisons (one model, or none comparable).");
     }
     if !c.paired_bootstrap.is_empty() {
-        let _ = writeln!(s, "Paired bootstrap over test examples (model − baseline):\n\n| model | metric | Δ | 95 % interval | p (two-sided) | resamples |\n| --- | --- | ---: | --- | ---: | ---: |");
+        let _ = writeln!(s, "Paired bootstrap over test examples (model − baseline). With B resamples a p-value of 0 means that no resample crossed zero, printed as < 1/(B+1); Holm's p adjusts for the {} tests of this table (family-wise error).\n\n| model | metric | Δ | 95 % interval | p (two-sided) | p (Holm) | resamples |\n| --- | --- | ---: | --- | ---: | ---: | ---: |", c.paired_bootstrap.len());
+        let floor = |p: f64, resamples: usize, tests: usize| {
+            if p > 0.0 {
+                format!("{p:.4}")
+            } else {
+                format!("< {:.4}", (tests as f64 / (resamples as f64 + 1.0)).min(1.0))
+            }
+        };
         for r in &c.paired_bootstrap {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:+.4} | [{:+.4}, {:+.4}] | {:.4} | {} |",
-                r.model, r.metric, r.delta, r.ci_low, r.ci_high, r.p_value, r.resamples
+                "| {} | {} | {:+.4} | [{:+.4}, {:+.4}] | {} | {} | {} |",
+                r.model,
+                r.metric,
+                r.delta,
+                r.ci_low,
+                r.ci_high,
+                floor(r.p_value, r.resamples, 1),
+                floor(r.p_holm, r.resamples, c.paired_bootstrap.len()),
+                r.resamples
             );
         }
     }
     if !c.seed_tests.is_empty() {
         let _ = writeln!(
             s,
-            "\nWelch's t-test across seeds:\n\n| model | metric | t | dof | p |\n| --- | --- | ---: | ---: | ---: |"
+            "\nWelch's t-test across seeds (model against baseline, each a group of seeds):\n\n| model | baseline | metric | t | dof | p |\n| --- | --- | --- | ---: | ---: | ---: |"
         );
         for t in &c.seed_tests {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.3} | {:.2} | {:.4} |",
-                t.model, t.metric, t.statistic, t.dof, t.p_value
+                "| {} | {} | {} | {:.3} | {:.2} | {:.4} |",
+                t.model, t.baseline, t.metric, t.statistic, t.dof, t.p_value
             );
         }
     }

@@ -94,11 +94,7 @@ pub fn average(sets: &[&Predictions]) -> Result<Predictions> {
 /// Averages the runs' dev and test probabilities, calibrates the mean with `calibration` fitted
 /// on the averaged dev set, and fits `strategy` on that dev set, on the calibrated scale
 /// (`goemo_calibration::fit_thresholds`).
-pub fn ensemble(
-    runs: &[RunFolder],
-    strategy: &dyn ThresholdStrategy,
-    calibration: MethodKind,
-) -> Result<Ensemble> {
+pub fn ensemble(runs: &[RunFolder], strategy: &dyn ThresholdStrategy, calibration: MethodKind) -> Result<Ensemble> {
     if runs.len() < 2 {
         return Err(AnalysisError::Input(format!(
             "an ensemble needs at least two runs, got {}",
@@ -113,10 +109,16 @@ pub fn ensemble(
         ));
     }
     let calibrator = match calibration.method() {
-        Some(method) => Calibrator::fit(method.as_ref(), dev.probabilities.view(), dev.targets.view(), &dev.labels)?,
+        Some(method) => Calibrator::fit(
+            method.as_ref(),
+            dev.probabilities.view(),
+            dev.targets.view(),
+            &dev.labels,
+        )?,
         None => Calibrator::identity(&dev.labels),
     };
-    let thresholds = goemo_calibration::fit_thresholds(strategy, &calibrator, dev.probabilities.view(), dev.targets.view())?;
+    let thresholds =
+        goemo_calibration::fit_thresholds(strategy, &calibrator, dev.probabilities.view(), dev.targets.view())?;
     let test_before = std::mem::take(&mut test.probabilities);
     dev.probabilities = calibrator.apply(dev.probabilities.view())?;
     test.probabilities = calibrator.apply(test_before.view())?;
@@ -357,7 +359,9 @@ mod tests {
             .unwrap();
             runs.push(RunFolder::read(&member).unwrap());
         }
-        let e = ensemble(&runs[..1], &PerClass, MethodKind::None).unwrap_err().to_string();
+        let e = ensemble(&runs[..1], &PerClass, MethodKind::None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least two"), "{e}");
         let ens = ensemble(&runs, &PerClass, MethodKind::None).unwrap();
         let out = dir.path().join("ensemble");

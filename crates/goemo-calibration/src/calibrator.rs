@@ -73,17 +73,15 @@ impl Calibrator {
                         note: Some(format!("no {class} example to fit on: scores kept")),
                     });
                 }
-                let fitted = method
-                    .fit_label(&s, &y)
-                    .map_err(|message| CalibrationError::Label {
-                        label: label.clone(),
-                        message,
-                    })?;
+                let fitted = method.fit_label(&s, &y).map_err(|message| CalibrationError::Label {
+                    label: label.clone(),
+                    message,
+                })?;
                 Ok(LabelCalibration {
                     label,
                     calibrator: fitted.calibrator,
                     cv_log_loss: fitted.cv_log_loss,
-                    note: None,
+                    note: fitted.note,
                 })
             })
             .collect::<Result<_>>()?;
@@ -229,7 +227,9 @@ mod tests {
         fitted.write(dir.join(CALIBRATION_FILE)).unwrap();
         let back = Calibrator::read_in(&dir, &labels).unwrap().unwrap();
         assert_eq!(back, fitted);
-        let e = Calibrator::read_in(&dir, &["joy".into(), "fear".into()]).unwrap_err().to_string();
+        let e = Calibrator::read_in(&dir, &["joy".into(), "fear".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("calibration.json") && e.contains("fear"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -256,7 +256,10 @@ mod tests {
     fn refuses_what_is_not_a_probability() {
         let (scores, targets, labels) = synthetic();
         let fitted = Calibrator::fit(&Platt, scores.view(), targets.view(), &labels).unwrap();
-        let e = fitted.apply(ndarray::array![[0.5, 1.5]].view()).unwrap_err().to_string();
+        let e = fitted
+            .apply(ndarray::array![[0.5, 1.5]].view())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("row 0, column 1") && e.contains("1.5"), "{e}");
         let e = fitted.apply(ndarray::array![[0.5]].view()).unwrap_err().to_string();
         assert!(e.contains("1 score columns for 2 labels"), "{e}");

@@ -29,10 +29,10 @@ mod thresholds;
 
 pub use calibrator::{Calibrator, LabelCalibration, CALIBRATION_FILE};
 pub use isotonic::{isotonic_regression, IsotonicFit};
-pub use thresholds::fit_thresholds;
 pub use methods::{
     log_loss, Auto, CalibrationMethod, Fitted, Isotonic, LabelCalibrator, MethodKind, Platt, Temperature, AUTO_FOLDS,
 };
+pub use thresholds::fit_thresholds;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -72,6 +72,8 @@ pub trait CalibrationMethod: Send + Sync {
 pub struct Fitted {
     pub calibrator: LabelCalibrator,
     pub cv_log_loss: BTreeMap<MethodKind, f64>,
+    /// Why the map is not what the method would normally fit, when it is not.
+    pub note: Option<String>,
 }
 
 impl From<LabelCalibrator> for Fitted {
@@ -79,6 +81,7 @@ impl From<LabelCalibrator> for Fitted {
         Fitted {
             calibrator,
             cv_log_loss: BTreeMap::new(),
+            note: None,
         }
     }
 }
@@ -250,19 +253,35 @@ impl CalibrationMethod for Auto {
                 cv_log_loss.insert(method.kind(), loss);
             }
         }
-        let best = [MethodKind::Temperature, MethodKind::Platt]
+        // Rank-keeping candidates by cross-validated loss (unmeasured ones last); the first whose
+        // fit on all of dev keeps the ranking wins.
+        let mut order: Vec<(MethodKind, f64)> = [MethodKind::Temperature, MethodKind::Platt]
             .into_iter()
-            .filter_map(|k| cv_log_loss.get(&k).map(|&l| (k, l)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(MethodKind::Temperature, |(k, _)| k);
-        let method: &dyn CalibrationMethod = match best {
-            MethodKind::Platt => &Platt,
-            _ => &Temperature,
-        };
-        let calibrator = method.fit_label(scores, outcomes)?.calibrator;
+            .map(|k| (k, cv_log_loss.get(&k).copied().unwrap_or(f64::INFINITY)))
+            .collect();
+        order.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for (kind, _) in order {
+            let method: &dyn CalibrationMethod = match kind {
+                MethodKind::Platt => &Platt,
+                _ => &Temperature,
+            };
+            let Ok(fitted) = method.fit_label(scores, outcomes) else {
+                continue;
+            };
+            if matches!(fitted.calibrator, LabelCalibrator::Temperature { inverse_temperature } if inverse_temperature <= MIN_INVERSE_TEMPERATURE)
+            {
+                continue;
+            }
+            return Ok(Fitted {
+                calibrator: fitted.calibrator,
+                cv_log_loss,
+                note: None,
+            });
+        }
         Ok(Fitted {
-            calibrator,
+            calibrator: LabelCalibrator::Identity,
             cv_log_loss,
+            note: Some("the scores do not rank this label on dev: no increasing map fits, scores kept".into()),
         })
     }
 }
@@ -359,7 +378,11 @@ mod tests {
         for kind in MethodKind::ALL {
             assert_eq!(kind.name().parse::<MethodKind>().unwrap(), kind);
         }
-        assert!("sigmoid".parse::<MethodKind>().unwrap_err().to_string().contains("platt"));
+        assert!("sigmoid"
+            .parse::<MethodKind>()
+            .unwrap_err()
+            .to_string()
+            .contains("platt"));
     }
 
     #[test]
@@ -368,6 +391,15 @@ mod tests {
         let outcomes = [false, false, false, true, true, true, false, true];
         let e = Platt.fit_label(&scores, &outcomes).unwrap_err();
         assert!(e.contains("slope"), "{e}");
+    }
+
+    #[test]
+    fn auto_keeps_scores_that_rank_a_label_backwards() {
+        let scores = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1, 0.85, 0.15, 0.75, 0.25];
+        let outcomes = [false, false, false, true, true, true, false, true, false, true];
+        let fitted = Auto::default().fit_label(&scores, &outcomes).unwrap();
+        assert_eq!(fitted.calibrator, LabelCalibrator::Identity);
+        assert!(fitted.note.unwrap().contains("do not rank"));
     }
 
     #[test]

@@ -39,7 +39,13 @@ fn carry(calibrator: &Calibrator, raw: &Thresholds) -> Thresholds {
         .iter()
         .zip(&calibrator.labels)
         // A threshold outside [0, 1] (nothing or everything predicted) means the same on both scales.
-        .map(|(&t, l)| if (0.0..=1.0).contains(&t) { l.calibrator.apply(t) } else { t })
+        .map(|(&t, l)| {
+            if (0.0..=1.0).contains(&t) {
+                l.calibrator.apply(t)
+            } else {
+                t
+            }
+        })
         .collect();
     Thresholds::PerClass { thresholds }
 }
@@ -56,8 +62,9 @@ mod tests {
             let u = ((i * 2654435761 + c * 97 + salt) % 10007) as f64 / 10007.0;
             0.01 + 0.98 * u.powf(1.0 + c as f64)
         });
-        let targets =
-            Array2::from_shape_fn((n, 3), |(i, c)| ((i * 7919 + c * 31 + salt) % 1000) as f64 / 1000.0 < scores[[i, c]] / 3.0);
+        let targets = Array2::from_shape_fn((n, 3), |(i, c)| {
+            ((i * 7919 + c * 31 + salt) % 1000) as f64 / 1000.0 < scores[[i, c]] / 3.0
+        });
         (scores, targets, vec!["a".into(), "b".into(), "c".into()])
     }
 
@@ -71,7 +78,10 @@ mod tests {
             let carried = fit_thresholds(strategy, &calibrator, dev.view(), dev_targets.view()).unwrap();
             let calibrated = calibrator.apply(test.view()).unwrap();
             if strategy.needs_fit() {
-                assert_eq!(carried.apply(calibrated.view()).unwrap(), raw.apply(test.view()).unwrap());
+                assert_eq!(
+                    carried.apply(calibrated.view()).unwrap(),
+                    raw.apply(test.view()).unwrap()
+                );
                 let test_targets = data(2000, 17).1;
                 let before = goemo_metrics::ranking(test.view(), test_targets.view()).0;
                 let after = goemo_metrics::ranking(calibrated.view(), test_targets.view()).0;

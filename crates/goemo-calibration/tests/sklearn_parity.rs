@@ -15,7 +15,11 @@ fn cases() -> Vec<Value> {
 
 fn data(case: &Value) -> (Vec<f64>, Vec<bool>, Vec<f64>) {
     let y: Vec<i64> = serde_json::from_value(case["y"].clone()).unwrap();
-    (floats(&case["p"]), y.iter().map(|&y| y == 1).collect(), floats(&case["q"]))
+    (
+        floats(&case["p"]),
+        y.iter().map(|&y| y == 1).collect(),
+        floats(&case["q"]),
+    )
 }
 
 fn assert_close(got: &[f64], want: &[f64], tolerance: f64, what: &str) {
@@ -35,7 +39,12 @@ fn platt_equals_sigmoid_calibration() {
             panic!("{name}: {fitted:?}")
         };
         let want = &case["platt"];
-        assert_close(&[slope, intercept], &[want["slope"].as_f64().unwrap(), want["intercept"].as_f64().unwrap()], 1e-6, name);
+        assert_close(
+            &[slope, intercept],
+            &[want["slope"].as_f64().unwrap(), want["intercept"].as_f64().unwrap()],
+            1e-6,
+            name,
+        );
         let got: Vec<f64> = q.iter().map(|&q| fitted.apply(q)).collect();
         assert_close(&got, &floats(&want["q"]), 1e-6, name);
     }
@@ -51,7 +60,12 @@ fn temperature_equals_temperature_scaling() {
             panic!("{name}: {fitted:?}")
         };
         let want = &case["temperature"];
-        assert_close(&[inverse_temperature], &[want["inverse_temperature"].as_f64().unwrap()], 1e-6, name);
+        assert_close(
+            &[inverse_temperature],
+            &[want["inverse_temperature"].as_f64().unwrap()],
+            1e-6,
+            name,
+        );
         let got: Vec<f64> = q.iter().map(|&q| fitted.apply(q)).collect();
         assert_close(&got, &floats(&want["q"]), 1e-6, name);
     }
@@ -72,7 +86,11 @@ fn isotonic_equals_isotonic_regression_exactly() {
         let n = p.len() as f64;
         let stored = Isotonic.fit_label(&p, &y).unwrap().calibrator;
         for (&q, &w) in q.iter().zip(&floats(&want["q"])) {
-            assert_eq!(stored.apply(q), w.clamp(1.0 / (n + 2.0), (n + 1.0) / (n + 2.0)), "{name}");
+            assert_eq!(
+                stored.apply(q),
+                w.clamp(1.0 / (n + 2.0), (n + 1.0) / (n + 2.0)),
+                "{name}"
+            );
         }
     }
 }

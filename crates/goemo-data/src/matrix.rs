@@ -68,7 +68,10 @@ pub fn write_prediction_csv(path: &Path, rows: &PredictionRows<'_>) -> Result<()
     };
     goemo_fs::write_atomic(path, |w: &mut dyn Write| {
         let mut csv = csv::Writer::from_writer(w);
-        let header = PREDICTION_COLUMNS.iter().copied().chain(rows.labels.iter().map(String::as_str));
+        let header = PREDICTION_COLUMNS
+            .iter()
+            .copied()
+            .chain(rows.labels.iter().map(String::as_str));
         csv.write_record(header)?;
         for i in 0..n {
             let leading = [
@@ -77,7 +80,12 @@ pub fn write_prediction_csv(path: &Path, rows: &PredictionRows<'_>) -> Result<()
                 names(rows.targets.row(i)),
                 names(rows.predicted.row(i)),
             ];
-            let scores = rows.probabilities.row(i).iter().map(|p| p.to_string()).collect::<Vec<_>>();
+            let scores = rows
+                .probabilities
+                .row(i)
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>();
             csv.write_record(leading.iter().chain(&scores))?;
         }
         csv.flush()
@@ -247,6 +255,43 @@ pub fn read_prediction_csv(path: impl AsRef<Path>) -> Result<PredictionFile> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_written_prediction_file_reads_back_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("predictions_test.csv");
+        let labels = vec!["joy".to_string(), "anger".to_string()];
+        let probabilities = ndarray::array![[0.1 + 0.2, 1.0 / 3.0], [1e-17, 0.999_999_999_999_9]];
+        let (targets, predicted) = (
+            ndarray::array![[true, true], [false, false]],
+            ndarray::array![[false, true], [false, false]],
+        );
+        let rows = PredictionRows {
+            labels: &labels,
+            ids: &["a".into(), "b".into()],
+            texts: &["one, \"quoted\"".into(), "two\nlines".into()],
+            targets: targets.view(),
+            predicted: predicted.view(),
+            probabilities: probabilities.view(),
+        };
+        write_prediction_csv(&path, &rows).unwrap();
+        let back = read_prediction_csv(&path).unwrap();
+        assert_eq!(back.scores, probabilities, "full f64 precision");
+        assert_eq!(back.texts, ["one, \"quoted\"", "two\nlines"]);
+        assert_eq!(back.targets, ndarray::array![[1.0, 1.0], [0.0, 0.0]]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("id,text,true_labels,pred_labels,joy,anger\n"),
+            "{text}"
+        );
+        assert!(text.contains(",\"joy,anger\",anger,"), "{text}");
+        let short = PredictionRows {
+            ids: &["a".into()],
+            ..rows
+        };
+        let e = write_prediction_csv(&path, &short).unwrap_err().to_string();
+        assert!(e.contains("predictions_test.csv") && e.contains("1 ids"), "{e}");
+    }
+
     use super::*;
 
     #[test]

@@ -175,10 +175,7 @@ mod tests {
         // 12 pairs: bins of 2, 2, then 1 each; only the first two bins hold positives.
         let pairs: Vec<(f64, bool)> = (0..12).map(|i| (i as f64 / 12.0, i < 2 || i == 3)).collect();
         let c = Calibration::compute(pairs.into_iter());
-        let bins = [
-            (vec![0.0, 1.0 / 12.0], 1.0),
-            (vec![2.0 / 12.0, 3.0 / 12.0], 0.5),
-        ];
+        let bins = [(vec![0.0, 1.0 / 12.0], 1.0), (vec![2.0 / 12.0, 3.0 / 12.0], 0.5)];
         let mut want = 0.0;
         for (ps, y) in bins {
             let mean = ps.iter().sum::<f64>() / 2.0;
@@ -186,7 +183,10 @@ mod tests {
         }
         want += (4..12).map(|i| 1.0 / 12.0 * (i as f64 / 12.0)).sum::<f64>();
         assert_relative_eq!(c.ece_equal_mass, want, epsilon = 1e-15);
-        assert_relative_eq!(brier_of_constant(0.25, [true, false].into_iter()), (0.5625 + 0.0625) / 2.0);
+        assert_relative_eq!(
+            brier_of_constant(0.25, [true, false].into_iter()),
+            (0.5625 + 0.0625) / 2.0
+        );
     }
 
     #[test]

@@ -53,8 +53,7 @@ impl CalibrationChange {
         labels: &[String],
     ) -> Result<Self> {
         let c = targets.ncols();
-        if before.dim() != targets.dim() || after.dim() != targets.dim() || base_rates.len() != c || labels.len() != c
-        {
+        if before.dim() != targets.dim() || after.dim() != targets.dim() || base_rates.len() != c || labels.len() != c {
             return Err(MetricsError::ShapeMismatch {
                 what: "calibration change: before, after, targets, base rates, labels",
                 left: vec![before.nrows(), before.ncols(), after.nrows(), after.ncols()],
@@ -127,7 +126,11 @@ mod tests {
         assert_eq!(change.before.labels_no_worse_than_baseline, 0);
         assert_eq!(change.after.labels_no_worse_than_baseline, 2);
         assert_eq!(change.before.worst_label, "anger");
-        assert!((change.before.micro.brier - (change.before.per_class[0].brier + change.before.per_class[1].brier) / 2.0).abs() < 1e-15);
+        assert!(
+            (change.before.micro.brier - (change.before.per_class[0].brier + change.before.per_class[1].brier) / 2.0)
+                .abs()
+                < 1e-15
+        );
         let e = CalibrationChange::compute(before.view(), after.view(), targets.view(), &[0.25], &labels);
         assert!(e.is_err());
     }

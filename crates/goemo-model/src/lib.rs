@@ -22,12 +22,14 @@ mod resolve;
 mod save;
 mod trainable;
 
-pub use classifier::{write_calibration, write_thresholds, EmotionClassifier, Prediction, ENSEMBLE_FILE, THRESHOLDS_FILE};
-pub use goemo_calibration::{Calibrator, CALIBRATION_FILE};
+pub use classifier::{
+    write_calibration, write_thresholds, EmotionClassifier, Prediction, ENSEMBLE_FILE, THRESHOLDS_FILE,
+};
 pub use config::{Activation, Architecture, HeadKind, ModelConfig};
 pub use device::{load_cuda, parse_device, set_threads};
 pub use encoder::Encoder;
 pub use error::{ModelError, Result};
+pub use goemo_calibration::{Calibrator, CALIBRATION_FILE};
 #[cfg(target_os = "linux")]
 pub use goemo_torch::libtorch_dir;
 pub use model::{LoadOptions, SequenceClassifier};

@@ -158,7 +158,11 @@ mod tests {
 
     #[test]
     fn auto_resolves_by_the_hardware() {
-        let want = if cpu_has_native_bf16() { Precision::Bf16 } else { Precision::Fp32 };
+        let want = if cpu_has_native_bf16() {
+            Precision::Bf16
+        } else {
+            Precision::Fp32
+        };
         assert_eq!(Precision::Auto.resolve(Device::Cpu), want);
         assert_eq!(Precision::Auto.resolve(Device::Cuda(0)), Precision::Bf16);
         assert_eq!(Precision::Fp32.resolve(Device::Cuda(0)), Precision::Fp32);

@@ -188,7 +188,11 @@ fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
     let texts = ["I love this so much", "ok", "why would you do that"];
     let model = SequenceClassifier::load(fixture("tiny-distilbert"), Device::Cpu, &LoadOptions::default()).unwrap();
     let checkpoint = model.save(dir.path().join("ckpt")).unwrap();
-    std::fs::copy(fixture("tiny-distilbert").join("tokenizer.json"), checkpoint.join("tokenizer.json")).unwrap();
+    std::fs::copy(
+        fixture("tiny-distilbert").join("tokenizer.json"),
+        checkpoint.join("tokenizer.json"),
+    )
+    .unwrap();
     let load = |d: &Path| EmotionClassifier::load(d.to_str().unwrap()).unwrap();
 
     let raw = load(&checkpoint);
@@ -199,10 +203,17 @@ fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
     goemo_model::write_calibration(&checkpoint, &calibrator).unwrap();
     let calibrated = load(&checkpoint);
     assert!(calibrated.is_calibrated());
-    assert_eq!(calibrated.calibrator(), Some(&calibrator), "calibration.json round trip");
+    assert_eq!(
+        calibrated.calibrator(),
+        Some(&calibrator),
+        "calibration.json round trip"
+    );
     let probs = calibrated.probabilities_f64(&texts).unwrap();
     assert_eq!(probs, calibrator.apply(raw_probs.view()).unwrap());
-    assert!(probs.iter().zip(raw_probs.iter()).all(|(c, r)| c < r), "the map lowers every score");
+    assert!(
+        probs.iter().zip(raw_probs.iter()).all(|(c, r)| c < r),
+        "the map lowers every score"
+    );
     assert_eq!(calibrated.predict(&texts).unwrap()[1].scores[3].1, probs[[1, 3]] as f32);
 
     // An ensemble calibrates each member with its own file, then the mean with its own.
@@ -213,7 +224,9 @@ fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
     goemo_model::write_calibration(&ensemble, &top).unwrap();
     let both = load(&ensemble);
     let want = top.apply(probs.view()).unwrap();
-    let worst = (&both.probabilities_f64(&texts).unwrap() - &want).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+    let worst = (&both.probabilities_f64(&texts).unwrap() - &want)
+        .mapv(f64::abs)
+        .fold(0.0f64, |m, &v| m.max(v));
     assert!(worst < 1e-12, "{worst}");
 
     // `none` removes the file, so that the checkpoint says it is uncalibrated; a file for other
@@ -223,6 +236,8 @@ fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
     let mut other = calibrator.clone();
     other.labels[0].label = "delight".into();
     goemo_model::write_calibration(&checkpoint, &other).unwrap();
-    let e = EmotionClassifier::load(checkpoint.to_str().unwrap()).unwrap_err().to_string();
+    let e = EmotionClassifier::load(checkpoint.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("calibration.json") && e.contains("delight"), "{e}");
 }

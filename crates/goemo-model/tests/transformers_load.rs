@@ -92,7 +92,10 @@ fn saved_checkpoints_load_in_transformers() {
                     report.contains("plain from_pretrained refused"),
                     "{name} {head}: {report}"
                 );
-                assert!(report.contains("calibrated probabilities: largest difference"), "{report}");
+                assert!(
+                    report.contains("calibrated probabilities: largest difference"),
+                    "{report}"
+                );
             }
         }
     }

@@ -420,7 +420,9 @@ mod tests {
         .unwrap();
         assert_eq!((r.loss, r.precision), (LossKind::WeightedBce, Precision::Bf16));
         assert_eq!(r.calibration, MethodKind::Isotonic);
-        let err = toml::from_str::<RunConfig>("calibration = \"sigmoid\"").unwrap_err().to_string();
+        let err = toml::from_str::<RunConfig>("calibration = \"sigmoid\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sigmoid"), "{err}");
         let err = toml::from_str::<RunConfig>("los = \"bce\"").unwrap_err().to_string();
         assert!(err.contains("los"), "{err}");

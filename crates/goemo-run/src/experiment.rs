@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use goemo_calibration::Calibrator;
 use goemo_data::{
     class_weights, label_counts, preprocess, DataSource, Dataset, GoEmotionsTsv, HfTokenizer, PreprocessOptions,
     PreprocessReport, Split, Tokenize,
 };
-use goemo_calibration::Calibrator;
 use goemo_metrics::{target_mask, CalibrationChange, MetricReport};
 use goemo_model::{parse_device, resolve_model, set_threads, EmotionClassifier, LoadOptions, SequenceClassifier};
 use goemo_report::EventWriter;
@@ -21,8 +21,7 @@ use ndarray::Array2;
 use serde_json::json;
 
 use crate::artifacts::{
-    write_evaluation_events, write_f1_chart, write_per_class, write_report_md,
-    write_training_curves, ReportRow,
+    write_evaluation_events, write_f1_chart, write_per_class, write_report_md, write_training_curves, ReportRow,
 };
 use crate::bench::{bench_inference, write_bench_csv, BenchOptions};
 use crate::system::{host, peak_resident_mib, run_id, utc_timestamp};
@@ -198,7 +197,15 @@ impl Experiment {
             .iter()
             .map(|&c| c as f64 / n)
             .collect();
-        let outcome = self.measure(&model, &encoded, &loss, training, train_seconds, wall_start, &base_rates)?;
+        let outcome = self.measure(
+            &model,
+            &encoded,
+            &loss,
+            training,
+            train_seconds,
+            wall_start,
+            &base_rates,
+        )?;
         if let Some(line) = outcome.0.calibration_line() {
             self.say(&line);
         }
@@ -422,7 +429,8 @@ impl Experiment {
             labels,
         )?;
         let strategy = goemo_threshold::parse_strategy(&self.config.threshold_strategy, 0.5, self.config.top_k, None)?;
-        let thresholds = goemo_calibration::fit_thresholds(strategy.as_ref(), &calibrator, dev_raw.view(), dev_mask.view())?;
+        let thresholds =
+            goemo_calibration::fit_thresholds(strategy.as_ref(), &calibrator, dev_raw.view(), dev_mask.view())?;
         // The report of a split under thresholds, and its predictions.
         let score =
             |probabilities: &Array2<f64>, split: Split, t: &Thresholds| -> Result<(MetricReport, Array2<bool>)> {

@@ -86,7 +86,11 @@ async fn predictions_labels_health_and_metrics() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["predictions"][0]["labels"], json!(["joy"]));
     assert_eq!(body["predictions"][1]["labels"], json!([]));
-    assert_eq!(body["calibrated"], json!(false), "a predictor is uncalibrated unless it says so");
+    assert_eq!(
+        body["calibrated"],
+        json!(false),
+        "a predictor is uncalibrated unless it says so"
+    );
     assert_eq!(
         body["predictions"][1]["scores"]["anger"].as_f64().unwrap(),
         0.2f32 as f64
