@@ -815,7 +815,7 @@ pub fn markdown(c: &Comparison) -> String {
 fn calibration_section(s: &mut String, c: &Comparison) {
     let _ = writeln!(
         s,
-        "\n## Calibration\n\nCalibration is fitted on dev per label (`calibration.json` in the checkpoint) and applied to every score goemo gives. The baseline predicts each label's training frequency for every text; mean probability is compared with the frequency of positives ({:.4} on test). Brier is one number: every label has the same texts, so its mean over all cells equals the mean of the labels' Brier scores.\n",
+        "\n## Calibration\n\nCalibration is fitted on dev per label (`calibration.json` in the checkpoint) and applied to every score goemo gives; \"before its calibration\" is a run's model output as trained (for an ensemble, the mean of its members' calibrated probabilities). The baseline predicts each label's training frequency for every text; mean probability is compared with the frequency of positives ({:.4} on test). Brier is one number: every label has the same texts, so its mean over all cells equals the mean of the labels' Brier scores.\n",
         c.calibration.values().next().map_or(f64::NAN, |k| k.frequency)
     );
     let _ = writeln!(
@@ -838,7 +838,7 @@ fn calibration_section(s: &mut String, c: &Comparison) {
             );
         };
         if let Some(before) = &k.before {
-            row(s, model, "raw (before calibration)", "none", before);
+            row(s, model, "before its calibration", "none", before);
         }
         row(s, model, "as served", &k.method, &k.after);
     }
