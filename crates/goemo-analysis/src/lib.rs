@@ -12,7 +12,10 @@ mod ensemble;
 mod run;
 mod stats;
 
-pub use compare::{compare, CompareOptions, Comparison, ModelSummary};
+pub use compare::{
+    compare, holm, reads_as_probabilities, BootstrapRow, CalibrationNumbers, CalibrationSummary, ClassCalibration,
+    CompareOptions, Comparison, ComparisonRow, EmotionRow, ModelSummary, SeedStats, SeedTest, StrategyRow, TestMetrics,
+};
 pub use document::write_report;
 pub use ensemble::{average, ensemble, Ensemble, ENSEMBLE_FILE};
 pub use goemo_stats::{welch_t_test, WelchTest};

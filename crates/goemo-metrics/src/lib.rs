@@ -29,7 +29,7 @@ mod report;
 
 pub use bootstrap::{
     bootstrap_ci, paired_bootstrap, quantile, BootstrapOptions, ConfidenceInterval, EvalData, FnMetric, Headline,
-    Metric, PairedComparison,
+    Metric, PairedComparison, WeightedMetric,
 };
 pub use calibration::{brier_of_constant, calibration, Calibration, ReliabilityBin, CALIBRATION_BINS};
 pub use calibration_change::{CalibrationChange, CalibrationState};
