@@ -26,6 +26,7 @@ use std::path::PathBuf;
 
 /// Errors of this crate; other goemo crates' errors keep their type.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AnalysisError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong while reading, preparing or encoding data.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DataError {
     /// A file could not be opened or read.
     #[error("cannot read {path}: {source}")]

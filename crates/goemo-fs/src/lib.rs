@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Errors of this crate; each names the file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FsError {
     #[error("cannot write {path}: {source}")]
     Io {

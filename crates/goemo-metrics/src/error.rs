@@ -2,6 +2,7 @@
 
 /// Bad input to a metric, or a metric that is undefined for its input.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MetricsError {
     #[error("{what}: shape {left:?} does not match {right:?}")]
     ShapeMismatch {

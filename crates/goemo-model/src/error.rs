@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong while loading, running or saving a model.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelError {
     #[error("cannot read {path}: {source}")]
     Io {

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReportError {
     #[error(transparent)]
     Fs(#[from] goemo_fs::FsError),

@@ -34,6 +34,7 @@ use std::path::PathBuf;
 
 /// Errors of a run; other goemo crates' errors keep their type.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunError {
     #[error("cannot read {path}: {source}")]
     Read {

@@ -71,6 +71,7 @@ impl Default for ServiceOptions {
 
 /// Why a request got no predictions. Cloneable: one batch's failure answers all its callers.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServiceError {
     #[error("overloaded: {queued} texts are queued and at most {max_queue} may be; retry later")]
     Overloaded { queued: usize, max_queue: usize },

@@ -25,6 +25,7 @@ pub use sweep::{threshold_sweep, SweepRow};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ThresholdError {
     #[error(transparent)]
     Metrics(#[from] goemo_metrics::MetricsError),

@@ -48,6 +48,7 @@ pub const LIBTORCH_VERSION: &str = env!("GOEMO_LIBTORCH_VERSION");
 
 /// Errors at the libtorch boundary.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TorchError {
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

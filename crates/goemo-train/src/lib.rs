@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 /// Errors of this crate; other goemo crates' errors keep their type.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrainError {
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
