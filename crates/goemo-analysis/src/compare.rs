@@ -223,7 +223,7 @@ pub struct ClassCalibration {
 }
 
 /// Calibration numbers of one set of test probabilities, all cells together.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CalibrationNumbers {
     /// Every label has the same texts, so the Brier score of all cells is also the mean of the
     /// labels' Brier scores: one number.
@@ -234,6 +234,20 @@ pub struct CalibrationNumbers {
     pub ece_equal_mass: f64,
     pub mean_probability: f64,
     pub labels_no_worse_than_baseline: usize,
+}
+
+impl CalibrationNumbers {
+    /// The numbers of all cells' calibration, with the count of labels no worse than baseline.
+    fn of(micro: &goemo_metrics::Calibration, labels_no_worse_than_baseline: usize) -> Self {
+        CalibrationNumbers {
+            brier: micro.brier,
+            log_loss: micro.log_loss,
+            ece: micro.ece,
+            ece_equal_mass: micro.ece_equal_mass,
+            mean_probability: micro.mean_probability,
+            labels_no_worse_than_baseline,
+        }
+    }
 }
 
 /// A model's test calibration: its probabilities as they are, beside the label-frequency
@@ -607,18 +621,7 @@ fn strategies(run: &RunFolder) -> Result<Vec<StrategyRow>> {
 fn calibration(run: &RunFolder) -> Result<CalibrationSummary> {
     let t = &run.test;
     let (classes, micro) = goemo_metrics::calibration(t.probabilities.view(), t.targets.view())?;
-    let recorded: Option<Vec<f64>> = run
-        .record
-        .as_ref()
-        .and_then(|r| r.pointer("/calibration/test/base_rates"))
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .filter(|v: &Vec<f64>| v.len() == t.labels.len());
-    let base_rates = recorded.unwrap_or_else(|| {
-        let n = run.dev.targets.nrows().max(1) as f64;
-        (0..t.labels.len())
-            .map(|j| run.dev.targets.column(j).iter().filter(|&&v| v).count() as f64 / n)
-            .collect()
-    });
+    let base_rates = run.base_rates();
     let per_class: Vec<ClassCalibration> = t
         .labels
         .iter()
@@ -636,26 +639,14 @@ fn calibration(run: &RunFolder) -> Result<CalibrationSummary> {
         })
         .collect();
     let k = per_class.len().max(1) as f64;
-    let after = CalibrationNumbers {
-        brier: micro.brier,
-        log_loss: micro.log_loss,
-        ece: micro.ece,
-        ece_equal_mass: micro.ece_equal_mass,
-        mean_probability: micro.mean_probability,
-        labels_no_worse_than_baseline: per_class.iter().filter(|c| c.brier <= c.baseline_brier).count(),
-    };
-    let before = run.record.as_ref().and_then(|r| {
-        let state = r.pointer("/calibration/test/before")?;
-        let micro = state.get("micro")?;
-        Some(CalibrationNumbers {
-            brier: micro.get("brier")?.as_f64()?,
-            log_loss: micro.get("log_loss")?.as_f64()?,
-            ece: micro.get("ece")?.as_f64()?,
-            ece_equal_mass: micro.get("ece_equal_mass")?.as_f64()?,
-            mean_probability: micro.get("mean_probability")?.as_f64()?,
-            labels_no_worse_than_baseline: state.get("labels_no_worse_than_baseline")?.as_u64()? as usize,
-        })
-    });
+    let no_worse = per_class.iter().filter(|c| c.brier <= c.baseline_brier).count();
+    let after = CalibrationNumbers::of(&micro, no_worse);
+    let before = run
+        .record
+        .as_ref()
+        .and_then(|r| r.pointer("/calibration/test/before"))
+        .and_then(|v| serde_json::from_value::<goemo_metrics::CalibrationState>(v.clone()).ok())
+        .map(|state| CalibrationNumbers::of(&state.micro, state.labels_no_worse_than_baseline));
     let frequency = micro.frequency;
     Ok(CalibrationSummary {
         method: run
@@ -730,10 +721,7 @@ mod tests {
         assert_eq!(run_gpu(&record("Cpu")), None);
         assert_eq!(run_gpu(&record("Cuda(2)")), None);
     }
-}
 
-#[cfg(test)]
-mod holm_tests {
     #[test]
     fn holm_steps_down_and_keeps_the_order() {
         // statsmodels' multipletests(method="holm") gives [0.03, 0.06, 0.06, 0.02].

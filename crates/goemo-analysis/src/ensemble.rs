@@ -1,5 +1,5 @@
 //! Ensembles of runs: the members' probabilities averaged per example (rows matched by id), the
-//! mean calibrated on the averaged dev set, thresholds fitted on the calibrated dev set, and a
+//! mean calibrated on the averaged dev set, thresholds fitted on it on the calibrated scale, and a
 //! run folder written that `report` and `evaluate` read like any other, with
 //! `checkpoint/ensemble.json` naming the members' checkpoints (and `calibration.json`,
 //! `thresholds.json` beside it) so that `EmotionClassifier` serves the ensemble.
@@ -24,7 +24,7 @@ pub const ENSEMBLE_FILE: &str = "ensemble.json";
 pub struct Ensemble {
     pub members: Vec<PathBuf>,
     pub strategy: String,
-    /// Fitted on the calibrated averaged dev set.
+    /// Fitted on the averaged dev set, on the calibrated scale.
     pub thresholds: Thresholds,
     /// Fitted on the averaged dev set.
     pub calibrator: Calibrator,
@@ -126,7 +126,7 @@ pub fn ensemble(runs: &[RunFolder], strategy: &dyn ThresholdStrategy, calibratio
         test_before.view(),
         test.probabilities.view(),
         test.targets.view(),
-        &base_rates(runs, &dev),
+        &runs[0].base_rates(),
         &test.labels,
     )?;
     dev.predicted = thresholds.apply(dev.probabilities.view())?;
@@ -139,24 +139,6 @@ pub fn ensemble(runs: &[RunFolder], strategy: &dyn ThresholdStrategy, calibratio
         calibration,
         dev,
         test,
-    })
-}
-
-/// The labels' training frequencies as the first member recorded them
-/// (`calibration.test.base_rates` in its metrics.json); for members that did not record them,
-/// the averaged dev set's frequencies.
-fn base_rates(runs: &[RunFolder], dev: &Predictions) -> Vec<f64> {
-    let recorded: Option<Vec<f64>> = runs
-        .first()
-        .and_then(|r| r.record.as_ref())
-        .and_then(|r| r.pointer("/calibration/test/base_rates"))
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .filter(|v: &Vec<f64>| v.len() == dev.labels.len());
-    recorded.unwrap_or_else(|| {
-        let n = dev.targets.nrows().max(1) as f64;
-        (0..dev.labels.len())
-            .map(|j| dev.targets.column(j).iter().filter(|&&y| y).count() as f64 / n)
-            .collect()
     })
 }
 
@@ -230,12 +212,7 @@ impl Ensemble {
                 .collect::<Result<Vec<_>>>()?;
             goemo_fs::write_json_atomic(folder.join(ENSEMBLE_FILE), &json!({ "members": members }))?;
             self.thresholds.write(folder.join("thresholds.json"))?;
-            let calibration = folder.join(goemo_calibration::CALIBRATION_FILE);
-            if self.calibrator.is_identity() {
-                let _ = std::fs::remove_file(&calibration);
-            } else {
-                self.calibrator.write(calibration)?;
-            }
+            self.calibrator.write_in(&folder)?;
         }
         Ok(record)
     }

@@ -151,6 +151,24 @@ impl RunFolder {
     }
 
     /// A number of the record at a JSON pointer (`/train_seconds`).
+    /// The labels' training frequencies as the run recorded them (`calibration.test.base_rates`
+    /// in metrics.json); for runs that did not record them, the dev set's frequencies.
+    pub fn base_rates(&self) -> Vec<f64> {
+        let labels = self.dev.labels.len();
+        let recorded: Option<Vec<f64>> = self
+            .record
+            .as_ref()
+            .and_then(|r| r.pointer("/calibration/test/base_rates"))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .filter(|v: &Vec<f64>| v.len() == labels);
+        recorded.unwrap_or_else(|| {
+            let n = self.dev.targets.nrows().max(1) as f64;
+            (0..labels)
+                .map(|j| self.dev.targets.column(j).iter().filter(|&&y| y).count() as f64 / n)
+                .collect()
+        })
+    }
+
     pub fn number(&self, pointer: &str) -> Option<f64> {
         self.record.as_ref()?.pointer(pointer)?.as_f64()
     }

@@ -177,6 +177,19 @@ impl Calibrator {
         Ok(goemo_fs::write_json_atomic(path, self)?)
     }
 
+    /// Stores the calibrator as `dir/calibration.json`; an identity calibrator (`none`) writes
+    /// nothing and removes a stale file, so that the folder says its scores are uncalibrated.
+    pub fn write_in(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let path = dir.as_ref().join(CALIBRATION_FILE);
+        if !self.is_identity() {
+            return self.write(path);
+        }
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(goemo_fs::FsError::Io { path, source: e }.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// How many labels use each method, e.g. `platt ×25, temperature ×3`.
     pub fn describe(&self) -> String {
         let mut counts: BTreeMap<MethodKind, usize> = BTreeMap::new();

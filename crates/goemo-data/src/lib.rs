@@ -49,8 +49,8 @@ pub use readers::{
 };
 pub use source::{CsvSplits, DataSource, GoEmotionsTsv};
 pub use stats::{
-    class_weights, label_counts, percentile, thousands, ClassWeighting, Cooccurrence, DatasetStats, LabelCount,
-    LengthStats, SplitConsistency, SplitKsTest, SplitStats, Truncation, TRUNCATION_LENGTHS,
+    class_weights, label_counts, label_frequencies, percentile, thousands, ClassWeighting, Cooccurrence, DatasetStats,
+    LabelCount, LengthStats, SplitConsistency, SplitKsTest, SplitStats, Truncation, TRUNCATION_LENGTHS,
 };
 pub use taxonomy::{Taxonomy, TaxonomyMap};
 pub use tokenize::{HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};

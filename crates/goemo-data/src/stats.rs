@@ -157,6 +157,13 @@ pub fn label_counts(examples: &[Example], n_labels: usize) -> Vec<usize> {
     counts
 }
 
+/// Each label's share of the examples (0 for no examples): the constant a calibrated model must
+/// beat, and the prior a new head's bias starts from.
+pub fn label_frequencies(examples: &[Example], n_labels: usize) -> Vec<f64> {
+    let n = examples.len().max(1) as f64;
+    label_counts(examples, n_labels).iter().map(|&c| c as f64 / n).collect()
+}
+
 /// Label co-occurrence over a set of examples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cooccurrence {

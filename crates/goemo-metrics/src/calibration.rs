@@ -15,10 +15,17 @@ pub struct ReliabilityBin {
     pub lower: f64,
     pub upper: f64,
     pub count: u64,
-    /// Mean predicted probability in the bin (NaN when empty).
+    /// Mean predicted probability in the bin (NaN when empty; `null` in JSON).
+    #[serde(deserialize_with = "nan_from_null")]
     pub mean_score: f64,
-    /// Fraction of positives in the bin (NaN when empty).
+    /// Fraction of positives in the bin (NaN when empty; `null` in JSON).
+    #[serde(deserialize_with = "nan_from_null")]
     pub fraction_positive: f64,
+}
+
+/// serde_json writes NaN as `null`; read it back as NaN, so that a written bin reads back.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Brier score, log loss, ECE and reliability bins of one set of probabilities.
@@ -164,6 +171,10 @@ mod tests {
         assert_relative_eq!(c.ece, 0.5 * 0.45 + 0.5 * 0.025, epsilon = 1e-15);
         assert_eq!(c.bins[9].count, 2);
         assert!(c.bins[4].mean_score.is_nan());
+        // An empty bin's NaN is `null` in JSON and NaN again when read back.
+        let back: Calibration = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert!(back.bins[4].mean_score.is_nan() && back.bins[4].fraction_positive.is_nan());
+        assert_eq!((back.brier, back.bins[9].count), (c.brier, 2));
         let want_log_loss = -(0.95f64.ln() + 0.05f64.ln() + 0.95f64.ln() + (1.0 - f64::EPSILON).ln()) / 4.0;
         assert_relative_eq!(c.log_loss, want_log_loss, epsilon = 1e-15);
         assert_relative_eq!(c.mean_probability, 2.05 / 4.0, epsilon = 1e-15);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calibration::{brier_of_constant, calibration, Calibration};
 use crate::error::{MetricsError, Result};
-use crate::ranking::ranking;
+use crate::ranking::{ranking, RankingScores};
 
 /// Calibration of one set of probabilities of every label.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,15 +64,17 @@ impl CalibrationChange {
             .map(|j| brier_of_constant(base_rates[j], targets.column(j).iter().copied()))
             .collect();
         let baseline_brier_mean = baseline_brier.iter().sum::<f64>() / c.max(1) as f64;
-        let state = |probabilities: ArrayView2<'_, f64>| -> Result<CalibrationState> {
+        // One ranking of each set gives its micro AUC and every label's AUC and AP.
+        let state = |probabilities: ArrayView2<'_, f64>| -> Result<(CalibrationState, Vec<RankingScores>)> {
             let (per_class, micro) = calibration(probabilities, targets)?;
+            let (label_ranks, micro_rank) = ranking(probabilities, targets);
             let ratios: Vec<f64> = per_class
                 .iter()
                 .zip(&baseline_brier)
                 .map(|(k, &b)| k.brier / b)
                 .collect();
             let worst = (0..c).max_by(|&a, &b| ratios[a].total_cmp(&ratios[b])).unwrap_or(0);
-            Ok(CalibrationState {
+            let state = CalibrationState {
                 labels_no_worse_than_baseline: per_class
                     .iter()
                     .zip(&baseline_brier)
@@ -80,13 +82,14 @@ impl CalibrationChange {
                     .count(),
                 worst_label: labels.get(worst).cloned().unwrap_or_default(),
                 worst_ratio_to_baseline: ratios.get(worst).copied().unwrap_or(f64::NAN),
-                auc_micro: ranking(probabilities, targets).1.auc,
+                auc_micro: micro_rank.auc,
                 micro,
                 per_class,
-            })
+            };
+            Ok((state, label_ranks))
         };
-        let (ranks_before, ranks_after) = (ranking(before, targets).0, ranking(after, targets).0);
-        let largest = |of: fn(&crate::RankingScores) -> Option<f64>| {
+        let ((before, ranks_before), (after, ranks_after)) = (state(before)?, state(after)?);
+        let largest = |of: fn(&RankingScores) -> Option<f64>| {
             ranks_before
                 .iter()
                 .zip(&ranks_after)
@@ -94,7 +97,6 @@ impl CalibrationChange {
                 .fold(0.0f64, f64::max)
         };
         let (max_label_auc_change, max_label_ap_change) = (largest(|r| r.auc), largest(|r| r.ap));
-        let (before, after) = (state(before)?, state(after)?);
         Ok(CalibrationChange {
             max_label_auc_change,
             max_label_ap_change,

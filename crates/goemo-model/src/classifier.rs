@@ -136,8 +136,8 @@ impl EmotionClassifier {
         self.members[0].labels()
     }
 
-    /// The thresholds applied (to calibrated probabilities when the classifier is calibrated:
-    /// they were fitted on the calibrated dev scores).
+    /// The thresholds applied, on the scale of [`Self::probabilities`] (calibrated when the
+    /// classifier is).
     pub fn thresholds(&self) -> &Thresholds {
         &self.thresholds
     }
@@ -306,19 +306,6 @@ fn read_thresholds(dir: &Path, labels: usize) -> Result<Thresholds> {
 /// Writes `thresholds.json` into a checkpoint folder.
 pub fn write_thresholds(dir: &Path, thresholds: &Thresholds) -> Result<()> {
     Ok(thresholds.write(dir.join(THRESHOLDS_FILE))?)
-}
-
-/// Writes `calibration.json` into a checkpoint folder; an identity calibrator (`--calibration
-/// none`) writes nothing and removes a stale file, so that the checkpoint says it is uncalibrated.
-pub fn write_calibration(dir: &Path, calibrator: &Calibrator) -> Result<()> {
-    let path = dir.join(goemo_calibration::CALIBRATION_FILE);
-    if calibrator.is_identity() {
-        if path.is_file() {
-            std::fs::remove_file(&path).map_err(|e| ModelError::io(&path, e))?;
-        }
-        return Ok(());
-    }
-    Ok(calibrator.write(path)?)
 }
 
 #[cfg(test)]

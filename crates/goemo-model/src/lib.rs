@@ -22,9 +22,7 @@ mod resolve;
 mod save;
 mod trainable;
 
-pub use classifier::{
-    write_calibration, write_thresholds, EmotionClassifier, Prediction, ENSEMBLE_FILE, THRESHOLDS_FILE,
-};
+pub use classifier::{write_thresholds, EmotionClassifier, Prediction, ENSEMBLE_FILE, THRESHOLDS_FILE};
 pub use config::{Activation, Architecture, HeadKind, ModelConfig};
 pub use device::{load_cuda, parse_device, set_threads};
 pub use encoder::Encoder;

@@ -200,7 +200,7 @@ fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
     let raw_probs = raw.probabilities_f64(&texts).unwrap();
 
     let calibrator = platt(model.labels(), 1.5, -2.0);
-    goemo_model::write_calibration(&checkpoint, &calibrator).unwrap();
+    calibrator.write_in(&checkpoint).unwrap();
     let calibrated = load(&checkpoint);
     assert!(calibrated.is_calibrated());
     assert_eq!(
@@ -221,7 +221,7 @@ fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
     std::fs::create_dir(&ensemble).unwrap();
     std::fs::write(ensemble.join(ENSEMBLE_FILE), r#"{"members": ["../ckpt", "../ckpt"]}"#).unwrap();
     let top = platt(model.labels(), 0.8, 0.3);
-    goemo_model::write_calibration(&ensemble, &top).unwrap();
+    top.write_in(&ensemble).unwrap();
     let both = load(&ensemble);
     let want = top.apply(probs.view()).unwrap();
     let worst = (&both.probabilities_f64(&texts).unwrap() - &want)
@@ -231,11 +231,13 @@ fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
 
     // `none` removes the file, so that the checkpoint says it is uncalibrated; a file for other
     // labels is an error naming it.
-    goemo_model::write_calibration(&checkpoint, &goemo_model::Calibrator::identity(model.labels())).unwrap();
+    goemo_model::Calibrator::identity(model.labels())
+        .write_in(&checkpoint)
+        .unwrap();
     assert!(!checkpoint.join(goemo_model::CALIBRATION_FILE).exists());
     let mut other = calibrator.clone();
     other.labels[0].label = "delight".into();
-    goemo_model::write_calibration(&checkpoint, &other).unwrap();
+    other.write_in(&checkpoint).unwrap();
     let e = EmotionClassifier::load(checkpoint.to_str().unwrap())
         .unwrap_err()
         .to_string();

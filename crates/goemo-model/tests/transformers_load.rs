@@ -10,10 +10,7 @@ use std::process::Command;
 
 use goemo_calibration::{IsotonicFit, LabelCalibration, LabelCalibrator, MethodKind};
 use goemo_data::{Batcher, HfTokenizer, Tokenize};
-use goemo_model::{
-    write_calibration, Calibrator, HeadKind, LoadOptions, SequenceClassifier, TensorBatch, TrainableModel,
-    MODELING_FILE,
-};
+use goemo_model::{Calibrator, HeadKind, LoadOptions, SequenceClassifier, TensorBatch, TrainableModel, MODELING_FILE};
 use tch::Device;
 
 fn repo() -> PathBuf {
@@ -62,7 +59,7 @@ fn saved_checkpoints_load_in_transformers() {
             if head != HeadKind::Standard {
                 // modeling_goemo.py applies the checkpoint's calibration.json as goemo does.
                 let calibrator = mixed_calibrator(model.labels());
-                write_calibration(&saved, &calibrator).unwrap();
+                calibrator.write_in(&saved).unwrap();
                 let raw = ndarray::Array2::from_shape_vec((3, rows[0].len()), rows.concat()).unwrap();
                 let calibrated = calibrator.apply(raw.view()).unwrap();
                 case["calibrated_probabilities"] =

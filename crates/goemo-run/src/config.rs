@@ -169,7 +169,7 @@ pub struct RunConfig {
     pub top_k: usize,
     /// Calibration of the probabilities, fitted on dev per label: none, temperature, platt,
     /// isotonic, or auto (per label, temperature or Platt by 5-fold cross-validated log loss).
-    /// Thresholds are then fitted on the calibrated dev probabilities.
+    /// Thresholds fitted on dev are expressed on the calibrated scale, so no decision changes.
     #[arg(long, default_value_t = MethodKind::Auto)]
     #[serde(with = "by_name")]
     pub calibration: MethodKind,

@@ -171,8 +171,8 @@ pub fn bootstrap_headlines(
 
 /// Every example of a labelled split scored by `classifier` (calibrated probabilities when it has
 /// a calibration) and written to `out` as `train` writes its prediction files, with the
-/// classifier's thresholds; the probability columns follow
-/// the data's label order, matched by name through the checkpoint's `id2label`. Labels the
+/// classifier's thresholds; the probability columns follow the data's label order, matched by
+/// name through the checkpoint's `id2label`. Labels the
 /// checkpoint and the data do not share are an error listing them. Returns the examples scored.
 pub fn rescore_split(
     classifier: &EmotionClassifier,

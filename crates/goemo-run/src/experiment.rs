@@ -9,8 +9,8 @@ use std::time::{Instant, SystemTime};
 
 use goemo_calibration::Calibrator;
 use goemo_data::{
-    class_weights, label_counts, preprocess, DataSource, Dataset, GoEmotionsTsv, HfTokenizer, PreprocessOptions,
-    PreprocessReport, Split, Tokenize,
+    class_weights, label_counts, label_frequencies, preprocess, DataSource, Dataset, GoEmotionsTsv, HfTokenizer,
+    PreprocessOptions, PreprocessReport, Split, Tokenize,
 };
 use goemo_metrics::{target_mask, CalibrationChange, MetricReport};
 use goemo_model::{parse_device, resolve_model, set_threads, EmotionClassifier, LoadOptions, SequenceClassifier};
@@ -49,7 +49,7 @@ pub struct RunOutcome {
     pub run_dir: PathBuf,
     pub training: TrainOutcome,
     pub train_seconds: f64,
-    /// Fitted on the calibrated dev probabilities with the configured strategy.
+    /// Fitted on dev with the configured strategy, on the calibrated scale.
     pub thresholds: Thresholds,
     /// Fitted on dev with the configured method (identity for `none`).
     pub calibrator: Calibrator,
@@ -72,6 +72,8 @@ struct Encoded {
     ids: [Vec<Vec<u32>>; 3],
     targets: [Array2<f32>; 3],
     pad_id: u32,
+    /// Each label's training frequency: the baseline of the calibration's measurements.
+    train_frequencies: Vec<f64>,
 }
 
 impl Encoded {
@@ -192,20 +194,7 @@ impl Experiment {
         let started = Instant::now();
         let training = self.train(&mut model, &encoded, loss.clone(), events.as_mut())?;
         let train_seconds = started.elapsed().as_secs_f64();
-        let n = data.train.len().max(1) as f64;
-        let base_rates: Vec<f64> = label_counts(&data.train, data.labels.len())
-            .iter()
-            .map(|&c| c as f64 / n)
-            .collect();
-        let outcome = self.measure(
-            &model,
-            &encoded,
-            &loss,
-            training,
-            train_seconds,
-            wall_start,
-            &base_rates,
-        )?;
+        let outcome = self.measure(&model, &encoded, &loss, training, train_seconds, wall_start)?;
         if let Some(line) = outcome.0.calibration_line() {
             self.say(&line);
         }
@@ -218,7 +207,7 @@ impl Experiment {
         let checkpoint = model.save(run_dir.join("checkpoint"))?;
         goemo_model::copy_tokenizer_files(&model_dir, &checkpoint)?;
         goemo_model::write_thresholds(&checkpoint, &outcome.0.thresholds)?;
-        goemo_model::write_calibration(&checkpoint, &outcome.0.calibrator)?;
+        outcome.0.calibrator.write_in(&checkpoint)?;
         self.write_artifacts(&data, &preprocessing, &model, &outcome)?;
         if self.config.bench {
             self.bench(&checkpoint, &data, device)?;
@@ -279,9 +268,7 @@ impl Experiment {
         let mut model = SequenceClassifier::load(&dir, device, &options)?;
         model.set_precision(self.config.precision)?;
         if self.config.prior_bias && model.head_is_new() {
-            let n = data.train.len().max(1) as f64;
-            let counts = label_counts(&data.train, data.labels.len());
-            model.set_label_prior(&counts.iter().map(|&c| c as f64 / n).collect::<Vec<_>>())?;
+            model.set_label_prior(&label_frequencies(&data.train, data.labels.len()))?;
         }
         let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), self.config.max_seq_length)?
             .with_pad_id(model.config().pad_token_id as u32);
@@ -391,10 +378,9 @@ impl Experiment {
         })
     }
 
-    /// Calibration fitted on dev, then thresholds fitted on dev and expressed on the calibrated
-    /// scale (`goemo_calibration::fit_thresholds`); dev and test evaluated with them, test also at 0.5 and top-1, all on calibrated
-    /// probabilities.
-    #[allow(clippy::too_many_arguments)]
+    /// Calibration fitted on dev, then thresholds fitted on dev and carried to the calibrated
+    /// scale (`goemo_calibration::fit_thresholds`); dev and test evaluated with them, test also
+    /// at 0.5 and top-1, all on calibrated probabilities.
     fn measure(
         &self,
         model: &SequenceClassifier,
@@ -403,7 +389,6 @@ impl Experiment {
         training: TrainOutcome,
         train_seconds: f64,
         started: SystemTime,
-        base_rates: &[f64],
     ) -> Result<(RunOutcome, [Scored; 2])> {
         let probabilities = |split: Split| -> Result<Array2<f64>> {
             let (batch_size, pad_id) = (self.config.eval_batch_size, encoded.pad_id);
@@ -425,7 +410,7 @@ impl Experiment {
             test_raw.view(),
             test_probs.view(),
             target_mask(encoded.split(Split::Test).targets).view(),
-            base_rates,
+            &encoded.train_frequencies,
             labels,
         )?;
         let strategy = goemo_threshold::parse_strategy(&self.config.threshold_strategy, 0.5, self.config.top_k, None)?;
@@ -599,6 +584,7 @@ fn encode(tokenizer: &HfTokenizer, data: &Dataset) -> Result<Encoded> {
         ids: [ids(Split::Train)?, ids(Split::Dev)?, ids(Split::Test)?],
         targets: Split::ALL.map(|s| data.targets(s)),
         pad_id: tokenizer.pad_id(),
+        train_frequencies: label_frequencies(&data.train, data.labels.len()),
     })
 }
 
