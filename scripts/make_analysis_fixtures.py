@@ -93,7 +93,7 @@ def main():
                     "count_predicted": cp,
                     "p_b_given_a": ct / single[a] if single[a] else None,
                     "lift": lift if math.isfinite(lift) else None,
-                    "pmi": math.log(lift) if math.isfinite(lift) and lift > 0 else None,
+                    "pmi": math.log2(lift) if math.isfinite(lift) and lift > 0 else None,
                 }
             )
     expected["pairs"] = pairs

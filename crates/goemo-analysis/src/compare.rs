@@ -1,16 +1,13 @@
 //! Everything the document says, computed from run folders: [`compare`] returns a
 //! [`Comparison`], which is `comparison.json`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use goemo_metrics::{paired_bootstrap, BootstrapOptions, EvalData, Headline, MetricReport, ReliabilityBin};
-use goemo_threshold::{threshold_sweep, F1Average, Global, OptimalGlobal, PerClass, SweepRow, ThresholdStrategy, TopK};
-use ndarray::Axis;
+use goemo_metrics::{MetricReport, ReliabilityBin};
 use serde::Serialize;
 
-use crate::stats::{combos, cooccurrence_pairs, Combo, PairStats};
+use crate::stats::{Combo, PairStats};
 use crate::{Result, RunFolder};
-use goemo_stats::welch_t_test;
 
 /// How to compare.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,7 +55,7 @@ pub const METRICS: [&str; 8] = [
 ];
 
 impl TestMetrics {
-    fn of(r: &MetricReport) -> Self {
+    pub(crate) fn of(r: &MetricReport) -> Self {
         TestMetrics {
             auc_micro: r.auc_micro,
             auc_macro: r.auc_macro,
@@ -96,17 +93,51 @@ pub struct SeedStats {
     pub n: usize,
 }
 
-/// One model (one run, or seeds of one recipe) as the document describes it.
+/// One epoch of a run's training record, as the dev curve shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochPoint {
+    /// 1-based, as a person counts.
+    pub epoch: u64,
+    pub train_loss: Option<f64>,
+    pub dev_loss: Option<f64>,
+    pub dev_auc_micro: Option<f64>,
+    pub dev_f1_micro: Option<f64>,
+    pub dev_f1_macro: Option<f64>,
+}
+
+/// What a model's numbers are: one run, the mean of several seeds, or an ensemble's averaged
+/// probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Run,
+    SeedMean,
+    Ensemble,
+}
+
+/// One model (one run, or seeds of one recipe) as the document describes it. For several
+/// seeds, every number is the seeds' mean (peak memory: the largest) unless its name says
+/// otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSummary {
     pub name: String,
+    pub kind: ModelKind,
     pub runs: Vec<String>,
     pub parameters: Option<f64>,
+    /// For an ensemble, its members' sum.
     pub train_seconds: Option<f64>,
-    /// 1-based, as a person counts.
+    /// 1-based, as a person counts; `None` when seeds disagree (see `best_epochs`).
     pub best_epoch: Option<u64>,
+    /// Each run's best epoch (an ensemble's: its members').
+    pub best_epochs: Vec<u64>,
+    /// Epochs each run trained.
+    pub epochs: Option<u64>,
     pub best_dev: Option<f64>,
     pub select_by: Option<String>,
+    /// The training configuration: a key per line, seeds' differing values joined.
+    pub configuration: Vec<(String, String)>,
+    /// Each run's dev curve (an ensemble's: its members'), by run name.
+    pub history: Vec<(String, Vec<EpochPoint>)>,
     pub examples_per_second: Option<f64>,
     /// The best inference rate of the run's `bench.csv` (tokenization included), texts/s.
     pub inference_texts_per_second: Option<f64>,
@@ -124,13 +155,15 @@ pub struct ModelSummary {
     pub peak_resident_mib: Option<f64>,
     pub labels: Vec<String>,
     pub test_examples: usize,
-    /// Of the first run; the mean over runs for seeds.
+    /// The run's; the mean over runs for seeds.
     pub test: TestMetrics,
     /// Per metric, over the runs (empty for one run).
     pub seeds: BTreeMap<String, SeedStats>,
     /// Per metric, each run's value (empty for one run).
     pub seed_values: BTreeMap<String, Vec<f64>>,
+    /// Labels no run of the model predicted on test.
     pub never_predicted: Vec<String>,
+    /// The first run's files.
     pub artifacts: Vec<(String, u64)>,
     /// The member runs when the run is an ensemble (`ensemble` writes them into `metrics.json`).
     pub ensemble_members: Vec<String>,
@@ -148,7 +181,9 @@ pub struct ComparisonRow {
     pub percent_change: Option<f64>,
 }
 
-/// A paired bootstrap of a model against the baseline on the same test examples.
+/// A paired bootstrap of a model against the baseline on the same test examples; a model of
+/// several seeds enters as the mean of its seeds' metric on every resample, so `delta` is the
+/// difference of the comparison table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BootstrapRow {
     pub metric: String,
@@ -178,7 +213,8 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
     adjusted
 }
 
-/// One emotion's test metrics under the run's own predictions.
+/// One emotion's test metrics under the run's own predictions; for several seeds, the seeds'
+/// mean and sample standard deviation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmotionRow {
     pub rank: usize,
@@ -188,10 +224,17 @@ pub struct EmotionRow {
     pub recall: f64,
     pub auc: Option<f64>,
     pub support: u64,
-    pub predicted: u64,
+    /// Texts predicted to carry the emotion.
+    pub predicted: f64,
+    /// Standard deviations over seeds (`None` for one run).
+    pub f1_std: Option<f64>,
+    pub precision_std: Option<f64>,
+    pub recall_std: Option<f64>,
+    pub auc_std: Option<f64>,
 }
 
-/// A threshold strategy fitted on dev, scored on test.
+/// A threshold strategy fitted on dev, scored on test (for several seeds, fitted on each seed's
+/// dev and the seeds' mean shown).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StrategyRow {
     pub strategy: String,
@@ -201,7 +244,11 @@ pub struct StrategyRow {
     pub precision_macro: f64,
     pub recall_micro: f64,
     pub recall_macro: f64,
-    pub never_predicted: usize,
+    /// Labels never predicted on test.
+    pub never_predicted: f64,
+    /// One global threshold when the strategy has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
     /// Per-class thresholds when the strategy has them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<Vec<f64>>,
@@ -218,8 +265,25 @@ pub struct ClassCalibration {
     pub ece: f64,
     pub ece_equal_mass: f64,
     pub support: usize,
-    /// The reliability diagram's 10 bins.
+    /// The reliability diagram's 10 bins (for several seeds, of their pooled predictions).
     pub bins: Vec<ReliabilityBin>,
+}
+
+/// Test metrics at one global threshold (descriptive: thresholds are chosen on dev); for several
+/// seeds, their mean.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepPoint {
+    pub threshold: f64,
+    pub f1_micro: f64,
+    pub f1_macro: f64,
+    /// `None` where no label is predicted (precision undefined).
+    pub precision_micro: Option<f64>,
+    pub precision_macro: f64,
+    pub recall_micro: f64,
+    pub recall_macro: f64,
+    /// Labels predicted at least once.
+    pub labels_predicted: f64,
+    pub mean_labels_per_example: f64,
 }
 
 /// Calibration numbers of one set of test probabilities, all cells together.
@@ -233,19 +297,19 @@ pub struct CalibrationNumbers {
     pub ece: f64,
     pub ece_equal_mass: f64,
     pub mean_probability: f64,
-    pub labels_no_worse_than_baseline: usize,
+    pub labels_no_worse_than_baseline: f64,
 }
 
 impl CalibrationNumbers {
     /// The numbers of all cells' calibration, with the count of labels no worse than baseline.
-    fn of(micro: &goemo_metrics::Calibration, labels_no_worse_than_baseline: usize) -> Self {
+    pub(crate) fn of(micro: &goemo_metrics::Calibration, labels_no_worse_than_baseline: usize) -> Self {
         CalibrationNumbers {
             brier: micro.brier,
             log_loss: micro.log_loss,
             ece: micro.ece,
             ece_equal_mass: micro.ece_equal_mass,
             mean_probability: micro.mean_probability,
-            labels_no_worse_than_baseline,
+            labels_no_worse_than_baseline: labels_no_worse_than_baseline as f64,
         }
     }
 }
@@ -276,18 +340,27 @@ pub struct CalibrationSummary {
 pub fn reads_as_probabilities(numbers: &CalibrationNumbers, frequency: f64, labels: usize) -> bool {
     numbers.ece <= 0.02
         && (numbers.mean_probability - frequency).abs() <= 0.01
-        && numbers.labels_no_worse_than_baseline as f64 >= 0.9 * labels as f64
+        && numbers.labels_no_worse_than_baseline >= 0.9 * labels as f64
 }
 
-/// Welch's t-test of a seeded model against the baseline's seeds on one metric.
+/// A t-test across seeds of one model against an earlier one on one metric: Welch's when both
+/// have several seeds, one-sample (the seeds against the other model's value) when one is a
+/// single run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeedTest {
     pub metric: String,
     pub baseline: String,
     pub model: String,
+    /// `welch` or `one_sample`.
+    pub test: String,
+    /// Model − baseline, each the mean of its seeds.
+    pub delta: f64,
+    /// Signed as `delta`.
     pub statistic: f64,
     pub dof: f64,
     pub p_value: f64,
+    /// Holm's adjustment across every seed test of the comparison.
+    pub p_holm: f64,
 }
 
 /// Everything `comparison.json` holds.
@@ -300,7 +373,7 @@ pub struct Comparison {
     pub per_emotion: BTreeMap<String, Vec<EmotionRow>>,
     pub thresholds: BTreeMap<String, Vec<StrategyRow>>,
     /// Test metrics at global thresholds 0.01..0.99 (descriptive: thresholds are chosen on dev).
-    pub sweep: BTreeMap<String, Vec<SweepRow>>,
+    pub sweep: BTreeMap<String, Vec<SweepPoint>>,
     pub calibration: BTreeMap<String, CalibrationSummary>,
     pub combos: BTreeMap<String, Vec<Combo>>,
     pub cooccurrence: BTreeMap<String, Vec<PairStats>>,
@@ -309,7 +382,7 @@ pub struct Comparison {
 }
 
 /// Compares `models` (name, runs; several runs are seeds of one model); the first is the
-/// baseline.
+/// baseline. Every section of a model of several seeds shows the seeds' mean.
 pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) -> Result<Comparison> {
     if models.is_empty() || models.iter().any(|(_, runs)| runs.is_empty()) {
         return Err(crate::AnalysisError::Input("every model needs at least one run".into()));
@@ -327,35 +400,36 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
         cooccurrence: BTreeMap::new(),
         notes: vec![],
     };
-    let mut reports: Vec<Vec<MetricReport>> = vec![];
     for (name, runs) in models {
-        let run_reports = runs.iter().map(test_report).collect::<Result<Vec<_>>>()?;
-        out.models.push(summary(name, runs, &run_reports)?);
-        let first = &runs[0];
-        out.per_emotion.insert(name.clone(), per_emotion(&run_reports[0]));
-        out.thresholds.insert(name.clone(), strategies(first)?);
-        out.sweep.insert(
-            name.clone(),
-            threshold_sweep(first.test.probabilities.view(), first.test.targets.view())?,
-        );
-        out.calibration.insert(name.clone(), calibration(first)?);
-        let t = &first.test;
-        out.combos.insert(
-            name.clone(),
-            combos(t.targets.view(), t.predicted.view(), &t.labels, options.top_combos),
-        );
-        out.cooccurrence.insert(
-            name.clone(),
-            cooccurrence_pairs(t.targets.view(), t.predicted.view(), &t.labels),
-        );
-        reports.push(run_reports);
+        let reports = runs.iter().map(test_report).collect::<Result<Vec<_>>>()?;
+        out.models.push(crate::summary::summary(name, runs, &reports)?);
+        out.per_emotion.insert(name.clone(), sections::per_emotion(&reports));
+        out.thresholds.insert(name.clone(), sections::strategies(runs)?);
+        out.sweep.insert(name.clone(), sections::sweep(runs)?);
+        out.calibration.insert(name.clone(), sections::calibration(runs)?);
+        out.combos
+            .insert(name.clone(), sections::combos(runs, options.top_combos));
+        out.cooccurrence.insert(name.clone(), sections::cooccurrence(runs));
     }
-    let baseline = &out.models[0];
-    for model in &out.models[1..] {
+    out.comparison = comparison_rows(&out.models);
+    let (bootstrap, notes) = significance::paired_rows(models, options)?;
+    out.paired_bootstrap = bootstrap;
+    out.notes = notes;
+    out.seed_tests = significance::seed_tests(&out.models);
+    Ok(out)
+}
+
+use crate::{sections, significance};
+
+/// Every metric of every model against the baseline's.
+fn comparison_rows(models: &[ModelSummary]) -> Vec<ComparisonRow> {
+    let baseline = &models[0];
+    let mut rows = vec![];
+    for model in &models[1..] {
         for metric in METRICS {
             let (b, v) = (baseline.test.get(metric), model.test.get(metric));
             let delta = b.zip(v).map(|(b, v)| v - b);
-            out.comparison.push(ComparisonRow {
+            rows.push(ComparisonRow {
                 metric: metric.into(),
                 baseline: baseline.name.clone(),
                 model: model.name.clone(),
@@ -366,99 +440,11 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
             });
         }
     }
-    let (baseline_name, baseline_runs) = &models[0];
-    for (name, runs) in &models[1..] {
-        match paired(&baseline_runs[0], &runs[0]) {
-            Err(why) => out
-                .notes
-                .push(format!("{name} against {baseline_name}: no paired tests, {why}")),
-            Ok(rows) if options.bootstrap > 0 => {
-                let (scores_b, targets, predicted_b) = (
-                    &baseline_runs[0].test.probabilities,
-                    &baseline_runs[0].test.targets,
-                    &baseline_runs[0].test.predicted,
-                );
-                let (scores_m, predicted_m) = (
-                    runs[0].test.probabilities.select(Axis(0), &rows),
-                    runs[0].test.predicted.select(Axis(0), &rows),
-                );
-                let targets_m = runs[0].test.targets.select(Axis(0), &rows);
-                if targets_m != *targets {
-                    out.notes.push(format!(
-                        "{name} against {baseline_name}: no paired tests, the same test ids carry different labels"
-                    ));
-                    continue;
-                }
-                let a = EvalData {
-                    scores: scores_m.view(),
-                    targets: targets.view(),
-                    predictions: predicted_m.view(),
-                };
-                let b = EvalData {
-                    scores: scores_b.view(),
-                    targets: targets.view(),
-                    predictions: predicted_b.view(),
-                };
-                let bootstrap = BootstrapOptions {
-                    resamples: options.bootstrap,
-                    confidence: 0.95,
-                    seed: options.seed,
-                };
-                for metric in [
-                    Headline::AucMicro,
-                    Headline::AucMacro,
-                    Headline::F1Micro,
-                    Headline::F1Macro,
-                ] {
-                    let c = paired_bootstrap(&a, &b, &metric, &bootstrap)?;
-                    out.paired_bootstrap.push(BootstrapRow {
-                        metric: metric.key().into(),
-                        baseline: baseline_name.clone(),
-                        model: name.clone(),
-                        delta: c.delta,
-                        ci_low: c.lower,
-                        ci_high: c.upper,
-                        p_value: c.p_value,
-                        p_holm: f64::NAN,
-                        resamples: c.resamples_used,
-                    });
-                }
-            }
-            Ok(_) => {}
-        }
-    }
-    // Welch's t between every two models with several seeds, the earlier one as baseline.
-    let groups: Vec<usize> = (0..models.len()).filter(|&i| reports[i].len() > 1).collect();
-    for (k, &a) in groups.iter().enumerate() {
-        for &b in &groups[k + 1..] {
-            for metric in ["auc_micro", "auc_macro", "f1_micro", "f1_macro"] {
-                let values = |rs: &[MetricReport]| {
-                    rs.iter()
-                        .filter_map(|r| TestMetrics::of(r).get(metric))
-                        .collect::<Vec<_>>()
-                };
-                if let Some(t) = welch_t_test(&values(&reports[b]), &values(&reports[a])) {
-                    out.seed_tests.push(SeedTest {
-                        metric: metric.into(),
-                        baseline: models[a].0.clone(),
-                        model: models[b].0.clone(),
-                        statistic: t.statistic,
-                        dof: t.dof,
-                        p_value: t.p_value,
-                    });
-                }
-            }
-        }
-    }
-    let adjusted = holm(&out.paired_bootstrap.iter().map(|r| r.p_value).collect::<Vec<_>>());
-    for (row, p) in out.paired_bootstrap.iter_mut().zip(adjusted) {
-        row.p_holm = p;
-    }
-    Ok(out)
+    rows
 }
 
 /// The test report of a run under its own predictions.
-fn test_report(run: &RunFolder) -> Result<MetricReport> {
+pub(crate) fn test_report(run: &RunFolder) -> Result<MetricReport> {
     let t = &run.test;
     Ok(MetricReport::compute(
         t.probabilities.view(),
@@ -467,268 +453,4 @@ fn test_report(run: &RunFolder) -> Result<MetricReport> {
         &t.labels,
         None,
     )?)
-}
-
-fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) -> Result<ModelSummary> {
-    let first = &runs[0];
-    let metrics: Vec<TestMetrics> = reports.iter().map(TestMetrics::of).collect();
-    let (mut seeds, mut seed_values) = (BTreeMap::new(), BTreeMap::new());
-    if runs.len() > 1 {
-        for metric in METRICS {
-            let values: Vec<f64> = metrics.iter().filter_map(|m| m.get(metric)).collect();
-            if values.len() == runs.len() {
-                seeds.insert(metric.to_string(), seed_stats(&values));
-                seed_values.insert(metric.to_string(), values);
-            }
-        }
-    }
-    let mean = |metric: &str| seeds.get(metric).map(|s: &SeedStats| s.mean);
-    let test = if runs.len() > 1 {
-        TestMetrics {
-            auc_micro: mean("auc_micro"),
-            auc_macro: mean("auc_macro"),
-            f1_micro: mean("f1_micro").unwrap_or(f64::NAN),
-            f1_macro: mean("f1_macro").unwrap_or(f64::NAN),
-            precision_micro: mean("precision_micro").unwrap_or(f64::NAN),
-            precision_macro: mean("precision_macro").unwrap_or(f64::NAN),
-            recall_micro: mean("recall_micro").unwrap_or(f64::NAN),
-            recall_macro: mean("recall_macro").unwrap_or(f64::NAN),
-        }
-    } else {
-        metrics[0].clone()
-    };
-    let history_rate = first.record.as_ref().and_then(|r| {
-        let h = r.get("history")?.as_array()?;
-        let rates: Vec<f64> = h.iter().filter_map(|e| e.get("examples_per_s")?.as_f64()).collect();
-        (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
-    });
-    let inference = first.inference_rate()?;
-    let select_by = first.text("/configuration/select_by");
-    let best_epoch = first.number("/best_epoch").map(|e| e as u64 + 1);
-    let best_dev = best_epoch
-        .zip(select_by.clone())
-        .and_then(|(e, key)| first.number(&format!("/history/{}/dev/{key}", e - 1)));
-    Ok(ModelSummary {
-        name: name.into(),
-        runs: runs.iter().map(|r| r.dir.display().to_string()).collect(),
-        parameters: first.number("/parameters"),
-        train_seconds: first.number("/train_seconds"),
-        best_epoch,
-        best_dev,
-        select_by,
-        examples_per_second: history_rate,
-        inference_texts_per_second: inference.map(|(rate, _)| rate),
-        device: first.text("/device"),
-        precision: first.text("/precision"),
-        threads: first.number("/configuration/threads"),
-        libtorch: first.text("/versions/libtorch"),
-        cpu: first.text("/run/host/cpu"),
-        logical_cores: first.number("/run/host/logical_cores"),
-        gpu: first.record.as_ref().and_then(run_gpu),
-        os: first.text("/run/host/os"),
-        peak_resident_mib: first.number("/run/peak_resident_mib"),
-        labels: first.test.labels.clone(),
-        test_examples: first.test.ids.len(),
-        test,
-        seeds,
-        seed_values,
-        never_predicted: reports[0].never_predicted().into_iter().map(String::from).collect(),
-        artifacts: first.artifacts(),
-        ensemble_members: first
-            .record
-            .as_ref()
-            .and_then(|r| r.pointer("/ensemble/members")?.as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|m| m.as_str().map(String::from))
-            .collect(),
-    })
-}
-
-fn seed_stats(values: &[f64]) -> SeedStats {
-    let n = values.len();
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
-    SeedStats {
-        mean,
-        std: var.sqrt(),
-        min: values.iter().copied().fold(f64::INFINITY, f64::min),
-        max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        n,
-    }
-}
-
-fn per_emotion(report: &MetricReport) -> Vec<EmotionRow> {
-    let mut rows: Vec<EmotionRow> = report
-        .per_class
-        .iter()
-        .map(|c| EmotionRow {
-            rank: 0,
-            label: c.label.clone(),
-            f1: c.f1,
-            precision: c.precision,
-            recall: c.recall,
-            auc: c.auc,
-            support: c.support,
-            predicted: c.tp + c.fp,
-        })
-        .collect();
-    rows.sort_by(|a, b| b.f1.total_cmp(&a.f1).then_with(|| a.label.cmp(&b.label)));
-    for (i, row) in rows.iter_mut().enumerate() {
-        row.rank = i + 1;
-    }
-    rows
-}
-
-/// The five strategies, each fitted on dev and applied to test.
-fn strategies(run: &RunFolder) -> Result<Vec<StrategyRow>> {
-    let named: [(&str, Box<dyn ThresholdStrategy>); 5] = [
-        ("global-0.5", Box::new(Global(0.5))),
-        ("optimal-global-micro", Box::new(OptimalGlobal(F1Average::Micro))),
-        ("optimal-global-macro", Box::new(OptimalGlobal(F1Average::Macro))),
-        ("per-class", Box::new(PerClass)),
-        ("top-1", Box::new(TopK { k: 1, min_score: None })),
-    ];
-    let (dev, test) = (&run.dev, &run.test);
-    let mut rows = vec![];
-    for (name, strategy) in named {
-        let fitted = strategy.fit(dev.probabilities.view(), dev.targets.view())?;
-        let predicted = fitted.apply(test.probabilities.view())?;
-        let r = MetricReport::compute(
-            test.probabilities.view(),
-            test.targets.mapv(u8::from).view(),
-            predicted.view(),
-            &test.labels,
-            None,
-        )?;
-        rows.push(StrategyRow {
-            strategy: name.into(),
-            f1_micro: r.f1_micro,
-            f1_macro: r.f1_macro,
-            precision_micro: r.precision_micro,
-            precision_macro: r.precision_macro,
-            recall_micro: r.recall_micro,
-            recall_macro: r.recall_macro,
-            never_predicted: r.never_predicted().len(),
-            thresholds: fitted.per_class(test.labels.len()),
-        });
-    }
-    Ok(rows)
-}
-
-/// Calibration of a run's test probabilities (goemo-metrics' `calibration`) against each
-/// label's training frequency, and the run's record of its raw probabilities.
-fn calibration(run: &RunFolder) -> Result<CalibrationSummary> {
-    let t = &run.test;
-    let (classes, micro) = goemo_metrics::calibration(t.probabilities.view(), t.targets.view())?;
-    let base_rates = run.base_rates();
-    let per_class: Vec<ClassCalibration> = t
-        .labels
-        .iter()
-        .zip(classes)
-        .enumerate()
-        .map(|(j, (label, c))| ClassCalibration {
-            label: label.clone(),
-            brier: c.brier,
-            baseline_brier: goemo_metrics::brier_of_constant(base_rates[j], t.targets.column(j).iter().copied()),
-            log_loss: c.log_loss,
-            ece: c.ece,
-            ece_equal_mass: c.ece_equal_mass,
-            support: t.targets.column(j).iter().filter(|&&v| v).count(),
-            bins: c.bins,
-        })
-        .collect();
-    let k = per_class.len().max(1) as f64;
-    let no_worse = per_class.iter().filter(|c| c.brier <= c.baseline_brier).count();
-    let after = CalibrationNumbers::of(&micro, no_worse);
-    let before = run
-        .record
-        .as_ref()
-        .and_then(|r| r.pointer("/calibration/test/before"))
-        .and_then(|v| serde_json::from_value::<goemo_metrics::CalibrationState>(v.clone()).ok())
-        .map(|state| CalibrationNumbers::of(&state.micro, state.labels_no_worse_than_baseline));
-    let frequency = micro.frequency;
-    Ok(CalibrationSummary {
-        method: run
-            .text("/calibration/per_label")
-            .unwrap_or_else(|| "none (not recorded)".into()),
-        reads_as_probabilities: reads_as_probabilities(&after, frequency, per_class.len()),
-        baseline_brier: per_class.iter().map(|c| c.baseline_brier).sum::<f64>() / k,
-        frequency,
-        after,
-        before,
-        per_class,
-    })
-}
-
-/// The rows of `model`'s test set in `baseline`'s order, matched by id; why not, when the
-/// label sets or the test sets differ.
-fn paired(baseline: &RunFolder, model: &RunFolder) -> std::result::Result<Vec<usize>, String> {
-    let (b, m) = (&baseline.test, &model.test);
-    if b.labels != m.labels {
-        return Err(format!(
-            "their labels differ ({} against {})",
-            m.labels.len(),
-            b.labels.len()
-        ));
-    }
-    let index: HashMap<&str, usize> = m.ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-    if index.len() != m.ids.len() {
-        return Err("the model's test ids repeat".into());
-    }
-    let rows: Option<Vec<usize>> = b.ids.iter().map(|id| index.get(id.as_str()).copied()).collect();
-    match rows {
-        Some(rows) if rows.len() == m.ids.len() => Ok(rows),
-        _ => Err(format!(
-            "their test sets differ ({} against {} examples, matched by id)",
-            m.ids.len(),
-            b.ids.len()
-        )),
-    }
-}
-
-/// The GPU of a run on CUDA (`device` "Cuda(N)" in metrics.json) from its host record: name
-/// and memory of GPU N.
-fn run_gpu(record: &serde_json::Value) -> Option<String> {
-    let device = record.pointer("/device")?.as_str()?;
-    let index: usize = device.strip_prefix("Cuda(")?.strip_suffix(')')?.parse().ok()?;
-    let gpus = record.pointer("/run/host/gpus")?.as_array()?;
-    let gpu = gpus.iter().find(|g| g["index"].as_u64() == Some(index as u64))?;
-    let name = gpu["name"].as_str()?;
-    Some(match gpu["memory_mib"].as_f64() {
-        Some(mib) => format!("{name}, {mib:.0} MiB"),
-        None => name.to_string(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::run_gpu;
-    use serde_json::json;
-
-    #[test]
-    fn a_cuda_run_names_its_gpu() {
-        let gpus = json!([
-            {"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_mib": 81559.0},
-            {"index": 1, "name": "NVIDIA H200", "memory_mib": null}
-        ]);
-        let record = |device: &str| json!({"device": device, "run": {"host": {"gpus": gpus.clone()}}});
-        assert_eq!(
-            run_gpu(&record("Cuda(0)")).as_deref(),
-            Some("NVIDIA H100 80GB HBM3, 81559 MiB")
-        );
-        assert_eq!(run_gpu(&record("Cuda(1)")).as_deref(), Some("NVIDIA H200"));
-        assert_eq!(run_gpu(&record("Cpu")), None);
-        assert_eq!(run_gpu(&record("Cuda(2)")), None);
-    }
-
-    #[test]
-    fn holm_steps_down_and_keeps_the_order() {
-        // statsmodels' multipletests(method="holm") gives [0.03, 0.06, 0.06, 0.02].
-        let adjusted = super::holm(&[0.01, 0.04, 0.03, 0.005]);
-        for (a, want) in adjusted.iter().zip([0.03, 0.06, 0.06, 0.02]) {
-            assert!((a - want).abs() < 1e-15, "{adjusted:?}");
-        }
-        assert_eq!(super::holm(&[0.6, 0.9]), vec![1.0, 1.0]);
-    }
 }

@@ -186,6 +186,7 @@ impl Ensemble {
             "versions": copy("versions"),
             "parameters": sum("/parameters"),
             "train_seconds": sum("/train_seconds"),
+            "members_training": members_training(runs),
             "thresholds": self.thresholds,
             "calibration": {
                 "method": self.calibrator.method,
@@ -216,6 +217,24 @@ impl Ensemble {
         }
         Ok(record)
     }
+}
+
+/// What each member's record says of its training (its dev curve, best epoch, time and the
+/// machine), so that the ensemble's document can show them without the member folders.
+fn members_training(runs: &[RunFolder]) -> Value {
+    runs.iter()
+        .map(|r| {
+            let field = |key: &str| r.record.as_ref().and_then(|v| v.get(key)).cloned().unwrap_or(Value::Null);
+            json!({
+                "member": r.dir.display().to_string(),
+                "seed": r.record.as_ref().and_then(|v| v.pointer("/configuration/seed")).cloned().unwrap_or(Value::Null),
+                "best_epoch": field("best_epoch"),
+                "train_seconds": field("train_seconds"),
+                "history": field("history"),
+                "run": field("run"),
+            })
+        })
+        .collect()
 }
 
 /// The prediction file format `train` writes, through its one writer.

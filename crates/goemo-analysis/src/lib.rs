@@ -9,16 +9,23 @@
 mod compare;
 mod document;
 mod ensemble;
+mod figures;
+mod observations;
 mod run;
+mod sections;
+mod significance;
 mod stats;
+mod summary;
+mod tables;
 
 pub use compare::{
     compare, holm, reads_as_probabilities, BootstrapRow, CalibrationNumbers, CalibrationSummary, ClassCalibration,
-    CompareOptions, Comparison, ComparisonRow, EmotionRow, ModelSummary, SeedStats, SeedTest, StrategyRow, TestMetrics,
+    CompareOptions, Comparison, ComparisonRow, EmotionRow, EpochPoint, ModelKind, ModelSummary, SeedStats, SeedTest,
+    StrategyRow, SweepPoint, TestMetrics, METRICS,
 };
-pub use document::write_report;
+pub use document::{build, write_report};
 pub use ensemble::{average, ensemble, Ensemble, ENSEMBLE_FILE};
-pub use goemo_stats::{welch_t_test, WelchTest};
+pub use goemo_stats::{one_sample_t_test, welch_t_test, TTest};
 pub use run::{Predictions, RunFolder};
 pub use stats::{combos, cooccurrence_pairs, Combo, PairStats};
 

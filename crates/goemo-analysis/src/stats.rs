@@ -61,14 +61,15 @@ pub fn combos(
 pub struct PairStats {
     pub a: String,
     pub b: String,
-    /// Examples whose true labels hold both, and whose predicted labels hold both.
+    /// Examples whose true labels hold both, and whose predicted labels hold both (for a model
+    /// of several seeds, the seeds' mean).
     pub count_true: usize,
-    pub count_predicted: usize,
+    pub count_predicted: f64,
     /// P(b | a) over true labels.
     pub p_b_given_a: f64,
     /// P(a, b) / (P(a) P(b)) over true labels.
     pub lift: f64,
-    /// ln of the lift (natural log, as the system goemo replaces); −∞ when never together.
+    /// goemo-stats' [`pmi_bits`](goemo_stats::pmi_bits) of the lift; −∞ when never together.
     pub pmi: f64,
 }
 
@@ -99,14 +100,14 @@ pub fn cooccurrence_pairs(
                 a: labels[a].clone(),
                 b: labels[b].clone(),
                 count_true: t,
-                count_predicted: p,
+                count_predicted: p as f64,
                 p_b_given_a: if single[a] > 0 {
                     t as f64 / single[a] as f64
                 } else {
                     f64::NAN
                 },
                 lift,
-                pmi: lift.ln(),
+                pmi: goemo_stats::pmi_bits(lift),
             });
         }
     }
@@ -146,9 +147,9 @@ mod tests {
         assert!((ab.mean_jaccard - 0.5).abs() < 1e-12);
         let pairs = cooccurrence_pairs(t.view(), p.view(), &labels);
         let ab = pairs.iter().find(|x| x.a == "a" && x.b == "b").unwrap();
-        assert_eq!((ab.count_true, ab.count_predicted), (1, 0));
+        assert_eq!((ab.count_true, ab.count_predicted), (1, 0.0));
         // P(b|a) = 1/3; lift = (1/4) / ((3/4)(1/4)) = 4/3.
         assert!((ab.p_b_given_a - 1.0 / 3.0).abs() < 1e-12);
-        assert!((ab.lift - 4.0 / 3.0).abs() < 1e-12 && (ab.pmi - (4.0f64 / 3.0).ln()).abs() < 1e-12);
+        assert!((ab.lift - 4.0 / 3.0).abs() < 1e-12 && (ab.pmi - (4.0f64 / 3.0).log2()).abs() < 1e-12);
     }
 }

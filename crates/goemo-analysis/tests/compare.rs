@@ -5,6 +5,19 @@
 use std::path::Path;
 
 use goemo_analysis::{compare, write_report, CompareOptions, RunFolder};
+use goemo_metrics::MetricReport;
+
+fn report(run: &RunFolder) -> MetricReport {
+    let t = &run.test;
+    MetricReport::compute(
+        t.probabilities.view(),
+        t.targets.mapv(u8::from).view(),
+        t.predicted.view(),
+        &t.labels,
+        None,
+    )
+    .unwrap()
+}
 
 /// A run folder with `rows` (id, true labels, predicted labels, probabilities) for dev and test.
 fn run(dir: &Path, labels: &[&str], rows: &[(&str, &str, &str, Vec<f64>)], reverse_test: bool) -> RunFolder {
@@ -61,8 +74,8 @@ fn compares_matches_by_id_and_notes_what_cannot_be_paired() {
     let base = run(&dir.path().join("base"), &["joy", "anger"], &rows(0.0), false);
     let other = run(&dir.path().join("other"), &["joy", "anger"], &rows(0.05), true);
     let seeds = vec![
-        run(&dir.path().join("s1"), &["joy", "anger"], &rows(0.02), false),
-        run(&dir.path().join("s2"), &["joy", "anger"], &rows(0.04), false),
+        run(&dir.path().join("s1"), &["joy", "anger"], &rows(0.06), false),
+        run(&dir.path().join("s2"), &["joy", "anger"], &rows(0.09), false),
     ];
     let fewer = run(
         &dir.path().join("fewer"),
@@ -121,6 +134,29 @@ fn compares_matches_by_id_and_notes_what_cannot_be_paired() {
     );
     let seeds = c.models.iter().find(|m| m.name == "seeds").unwrap();
     assert_eq!(seeds.seeds["f1_micro"].n, 2);
+    // A seed group's per-emotion rows, thresholds and bootstrap are the mean of its seeds.
+    let reports: Vec<MetricReport> = models[2].1.iter().map(report).collect();
+    for row in &c.per_emotion["seeds"] {
+        let j = reports[0].per_class.iter().position(|k| k.label == row.label).unwrap();
+        let mean =
+            |f: fn(&goemo_metrics::ClassMetrics) -> f64| reports.iter().map(|r| f(&r.per_class[j])).sum::<f64>() / 2.0;
+        assert!((row.f1 - mean(|k| k.f1)).abs() < 1e-12, "{}", row.label);
+        assert!((row.recall - mean(|k| k.recall)).abs() < 1e-12, "{}", row.label);
+        assert!(row.f1_std.is_some());
+    }
+    let mean_auc = reports.iter().map(|r| r.auc_micro.unwrap()).sum::<f64>() / 2.0;
+    let boot = c
+        .paired_bootstrap
+        .iter()
+        .find(|r| r.model == "seeds" && r.metric == "auc_micro")
+        .unwrap();
+    assert!((boot.delta - (mean_auc - auc("base"))).abs() < 1e-12, "{boot:?}");
+    // A seed group against single runs: one-sample t-tests, Holm-adjusted.
+    assert!(!c.seed_tests.is_empty(), "{:?}", seeds.seed_values);
+    for t in &c.seed_tests {
+        assert_eq!(t.test, "one_sample");
+        assert!(t.p_holm >= t.p_value);
+    }
     let comparison_row = c
         .comparison
         .iter()
@@ -162,21 +198,25 @@ fn compares_matches_by_id_and_notes_what_cannot_be_paired() {
         "reliability_base.png",
         "calibration_ece_base.png",
         "calibration_brier_base.png",
-        "cooccurrence_true_base.png",
+        "cooccurrence_true.png",
         "cooccurrence_predicted_base.png",
+        "cooccurrence_difference_base.png",
     ] {
         assert!(out.join(file).is_file(), "{file}");
     }
     // Every figure the document shows exists.
     let md = std::fs::read_to_string(out.join("model_performance.md")).unwrap();
-    for link in md.split("](").skip(1) {
+    for link in md.split("![").skip(1).filter_map(|l| l.split_once("](").map(|p| p.1)) {
         let file = &link[..link.find(')').unwrap()];
         assert!(out.join(file).is_file(), "{file} is shown but not written");
     }
     let sweep = std::fs::read_to_string(out.join("threshold_sweep.csv")).unwrap();
     assert_eq!(sweep.lines().count(), 1 + 99 * c.models.len());
     for section in [
+        "## Contents",
         "## Overview",
+        "## Recommendation",
+        "Key observations",
         "## Model Comparison",
         "## Per-Emotion Performance",
         "## Threshold Selection",

@@ -40,15 +40,11 @@ pub struct LengthStats {
     pub truncation: Vec<Truncation>,
 }
 
-/// Linear-interpolation percentile (numpy's default) of sorted values; `q` in 0..=100.
+/// Linear-interpolation percentile (numpy's default) of sorted values; `q` in 0..=100:
+/// goemo-stats' [`quantile`](goemo_stats::quantile).
 pub fn percentile(sorted: &[usize], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = q / 100.0 * (sorted.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    let frac = rank - lo as f64;
-    sorted[lo] as f64 * (1.0 - frac) + sorted[hi] as f64 * frac
+    let values: Vec<f64> = sorted.iter().map(|&v| v as f64).collect();
+    goemo_stats::quantile(&values, q / 100.0)
 }
 
 impl LengthStats {
@@ -200,7 +196,7 @@ impl Cooccurrence {
                 counts[[i, j]] as f64 * n / (marginal(i) * marginal(j))
             }
         });
-        let pmi = lift.mapv(f64::log2);
+        let pmi = lift.mapv(goemo_stats::pmi_bits);
         Cooccurrence {
             counts,
             conditional,

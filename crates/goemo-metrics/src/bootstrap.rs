@@ -356,12 +356,7 @@ pub struct PairedComparison {
     pub confidence: f64,
 }
 
-/// Linear-interpolation quantile of sorted values (numpy's default); `q` in 0..=1.
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let rank = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
-}
+pub use goemo_stats::quantile;
 
 fn check(options: &BootstrapOptions, data: &EvalData<'_>) -> Result<()> {
     if options.resamples < 2 {
@@ -443,32 +438,66 @@ pub fn bootstrap_ci(
     })
 }
 
-/// Paired bootstrap of `metric(a) − metric(b)`: both models are resampled on the same rows.
+/// The mean of values that are all defined.
+fn mean_of(values: impl ExactSizeIterator<Item = Option<f64>>) -> Option<f64> {
+    let n = values.len() as f64;
+    values.sum::<Option<f64>>().map(|s| s / n)
+}
+
+/// Each member's weighted form of `metric`, when every member has one.
+fn prepare_group<'d>(metric: &dyn Metric, group: &[EvalData<'d>]) -> Option<Vec<Box<dyn WeightedMetric + 'd>>> {
+    group.iter().map(|d| metric.prepare(d)).collect()
+}
+
+/// The mean of `metric` over a group's members, each on the same drawn rows.
+fn drawn_mean(metric: &dyn Metric, group: &[EvalData<'_>], rows: &[usize]) -> Option<f64> {
+    mean_of(group.iter().map(|d| metric.compute(&Resample::draw(d, rows).view())))
+}
+
+/// Paired bootstrap of `metric(a) − metric(b)` over the same resampled examples: the 95 %
+/// (or `confidence`) interval of the difference and a two-sided p-value (twice the smaller
+/// share of resamples on either side of zero; 0 when none crossed, which a bootstrap of B
+/// resamples can only report as p < 1/(B+1)).
 pub fn paired_bootstrap(
     a: &EvalData<'_>,
     b: &EvalData<'_>,
     metric: &dyn Metric,
     options: &BootstrapOptions,
 ) -> Result<PairedComparison> {
-    check(options, a)?;
-    check(options, b)?;
-    if a.targets != b.targets {
+    paired_bootstrap_groups(std::slice::from_ref(a), std::slice::from_ref(b), metric, options)
+}
+
+/// [`paired_bootstrap`] of two groups of models scored on the same examples (several seeds of
+/// one recipe): each side's value is the mean of its members' metric, on the full test set and
+/// on every resample, so the difference is the one a table of seed means shows.
+pub fn paired_bootstrap_groups<'a, 'b>(
+    a: &[EvalData<'a>],
+    b: &[EvalData<'b>],
+    metric: &dyn Metric,
+    options: &BootstrapOptions,
+) -> Result<PairedComparison> {
+    let (Some(first), false) = (a.first(), b.is_empty()) else {
         return Err(MetricsError::InvalidOption(
-            "a paired comparison needs both models scored on the same examples (targets differ)".into(),
+            "a paired comparison needs a model on each side".into(),
+        ));
+    };
+    for data in a {
+        check(options, data)?;
+    }
+    for data in b {
+        check(options, data)?;
+    }
+    if a.iter().any(|d| d.targets != first.targets) || b.iter().any(|d| d.targets != first.targets) {
+        return Err(MetricsError::InvalidOption(
+            "a paired comparison needs every model scored on the same examples (targets differ)".into(),
         ));
     }
     let name = metric.name();
-    let delta = match (metric.compute(a), metric.compute(b)) {
-        (Some(x), Some(y)) => x - y,
-        _ => {
-            return Err(MetricsError::Undefined(
-                "paired comparison",
-                format!("{name} is undefined"),
-            ))
-        }
-    };
-    let n = a.scores.nrows();
-    let prepared = metric.prepare(a).zip(metric.prepare(b));
+    let undefined = |what: &str| MetricsError::Undefined("paired comparison", format!("{name} is undefined{what}"));
+    let full = |group: &[EvalData<'_>]| mean_of(group.iter().map(|d| metric.compute(d)));
+    let delta = full(a).zip(full(b)).map(|(x, y)| x - y).ok_or_else(|| undefined(""))?;
+    let n = first.scores.nrows();
+    let prepared = prepare_group(metric, a).zip(prepare_group(metric, b));
     let mut deltas: Vec<f64> = (0..options.resamples)
         .into_par_iter()
         .filter_map(|i| {
@@ -476,21 +505,15 @@ pub fn paired_bootstrap(
             match &prepared {
                 Some((fast_a, fast_b)) => {
                     let counts = multiplicities(n, &rows);
-                    Some(fast_a.compute(&counts)? - fast_b.compute(&counts)?)
+                    let side = |fast: &[Box<dyn WeightedMetric + '_>]| mean_of(fast.iter().map(|m| m.compute(&counts)));
+                    Some(side(fast_a)? - side(fast_b)?)
                 }
-                None => {
-                    let x = metric.compute(&Resample::draw(a, &rows).view())?;
-                    let y = metric.compute(&Resample::draw(b, &rows).view())?;
-                    Some(x - y)
-                }
+                None => Some(drawn_mean(metric, a, &rows)? - drawn_mean(metric, b, &rows)?),
             }
         })
         .collect();
     if deltas.len() < 2 {
-        return Err(MetricsError::Undefined(
-            "paired comparison",
-            format!("{name} is undefined on the resamples"),
-        ));
+        return Err(undefined(" on the resamples"));
     }
     let at_most_zero = deltas.iter().filter(|&&d| d <= 0.0).count() as f64 / deltas.len() as f64;
     let at_least_zero = deltas.iter().filter(|&&d| d >= 0.0).count() as f64 / deltas.len() as f64;
@@ -560,6 +583,40 @@ mod tests {
         assert!(cmp.delta > 0.0 && cmp.lower > 0.0 && cmp.p_value < 0.01, "{cmp:?}");
         let same = paired_bootstrap(&a, &a, &Headline::F1Micro, &options).unwrap();
         assert_eq!((same.delta, same.p_value), (0.0, 1.0));
+    }
+
+    #[test]
+    fn a_group_compares_the_mean_of_its_members() {
+        let (good, targets) = synthetic(300, 0.6, 5);
+        let (other, _) = synthetic(300, 1.0, 6);
+        let (bad, _) = synthetic(300, 1.6, 7);
+        let predicted: Vec<_> = [&good, &other, &bad].map(|s| s.mapv(|v| v >= 0.5)).into();
+        fn data<'a>(scores: &'a Array2<f64>, targets: &'a Array2<bool>, predicted: &'a Array2<bool>) -> EvalData<'a> {
+            EvalData {
+                scores: scores.view(),
+                targets: targets.view(),
+                predictions: predicted.view(),
+            }
+        }
+        let g = data(&good, &targets, &predicted[0]);
+        let o = data(&other, &targets, &predicted[1]);
+        let b = data(&bad, &targets, &predicted[2]);
+        let options = BootstrapOptions {
+            resamples: 200,
+            ..Default::default()
+        };
+        let metric = Headline::AucMicro;
+        let single = paired_bootstrap(&g, &b, &metric, &options).unwrap();
+        let group_of_one = paired_bootstrap_groups(&[g], &[b], &metric, &options).unwrap();
+        assert_eq!(single, group_of_one);
+        let group = paired_bootstrap_groups(&[g, o], &[b], &metric, &options).unwrap();
+        let mean = (metric.compute(&g).unwrap() + metric.compute(&o).unwrap()) / 2.0;
+        assert!(
+            (group.delta - (mean - metric.compute(&b).unwrap())).abs() < 1e-12,
+            "{group:?}"
+        );
+        assert!(group.lower <= group.delta && group.delta <= group.upper);
+        assert!(paired_bootstrap_groups(&[], &[b], &metric, &options).is_err());
     }
 
     #[test]

@@ -28,8 +28,8 @@ mod ranking;
 mod report;
 
 pub use bootstrap::{
-    bootstrap_ci, paired_bootstrap, quantile, BootstrapOptions, ConfidenceInterval, EvalData, FnMetric, Headline,
-    Metric, PairedComparison, WeightedMetric,
+    bootstrap_ci, paired_bootstrap, paired_bootstrap_groups, quantile, BootstrapOptions, ConfidenceInterval, EvalData,
+    FnMetric, Headline, Metric, PairedComparison, WeightedMetric,
 };
 pub use calibration::{brier_of_constant, calibration, Calibration, ReliabilityBin, CALIBRATION_BINS};
 pub use calibration_change::{CalibrationChange, CalibrationState};

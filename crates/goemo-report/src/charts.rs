@@ -95,12 +95,13 @@ fn category_axes<'a, 'b>(
     let mut plot = ChartBuilder::on(root)
         .caption(title, (FONT, 22))
         .margin(12)
-        .x_label_area_size(40)
+        .x_label_area_size(60)
         .y_label_area_size(150)
         .build_cartesian_2d(0f64..x_max, rows(n).into_segmented())
         .map_err(err)?;
     plot.configure_mesh()
         .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
         .x_label_formatter(&|v| tick_label(*v))
         .y_labels(n)
         .y_label_formatter(&|v| match v {
@@ -130,6 +131,9 @@ pub struct BarChart<'a> {
     pub marker: Option<(f64, &'a str)>,
     /// Per bar, an interval drawn as a whisker across its end (mean ± std of seeds).
     pub whiskers: Option<Vec<(f64, f64)>>,
+    /// The end of the value axis, so that charts meant to be compared share one scale; `None`:
+    /// a little past the largest value.
+    pub x_max: Option<f64>,
 }
 
 /// Draws a [`BarChart`] to a PNG file.
@@ -149,18 +153,36 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
         .chain(chart.marker.map(|m| m.0))
         .filter(|v| v.is_finite())
         .fold(max, f64::max);
-    let x_max = if reach > 0.0 { reach * 1.15 } else { 1.0 };
-    let height = 110 + 22 * n as u32;
+    let x_max = chart.x_max.unwrap_or(if reach > 0.0 { reach * 1.15 } else { 1.0 });
+    let height = 130 + 22 * n as u32;
     draw_png(path.as_ref(), (1000, height), |root| {
         let mut plot = category_axes(root, chart.title, chart.x_label, chart.labels, x_max)?;
+        // The reference line goes under the bars and their values, its name under the axis.
+        if let Some((at, text)) = chart.marker {
+            let (_, top) = plot.backend_coord(&(at, SegmentValue::Exact(n)));
+            let (x, bottom) = plot.backend_coord(&(at, SegmentValue::Exact(0)));
+            root.draw(&PathElement::new(
+                vec![(x, top), (x, bottom)],
+                RED.mix(0.7).stroke_width(2),
+            ))
+            .map_err(err)?;
+            let style = (FONT, 12)
+                .into_font()
+                .color(&RED)
+                .pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw(&Text::new(text.to_string(), (x, bottom + 42), style))
+                .map_err(err)?;
+        }
         let default = (70, 110, 190);
+        // A bar of 0 is drawn as a thin stub, so that it reads as zero rather than missing.
+        let stub = x_max / 250.0;
         plot.draw_series(chart.values.iter().enumerate().map(|(i, &v)| {
             let (r, g, b) = chart.colors.as_ref().and_then(|c| c.get(i).copied()).unwrap_or(default);
             let row = n - 1 - i;
             let mut bar = Rectangle::new(
                 [
                     (0.0, SegmentValue::Exact(row)),
-                    (v.max(0.0), SegmentValue::Exact(row + 1)),
+                    (v.max(stub), SegmentValue::Exact(row + 1)),
                 ],
                 RGBColor(r, g, b).filled(),
             );
@@ -182,18 +204,6 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
                         .map_err(err)?;
                 }
             }
-        }
-        if let Some((at, text)) = chart.marker {
-            let (_, top) = plot.backend_coord(&(at, SegmentValue::Exact(n)));
-            let (x, bottom) = plot.backend_coord(&(at, SegmentValue::Exact(0)));
-            root.draw(&PathElement::new(vec![(x, top), (x, bottom)], RED.stroke_width(2)))
-                .map_err(err)?;
-            let style = (FONT, 12)
-                .into_font()
-                .color(&RED)
-                .pos(Pos::new(HPos::Left, VPos::Bottom));
-            root.draw(&Text::new(format!(" {text}"), (x, top), style))
-                .map_err(err)?;
         }
         // Values sit past the whisker when there is one, so that the two do not overlap.
         let value_at = |i: usize, v: f64| {
@@ -310,7 +320,8 @@ pub fn stacked_bar_chart(path: impl AsRef<Path>, chart: &StackedBarChart<'_>) ->
     })
 }
 
-/// A square heat map of values in `0..=max`; NaN cells are grey.
+/// A square heat map of values in `0..=max` (white to blue), or in `-max..=max` (red through
+/// white to blue) when `diverging`; NaN cells are grey.
 #[derive(Debug, Clone)]
 pub struct Heatmap<'a> {
     pub title: &'a str,
@@ -319,16 +330,23 @@ pub struct Heatmap<'a> {
     pub values: &'a [Vec<f64>],
     /// The value drawn in the darkest colour (larger values are clipped to it).
     pub max: f64,
+    /// Negative values in red, positive in blue, 0 white (differences).
+    pub diverging: bool,
 }
 
 fn heat_color(v: f64, max: f64) -> RGBColor {
     if !v.is_finite() {
         return RGBColor(210, 210, 210);
     }
-    let t = (v / max).clamp(0.0, 1.0);
-    // White to dark blue.
-    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-    RGBColor(lerp(255.0, 8.0), lerp(255.0, 48.0), lerp(255.0, 107.0))
+    let t = (v / max).clamp(-1.0, 1.0);
+    let lerp = |a: f64, b: f64, t: f64| (a + (b - a) * t).round() as u8;
+    if t >= 0.0 {
+        // White to dark blue.
+        RGBColor(lerp(255.0, 8.0, t), lerp(255.0, 48.0, t), lerp(255.0, 107.0, t))
+    } else {
+        // White to dark red.
+        RGBColor(lerp(255.0, 165.0, -t), lerp(255.0, 15.0, -t), lerp(255.0, 21.0, -t))
+    }
 }
 
 /// Draws a [`Heatmap`] to a PNG file; rows are labelled on the left, columns along the bottom.
@@ -393,10 +411,11 @@ pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
         let (x0, x1) = (12, 32);
         let steps = 100;
         let height = (bottom - top).max(1);
+        let low = if chart.diverging { -chart.max } else { 0.0 };
         for k in 0..steps {
             let y_hi = bottom - height * (k + 1) / steps;
             let y_lo = bottom - height * k / steps;
-            let v = chart.max * (k as f64 + 0.5) / steps as f64;
+            let v = low + (chart.max - low) * (k as f64 + 0.5) / steps as f64;
             scale
                 .draw(&Rectangle::new(
                     [(x0, y_hi), (x1, y_lo)],
@@ -407,9 +426,18 @@ pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
         scale
             .draw(&Rectangle::new([(x0, top), (x1, bottom)], BLACK.stroke_width(1)))
             .map_err(err)?;
+        let middle = (low + chart.max) / 2.0;
+        let round = |v: f64| if chart.max >= 10.0 { v.round() } else { v };
         for (fraction, text) in [
-            (0.0, tick_label(0.0)),
-            (0.5, tick_label(chart.max / 2.0)),
+            (
+                0.0,
+                if chart.diverging {
+                    format!("≤ {}", tick_label(low))
+                } else {
+                    tick_label(low)
+                },
+            ),
+            (0.5, tick_label(round(middle))),
             (1.0, format!("≥ {}", tick_label(chart.max))),
         ] {
             let y = bottom - (height as f64 * fraction) as i32;
@@ -439,8 +467,10 @@ pub struct Series {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegendPosition {
     UpperLeft,
+    UpperMiddle,
     UpperRight,
     MiddleLeft,
+    MiddleRight,
     LowerLeft,
     LowerRight,
 }
@@ -588,8 +618,10 @@ fn draw_lines(
     plot.configure_series_labels()
         .position(match chart.legend {
             LegendPosition::UpperLeft => SeriesLabelPosition::UpperLeft,
+            LegendPosition::UpperMiddle => SeriesLabelPosition::UpperMiddle,
             LegendPosition::UpperRight => SeriesLabelPosition::UpperRight,
             LegendPosition::MiddleLeft => SeriesLabelPosition::MiddleLeft,
+            LegendPosition::MiddleRight => SeriesLabelPosition::MiddleRight,
             LegendPosition::LowerLeft => SeriesLabelPosition::LowerLeft,
             LegendPosition::LowerRight => SeriesLabelPosition::LowerRight,
         })
@@ -646,7 +678,8 @@ pub fn interval_chart(path: impl AsRef<Path>, chart: &IntervalChart<'_>) -> Resu
                 .flat_map(|r| r.values.iter().copied().chain([r.low, r.high, r.mean]))
                 .filter(|v| v.is_finite())
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-            let pad = ((hi - lo) * 0.15).max(1e-4);
+            // Room on both sides, so that no dot or label touches the frame.
+            let pad = ((hi - lo) * 0.2).max(1e-3);
             let mut plot = ChartBuilder::on(area)
                 .caption(metric, (FONT, 15))
                 .margin(8)
@@ -809,10 +842,11 @@ mod tests {
                 value_format: |v| format!("{v:.0}"),
                 marker: None,
                 whiskers: None,
+                x_max: None,
             },
         )
         .unwrap();
-        assert_eq!(png_size(&bars), (1000, 110 + 66));
+        assert_eq!(png_size(&bars), (1000, 130 + 66));
 
         let heat = dir.path().join("heat.png");
         let values = vec![
@@ -827,6 +861,7 @@ mod tests {
                 labels: &labels,
                 values: &values,
                 max: 0.5,
+                diverging: false,
             },
         )
         .unwrap();

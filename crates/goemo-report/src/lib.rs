@@ -1,5 +1,5 @@
-//! Artifacts for goemo: files written atomically, CSV tables, PNG charts and TensorBoard event
-//! files.
+//! Artifacts for goemo: files written atomically, CSV tables, documents as data rendered to
+//! Markdown, PNG charts and TensorBoard event files.
 //!
 //! Every artifact goes through goemo-fs's atomic writes (a temporary sibling, fsync, rename,
 //! fsync of the folder), so that a crash never leaves a half-written file and never destroys the
@@ -7,6 +7,7 @@
 
 mod atomic;
 mod charts;
+mod document;
 mod tensorboard;
 
 pub use atomic::{write_atomic, write_csv_atomic, write_json_atomic};
@@ -15,6 +16,7 @@ pub use charts::{
     BarSegment, Heatmap, Histogram, IntervalChart, IntervalRow, LegendPosition, LineChart, Series, StackedBarChart,
 };
 
+pub use document::{anchor, Align, Block, Column, Document, Table};
 pub use tensorboard::{read_events, Event, EventWhat, EventWriter, SessionLog, Summary, SummaryValue, SESSION_START};
 
 use std::path::PathBuf;

@@ -206,6 +206,7 @@ pub fn write_f1_chart(path: &Path, report: &MetricReport, title: &str) -> Result
             value_format: |v| format!("{v:.2}"),
             marker: Some((0.5, "F1 0.5")),
             whiskers: None,
+            x_max: None,
         },
     )?)
 }

@@ -454,6 +454,7 @@ fn write_label_charts(stats: &DatasetStats, out: &Path) -> Result<()> {
             labels: &names,
             values: &values,
             max: 0.3,
+            diverging: false,
         },
     )?;
     Ok(())

@@ -6,7 +6,7 @@ use crate::special::regularized_incomplete_beta;
 
 /// Welch's unequal-variance t-test, as `scipy.stats.ttest_ind(a, b, equal_var=False)`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct WelchTest {
+pub struct TTest {
     pub statistic: f64,
     pub dof: f64,
     /// Two-sided.
@@ -25,7 +25,7 @@ pub fn student_t_sf(t: f64, dof: f64) -> f64 {
 }
 
 /// `None` with fewer than two values in a sample or no variance in either.
-pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<WelchTest> {
+pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<TTest> {
     if a.len() < 2 || b.len() < 2 {
         return None;
     }
@@ -43,16 +43,47 @@ pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<WelchTest> {
     let statistic = (ma - mb) / (sa + sb).sqrt();
     let dof = (sa + sb).powi(2) / (sa * sa / (na - 1.0) + sb * sb / (nb - 1.0));
     let p_value = 2.0 * student_t_sf(statistic.abs(), dof);
-    Some(WelchTest {
+    Some(TTest {
         statistic,
         dof,
         p_value,
     })
 }
 
+/// One-sample t-test of `values` against `mean` (scipy's `ttest_1samp`): `None` for fewer than
+/// two values or values without spread.
+pub fn one_sample_t_test(values: &[f64], mean: f64) -> Option<TTest> {
+    if values.len() < 2 {
+        return None;
+    }
+    let n = values.len() as f64;
+    let sample_mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - sample_mean).powi(2)).sum::<f64>() / (n - 1.0);
+    if var <= 0.0 {
+        return None;
+    }
+    let statistic = (sample_mean - mean) / (var / n).sqrt();
+    let dof = n - 1.0;
+    Some(TTest {
+        statistic,
+        dof,
+        p_value: 2.0 * student_t_sf(statistic.abs(), dof),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_sample_matches_scipy() {
+        // scipy.stats.ttest_1samp([0.60, 0.61, 0.63], 0.62): -0.7559289460184586, p 0.5285954792089663, df 2.
+        let t = one_sample_t_test(&[0.60, 0.61, 0.63], 0.62).unwrap();
+        assert!((t.statistic + 0.7559289460184586).abs() < 1e-9, "{t:?}");
+        assert!((t.p_value - 0.5285954792089663).abs() < 1e-9, "{t:?}");
+        assert_eq!(t.dof, 2.0);
+        assert!(one_sample_t_test(&[0.6], 0.5).is_none());
+    }
 
     #[test]
     fn welch_matches_known_values() {
