@@ -5,8 +5,8 @@ use std::path::Path;
 use goemo_data::{thousands, Dataset, DatasetStats, KsMethod, LengthStats, Split};
 use goemo_fs::write_json_atomic;
 use goemo_report::{
-    heatmap, line_chart, stacked_bar_chart, write_csv_atomic, BarSegment, Heatmap, LegendPosition, LineChart, Series,
-    StackedBarChart,
+    heatmap, line_chart, stacked_bar_chart, BarSegment, Column, Document, Heatmap, LegendPosition, LineChart, Series,
+    StackedBarChart, Table,
 };
 
 use crate::Result;
@@ -59,17 +59,14 @@ pub fn write_dataset_report(
     Ok(())
 }
 
-/// The statistics as Markdown: splits, labels per split, labels per example, lengths and
+/// The statistics as a document: splits, labels per split, labels per example, lengths and
 /// truncation, split consistency with a plain reading of each p-value, associated label pairs,
 /// and the charts.
 fn dataset_markdown(stats: &DatasetStats, has_tokens: bool) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
+    let mut d = Document::new("Data set statistics");
     let total: usize = stats.split_sizes.iter().sum();
-    let _ = writeln!(s, "# Data set statistics\n");
-    let _ = writeln!(
-        s,
-        "{} labels; {} examples: {}.\n",
+    d.paragraph(format!(
+        "{} labels; {} examples: {}.",
         stats.labels.len(),
         thousands(total),
         stats
@@ -78,111 +75,126 @@ fn dataset_markdown(stats: &DatasetStats, has_tokens: bool) -> String {
             .map(|x| format!("{} {}", x.split, thousands(x.examples)))
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    let _ = writeln!(s, "## Labels per split\n");
-    let _ = writeln!(
-        s,
-        "Examples carrying each label, and its share of the split, by decreasing training count.\n"
-    );
-    let _ = writeln!(s, "| label | train | dev | test |");
-    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+    ));
+    d.heading(2, "Labels per split")
+        .paragraph("Examples carrying each label, and its share of the split, by decreasing training count.")
+        .table(labels_per_split(stats))
+        .figure("label_distribution.png", "examples per label");
+    if stats.labels.iter().any(|l| l == "neutral") {
+        d.figure(
+            "label_distribution_without_neutral.png",
+            "examples per label without neutral",
+        );
+    }
+    d.heading(2, "Labels per example").table(labels_per_example(stats));
+    d.heading(2, "Text lengths")
+        .paragraph("Characters are Unicode code points; tokens include the special tokens. Quantiles interpolate linearly (goemo-stats' `quantile`, numpy's default); std is the population's.")
+        .table(lengths(stats))
+        .figure("char_lengths.png", "character lengths per split");
+    if has_tokens {
+        d.figure("token_lengths.png", "token lengths per split");
+    }
+    d.heading(2, "Split consistency")
+        .paragraph("Whether the splits look drawn from one distribution: χ² tests of independence (as `scipy.stats.chi2_contingency`) and two-sample Kolmogorov–Smirnov tests on character lengths (as `scipy.stats.ks_2samp`). A p-value above 0.05 finds no difference at the 5 % level.")
+        .table(split_consistency(stats));
+    d.heading(2, "Label co-occurrence")
+        .paragraph("Pairs carried together by at least 20 examples of all splits, by lift (P(a, b) / (P(a) P(b))); PMI is in bits (log2 of the lift).")
+        .table(top_pairs(stats))
+        .figure("cooccurrence.png", "co-occurrence");
+    d.to_markdown(false)
+}
+
+fn labels_per_split(stats: &DatasetStats) -> Table {
+    let mut t = Table::with_text_columns(&["label", "train", "dev", "test"], 1);
     let mut order: Vec<usize> = (0..stats.labels.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(stats.splits[0].label_counts[i]));
     for &i in &order {
-        let cells: Vec<String> = stats
-            .splits
-            .iter()
-            .map(|x| {
-                let n = x.label_counts[i];
-                format!(
-                    "{} ({:.2} %)",
-                    thousands(n),
-                    100.0 * n as f64 / x.examples.max(1) as f64
-                )
-            })
-            .collect();
-        let _ = writeln!(s, "| {} | {} |", stats.labels[i], cells.join(" | "));
+        let cells = stats.splits.iter().map(|x| {
+            let n = x.label_counts[i];
+            format!(
+                "{} ({:.2} %)",
+                thousands(n),
+                100.0 * n as f64 / x.examples.max(1) as f64
+            )
+        });
+        t.row(std::iter::once(stats.labels[i].clone()).chain(cells));
     }
-    let _ = writeln!(s, "\n![examples per label](label_distribution.png)\n");
-    if stats.labels.iter().any(|l| l == "neutral") {
-        let _ = writeln!(
-            s,
-            "![examples per label without neutral](label_distribution_without_neutral.png)\n"
-        );
-    }
-    let _ = writeln!(s, "## Labels per example\n");
-    let _ = writeln!(s, "| split | 1 label | 2 labels | 3 or more |");
-    let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+    t
+}
+
+fn labels_per_example(stats: &DatasetStats) -> Table {
+    let mut t = Table::with_text_columns(&["split", "1 label", "2 labels", "3 or more"], 1);
     for x in &stats.splits {
-        let cells: Vec<String> = x
-            .label_count_groups
-            .iter()
-            .map(|&k| {
-                format!(
-                    "{} ({:.1} %)",
-                    thousands(k),
-                    100.0 * k as f64 / x.examples.max(1) as f64
-                )
-            })
-            .collect();
-        let _ = writeln!(s, "| {} | {} |", x.split, cells.join(" | "));
+        let cells = x.label_count_groups.iter().map(|&k| {
+            format!(
+                "{} ({:.1} %)",
+                thousands(k),
+                100.0 * k as f64 / x.examples.max(1) as f64
+            )
+        });
+        t.row(std::iter::once(x.split.clone()).chain(cells));
     }
-    let _ = writeln!(s, "\n## Text lengths\n");
-    let _ = writeln!(
-        s,
-        "Characters are Unicode code points; tokens include the special tokens. Quantiles interpolate linearly; std is the population's.\n"
+    t
+}
+
+fn lengths(stats: &DatasetStats) -> Table {
+    let mut names: Vec<String> = [
+        "split",
+        "unit",
+        "min",
+        "q25",
+        "median",
+        "mean ± std",
+        "q75",
+        "q90",
+        "q95",
+        "q99",
+        "max",
+    ]
+    .map(String::from)
+    .to_vec();
+    names.extend(
+        stats.splits[0]
+            .char_lengths
+            .truncation
+            .iter()
+            .map(|t| format!("> {}", t.max_length)),
     );
-    let limits: Vec<usize> = stats.splits[0]
-        .char_lengths
-        .truncation
-        .iter()
-        .map(|t| t.max_length)
-        .collect();
-    let over: Vec<String> = limits.iter().map(|m| format!("> {m}")).collect();
-    let _ = writeln!(
-        s,
-        "| split | unit | min | q25 | median | mean ± std | q75 | q90 | q95 | q99 | max | {} |",
-        over.join(" | ")
-    );
-    let _ = writeln!(s, "| --- | --- |{}", " ---: |".repeat(9 + limits.len()));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut t = Table::with_text_columns(&names, 2);
     for x in &stats.splits {
         let rows =
             std::iter::once(("characters", &x.char_lengths)).chain(x.token_lengths.as_ref().map(|t| ("tokens", t)));
         for (unit, l) in rows {
-            let truncated: Vec<String> = l
-                .truncation
-                .iter()
-                .map(|t| format!("{} ({:.3} %)", t.texts, 100.0 * t.rate))
-                .collect();
-            let _ = writeln!(
-                s,
-                "| {} | {unit} | {} | {:.0} | {:.0} | {:.1} ± {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} |",
-                x.split,
-                l.min,
-                l.q25,
-                l.median,
-                l.mean,
-                l.std,
-                l.q75,
-                l.q90,
-                l.q95,
-                l.q99,
-                l.max,
-                truncated.join(" | ")
+            let mut cells = vec![
+                x.split.clone(),
+                unit.to_string(),
+                l.min.to_string(),
+                format!("{:.0}", l.q25),
+                format!("{:.0}", l.median),
+                format!("{:.1} ± {:.1}", l.mean, l.std),
+            ];
+            cells.extend([l.q75, l.q90, l.q95, l.q99].map(|q| format!("{q:.0}")));
+            cells.push(l.max.to_string());
+            cells.extend(
+                l.truncation
+                    .iter()
+                    .map(|t| format!("{} ({:.3} %)", t.texts, 100.0 * t.rate)),
             );
+            t.row(cells);
         }
     }
-    let _ = writeln!(s, "\n![character lengths per split](char_lengths.png)\n");
-    if has_tokens {
-        let _ = writeln!(s, "![token lengths per split](token_lengths.png)\n");
-    }
-    let _ = writeln!(s, "## Split consistency\n");
-    let _ = writeln!(
-        s,
-        "Whether the splits look drawn from one distribution: χ² tests of independence (as `scipy.stats.chi2_contingency`) and two-sample Kolmogorov–Smirnov tests on character lengths (as `scipy.stats.ks_2samp`). A p-value above 0.05 finds no difference at the 5 % level.\n"
-    );
-    let _ = writeln!(s, "| test | statistic | dof | p-value | reading |");
-    let _ = writeln!(s, "| --- | ---: | ---: | ---: | --- |");
+    t
+}
+
+fn split_consistency(stats: &DatasetStats) -> Table {
+    let mut t = Table::new([
+        Column::text("test"),
+        Column::number("statistic"),
+        Column::number("dof"),
+        Column::number("p-value"),
+        Column::text("reading"),
+    ]);
     let reading = |p: f64| {
         if p < 0.05 {
             "the splits differ (p < 0.05)"
@@ -196,53 +208,78 @@ fn dataset_markdown(stats: &DatasetStats, has_tokens: bool) -> String {
         ("χ², split × 1/2/3+ labels", &c.label_count_chi2),
     ] {
         match test {
-            Some(t) => {
-                let _ = writeln!(
-                    s,
-                    "| {name} | {:.3} | {} | {:.4} | {} |",
-                    t.statistic,
-                    t.dof,
-                    t.p_value,
-                    reading(t.p_value)
-                );
-            }
-            None => {
-                let _ = writeln!(s, "| {name} | | | | not computable: a split or group is empty |");
-            }
-        }
+            Some(x) => t.row([
+                name.to_string(),
+                format!("{:.3}", x.statistic),
+                x.dof.to_string(),
+                format!("{:.4}", x.p_value),
+                reading(x.p_value).to_string(),
+            ]),
+            None => t.row([name, "", "", "", "not computable: a split or group is empty"]),
+        };
     }
-    for t in &c.length_ks {
-        let _ = writeln!(
-            s,
-            "| KS, characters, {} vs {} ({}) | {:.4} | | {:.4} | {} |",
-            t.a,
-            t.b,
-            match t.method {
-                KsMethod::Exact => "exact",
-                KsMethod::Asymptotic => "asymptotic",
-            },
-            t.statistic,
-            t.p_value,
-            reading(t.p_value)
-        );
+    for x in &c.length_ks {
+        let method = match x.method {
+            KsMethod::Exact => "exact",
+            KsMethod::Asymptotic => "asymptotic",
+        };
+        t.row([
+            format!("KS, characters, {} vs {} ({method})", x.a, x.b),
+            format!("{:.4}", x.statistic),
+            String::new(),
+            format!("{:.4}", x.p_value),
+            reading(x.p_value).to_string(),
+        ]);
     }
-    let _ = writeln!(s, "\n## Label co-occurrence\n");
-    let _ = writeln!(
-        s,
-        "Pairs carried together by at least 20 examples of all splits, by lift (P(a, b) / (P(a) P(b))); PMI is log2 of the lift.\n"
-    );
-    let _ = writeln!(s, "| label a | label b | together | lift | PMI |");
-    let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: |");
-    for (a, b, count, lift, pmi) in stats.top_pairs(20).into_iter().take(15) {
-        let _ = writeln!(s, "| {a} | {b} | {count} | {lift:.2} | {pmi:.2} |");
-    }
-    let _ = writeln!(s, "\n![co-occurrence](cooccurrence.png)");
-    s
+    t
 }
 
+fn top_pairs(stats: &DatasetStats) -> Table {
+    let mut t = Table::with_text_columns(&["label a", "label b", "together", "lift", "PMI (bits)"], 2);
+    for (a, b, count, lift, pmi) in stats.top_pairs(20).into_iter().take(15) {
+        t.row([a, b, count.to_string(), format!("{lift:.2}"), format!("{pmi:.2}")]);
+    }
+    t
+}
+
+/// The CSV tables: label distribution with class weights, labels per example, lengths, split
+/// consistency and co-occurrence, at full precision.
 fn write_tables(stats: &DatasetStats, out: &Path) -> Result<()> {
-    write_csv_atomic(
-        out.join("label_distribution.csv"),
+    label_distribution_csv(stats).write_csv(out.join("label_distribution.csv"))?;
+    let mut per_example = Table::with_text_columns(&["split", "labels", "examples", "fraction"], 1);
+    for s in &stats.splits {
+        for (k, n) in s.labels_per_example.iter().enumerate() {
+            per_example.row([
+                s.split.clone(),
+                k.to_string(),
+                n.to_string(),
+                (*n as f64 / s.examples.max(1) as f64).to_string(),
+            ]);
+        }
+    }
+    per_example.write_csv(out.join("labels_per_example.csv"))?;
+    lengths_csv(stats).write_csv(out.join("lengths.csv"))?;
+    split_consistency_csv(stats).write_csv(out.join("split_consistency.csv"))?;
+    let co = &stats.cooccurrence;
+    let fmt = |v: f64| if v.is_finite() { v.to_string() } else { String::new() };
+    let mut pairs = Table::with_text_columns(&["label_a", "label_b", "count", "p_b_given_a", "lift", "pmi_bits"], 2);
+    let n = stats.labels.len();
+    for (i, j) in (0..n).flat_map(|i| (0..n).map(move |j| (i, j))) {
+        pairs.row([
+            stats.labels[i].clone(),
+            stats.labels[j].clone(),
+            co.counts[[i, j]].to_string(),
+            fmt(co.conditional[[i, j]]),
+            fmt(co.lift[[i, j]]),
+            fmt(co.pmi[[i, j]]),
+        ]);
+    }
+    pairs.write_csv(out.join("cooccurrence.csv"))?;
+    Ok(())
+}
+
+fn label_distribution_csv(stats: &DatasetStats) -> Table {
+    let mut t = Table::with_text_columns(
         &[
             "label",
             "train",
@@ -253,125 +290,85 @@ fn write_tables(stats: &DatasetStats, out: &Path) -> Result<()> {
             "weight_sqrt_inverse",
             "weight_effective_samples",
         ],
-        stats.label_counts.iter().enumerate().map(|(i, c)| {
-            vec![
-                c.label.clone(),
-                c.train.to_string(),
-                c.dev.to_string(),
-                c.test.to_string(),
-                c.train_fraction.to_string(),
-                stats.class_weights_inverse[i].to_string(),
-                stats.class_weights_sqrt_inverse[i].to_string(),
-                stats.class_weights_effective_samples[i].to_string(),
-            ]
-        }),
-    )?;
-    write_csv_atomic(
-        out.join("labels_per_example.csv"),
-        &["split", "labels", "examples", "fraction"],
-        stats.splits.iter().flat_map(|s| {
-            s.labels_per_example.iter().enumerate().map(move |(k, n)| {
-                [
-                    s.split.clone(),
-                    k.to_string(),
-                    n.to_string(),
-                    (*n as f64 / s.examples.max(1) as f64).to_string(),
-                ]
-            })
-        }),
-    )?;
-    let truncation_lengths: Vec<usize> = stats
-        .splits
-        .first()
-        .map(|s| s.char_lengths.truncation.iter().map(|t| t.max_length).collect())
-        .unwrap_or_default();
-    let mut header: Vec<String> = [
+        1,
+    );
+    for (i, c) in stats.label_counts.iter().enumerate() {
+        t.row([
+            c.label.clone(),
+            c.train.to_string(),
+            c.dev.to_string(),
+            c.test.to_string(),
+            c.train_fraction.to_string(),
+            stats.class_weights_inverse[i].to_string(),
+            stats.class_weights_sqrt_inverse[i].to_string(),
+            stats.class_weights_effective_samples[i].to_string(),
+        ]);
+    }
+    t
+}
+
+fn lengths_csv(stats: &DatasetStats) -> Table {
+    let mut names: Vec<String> = [
         "split", "unit", "count", "min", "max", "mean", "std", "median", "q25", "q75", "q90", "q95", "q99",
     ]
     .map(String::from)
     .to_vec();
-    for m in &truncation_lengths {
-        header.push(format!("over_{m}"));
-        header.push(format!("over_{m}_rate"));
+    for t in stats.splits.first().map_or(&[][..], |s| &s.char_lengths.truncation[..]) {
+        names.push(format!("over_{}", t.max_length));
+        names.push(format!("over_{}_rate", t.max_length));
     }
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    let length_row = |split: &str, unit: &str, l: &LengthStats| {
-        let mut row = vec![
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut t = Table::with_text_columns(&names, 2);
+    let mut row = |split: &str, unit: &str, l: &LengthStats| {
+        let mut cells = vec![
             split.to_string(),
             unit.to_string(),
             l.count.to_string(),
             l.min.to_string(),
             l.max.to_string(),
-            l.mean.to_string(),
-            l.std.to_string(),
-            l.median.to_string(),
-            l.q25.to_string(),
-            l.q75.to_string(),
-            l.q90.to_string(),
-            l.q95.to_string(),
-            l.q99.to_string(),
         ];
-        for t in &l.truncation {
-            row.push(t.texts.to_string());
-            row.push(t.rate.to_string());
+        cells.extend([l.mean, l.std, l.median, l.q25, l.q75, l.q90, l.q95, l.q99].map(|v| v.to_string()));
+        for x in &l.truncation {
+            cells.push(x.texts.to_string());
+            cells.push(x.rate.to_string());
         }
-        row
+        t.row(cells);
     };
-    write_csv_atomic(
-        out.join("lengths.csv"),
-        &header,
-        stats.splits.iter().flat_map(|s| {
-            std::iter::once(length_row(&s.split, "characters", &s.char_lengths))
-                .chain(s.token_lengths.as_ref().map(|t| length_row(&s.split, "tokens", t)))
-        }),
-    )?;
+    for s in &stats.splits {
+        row(&s.split, "characters", &s.char_lengths);
+        if let Some(tokens) = &s.token_lengths {
+            row(&s.split, "tokens", tokens);
+        }
+    }
+    t
+}
+
+fn split_consistency_csv(stats: &DatasetStats) -> Table {
+    let mut t = Table::with_text_columns(&["test", "a", "b", "statistic", "dof", "p_value"], 3);
     let c = &stats.split_consistency;
-    let mut tests: Vec<[String; 6]> = vec![];
     for (name, test) in [("label_chi2", &c.label_chi2), ("label_count_chi2", &c.label_count_chi2)] {
-        if let Some(t) = test {
-            tests.push([
-                name.into(),
+        if let Some(x) = test {
+            t.row([
+                name.to_string(),
                 "all".into(),
                 String::new(),
-                t.statistic.to_string(),
-                t.dof.to_string(),
-                t.p_value.to_string(),
+                x.statistic.to_string(),
+                x.dof.to_string(),
+                x.p_value.to_string(),
             ]);
         }
     }
-    for t in &c.length_ks {
-        tests.push([
-            "length_ks".into(),
-            t.a.clone(),
-            t.b.clone(),
-            t.statistic.to_string(),
+    for x in &c.length_ks {
+        t.row([
+            "length_ks".to_string(),
+            x.a.clone(),
+            x.b.clone(),
+            x.statistic.to_string(),
             String::new(),
-            t.p_value.to_string(),
+            x.p_value.to_string(),
         ]);
     }
-    write_csv_atomic(
-        out.join("split_consistency.csv"),
-        &["test", "a", "b", "statistic", "dof", "p_value"],
-        tests,
-    )?;
-    let co = &stats.cooccurrence;
-    let n = stats.labels.len();
-    let fmt = |v: f64| if v.is_finite() { v.to_string() } else { String::new() };
-    write_csv_atomic(
-        out.join("cooccurrence.csv"),
-        &["label_a", "label_b", "count", "p_b_given_a", "lift", "pmi"],
-        (0..n).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| {
-            [
-                stats.labels[i].clone(),
-                stats.labels[j].clone(),
-                co.counts[[i, j]].to_string(),
-                fmt(co.conditional[[i, j]]),
-                fmt(co.lift[[i, j]]),
-                fmt(co.pmi[[i, j]]),
-            ]
-        }),
-    )?;
-    Ok(())
+    t
 }
 
 fn write_label_charts(stats: &DatasetStats, out: &Path) -> Result<()> {
@@ -473,13 +470,18 @@ fn length_chart(
 ) -> Result<()> {
     let mut all: Vec<usize> = lengths.iter().flatten().copied().collect();
     all.sort_unstable();
-    // Room right of the truncation line for the legend in the upper right corner.
-    let x_end = all
+    let p999 = all
         .get(((all.len() as f64 * 0.999) as usize).min(all.len().saturating_sub(1)))
         .copied()
-        .unwrap_or(1)
-        .max(marker.map_or(0, |m| m + m / 3))
-        + bin_width;
+        .unwrap_or(1);
+    // The axis ends past 99.9 % of texts; a truncation length beyond it is named in the legend.
+    let x_end = p999 + 2 * bin_width;
+    let longest = all.last().copied().unwrap_or(0);
+    let x_label = if longest > x_end {
+        format!("{x_label}; the axis ends at {x_end}, past 99.9 % of texts (the longest: {longest})")
+    } else {
+        x_label.to_string()
+    };
     let bins = x_end / bin_width + 1;
     let mut series: Vec<Series> = Split::ALL
         .iter()
@@ -512,9 +514,21 @@ fn length_chart(
         .fold(0.0f64, f64::max)
         * 1.1;
     if let Some(m) = marker {
+        let over = all.iter().filter(|&&v| v > m).count();
+        let (name, points) = if m <= x_end {
+            (format!("truncation at {m}"), vec![(m as f64, 0.0), (m as f64, y_max)])
+        } else {
+            (
+                format!(
+                    "truncation at {m}, right of the axis: {over} {} longer",
+                    if over == 1 { "text" } else { "texts" }
+                ),
+                vec![],
+            )
+        };
         series.push(Series {
-            name: format!("truncation at {m}"),
-            points: vec![(m as f64, 0.0), (m as f64, y_max)],
+            name,
+            points,
             color: (200, 30, 30),
             dashed: true,
             markers: false,
@@ -524,7 +538,7 @@ fn length_chart(
         path,
         &LineChart {
             title,
-            x_label,
+            x_label: &x_label,
             y_label: "share of the split's texts",
             series: &series,
             x_range: (0.0, x_end as f64),
