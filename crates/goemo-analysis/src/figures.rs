@@ -347,6 +347,34 @@ fn brier_ratio(k: &ClassCalibration) -> f64 {
     k.brier / k.baseline_brier
 }
 
+/// A model's labels, most frequent on test first.
+fn by_frequency(c: &Comparison, m: &ModelSummary) -> Vec<String> {
+    let support = |label: &str| {
+        c.per_emotion
+            .get(&m.name)
+            .and_then(|rows| rows.iter().find(|r| r.label == label))
+            .map_or(0, |r| r.support)
+    };
+    let mut labels = m.labels.clone();
+    labels.sort_by_key(|l| std::cmp::Reverse(support(l)));
+    labels
+}
+
+/// A label × label grid of `value` over pairs (0 where a pair never occurs; the diagonal NaN).
+fn pair_matrix(labels: &[String], pairs: &[crate::PairStats], value: fn(&crate::PairStats) -> f64) -> Vec<Vec<f64>> {
+    let mut grid = vec![vec![0.0; labels.len()]; labels.len()];
+    for (i, row) in grid.iter_mut().enumerate() {
+        row[i] = f64::NAN;
+    }
+    let at = |l: &str| labels.iter().position(|x| x == l);
+    for p in pairs {
+        if let (Some(a), Some(b)) = (at(&p.a), at(&p.b)) {
+            grid[a][b] = value(p);
+        }
+    }
+    grid
+}
+
 /// Label pairs on test, labels by frequency: the true counts once, and per model its predicted
 /// counts and predicted − true, each matrix with one colour scale for every model.
 fn cooccurrence(c: &Comparison, out: &Path) -> Result<()> {
@@ -356,28 +384,8 @@ fn cooccurrence(c: &Comparison, out: &Path) -> Result<()> {
     let Some(m) = c.models.iter().find(|m| &m.name == first) else {
         return Ok(());
     };
-    let mut order: Vec<usize> = (0..m.labels.len()).collect();
-    let support = |j: usize| {
-        c.per_emotion[first]
-            .iter()
-            .find(|r| r.label == m.labels[j])
-            .map_or(0, |r| r.support)
-    };
-    order.sort_by(|&a, &b| support(b).cmp(&support(a)).then(a.cmp(&b)));
-    let labels: Vec<String> = order.iter().map(|&j| m.labels[j].clone()).collect();
-    let matrix = |pairs: &[crate::PairStats], value: fn(&crate::PairStats) -> f64| {
-        let mut grid = vec![vec![0.0; labels.len()]; labels.len()];
-        for (i, row) in grid.iter_mut().enumerate() {
-            row[i] = f64::NAN;
-        }
-        for p in pairs {
-            let at = |l: &str| labels.iter().position(|x| x == l);
-            if let (Some(a), Some(b)) = (at(&p.a), at(&p.b)) {
-                grid[a][b] = value(p);
-            }
-        }
-        grid
-    };
+    let labels = by_frequency(c, m);
+    let matrix = |pairs: &[crate::PairStats], value: fn(&crate::PairStats) -> f64| pair_matrix(&labels, pairs, value);
     let truth = matrix(first_pairs, |p| p.count_true as f64);
     let finite_max = |g: &[Vec<f64>]| {
         g.iter()

@@ -1,7 +1,6 @@
 //! Run folders: the prediction files (`id,text,true_labels,pred_labels,<one probability column
 //! per label>`) and, when present, `metrics.json`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
@@ -23,90 +22,34 @@ pub struct Predictions {
 }
 
 impl Predictions {
-    /// Reads a prediction file; a malformed row, an unknown label or a probability that is not
-    /// a number in [0, 1] is an error naming the file, the line and the column.
+    /// Reads a prediction file through goemo-data's one reader of the format; a malformed row,
+    /// an unknown label or a probability that is not a number in [0, 1] is an error naming the
+    /// file, the line and the column.
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file_error = |message: String| AnalysisError::File {
+        let bytes = std::fs::read(&path).map_err(|e| AnalysisError::File {
             path: path.clone(),
-            message,
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_path(&path)
-            .map_err(|e| file_error(e.to_string()))?;
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| file_error(e.to_string()))?
-            .iter()
-            .map(String::from)
-            .collect();
-        let fixed = ["id", "text", "true_labels", "pred_labels"];
-        if header.len() <= fixed.len() || header[..4] != fixed {
-            return Err(file_error(format!(
-                "not a prediction file: the header must start with {} and name one column per label",
-                fixed.join(",")
-            )));
+            message: e.to_string(),
+        })?;
+        if !goemo_data::is_prediction_csv(&bytes) {
+            return Err(AnalysisError::File {
+                path,
+                message: format!(
+                    "not a prediction file: the header must start with {} and name one column per label",
+                    goemo_data::PREDICTION_COLUMNS.join(",")
+                ),
+            });
         }
-        let labels: Vec<String> = header[4..].to_vec();
-        let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
-        let (mut ids, mut texts, mut probs, mut targets, mut predicted) = (vec![], vec![], vec![], vec![], vec![]);
-        for (row, record) in reader.records().enumerate() {
-            let line = row as u64 + 2;
-            let line_error = |message: String| AnalysisError::Line {
-                path: path.clone(),
-                line,
-                message,
-            };
-            let record = record.map_err(|e| line_error(e.to_string()))?;
-            if record.len() != header.len() {
-                return Err(line_error(format!(
-                    "{} fields, the header has {}",
-                    record.len(),
-                    header.len()
-                )));
-            }
-            let names = |column: usize| -> Result<Vec<bool>> {
-                let mut set = vec![false; labels.len()];
-                for name in record[column].split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                    let i = index
-                        .get(name)
-                        .ok_or_else(|| line_error(format!("{}: unknown label {name:?}", header[column])))?;
-                    set[*i] = true;
-                }
-                Ok(set)
-            };
-            targets.extend(names(2)?);
-            predicted.extend(names(3)?);
-            for (j, value) in record.iter().skip(4).enumerate() {
-                let p: f64 = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| line_error(format!("column {}: {value:?} is not a number", labels[j])))?;
-                if !(0.0..=1.0).contains(&p) {
-                    return Err(line_error(format!(
-                        "column {}: probability {value} is outside [0, 1]",
-                        labels[j]
-                    )));
-                }
-                probs.push(p);
-            }
-            ids.push(record[0].to_string());
-            texts.push(record[1].to_string());
-        }
-        if ids.is_empty() {
-            return Err(file_error("no rows".into()));
-        }
-        let shape = (ids.len(), labels.len());
-        let matrix = |v| Array2::from_shape_vec(shape, v).expect("one value per label and row");
+        let file = goemo_data::parse_prediction_csv(&bytes, &path.display().to_string())
+            .map_err(|e| AnalysisError::Input(e.to_string()))?;
         Ok(Predictions {
             path,
-            labels,
-            ids,
-            texts,
-            probabilities: matrix(probs),
-            targets: Array2::from_shape_vec(shape, targets).expect("one value per label and row"),
-            predicted: Array2::from_shape_vec(shape, predicted).expect("one value per label and row"),
+            labels: file.labels,
+            ids: file.ids,
+            texts: file.texts,
+            probabilities: file.scores,
+            targets: file.targets.mapv(|v| v > 0.5),
+            predicted: file.predicted,
         })
     }
 }
@@ -280,13 +223,13 @@ mod tests {
         let header = "id,text,true_labels,pred_labels,joy,anger\n";
         let e = bad(&format!("{header}a,t,joy,,0.9,NaN\n"));
         assert!(
-            e.contains("line 2") && e.contains("anger") && e.contains("outside"),
+            e.contains("bad.csv:2") && e.contains("anger") && e.contains("not"),
             "{e}"
         );
         let e = bad(&format!("{header}a,t,joy,,0.9,0.1\nb,t,joy,,1.5,0.1\n"));
-        assert!(e.contains("line 3") && e.contains("joy") && e.contains("1.5"), "{e}");
+        assert!(e.contains("bad.csv:3") && e.contains("joy") && e.contains("1.5"), "{e}");
         let e = bad(&format!("{header}a,t,fear,,0.9,0.1\n"));
-        assert!(e.contains("unknown label \"fear\""), "{e}");
+        assert!(e.contains("label \"fear\" is not a column"), "{e}");
         let e = bad(&format!("{header}a,t,joy,,x,0.1\n"));
         assert!(e.contains("not a number"), "{e}");
         let e = bad("id,text,joy\n");

@@ -41,23 +41,7 @@ pub(crate) fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) 
         (1, false) => ModelKind::Ensemble,
         _ => ModelKind::SeedMean,
     };
-    // An ensemble trained nothing itself: its training numbers are its members'.
-    let trained: Vec<(String, &Value)> = match kind {
-        ModelKind::Ensemble => first
-            .record
-            .as_ref()
-            .and_then(|r| r.pointer("/members_training")?.as_array())
-            .map(|m| {
-                m.iter()
-                    .map(|v| (v["member"].as_str().unwrap_or("member").to_string(), v))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => runs
-            .iter()
-            .filter_map(|r| Some((r.dir.display().to_string(), r.record.as_ref()?)))
-            .collect(),
-    };
+    let trained = trained_records(kind, runs);
     let number = |v: &Value, pointer: &str| v.pointer(pointer).and_then(Value::as_f64);
     let best_epochs: Vec<u64> = trained
         .iter()
@@ -116,6 +100,27 @@ pub(crate) fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) 
         artifacts: first.artifacts(),
         ensemble_members: members,
     })
+}
+
+/// The records of the runs that trained: the runs' own, or an ensemble's members' (it trained
+/// nothing itself), each with its run's name.
+fn trained_records(kind: ModelKind, runs: &[RunFolder]) -> Vec<(String, &Value)> {
+    match kind {
+        ModelKind::Ensemble => runs[0]
+            .record
+            .as_ref()
+            .and_then(|r| r.pointer("/members_training")?.as_array())
+            .map(|m| {
+                m.iter()
+                    .map(|v| (v["member"].as_str().unwrap_or("member").to_string(), v))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => runs
+            .iter()
+            .filter_map(|r| Some((r.dir.display().to_string(), r.record.as_ref()?)))
+            .collect(),
+    }
 }
 
 /// The mean of values that are all there; `None` when any is missing or there are none.

@@ -18,16 +18,19 @@ pub struct LabelledMatrix {
     pub values: Array2<f64>,
 }
 
-/// A prediction file: per example its id, text, true labels, and every label's probability.
+/// A prediction file: per example its id, text, true and predicted labels, and every label's
+/// probability.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictionFile {
     pub labels: Vec<String>,
     pub ids: Vec<String>,
     pub texts: Vec<String>,
-    /// N×C probabilities.
+    /// N×C probabilities, each in [0, 1].
     pub scores: Array2<f64>,
     /// N×C multi-hot targets from `true_labels`.
     pub targets: Array2<f64>,
+    /// N×C labels the run predicted (`pred_labels`: its deployed thresholds).
+    pub predicted: Array2<bool>,
 }
 
 /// The rows of a prediction file to write: every slice and matrix has one row per example.
@@ -184,7 +187,10 @@ pub fn is_prediction_csv(bytes: &[u8]) -> bool {
     matches!(rows.next(), Some(Ok(h)) if h.len() > 4 && h.iter().take(4).eq(PREDICTION_COLUMNS))
 }
 
-/// Parses a prediction file. `true_labels` holds comma-joined label names (empty for none).
+/// Parses a prediction file: the one reader of the format [`write_prediction_csv`] writes.
+/// `true_labels` and `pred_labels` hold comma-joined label names (empty for none); a name that
+/// is not a column, a probability that is not a number in [0, 1] or a short row is an error
+/// naming the file, the line and the column.
 pub fn parse_prediction_csv(bytes: &[u8], source: &str) -> Result<PredictionFile> {
     let rows = records(bytes, source)?;
     let Some((_, header)) = rows.first() else {
@@ -210,6 +216,7 @@ pub fn parse_prediction_csv(bytes: &[u8], source: &str) -> Result<PredictionFile
     let (n, c) = (rows.len() - 1, labels.len());
     let mut scores = Array2::zeros((n, c));
     let mut targets = Array2::zeros((n, c));
+    let mut predicted = Array2::from_elem((n, c), false);
     let (mut ids, mut texts) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for (row, (line, record)) in rows[1..].iter().enumerate() {
         if record.len() != c + 4 {
@@ -227,8 +234,32 @@ pub fn parse_prediction_csv(bytes: &[u8], source: &str) -> Result<PredictionFile
                 .ok_or_else(|| DataError::row(source, *line, format!("true label {name:?} is not a column")))?;
             targets[[row, id]] = 1.0;
         }
+        for name in record[3].split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let id = label_set
+                .id(name)
+                .ok_or_else(|| DataError::row(source, *line, format!("predicted label {name:?} is not a column")))?;
+            predicted[[row, id]] = true;
+        }
         for (j, field) in record.iter().skip(4).enumerate() {
-            scores[[row, j]] = number(field, source, *line, j + 4)?;
+            let p = number(field, source, *line, j + 4).map_err(|_| {
+                DataError::row(
+                    source,
+                    *line,
+                    format!("column {} ({}): {field:?} is not a number", j + 5, labels[j]),
+                )
+            })?;
+            if !(0.0..=1.0).contains(&p) {
+                return Err(DataError::row(
+                    source,
+                    *line,
+                    format!(
+                        "column {} ({}): probability {field} is outside [0, 1]",
+                        j + 5,
+                        labels[j]
+                    ),
+                ));
+            }
+            scores[[row, j]] = p;
         }
     }
     if n == 0 {
@@ -243,6 +274,7 @@ pub fn parse_prediction_csv(bytes: &[u8], source: &str) -> Result<PredictionFile
         texts,
         scores,
         targets,
+        predicted,
     })
 }
 
@@ -278,6 +310,7 @@ mod tests {
         assert_eq!(back.scores, probabilities, "full f64 precision");
         assert_eq!(back.texts, ["one, \"quoted\"", "two\nlines"]);
         assert_eq!(back.targets, ndarray::array![[1.0, 1.0], [0.0, 0.0]]);
+        assert_eq!(back.predicted, predicted);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             text.starts_with("id,text,true_labels,pred_labels,joy,anger\n"),
@@ -328,5 +361,12 @@ mod tests {
         assert_eq!(p.scores[[0, 1]], 0.4);
         let err = parse_prediction_csv(b"id,text,true_labels,pred_labels,joy\ne1,t,love,,0.5\n", "p.csv").unwrap_err();
         assert_eq!(err.to_string(), "p.csv:2: true label \"love\" is not a column");
+        let err = parse_prediction_csv(b"id,text,true_labels,pred_labels,joy\ne1,t,,joy,1.5\n", "p.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "p.csv:2: column 5 (joy): probability 1.5 is outside [0, 1]"
+        );
+        let err = parse_prediction_csv(b"id,text,true_labels,pred_labels,joy\ne1,t,,fear,0.5\n", "p.csv").unwrap_err();
+        assert_eq!(err.to_string(), "p.csv:2: predicted label \"fear\" is not a column");
     }
 }

@@ -191,19 +191,7 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
         }))
         .map_err(err)?;
         if let Some(whiskers) = &chart.whiskers {
-            for (i, &(lo, hi)) in whiskers.iter().enumerate().take(n) {
-                let row = n - 1 - i;
-                plot.draw_series(std::iter::once(PathElement::new(
-                    vec![(lo, SegmentValue::CenterOf(row)), (hi, SegmentValue::CenterOf(row))],
-                    BLACK.stroke_width(2),
-                )))
-                .map_err(err)?;
-                for end in [lo, hi] {
-                    let (x, y) = plot.backend_coord(&(end, SegmentValue::CenterOf(row)));
-                    root.draw(&PathElement::new(vec![(x, y - 5), (x, y + 5)], BLACK.stroke_width(2)))
-                        .map_err(err)?;
-                }
-            }
+            draw_whiskers(root, &mut plot, whiskers, n)?;
         }
         // Values sit past the whisker when there is one, so that the two do not overlap.
         let value_at = |i: usize, v: f64| {
@@ -227,6 +215,29 @@ pub fn bar_chart(path: impl AsRef<Path>, chart: &BarChart<'_>) -> Result<()> {
         .map_err(err)?;
         Ok(())
     })
+}
+
+/// Whiskers across the bars' ends: a line from low to high with a tick at each end.
+fn draw_whiskers(
+    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    plot: &mut CategoryChart<'_, '_>,
+    whiskers: &[(f64, f64)],
+    n: usize,
+) -> std::result::Result<(), String> {
+    for (i, &(lo, hi)) in whiskers.iter().enumerate().take(n) {
+        let row = n - 1 - i;
+        plot.draw_series(std::iter::once(PathElement::new(
+            vec![(lo, SegmentValue::CenterOf(row)), (hi, SegmentValue::CenterOf(row))],
+            BLACK.stroke_width(2),
+        )))
+        .map_err(err)?;
+        for end in [lo, hi] {
+            let (x, y) = plot.backend_coord(&(end, SegmentValue::CenterOf(row)));
+            root.draw(&PathElement::new(vec![(x, y - 5), (x, y + 5)], BLACK.stroke_width(2)))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
 }
 
 /// One part of every bar of a [`StackedBarChart`].
@@ -404,51 +415,62 @@ pub fn heatmap(path: impl AsRef<Path>, chart: &Heatmap<'_>) -> Result<()> {
                 }),
         )
         .map_err(err)?;
-        // The colour scale, from 0 at the bottom to `max` (and above, clipped) at the top,
-        // level with the grid.
         let (_, top) = plot.backend_coord(&(SegmentValue::Exact(0), SegmentValue::Exact(n)));
-        // `scale` is its own area to the right of the grid: x from its left edge, y as the grid's.
-        let (x0, x1) = (12, 32);
-        let steps = 100;
-        let height = (bottom - top).max(1);
-        let low = if chart.diverging { -chart.max } else { 0.0 };
-        for k in 0..steps {
-            let y_hi = bottom - height * (k + 1) / steps;
-            let y_lo = bottom - height * k / steps;
-            let v = low + (chart.max - low) * (k as f64 + 0.5) / steps as f64;
-            scale
-                .draw(&Rectangle::new(
-                    [(x0, y_hi), (x1, y_lo)],
-                    heat_color(v, chart.max).filled(),
-                ))
-                .map_err(err)?;
-        }
-        scale
-            .draw(&Rectangle::new([(x0, top), (x1, bottom)], BLACK.stroke_width(1)))
-            .map_err(err)?;
-        let middle = (low + chart.max) / 2.0;
-        let round = |v: f64| if chart.max >= 10.0 { v.round() } else { v };
-        for (fraction, text) in [
-            (
-                0.0,
-                if chart.diverging {
-                    format!("≤ {}", tick_label(low))
-                } else {
-                    tick_label(low)
-                },
-            ),
-            (0.5, tick_label(round(middle))),
-            (1.0, format!("≥ {}", tick_label(chart.max))),
-        ] {
-            let y = bottom - (height as f64 * fraction) as i32;
-            let style = (FONT, 12)
-                .into_font()
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Left, VPos::Center));
-            scale.draw(&Text::new(text, (x1 + 6, y), style)).map_err(err)?;
-        }
+        draw_scale(&scale, chart, top, bottom)?;
         Ok(())
     })
+}
+
+/// A heat map's colour scale in its own area, level with the grid (`top` to `bottom` pixels).
+fn draw_scale(
+    scale: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    chart: &Heatmap<'_>,
+    top: i32,
+    bottom: i32,
+) -> std::result::Result<(), String> {
+    // The colour scale, from 0 at the bottom to `max` (and above, clipped) at the top,
+    // level with the grid.
+    // `scale` is its own area to the right of the grid: x from its left edge, y as the grid's.
+    let (x0, x1) = (12, 32);
+    let steps = 100;
+    let height = (bottom - top).max(1);
+    let low = if chart.diverging { -chart.max } else { 0.0 };
+    for k in 0..steps {
+        let y_hi = bottom - height * (k + 1) / steps;
+        let y_lo = bottom - height * k / steps;
+        let v = low + (chart.max - low) * (k as f64 + 0.5) / steps as f64;
+        scale
+            .draw(&Rectangle::new(
+                [(x0, y_hi), (x1, y_lo)],
+                heat_color(v, chart.max).filled(),
+            ))
+            .map_err(err)?;
+    }
+    scale
+        .draw(&Rectangle::new([(x0, top), (x1, bottom)], BLACK.stroke_width(1)))
+        .map_err(err)?;
+    let middle = (low + chart.max) / 2.0;
+    let round = |v: f64| if chart.max >= 10.0 { v.round() } else { v };
+    for (fraction, text) in [
+        (
+            0.0,
+            if chart.diverging {
+                format!("≤ {}", tick_label(low))
+            } else {
+                tick_label(low)
+            },
+        ),
+        (0.5, tick_label(round(middle))),
+        (1.0, format!("≥ {}", tick_label(chart.max))),
+    ] {
+        let y = bottom - (height as f64 * fraction) as i32;
+        let style = (FONT, 12)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        scale.draw(&Text::new(text, (x1 + 6, y), style)).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// One line of a [`LineChart`].

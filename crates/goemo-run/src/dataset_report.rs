@@ -432,7 +432,11 @@ fn write_label_charts(stats: &DatasetStats, out: &Path) -> Result<()> {
             },
         )?;
     }
-    // Conditional probabilities without the trivial diagonal, in frequency order.
+    cooccurrence_chart(stats, &order, out)
+}
+
+/// Conditional probabilities without the trivial diagonal, labels in `order`.
+fn cooccurrence_chart(stats: &DatasetStats, order: &[usize], out: &Path) -> Result<()> {
     let co = &stats.cooccurrence;
     let names: Vec<String> = order.iter().map(|&i| stats.labels[i].clone()).collect();
     let values: Vec<Vec<f64>> = order
@@ -455,6 +459,36 @@ fn write_label_charts(stats: &DatasetStats, out: &Path) -> Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// Per split, the share of its texts in each bin of `bin_width` up to `x_end`.
+fn length_series(lengths: &[Vec<usize>], bin_width: usize, x_end: usize) -> Vec<Series> {
+    let bins = x_end / bin_width + 1;
+    Split::ALL
+        .iter()
+        .zip(lengths)
+        .zip(SPLIT_COLORS)
+        .map(|((split, values), color)| {
+            let mut counts = vec![0usize; bins];
+            for &v in values {
+                if v / bin_width < bins {
+                    counts[v / bin_width] += 1;
+                }
+            }
+            let n = values.len().max(1) as f64;
+            Series {
+                name: format!("{split} ({} texts)", values.len()),
+                points: counts
+                    .iter()
+                    .enumerate()
+                    .map(|(b, &c)| ((b * bin_width) as f64 + bin_width as f64 / 2.0, c as f64 / n))
+                    .collect(),
+                color,
+                dashed: false,
+                markers: false,
+            }
+        })
+        .collect()
 }
 
 /// Share of each split's texts per bin of lengths, one line per split, so that splits of
@@ -482,32 +516,7 @@ fn length_chart(
     } else {
         x_label.to_string()
     };
-    let bins = x_end / bin_width + 1;
-    let mut series: Vec<Series> = Split::ALL
-        .iter()
-        .zip(lengths)
-        .zip(SPLIT_COLORS)
-        .map(|((split, values), color)| {
-            let mut counts = vec![0usize; bins];
-            for &v in values {
-                if v / bin_width < bins {
-                    counts[v / bin_width] += 1;
-                }
-            }
-            let n = values.len().max(1) as f64;
-            Series {
-                name: format!("{split} ({} texts)", values.len()),
-                points: counts
-                    .iter()
-                    .enumerate()
-                    .map(|(b, &c)| ((b * bin_width) as f64 + bin_width as f64 / 2.0, c as f64 / n))
-                    .collect(),
-                color,
-                dashed: false,
-                markers: false,
-            }
-        })
-        .collect();
+    let mut series = length_series(lengths, bin_width, x_end);
     let y_max = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
