@@ -500,7 +500,12 @@ fn artifacts_section(d: &mut Document, c: &Comparison) {
 
 /// The reliability diagram over a second panel with each plotted bin's number of texts (log
 /// scale), so that a bin of 3 texts is not read like one of 3,000.
-pub(crate) fn reliability_chart(out: &Path, model: &str, by_support: &[&ClassCalibration]) -> Result<()> {
+pub(crate) fn reliability_chart(out: &Path, m: &ModelSummary, by_support: &[&ClassCalibration]) -> Result<()> {
+    let model = &m.name;
+    let pooled = match m.runs.len() {
+        1 => String::new(),
+        n => format!(", the {n} seeds' predictions pooled"),
+    };
     const PALETTE: [(u8, u8, u8); 6] = [
         (70, 110, 190),
         (220, 130, 40),
@@ -540,7 +545,7 @@ pub(crate) fn reliability_chart(out: &Path, model: &str, by_support: &[&ClassCal
         .fold(1.0f64, f64::max);
     Ok(stacked_line_charts(
         out.join(format!("reliability_{model}.png")),
-        &format!("{model}: reliability on test, the six emotions with most positives"),
+        &format!("{model}: reliability on test, the six emotions with most positives{pooled}"),
         &[
             LineChart {
                 title: "observed rate against mean predicted probability (10 equal-width bins)",

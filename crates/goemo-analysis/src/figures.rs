@@ -305,7 +305,9 @@ fn calibration(c: &Comparison, out: &Path) -> Result<()> {
     for (model, k) in &c.calibration {
         let mut by_support: Vec<&ClassCalibration> = k.per_class.iter().collect();
         by_support.sort_by(|a, b| b.support.cmp(&a.support).then_with(|| a.label.cmp(&b.label)));
-        crate::document::reliability_chart(out, model, &by_support)?;
+        if let Some(m) = c.models.iter().find(|m| &m.name == model) {
+            crate::document::reliability_chart(out, m, &by_support)?;
+        }
         for (file, what, value, max, marker) in [
             (
                 "ece",

@@ -95,8 +95,20 @@ pub(crate) fn per_emotion(rows: &[&EmotionRow], csv: bool) -> Table {
 pub(crate) fn strategies(rows: &BTreeMap<String, Vec<StrategyRow>>, csv: bool) -> Table {
     let digits = if csv { CSV_DIGITS } else { 4 };
     let mut names = vec!["model", "strategy", "threshold"];
-    names.extend(METRICS[2..].iter().copied());
-    names.push("never_predicted");
+    if csv {
+        names.extend(METRICS[2..].iter().copied());
+        names.push("never_predicted");
+    } else {
+        names.extend([
+            "micro F1",
+            "macro F1",
+            "micro P",
+            "macro P",
+            "micro R",
+            "macro R",
+            "never predicted",
+        ]);
+    }
     let mut t = Table::with_text_columns(&names, 2);
     for (model, strategies) in rows {
         for r in strategies {
