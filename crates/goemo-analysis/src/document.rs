@@ -405,7 +405,7 @@ fn significance_section(d: &mut Document, c: &Comparison) {
     }
     if !c.paired_bootstrap.is_empty() {
         d.paragraph(format!(
-            "Paired bootstrap over test texts (model − baseline; a seed group enters as the mean of its seeds on every resample, so Δ is the comparison table's). With B resamples the smallest p a bootstrap can give is 1/(B+1): a p below it is printed as \"< 1/(B+1)\". Holm's p adjusts for the {} tests of this table (family-wise error).",
+            "Paired bootstrap over test texts (model − baseline; a seed group enters as the mean of its seeds on every resample, so Δ is the comparison table's). With B resamples the smallest p a bootstrap can give is 1/(B+1): a p below it is printed as \"< 1/(B+1)\", and a Holm-adjusted one below m/(B+1) as \"< m/(B+1)\". Holm's p adjusts for the m = {} tests of this table (family-wise error).",
             c.paired_bootstrap.len()
         ));
         let mut t = Table::with_text_columns(
@@ -420,8 +420,11 @@ fn significance_section(d: &mut Document, c: &Comparison) {
             ],
             2,
         );
-        let p = |p: f64, resamples: usize| {
-            let floor = 1.0 / (resamples as f64 + 1.0);
+        // A resample count B bounds p below by 1/(B+1); Holm's adjustment of that bound for m
+        // tests is m/(B+1).
+        let tests = c.paired_bootstrap.len() as f64;
+        let p = |p: f64, resamples: usize, family: f64| {
+            let floor = family / (resamples as f64 + 1.0);
             if p < floor {
                 format!("< {floor:.4}")
             } else {
@@ -434,8 +437,8 @@ fn significance_section(d: &mut Document, c: &Comparison) {
                 r.metric.clone(),
                 format!("{:+.4}", r.delta),
                 format!("[{:+.4}, {:+.4}]", r.ci_low, r.ci_high),
-                p(r.p_value, r.resamples),
-                p(r.p_holm, r.resamples),
+                p(r.p_value, r.resamples, 1.0),
+                p(r.p_holm, r.resamples, tests),
                 r.resamples.to_string(),
             ]);
         }

@@ -1,7 +1,6 @@
 //! Score and target matrices in CSV: one column per label, an optional header of label names;
 //! and the trainer's prediction files (`id,text,true_labels,pred_labels,<one column per label>`).
 
-use std::io::Write;
 use std::path::Path;
 
 use ndarray::{Array2, ArrayView2};
@@ -69,30 +68,24 @@ pub fn write_prediction_csv(path: &Path, rows: &PredictionRows<'_>) -> Result<()
             .collect::<Vec<_>>()
             .join(",")
     };
-    goemo_fs::write_atomic(path, |w: &mut dyn Write| {
-        let mut csv = csv::Writer::from_writer(w);
-        let header = PREDICTION_COLUMNS
-            .iter()
-            .copied()
-            .chain(rows.labels.iter().map(String::as_str));
-        csv.write_record(header)?;
-        for i in 0..n {
-            let leading = [
-                rows.ids[i].clone(),
-                rows.texts[i].clone(),
-                names(rows.targets.row(i)),
-                names(rows.predicted.row(i)),
-            ];
-            let scores = rows
-                .probabilities
-                .row(i)
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>();
-            csv.write_record(leading.iter().chain(&scores))?;
-        }
-        csv.flush()
-    })?;
+    let header: Vec<&str> = PREDICTION_COLUMNS
+        .iter()
+        .copied()
+        .chain(rows.labels.iter().map(String::as_str))
+        .collect();
+    let records = (0..n).map(|i| {
+        let leading = [
+            rows.ids[i].clone(),
+            rows.texts[i].clone(),
+            names(rows.targets.row(i)),
+            names(rows.predicted.row(i)),
+        ];
+        leading
+            .into_iter()
+            .chain(rows.probabilities.row(i).iter().map(|p| p.to_string()))
+            .collect::<Vec<_>>()
+    });
+    goemo_fs::write_csv_atomic(path, &header, records)?;
     Ok(())
 }
 

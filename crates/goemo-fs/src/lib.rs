@@ -117,6 +117,46 @@ pub fn write_json_atomic<T: serde::Serialize + ?Sized>(path: impl AsRef<Path>, v
     })
 }
 
+/// Writes a CSV file atomically: `header`, then each row's fields (quoted as needed). The one
+/// CSV writer of the workspace.
+pub fn write_csv_atomic<R, F>(path: impl AsRef<Path>, header: &[&str], rows: R) -> Result<()>
+where
+    R: IntoIterator,
+    R::Item: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let path = path.as_ref();
+    let serialise = |e: csv::Error| FsError::Serialise {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(header).map_err(serialise)?;
+    for row in rows {
+        csv.write_record(row).map_err(serialise)?;
+    }
+    let bytes = csv.into_inner().map_err(|e| FsError::Serialise {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_bytes_atomic(path, &bytes)
+}
+
+/// Writes serde records as CSV atomically, the header from the first record's field names.
+pub fn write_csv_records_atomic<T: serde::Serialize>(path: impl AsRef<Path>, records: &[T]) -> Result<()> {
+    let path = path.as_ref();
+    let serialise = |message: String| FsError::Serialise {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        csv.serialize(record).map_err(|e| serialise(e.to_string()))?;
+    }
+    let bytes = csv.into_inner().map_err(|e| serialise(e.to_string()))?;
+    write_bytes_atomic(path, &bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,37 +1,6 @@
-//! CSV tables, written atomically through goemo-fs.
+//! CSV tables, written atomically through goemo-fs's one CSV writer.
 
-use std::path::Path;
-
-pub use goemo_fs::{write_atomic, write_json_atomic};
-
-use crate::{ReportError, Result};
-
-/// Writes a CSV table (a header and rows of fields), atomically.
-pub fn write_csv_atomic<R, F>(path: impl AsRef<Path>, header: &[&str], rows: R) -> Result<()>
-where
-    R: IntoIterator,
-    R::Item: IntoIterator<Item = F>,
-    F: AsRef<[u8]>,
-{
-    let path = path.as_ref();
-    let mut buffer = Vec::new();
-    {
-        let mut csv = csv::Writer::from_writer(&mut buffer);
-        let serialise = |e: csv::Error| ReportError::Serialise {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        csv.write_record(header).map_err(serialise)?;
-        for row in rows {
-            csv.write_record(row).map_err(serialise)?;
-        }
-        csv.flush().map_err(|source| goemo_fs::FsError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    }
-    Ok(write_atomic(path, |w| w.write_all(&buffer))?)
-}
+pub use goemo_fs::{write_atomic, write_csv_atomic, write_json_atomic};
 
 #[cfg(test)]
 mod tests {

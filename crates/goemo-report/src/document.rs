@@ -103,7 +103,7 @@ impl Table {
     /// Writes the table as CSV (the header, then the rows), atomically.
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         let header: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-        crate::write_csv_atomic(path, &header, &self.rows)
+        Ok(crate::write_csv_atomic(path, &header, &self.rows)?)
     }
 }
 

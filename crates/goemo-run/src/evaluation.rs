@@ -134,16 +134,7 @@ pub fn evaluate_set(
 /// Every threshold metric for global thresholds 0.01..0.99, as CSV, written atomically.
 pub fn write_sweep(set: &ScoredSet, path: &Path) -> Result<()> {
     let rows = threshold_sweep(set.scores.view(), target_mask(set.targets.view()).view())?;
-    let error = |message: String| RunError::Config {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    for row in &rows {
-        csv.serialize(row).map_err(|e| error(e.to_string()))?;
-    }
-    let bytes = csv.into_inner().map_err(|e| error(e.to_string()))?;
-    Ok(goemo_fs::write_bytes_atomic(path, &bytes)?)
+    Ok(goemo_fs::write_csv_records_atomic(path, &rows)?)
 }
 
 /// Bootstrap intervals of the four headline metrics over examples.
