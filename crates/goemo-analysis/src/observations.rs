@@ -138,7 +138,7 @@ pub(crate) fn recommendation(c: &Comparison) -> String {
                 "{} leads {} in test micro AUC by {lead:.4} (Holm p {})",
                 leader.name,
                 runner_up.name,
-                p_text(r)
+                p_text(r, c.paired_bootstrap.len())
             ),
         ),
         _ => {
@@ -170,9 +170,9 @@ pub(crate) fn recommendation(c: &Comparison) -> String {
     )
 }
 
-/// A Holm p as the significance table prints it.
-fn p_text(r: &BootstrapRow) -> String {
-    let floor = 1.0 / (r.resamples as f64 + 1.0);
+/// A Holm p of a family of `tests` as the significance table prints it.
+fn p_text(r: &BootstrapRow, tests: usize) -> String {
+    let floor = tests as f64 / (r.resamples as f64 + 1.0);
     if r.p_holm < floor {
         format!("< {floor:.4}")
     } else {
