@@ -9,7 +9,7 @@ use goemo_report::{
     LegendPosition, LineChart, Series,
 };
 
-use crate::compare::{ClassCalibration, Comparison, ModelSummary};
+use crate::compare::{ClassCalibration, Comparison, ModelKind, ModelSummary};
 use crate::Result;
 
 const BLUE: (u8, u8, u8) = (70, 110, 190);
@@ -166,10 +166,10 @@ fn per_emotion_f1(c: &Comparison, m: &ModelSummary, out: &Path) -> Result<()> {
         f if f >= 0.1 => (220, 170, 40),
         _ => RED,
     };
-    let what = if m.runs.len() > 1 {
-        format!("mean of {} seeds ± std", m.runs.len())
-    } else {
-        "one run".into()
+    let what = match m.kind {
+        ModelKind::SeedMean => format!("mean of {} seeds ± std", m.runs.len()),
+        ModelKind::Ensemble => format!("ensemble of {}", m.ensemble_members.len()),
+        ModelKind::Run => "one run".into(),
     };
     Ok(bar_chart(
         out.join(format!("per_emotion_f1_{}.png", m.name)),

@@ -849,7 +849,7 @@ mod tests {
     }
 
     #[test]
-    fn charts_are_written_as_png() {
+    fn bar_charts_and_heat_maps_are_written_as_png() {
         let dir = tempfile::tempdir().unwrap();
         let labels: Vec<String> = ["joy", "anger", "grief"].map(String::from).to_vec();
         let bars = dir.path().join("bars.png");
@@ -888,7 +888,31 @@ mod tests {
         )
         .unwrap();
         assert!(png_size(&heat).0 > 0);
+        let difference = dir.path().join("difference.png");
+        let signed: Vec<Vec<f64>> = values.iter().map(|r| r.iter().map(|v| v - 0.3).collect()).collect();
+        heatmap(
+            &difference,
+            &Heatmap {
+                title: "predicted - true",
+                labels: &labels,
+                values: &signed,
+                max: 0.7,
+                diverging: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(png_size(&difference), png_size(&heat));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temporary files left"
+        );
+    }
 
+    #[test]
+    fn histograms_and_stacked_bars_are_written_as_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels: Vec<String> = ["joy", "anger", "grief"].map(String::from).to_vec();
         let hist = dir.path().join("hist.png");
         histogram(
             &hist,
@@ -927,7 +951,7 @@ mod tests {
         assert_eq!(png_size(&stacked), (1000, 110 + 66), "one row per label, no blank row");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
-            4,
+            2,
             "no temporary files left"
         );
     }
