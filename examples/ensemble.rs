@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use goemo::analysis::{ensemble, RunFolder};
 use goemo::calibration::MethodKind;
-use goemo::threshold::parse_strategy;
+use goemo::threshold::StrategyKind;
 
 #[derive(Parser, Debug)]
 #[command(about = "Average trained runs into an ensemble run folder with thresholds fitted on dev")]
@@ -23,8 +23,8 @@ struct Cli {
     #[arg(long)]
     out: PathBuf,
     /// global, optimal-global, optimal-global-macro, per-class or top-k, fitted on averaged dev.
-    #[arg(long, default_value = "per-class")]
-    threshold_strategy: String,
+    #[arg(long, default_value_t = StrategyKind::PerClass)]
+    threshold_strategy: StrategyKind,
     #[arg(long, default_value_t = 0.5)]
     threshold: f64,
     #[arg(long, default_value_t = 1)]
@@ -44,7 +44,7 @@ fn main() {
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let runs = cli.runs.iter().map(RunFolder::read).collect::<Result<Vec<_>, _>>()?;
-    let strategy = parse_strategy(&cli.threshold_strategy, cli.threshold, cli.top_k, None)?;
+    let strategy = cli.threshold_strategy.build(cli.threshold, cli.top_k, None);
     let ens = ensemble(&runs, strategy.as_ref(), cli.calibration)?;
     let record = ens.write(&cli.out, &runs)?;
     let metric = |split: &str, key: &str| record[split][key].as_f64().map_or("-".into(), |v| format!("{v:.4}"));

@@ -15,7 +15,7 @@ use clap::Parser;
 use goemo::data::LabelSet;
 use goemo::metrics::BootstrapOptions;
 use goemo::run::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
-use goemo::threshold::parse_strategy;
+use goemo::threshold::StrategyKind;
 
 #[derive(Parser, Debug)]
 #[command(about = "Multi-label metrics of a model's scores, with thresholds fitted on another set")]
@@ -31,8 +31,8 @@ struct Args {
     #[arg(long)]
     labels: Option<PathBuf>,
     /// global, optimal-global, optimal-global-macro, per-class or top-k.
-    #[arg(long, default_value = "global")]
-    threshold_strategy: String,
+    #[arg(long, default_value_t = StrategyKind::Global)]
+    threshold_strategy: StrategyKind,
     /// The global strategy's threshold.
     #[arg(long, default_value_t = 0.5)]
     threshold: f64,
@@ -80,7 +80,9 @@ fn run(args: Args) -> Result<()> {
     if eval.labels.as_ref().is_some_and(|names| *names != labels) {
         bail!("--labels differs from the label names in {}", args.scores.display());
     }
-    let strategy = parse_strategy(&args.threshold_strategy, args.threshold, args.top_k, args.min_score)?;
+    let strategy = args
+        .threshold_strategy
+        .build(args.threshold, args.top_k, args.min_score);
     let fit = match &args.fit_scores {
         Some(path) => Some(ScoredSet::read(path, args.fit_targets.as_deref())?),
         None => None,

@@ -10,6 +10,7 @@ use goemo_calibration::MethodKind;
 use goemo_data::ClassWeighting;
 use goemo_metrics::Headline;
 use goemo_model::{HeadKind, Precision};
+use goemo_threshold::StrategyKind;
 use goemo_train::{AdamWConfig, Loss, LossKind, ScheduleKind, TrainConfig};
 use serde::{Deserialize, Serialize};
 
@@ -162,8 +163,9 @@ pub struct RunConfig {
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, default_value_t = false, default_missing_value = "true")]
     pub remove_emojis: bool,
     /// Thresholds fitted on dev: global, optimal-global, optimal-global-macro, per-class or top-k.
-    #[arg(long, default_value = "per-class")]
-    pub threshold_strategy: String,
+    #[arg(long, default_value_t = StrategyKind::PerClass)]
+    #[serde(with = "by_name")]
+    pub threshold_strategy: StrategyKind,
     /// k of the top-k strategy.
     #[arg(long, default_value_t = 1)]
     pub top_k: usize,
@@ -283,7 +285,6 @@ impl RunConfig {
     /// Checks every option that can be checked without loading anything.
     pub fn validate(&self) -> Result<()> {
         self.train_config(Loss::Bce).validate()?;
-        goemo_threshold::parse_strategy(&self.threshold_strategy, 0.5, self.top_k, None)?;
         if self.max_seq_length < 2 {
             return Err(RunError::Option(format!(
                 "max_seq_length {} leaves no room for a token between the special tokens",
@@ -428,6 +429,10 @@ mod tests {
         assert!(err.contains("los"), "{err}");
         let err = toml::from_str::<RunConfig>("loss = \"hinge\"").unwrap_err().to_string();
         assert!(err.contains("hinge"), "{err}");
+        let err = toml::from_str::<RunConfig>("threshold_strategy = \"best\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("best") && err.contains("per-class"), "{err}");
         // A config survives a round trip through TOML.
         let back: RunConfig = toml::from_str(&toml::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
@@ -441,7 +446,6 @@ mod tests {
             c.validate().unwrap_err().to_string()
         };
         assert!(bad(|c| c.batch_size = 0).contains("batch size"));
-        assert!(bad(|c| c.threshold_strategy = "best".into()).contains("best"));
         assert!(bad(|c| c.device = "gpu".into()).contains("gpu"));
         assert!(bad(|c| c.lr = -1.0).contains("learning rate"));
         RunConfig::default().validate().unwrap();

@@ -413,7 +413,7 @@ impl Experiment {
             &encoded.train_frequencies,
             labels,
         )?;
-        let strategy = goemo_threshold::parse_strategy(&self.config.threshold_strategy, 0.5, self.config.top_k, None)?;
+        let strategy = self.config.threshold_strategy.build(0.5, self.config.top_k, None);
         let thresholds =
             goemo_calibration::fit_thresholds(strategy.as_ref(), &calibrator, dev_raw.view(), dev_mask.view())?;
         // The report of a split under thresholds, and its predictions.

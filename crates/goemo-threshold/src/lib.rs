@@ -20,7 +20,9 @@
 mod strategies;
 mod sweep;
 
-pub use strategies::{parse_strategy, F1Average, Global, OptimalGlobal, PerClass, ThresholdStrategy, Thresholds, TopK};
+pub use strategies::{
+    parse_strategy, F1Average, Global, OptimalGlobal, PerClass, StrategyKind, ThresholdStrategy, Thresholds, TopK,
+};
 pub use sweep::{threshold_sweep, SweepRow};
 
 /// Errors of this crate.

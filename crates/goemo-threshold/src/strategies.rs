@@ -318,32 +318,99 @@ pub fn optimal_global(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>
     }
 }
 
-/// A strategy by its command-line name: `global`, `optimal-global` (micro F1),
-/// `optimal-global-macro`, `per-class`, `top-k`.
+/// A threshold strategy by name, as configs and command lines give it: `global`,
+/// `optimal-global` (micro F1; `optimal-global-micro` is accepted too), `optimal-global-macro`,
+/// `per-class`, `top-k`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StrategyKind {
+    Global,
+    OptimalGlobalMicro,
+    OptimalGlobalMacro,
+    #[default]
+    PerClass,
+    TopK,
+}
+
+impl StrategyKind {
+    pub const ALL: [StrategyKind; 5] = [
+        StrategyKind::Global,
+        StrategyKind::OptimalGlobalMicro,
+        StrategyKind::OptimalGlobalMacro,
+        StrategyKind::PerClass,
+        StrategyKind::TopK,
+    ];
+
+    /// The name configs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Global => "global",
+            StrategyKind::OptimalGlobalMicro => "optimal-global",
+            StrategyKind::OptimalGlobalMacro => "optimal-global-macro",
+            StrategyKind::PerClass => "per-class",
+            StrategyKind::TopK => "top-k",
+        }
+    }
+
+    /// The strategy, with the global threshold, k and top-k's minimum score it may need.
+    pub fn build(self, threshold: f64, k: usize, min_score: Option<f64>) -> Box<dyn ThresholdStrategy> {
+        match self {
+            StrategyKind::Global => Box::new(Global(threshold)),
+            StrategyKind::OptimalGlobalMicro => Box::new(OptimalGlobal(F1Average::Micro)),
+            StrategyKind::OptimalGlobalMacro => Box::new(OptimalGlobal(F1Average::Macro)),
+            StrategyKind::PerClass => Box::new(PerClass),
+            StrategyKind::TopK => Box::new(TopK { k, min_score }),
+        }
+    }
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for StrategyKind {
+    type Err = ThresholdError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "optimal-global-micro" {
+            return Ok(StrategyKind::OptimalGlobalMicro);
+        }
+        StrategyKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            ThresholdError::InvalidOption(format!(
+                "unknown threshold strategy {s:?} (expected global, optimal-global, optimal-global-macro, per-class or top-k)"
+            ))
+        })
+    }
+}
+
+/// A strategy by its command-line name (see [`StrategyKind`]).
 pub fn parse_strategy(
     name: &str,
     threshold: f64,
     k: usize,
     min_score: Option<f64>,
 ) -> Result<Box<dyn ThresholdStrategy>> {
-    Ok(match name {
-        "global" => Box::new(Global(threshold)),
-        "optimal-global" | "optimal-global-micro" => Box::new(OptimalGlobal(F1Average::Micro)),
-        "optimal-global-macro" => Box::new(OptimalGlobal(F1Average::Macro)),
-        "per-class" => Box::new(PerClass),
-        "top-k" => Box::new(TopK { k, min_score }),
-        other => {
-            return Err(ThresholdError::InvalidOption(format!(
-                "unknown threshold strategy {other:?} (expected global, optimal-global, optimal-global-macro, per-class or top-k)"
-            )))
-        }
-    })
+    Ok(name.parse::<StrategyKind>()?.build(threshold, k, min_score))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn strategy_names_round_trip() {
+        for kind in StrategyKind::ALL {
+            assert_eq!(kind.name().parse::<StrategyKind>().unwrap(), kind);
+        }
+        assert_eq!(
+            "optimal-global-micro".parse::<StrategyKind>().unwrap(),
+            StrategyKind::OptimalGlobalMicro
+        );
+        let e = "best".parse::<StrategyKind>().unwrap_err().to_string();
+        assert!(e.contains("\"best\"") && e.contains("per-class"), "{e}");
+    }
 
     #[test]
     fn per_class_threshold_is_the_midpoint_below_the_best_cut() {
