@@ -10,12 +10,12 @@
 //!     --out other/predictions_test.csv
 //! ```
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, ValueEnum};
-use goemo::data::{GoEmotionsTsv, Split};
+use goemo::data::{GoEmotionsTsv, Split, TextChunks};
 use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision, Quantization};
 use goemo::run::rescore_split;
 
@@ -74,61 +74,6 @@ fn main() {
     }
 }
 
-/// Lines of the input in chunks of at most `chunk` non-blank texts, so that memory is bounded
-/// by the chunk, not the input. Invalid UTF-8 is replaced (U+FFFD) with a warning naming the line.
-struct Chunks {
-    reader: Box<dyn BufRead>,
-    name: String,
-    line: usize,
-    chunk: usize,
-}
-
-impl Chunks {
-    fn open(input: &str, chunk: usize) -> Result<Self> {
-        let reader: Box<dyn BufRead> = if input == "-" {
-            Box::new(std::io::BufReader::new(std::io::stdin()))
-        } else {
-            let file = std::fs::File::open(input).with_context(|| format!("cannot open {input}"))?;
-            Box::new(std::io::BufReader::new(file))
-        };
-        Ok(Chunks {
-            reader,
-            name: input.to_string(),
-            line: 0,
-            chunk: chunk.max(1),
-        })
-    }
-
-    fn next_chunk(&mut self) -> Result<Vec<String>> {
-        let mut texts = Vec::new();
-        let mut bytes = Vec::new();
-        while texts.len() < self.chunk {
-            bytes.clear();
-            if self
-                .reader
-                .read_until(b'\n', &mut bytes)
-                .with_context(|| format!("reading {}", self.name))?
-                == 0
-            {
-                break;
-            }
-            self.line += 1;
-            let text = String::from_utf8(bytes.clone()).unwrap_or_else(|_| {
-                eprintln!(
-                    "warning: {}:{}: not UTF-8; invalid bytes replaced",
-                    self.name, self.line
-                );
-                String::from_utf8_lossy(&bytes).into_owned()
-            });
-            let text = text.trim_end_matches(['\n', '\r']);
-            if !text.trim().is_empty() {
-                texts.push(text.to_string());
-            }
-        }
-        Ok(texts)
-    }
-}
-
 fn run(args: Args) -> Result<()> {
     set_threads(args.threads);
     let device = parse_device(&args.device)?;
@@ -163,9 +108,8 @@ fn run(args: Args) -> Result<()> {
         );
         return Ok(());
     }
-    // 64 batches per chunk: texts are sorted by length within a chunk, and the larger the
-    // chunk the less padding; memory stays bounded by the chunk.
-    let mut input = Chunks::open(&args.input, args.batch_size * 64)?;
+    // 64 batches per chunk: sorted by length within it, less padding; memory bounded by it.
+    let mut input = TextChunks::open(&args.input, args.batch_size * 64)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if let Format::Csv = args.format {
         let header = std::iter::once("text").chain(classifier.labels().iter().map(String::as_str));
@@ -173,6 +117,9 @@ fn run(args: Args) -> Result<()> {
     }
     loop {
         let texts = input.next_chunk()?;
+        for line in input.invalid_utf8_lines() {
+            eprintln!("warning: {}:{line}: not UTF-8; invalid bytes replaced", args.input);
+        }
         if texts.is_empty() {
             break;
         }

@@ -25,6 +25,7 @@ mod batch;
 mod dataset;
 mod error;
 mod labels;
+mod lines;
 mod matrix;
 mod preprocess;
 mod readers;
@@ -38,6 +39,7 @@ pub use dataset::{targets, Dataset, Example, Split};
 pub use error::{DataError, Result};
 pub use goemo_stats::{Chi2Test, KsMethod};
 pub use labels::{LabelSet, GOEMOTIONS_LABELS};
+pub use lines::TextChunks;
 pub use matrix::{
     is_prediction_csv, parse_matrix_csv, parse_prediction_csv, read_matrix_csv, read_prediction_csv,
     write_prediction_csv, LabelledMatrix, PredictionFile, PredictionRows, PREDICTION_COLUMNS,
