@@ -5,9 +5,8 @@
 //! ```text
 //! cargo run --release --example bench_train_flops -- --config configs/minilm-cpu.toml --steps 60 --skip 10
 //! ```
-//! FLOPs of a step on a batch of B texts of T tokens: 6 · (encoder Linear parameters) · B · T for
-//! the matrix products forward (2) and backward (4), plus 12 · L · B · T² · H for attention's two
-//! batched products; embeddings, norms and activations are left out (under 1 %).
+//! FLOPs of a step on B texts of T tokens: 6 · (encoder Linear parameters) · B · T (forward 2,
+//! backward 4) + 12 · L · B · T² · H (attention); embeddings, norms, activations left out (< 1 %).
 
 use std::time::Instant;
 
@@ -113,11 +112,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let seconds = build + forward + backward + step;
     let achieved = flops / seconds / 1e9;
     let gemm = gemm_gflops();
-    let (peak, peak_how) = theoretical_peak(config.threads.max(1));
-    let steps = cli.steps.saturating_sub(cli.skip);
+    let (peak, peak_how) = goemo::run::cpu_peak_gflops(config.threads.max(1));
+    let (steps, skip, name) = (cli.steps.saturating_sub(cli.skip), cli.skip, &cli.config);
     println!(
-        "{} steps of {} (after {} warm-up), {} threads\n",
-        steps, cli.config, cli.skip, config.threads
+        "{steps} steps of {name} (after {skip} warm-up), {} threads\n",
+        config.threads
     );
     println!("| measure | value |\n| --- | ---: |");
     println!("| training FLOPs counted | {:.1} TFLOP |", flops / 1e12);
@@ -147,36 +146,4 @@ fn gemm_gflops() -> f64 {
         }
     });
     30.0 * 2.0 * 1024.0 * 384.0 * 1536.0 / seconds / 1e9
-}
-
-/// cores × 2 FMA pipes × fp32 lanes × 2 flops × maximum clock, from /proc/cpuinfo and lscpu's
-/// sysfs source; the pipe count is an assumption (2 on current x86 server cores).
-fn theoretical_peak(threads: usize) -> (f64, String) {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let flags = cpuinfo.lines().find(|l| l.starts_with("flags")).unwrap_or_default();
-    let lanes = if flags.contains(" avx512f") {
-        16.0
-    } else if flags.contains(" avx2") {
-        8.0
-    } else {
-        4.0
-    };
-    let max_khz = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok());
-    let mhz = max_khz.map(|k| k / 1e3).unwrap_or_else(|| {
-        cpuinfo
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("cpu MHz")
-                    .and_then(|r| r.trim_start_matches([' ', '\t', ':']).parse().ok())
-            })
-            .unwrap_or(2500.0)
-    });
-    let ghz = mhz / 1e3;
-    let peak = threads as f64 * 2.0 * lanes * 2.0 * ghz;
-    (
-        peak,
-        format!("{threads} cores × 2 FMA × {lanes} lanes × 2 × {ghz:.2} GHz"),
-    )
 }

@@ -28,7 +28,7 @@ pub use dataset_report::write_dataset_report;
 pub use distributed::{DistBackend, Launch};
 pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, rescore_split, write_sweep, ScoredSet};
 pub use experiment::{Experiment, RunOutcome};
-pub use system::{gpus, host, peak_resident_mib, run_id, utc_timestamp, Gpu, Host};
+pub use system::{cpu_peak_gflops, gpus, host, peak_resident_mib, run_id, utc_timestamp, Gpu, Host};
 
 use std::path::PathBuf;
 

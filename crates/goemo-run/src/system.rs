@@ -143,6 +143,40 @@ pub fn peak_resident_mib() -> Option<f64> {
         .map(|kb| kb / 1024.0)
 }
 
+/// The theoretical fp32 peak of `threads` cores in GFLOP/s, and how it was reckoned: cores × 2
+/// FMA pipes × fp32 lanes (AVX-512 16, AVX2 8, else 4) × 2 flops × maximum clock, from
+/// /proc/cpuinfo and cpufreq's sysfs file; the pipe count is an assumption (2 on current x86
+/// server cores).
+pub fn cpu_peak_gflops(threads: usize) -> (f64, String) {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let flags = cpuinfo.lines().find(|l| l.starts_with("flags")).unwrap_or_default();
+    let lanes = if flags.contains(" avx512f") {
+        16.0
+    } else if flags.contains(" avx2") {
+        8.0
+    } else {
+        4.0
+    };
+    let max_khz = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok());
+    let mhz = max_khz.map(|k| k / 1e3).unwrap_or_else(|| {
+        cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("cpu MHz")
+                    .and_then(|r| r.trim_start_matches([' ', '\t', ':']).parse().ok())
+            })
+            .unwrap_or(2500.0)
+    });
+    let ghz = mhz / 1e3;
+    let peak = threads as f64 * 2.0 * lanes * 2.0 * ghz;
+    (
+        peak,
+        format!("{threads} cores × 2 FMA × {lanes} lanes × 2 × {ghz:.2} GHz"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -185,5 +219,13 @@ mod tests {
             let mib = super::peak_resident_mib().unwrap();
             assert!(mib > 0.5 && mib < 1e6, "{mib}");
         }
+    }
+
+    #[test]
+    fn the_cpu_peak_scales_with_threads_and_says_how() {
+        let (one, how) = super::cpu_peak_gflops(1);
+        let (two, _) = super::cpu_peak_gflops(2);
+        assert!(one > 0.0 && (two - 2.0 * one).abs() < 1e-9, "{one} {two}");
+        assert!(how.starts_with("1 cores × 2 FMA × "), "{how}");
     }
 }
