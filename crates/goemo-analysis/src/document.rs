@@ -509,14 +509,6 @@ pub(crate) fn reliability_chart(out: &Path, m: &ModelSummary, by_support: &[&Cla
         1 => String::new(),
         n => format!(", the {n} seeds' predictions pooled"),
     };
-    const PALETTE: [(u8, u8, u8); 6] = [
-        (70, 110, 190),
-        (220, 130, 40),
-        (60, 150, 80),
-        (170, 70, 160),
-        (200, 60, 50),
-        (40, 170, 180),
-    ];
     let mut lines = vec![Series {
         name: "perfectly calibrated".into(),
         points: vec![(0.0, 0.0), (1.0, 1.0)],
@@ -525,7 +517,7 @@ pub(crate) fn reliability_chart(out: &Path, m: &ModelSummary, by_support: &[&Cla
         markers: false,
     }];
     let mut counts = vec![];
-    for (class, color) in by_support.iter().zip(PALETTE) {
+    for (class, color) in by_support.iter().zip(crate::figures::PALETTE) {
         let bins = class.bins.iter().filter(|b| b.count > 0);
         lines.push(Series {
             name: format!("{} ({} positives)", class.label, class.support),

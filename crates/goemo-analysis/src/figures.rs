@@ -18,7 +18,7 @@ const RED: (u8, u8, u8) = (200, 60, 50);
 const GREY: (u8, u8, u8) = (120, 120, 120);
 const ORANGE: (u8, u8, u8) = (220, 130, 40);
 /// Six distinguishable colours: runs in a dev curve, emotions in the reliability diagram.
-const PALETTE: [(u8, u8, u8); 6] = [BLUE, ORANGE, GREEN, (170, 70, 160), RED, (40, 170, 180)];
+pub(crate) const PALETTE: [(u8, u8, u8); 6] = [BLUE, ORANGE, GREEN, (170, 70, 160), RED, (40, 170, 180)];
 
 /// Draws every chart of the document into `out`.
 pub(crate) fn draw_all(c: &Comparison, out: &Path) -> Result<()> {
