@@ -7,7 +7,7 @@ use goemo_metrics::{MetricReport, ReliabilityBin};
 use serde::Serialize;
 
 use crate::stats::{Combo, PairStats};
-use crate::{Result, RunFolder};
+use crate::{sections, significance, Result, RunFolder};
 
 /// How to compare.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,6 +167,17 @@ pub struct ModelSummary {
     pub artifacts: Vec<(String, u64)>,
     /// The member runs when the run is an ensemble (`ensemble` writes them into `metrics.json`).
     pub ensemble_members: Vec<String>,
+}
+
+impl ModelSummary {
+    /// What the model's numbers are, in words: "one run", "mean of 3 seeds", "ensemble of 3".
+    pub fn describe(&self) -> String {
+        match self.kind {
+            ModelKind::Run => "one run".into(),
+            ModelKind::SeedMean => format!("mean of {} seeds", self.runs.len()),
+            ModelKind::Ensemble => format!("ensemble of {}", self.ensemble_members.len()),
+        }
+    }
 }
 
 /// A metric of a model against the baseline's.
@@ -418,8 +429,6 @@ pub fn compare(models: &[(String, Vec<RunFolder>)], options: &CompareOptions) ->
     out.seed_tests = significance::seed_tests(&out.models);
     Ok(out)
 }
-
-use crate::{sections, significance};
 
 /// Every metric of every model against the baseline's.
 fn comparison_rows(models: &[ModelSummary]) -> Vec<ComparisonRow> {

@@ -28,7 +28,7 @@ pub fn write_report(c: &Comparison, out: &Path) -> Result<()> {
     tables::with_model_column(
         c.combos
             .iter()
-            .map(|(m, rows)| (m, tables::combos(None, rows, tables::CSV_DIGITS))),
+            .map(|(m, rows)| (m, tables::combos(rows, tables::CSV_DIGITS))),
     )
     .write_csv(out.join("combinations.csv"))?;
     tables::cooccurrence(&c.cooccurrence).write_csv(out.join("cooccurrence_pairs.csv"))?;
@@ -63,15 +63,6 @@ pub fn build(c: &Comparison) -> Document {
     d
 }
 
-/// What a model's numbers are, in words.
-fn what(m: &ModelSummary) -> String {
-    match m.kind {
-        ModelKind::Run => "one run".into(),
-        ModelKind::SeedMean => format!("mean of {} seeds", m.runs.len()),
-        ModelKind::Ensemble => format!("ensemble of {}", m.ensemble_members.len()),
-    }
-}
-
 fn overview(d: &mut Document, c: &Comparison) {
     d.heading(2, "Overview").paragraph(format!(
         "Primary metric: test micro ROC AUC; secondary: macro ROC AUC and micro F1; tertiary: macro F1, macro and micro precision and recall, per-emotion F1. Every number below is computed from the run folders by `report`; F1, precision and recall use each run's own thresholds (fitted on dev). A model of several seeds shows the mean of its seeds in every section. Baseline: **{}**.",
@@ -92,7 +83,7 @@ fn overview(d: &mut Document, c: &Comparison) {
     for m in &c.models {
         t.row([
             m.name.clone(),
-            what(m),
+            m.describe(),
             num(m.test.auc_micro, 4),
             num(m.test.auc_macro, 4),
             num(Some(m.test.f1_micro), 4),
@@ -114,7 +105,7 @@ fn overview(d: &mut Document, c: &Comparison) {
 }
 
 fn model_section(d: &mut Document, c: &Comparison, m: &ModelSummary) {
-    d.heading(3, format!("{} ({})", m.name, what(m)));
+    d.heading(3, format!("{} ({})", m.name, m.describe()));
     let mut facts = vec![format!("runs: {}", m.runs.join(", "))];
     if !m.ensemble_members.is_empty() {
         facts.push(format!(
@@ -147,7 +138,7 @@ fn model_section(d: &mut Document, c: &Comparison, m: &ModelSummary) {
         }
         d.paragraph("Configuration:").table(t);
     }
-    d.paragraph(format!("Test metrics ({}):", what(m)))
+    d.paragraph(format!("Test metrics ({}):", m.describe()))
         .table(metrics_table(m));
     dev_curve(d, m);
     d.paragraph("Key observations:").list(observations::model(c, m));
@@ -210,8 +201,10 @@ fn dev_curve(d: &mut Document, m: &ModelSummary) {
     d.paragraph(format!(
         "Dev curve{who}; the checkpoint kept is the epoch of best dev {}{}:",
         m.select_by.as_deref().unwrap_or("metric"),
-        m.best_dev
-            .map_or(String::new(), |v| format!(" ({v:.4}, mean over runs)"))
+        m.best_dev.map_or(String::new(), |v| {
+            let over = if runs.len() > 1 { ", mean over runs" } else { "" };
+            format!(" ({v:.4}{over})")
+        })
     ))
     .table(t)
     .figure(format!("dev_curve_{}.png", m.name), format!("{}: dev curve", m.name));
@@ -288,7 +281,7 @@ fn per_emotion_section(d: &mut Document, c: &Comparison) {
         } else {
             rows.iter().collect()
         };
-        d.heading(3, format!("{} ({})", m.name, what(m)))
+        d.heading(3, format!("{} ({})", m.name, m.describe()))
             .table(tables::per_emotion(&shown, false))
             .paragraph(format!(
                 "Never predicted on test: {}.",
@@ -420,25 +413,15 @@ fn significance_section(d: &mut Document, c: &Comparison) {
             ],
             2,
         );
-        // A resample count B bounds p below by 1/(B+1); Holm's adjustment of that bound for m
-        // tests is m/(B+1).
-        let tests = c.paired_bootstrap.len() as f64;
-        let p = |p: f64, resamples: usize, family: f64| {
-            let floor = family / (resamples as f64 + 1.0);
-            if p < floor {
-                format!("< {floor:.4}")
-            } else {
-                format!("{p:.4}")
-            }
-        };
+        let tests = c.paired_bootstrap.len();
         for r in &c.paired_bootstrap {
             t.row([
                 r.model.clone(),
                 r.metric.clone(),
                 format!("{:+.4}", r.delta),
                 format!("[{:+.4}, {:+.4}]", r.ci_low, r.ci_high),
-                p(r.p_value, r.resamples, 1.0),
-                p(r.p_holm, r.resamples, tests),
+                tables::p_value(r.p_value, r.resamples, 1),
+                tables::p_value(r.p_holm, r.resamples, tests),
                 r.resamples.to_string(),
             ]);
         }
@@ -471,8 +454,8 @@ fn errors_section(d: &mut Document, c: &Comparison) {
     d.heading(2, "Errors").paragraph("The most frequent true label combinations on test and how the predictions matched them (two empty sets count 1 in the Jaccard mean; a seed group: its seeds' mean). Label pairs with lift and PMI (in bits: log2 of the lift) in `cooccurrence_pairs.csv`.");
     for m in &c.models {
         if let Some(rows) = c.combos.get(&m.name) {
-            d.heading(3, format!("{} ({}): label combinations", m.name, what(m)))
-                .table(tables::combos(None, rows, 3));
+            d.heading(3, format!("{} ({}): label combinations", m.name, m.describe()))
+                .table(tables::combos(rows, 3));
         }
     }
     d.paragraph("Label pairs on test, labels ordered by frequency (most frequent first): the true pairs once (every model has the same test set), then each model's predicted pairs and predicted − true on one scale for all models.")

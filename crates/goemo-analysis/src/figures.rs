@@ -166,11 +166,8 @@ fn per_emotion_f1(c: &Comparison, m: &ModelSummary, out: &Path) -> Result<()> {
         f if f >= 0.1 => (220, 170, 40),
         _ => RED,
     };
-    let what = match m.kind {
-        ModelKind::SeedMean => format!("mean of {} seeds ± std", m.runs.len()),
-        ModelKind::Ensemble => format!("ensemble of {}", m.ensemble_members.len()),
-        ModelKind::Run => "one run".into(),
-    };
+    let spread = if m.kind == ModelKind::SeedMean { " ± std" } else { "" };
+    let what = format!("{}{spread}", m.describe());
     Ok(bar_chart(
         out.join(format!("per_emotion_f1_{}.png", m.name)),
         &BarChart {
@@ -217,8 +214,8 @@ fn threshold_sweep(c: &Comparison, m: &ModelSummary, out: &Path) -> Result<()> {
             false,
         ));
     }
-    let what = if m.runs.len() > 1 {
-        format!(", mean of {} seeds", m.runs.len())
+    let what = if m.kind == ModelKind::SeedMean {
+        format!(", {}", m.describe())
     } else {
         String::new()
     };
@@ -266,8 +263,8 @@ fn per_class_thresholds(c: &Comparison, m: &ModelSummary, out: &Path) -> Result<
     order.sort_by(|&a, &b| fitted[b].total_cmp(&fitted[a]));
     let labels: Vec<String> = order.iter().map(|&i| m.labels[i].clone()).collect();
     let values: Vec<f64> = order.iter().map(|&i| fitted[i]).collect();
-    let what = if m.runs.len() > 1 {
-        format!(", mean of {} seeds", m.runs.len())
+    let what = if m.kind == ModelKind::SeedMean {
+        format!(", {}", m.describe())
     } else {
         String::new()
     };

@@ -138,7 +138,7 @@ pub(crate) fn recommendation(c: &Comparison) -> String {
                 "{} leads {} in test micro AUC by {lead:.4} (Holm p {})",
                 leader.name,
                 runner_up.name,
-                p_text(r, c.paired_bootstrap.len())
+                crate::tables::p_value(r.p_holm, r.resamples, c.paired_bootstrap.len())
             ),
         ),
         _ => {
@@ -168,16 +168,6 @@ pub(crate) fn recommendation(c: &Comparison) -> String {
         "**Deploy {}.** {rule} {reason}, with macro F1 {:.4} against {:.4}.{price}",
         chosen.name, chosen.test.f1_macro, other.test.f1_macro
     )
-}
-
-/// A Holm p of a family of `tests` as the significance table prints it.
-fn p_text(r: &BootstrapRow, tests: usize) -> String {
-    let floor = tests as f64 / (r.resamples as f64 + 1.0);
-    if r.p_holm < floor {
-        format!("< {floor:.4}")
-    } else {
-        format!("{:.4}", r.p_holm)
-    }
 }
 
 /// The model with the highest value of `metric`.

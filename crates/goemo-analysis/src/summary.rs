@@ -52,10 +52,8 @@ pub(crate) fn summary(name: &str, runs: &[RunFolder], reports: &[MetricReport]) 
         let (epoch, key) = (number(r, "/best_epoch")?, select_by.as_deref()?);
         number(r, &format!("/history/{epoch}/dev/{key}"))
     }));
-    let inference = mean(
-        runs.iter()
-            .map(|r| r.inference_rate().ok().flatten().map(|(rate, _)| rate)),
-    );
+    let rates = runs.iter().map(RunFolder::inference_rate).collect::<Result<Vec<_>>>()?;
+    let inference = mean(rates.into_iter().map(|r| r.map(|(rate, _)| rate)));
     let never_predicted = never_predicted(reports);
     Ok(ModelSummary {
         name: name.into(),

@@ -26,6 +26,18 @@ pub(crate) fn count(v: f64) -> String {
     }
 }
 
+/// A bootstrap p-value of B `resamples` as a table prints it: below the smallest p the
+/// resampling can give, `family`/(B+1) (1 for one test, m for a Holm-adjusted family of m), it
+/// is printed as that bound.
+pub(crate) fn p_value(p: f64, resamples: usize, family: usize) -> String {
+    let floor = family as f64 / (resamples as f64 + 1.0);
+    if p < floor {
+        format!("< {floor:.4}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
 /// `mean ± std` when there is a spread, else the mean alone.
 pub(crate) fn with_spread(mean: Option<f64>, std: Option<f64>, digits: usize) -> String {
     match std {
@@ -215,14 +227,11 @@ pub(crate) fn calibration(c: &Comparison) -> Table {
 }
 
 /// The most frequent true label combinations and how the predictions matched them.
-pub(crate) fn combos(model: Option<&str>, rows: &[Combo], digits: usize) -> Table {
-    let mut names = vec!["labels", "count", "exact_match", "partial_match", "mean_jaccard"];
-    if model.is_some() {
-        names.insert(0, "model");
-    }
-    let mut t = Table::with_text_columns(&names, names.len() - 4);
+pub(crate) fn combos(rows: &[Combo], digits: usize) -> Table {
+    let names = ["labels", "count", "exact_match", "partial_match", "mean_jaccard"];
+    let mut t = Table::with_text_columns(&names, 1);
     for r in rows {
-        let mut cells: Vec<String> = model.map(String::from).into_iter().collect();
+        let mut cells = vec![];
         cells.push(if r.labels.is_empty() {
             "(none)".into()
         } else {
