@@ -61,7 +61,7 @@ fn main() {
         "texts": refs.len(),
         "throughput_texts_per_s": throughput,
         "latency": latency,
-        "peak_rss_mib": goemo::run::peak_resident_mib().unwrap_or(f64::NAN),
+        "peak_rss_mib": goemo::system::peak_resident_mib().unwrap_or(f64::NAN),
     });
     println!("{out}");
 }

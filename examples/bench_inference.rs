@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use clap::Parser;
 use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision, Quantization};
-use goemo::run::{bench_inference, bench_table, peak_resident_mib, write_bench_csv, BenchOptions};
+use goemo::run::{bench_inference, bench_table, write_bench_csv, BenchOptions};
+use goemo::system::peak_resident_mib;
 
 #[derive(Parser, Debug)]
 #[command(about = "Latency and throughput of a checkpoint by batch size")]

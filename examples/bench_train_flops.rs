@@ -112,7 +112,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let seconds = build + forward + backward + step;
     let achieved = flops / seconds / 1e9;
     let gemm = gemm_gflops();
-    let (peak, peak_how) = goemo::run::cpu_peak_gflops(config.threads.max(1));
+    let (peak, peak_how) = goemo::system::cpu_peak_gflops(config.threads.max(1));
     let (steps, skip, name) = (cli.steps.saturating_sub(cli.skip), cli.skip, &cli.config);
     println!(
         "{steps} steps of {name} (after {skip} warm-up), {} threads\n",

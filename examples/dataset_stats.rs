@@ -10,11 +10,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use goemo::analysis::write_dataset_report;
 use goemo::data::{
-    load_goemotions, preprocess, DatasetStats, HfTokenizer, PreprocessOptions, ReadMode, Split, Taxonomy, TaxonomyMap,
-    Tokenize,
+    load_goemotions, preprocess, DatasetStats, HfTokenizer, PreprocessOptions, ReadMode, Taxonomy, TaxonomyMap,
 };
-use goemo::run::write_dataset_report;
 
 #[derive(Parser, Debug)]
 #[command(about = "Statistics, tables and charts of a GoEmotions-layout data set")]
@@ -70,25 +69,11 @@ fn run(args: Args) -> Result<()> {
         ReadMode::Strict
     };
     let loaded = load_goemotions(&args.data, mode)?;
+    for line in loaded.describe_skipped() {
+        eprintln!("{line}");
+    }
     let mut dataset = loaded.dataset;
-    for (split, skipped) in Split::ALL.iter().zip(&loaded.skipped) {
-        if !skipped.is_empty() {
-            eprintln!(
-                "{split}: skipped {} malformed rows (first: line {}: {})",
-                skipped.len(),
-                skipped[0].line,
-                skipped[0].reason
-            );
-        }
-    }
-    if args.taxonomy != Taxonomy::Original {
-        let map = TaxonomyMap::new(args.taxonomy, &dataset.labels)?;
-        for split in Split::ALL {
-            let mapped = map.map_examples(dataset.split(split));
-            *dataset.split_mut(split) = mapped;
-        }
-        dataset.labels = map.groups;
-    }
+    TaxonomyMap::new(args.taxonomy, &dataset.labels)?.apply(&mut dataset);
     let options = PreprocessOptions {
         exclude_neutral: args.exclude_neutral,
         lowercase: args.lowercase,
@@ -102,13 +87,7 @@ fn run(args: Args) -> Result<()> {
     }
 
     let token_lengths = if args.tokenizer.is_file() {
-        let tokenizer = HfTokenizer::from_file(&args.tokenizer, args.max_length)?;
-        let mut per_split = vec![];
-        for split in Split::ALL {
-            let texts: Vec<&str> = dataset.split(split).iter().map(|e| e.text.as_str()).collect();
-            per_split.push(tokenizer.token_lengths(&texts)?);
-        }
-        Some(per_split)
+        Some(dataset.token_lengths(&HfTokenizer::from_file(&args.tokenizer, args.max_length)?)?)
     } else {
         eprintln!("no tokenizer at {}: token lengths skipped", args.tokenizer.display());
         None

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Parser;
+use goemo::analysis::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
 use goemo::data::LabelSet;
 use goemo::metrics::BootstrapOptions;
-use goemo::run::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
 use goemo::threshold::StrategyKind;
 
 #[derive(Parser, Debug)]

@@ -3,7 +3,7 @@
 # their dependency trees (normal and build dependencies). Run by `make test`.
 set -euo pipefail
 status=0
-for crate in goemo-fs goemo-stats goemo-metrics goemo-threshold goemo-calibration goemo-data \
+for crate in goemo-fs goemo-system goemo-stats goemo-metrics goemo-threshold goemo-calibration goemo-data \
     goemo-report goemo-analysis; do
     if found=$(cargo tree -p "$crate" -e normal,build --prefix none 2>&1 | grep -E '^(tch|torch-sys) '); then
         echo "error: $crate depends on libtorch: $(echo "$found" | head -1)" >&2

@@ -2,7 +2,7 @@
 //!
 //! This facade re-exports the layered crates: [`data`] (readers, taxonomies, tokenization,
 //! batching, statistics), [`stats`] (hypothesis tests with scipy's numbers), [`metrics`],
-//! [`threshold`], [`fs`] (atomic writes), [`report`] (tables, charts, TensorBoard events),
+//! [`threshold`], [`fs`] (atomic writes), [`system`] (the host and process a run records), [`report`] (tables, charts, TensorBoard events),
 //! [`torch`] (the libtorch shims), [`model`] (libtorch encoders and the embeddable
 //! [`model::EmotionClassifier`]), [`train`] (the trainer and its parts), [`run`] (one
 //! configuration, one call: a whole training run), [`serve`] (a batching service and its HTTP
@@ -18,6 +18,7 @@ pub use goemo_report as report;
 pub use goemo_run as run;
 pub use goemo_serve as serve;
 pub use goemo_stats as stats;
+pub use goemo_system as system;
 pub use goemo_threshold as threshold;
 pub use goemo_torch as torch;
 pub use goemo_train as train;

@@ -4,11 +4,33 @@
 //! metrics side by side with their differences, per-emotion rankings, threshold strategies,
 //! calibration, paired bootstrap and seed statistics, label-combination errors. [`write_report`]
 //! writes the document, `comparison.json`, CSV tables and charts. [`ensemble`] averages runs
-//! (seeds) into a run folder of their own.
+//! (seeds) into a run folder of their own. Any system's scores are evaluated with thresholds
+//! fitted on another set ([`ScoredSet`], [`fit_thresholds`], [`evaluate_set`]), and a data set's
+//! statistics become a document of their own ([`write_dataset_report`]).
+//!
+//! Nothing here links libtorch (`scripts/check_layers.sh` checks the dependency tree, and this
+//! example builds without it):
+//!
+//! ```
+//! use goemo_analysis::{evaluate_set, fit_thresholds, ScoredSet};
+//! use goemo_threshold::StrategyKind;
+//! use ndarray::array;
+//!
+//! let set = |scores, targets| ScoredSet { scores, targets, labels: None, source: "memory".into() };
+//! let dev = set(array![[0.9, 0.2], [0.3, 0.7], [0.6, 0.1]], array![[1., 0.], [0., 1.], [1., 0.]]);
+//! let test = set(array![[0.8, 0.3], [0.2, 0.9]], array![[1., 0.], [0., 1.]]);
+//! let per_class = StrategyKind::PerClass.build(0.5, 1, None);
+//! let thresholds = fit_thresholds(per_class.as_ref(), Some(&dev), &test)?;
+//! let (report, _) = evaluate_set(&test, &thresholds, &["joy".into(), "anger".into()])?;
+//! assert_eq!(report.f1_micro, 1.0);
+//! # Ok::<(), goemo_analysis::AnalysisError>(())
+//! ```
 
 mod compare;
+mod dataset_report;
 mod document;
 mod ensemble;
+mod evaluation;
 mod figures;
 mod observations;
 mod run;
@@ -23,8 +45,10 @@ pub use compare::{
     CompareOptions, Comparison, ComparisonRow, EmotionRow, EpochPoint, ModelKind, ModelSummary, SeedStats, SeedTest,
     StrategyRow, SweepPoint, TestMetrics, METRICS,
 };
+pub use dataset_report::write_dataset_report;
 pub use document::{build, write_report};
 pub use ensemble::{average, ensemble, Ensemble, ENSEMBLE_FILE};
+pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, write_sweep, ScoredSet};
 pub use goemo_stats::{one_sample_t_test, welch_t_test, TTest};
 pub use run::{Predictions, RunFolder};
 pub use stats::{combos, cooccurrence_pairs, Combo, PairStats};
@@ -41,6 +65,8 @@ pub enum AnalysisError {
     Line { path: PathBuf, line: u64, message: String },
     #[error("{0}")]
     Input(String),
+    #[error(transparent)]
+    Data(#[from] goemo_data::DataError),
     #[error(transparent)]
     Metrics(#[from] goemo_metrics::MetricsError),
     #[error(transparent)]

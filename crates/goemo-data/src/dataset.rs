@@ -3,7 +3,9 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
 use crate::labels::LabelSet;
+use crate::tokenize::Tokenize;
 
 /// One labelled text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +89,17 @@ impl Dataset {
     /// The N×C multi-hot target matrix of one split.
     pub fn targets(&self, split: Split) -> Array2<f32> {
         targets(self.split(split), self.labels.len())
+    }
+
+    /// Untruncated token counts of every text, per split in [`Split::ALL`]'s order.
+    pub fn token_lengths(&self, tokenizer: &dyn Tokenize) -> Result<Vec<Vec<usize>>> {
+        Split::ALL
+            .iter()
+            .map(|&split| {
+                let texts: Vec<&str> = self.split(split).iter().map(|e| e.text.as_str()).collect();
+                tokenizer.token_lengths(&texts)
+            })
+            .collect()
     }
 }
 

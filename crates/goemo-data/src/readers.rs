@@ -189,6 +189,25 @@ pub fn load_goemotions(dir: impl AsRef<Path>, mode: ReadMode) -> Result<LoadedDa
     })
 }
 
+impl LoadedDataset {
+    /// One line per split that lost rows: how many, and the first one's line and reason.
+    pub fn describe_skipped(&self) -> Vec<String> {
+        Split::ALL
+            .iter()
+            .zip(&self.skipped)
+            .filter_map(|(split, skipped)| {
+                let first = skipped.first()?;
+                Some(format!(
+                    "{split}: skipped {} malformed rows (first: line {}: {})",
+                    skipped.len(),
+                    first.line,
+                    first.reason
+                ))
+            })
+            .collect()
+    }
+}
+
 /// Where a CSV keeps its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CsvLabels {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Example;
+use crate::dataset::{Dataset, Example, Split};
 use crate::error::{DataError, Result};
 use crate::labels::LabelSet;
 
@@ -111,6 +111,15 @@ impl TaxonomyMap {
             .collect()
     }
 
+    /// Maps every split of `dataset` to the groups, which become its label set.
+    pub fn apply(&self, dataset: &mut Dataset) {
+        for split in Split::ALL {
+            let mapped = self.map_examples(dataset.split(split));
+            *dataset.split_mut(split) = mapped;
+        }
+        dataset.labels = self.groups.clone();
+    }
+
     /// Maps N×fine scores to N×groups: a group's score is the max of its members' scores.
     pub fn map_scores(&self, scores: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         if scores.ncols() != self.group_of.len() {
@@ -170,6 +179,19 @@ mod tests {
             text: "t".into(),
             labels: vec![fine.id("joy").unwrap(), fine.id("love").unwrap(), 27],
         };
-        assert_eq!(map.map_examples(&[example])[0].labels, vec![0, 3]);
+        assert_eq!(map.map_examples(std::slice::from_ref(&example))[0].labels, vec![0, 3]);
+
+        let mut dataset = Dataset {
+            labels: fine,
+            train: vec![example.clone()],
+            dev: vec![],
+            test: vec![example],
+        };
+        map.apply(&mut dataset);
+        assert_eq!(dataset.labels, map.groups);
+        assert_eq!(
+            (dataset.train[0].labels.clone(), dataset.test[0].labels.clone()),
+            (vec![0, 3], vec![0, 3])
+        );
     }
 }

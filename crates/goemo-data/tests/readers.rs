@@ -1,6 +1,8 @@
 //! Readers: well-formed input, every kind of malformed row, lenient mode, and arbitrary bytes.
 
-use goemo_data::{parse_csv, parse_goemotions_tsv, CsvLabels, CsvSpec, DataError, LabelSet, ReadMode};
+use goemo_data::{
+    load_goemotions, parse_csv, parse_goemotions_tsv, CsvLabels, CsvSpec, DataError, LabelSet, ReadMode, Tokenize,
+};
 use proptest::prelude::*;
 
 fn labels() -> LabelSet {
@@ -47,6 +49,44 @@ fn lenient_mode_skips_and_reports() {
     assert_eq!(out.skipped.len(), 2);
     assert_eq!(out.skipped[0].line, 2);
     assert_eq!(out.skipped[1].line, 4);
+}
+
+#[test]
+fn a_loaded_folder_says_which_rows_it_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("train.tsv"), "a\t1\tx\nb\t99\ty\n").unwrap();
+    std::fs::write(dir.path().join("dev.tsv"), "c\t2\tz\n").unwrap();
+    std::fs::write(dir.path().join("test.tsv"), "d\t3\tw\n").unwrap();
+    let loaded = load_goemotions(dir.path(), ReadMode::Lenient).unwrap();
+    let lines = loaded.describe_skipped();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("train: skipped 1 malformed rows (first: line 2: "),
+        "{lines:?}"
+    );
+
+    /// Words per text.
+    struct Words;
+    impl Tokenize for Words {
+        fn encode_batch(&self, texts: &[&str]) -> goemo_data::Result<Vec<Vec<u32>>> {
+            Ok(texts
+                .iter()
+                .map(|t| t.split_whitespace().map(|_| 1).collect())
+                .collect())
+        }
+        fn token_lengths(&self, texts: &[&str]) -> goemo_data::Result<Vec<usize>> {
+            Ok(texts.iter().map(|t| t.split_whitespace().count()).collect())
+        }
+        fn pad_id(&self) -> u32 {
+            0
+        }
+        fn max_length(&self) -> usize {
+            8
+        }
+    }
+    let mut dataset = loaded.dataset;
+    dataset.dev[0].text = "two words".into();
+    assert_eq!(dataset.token_lengths(&Words).unwrap(), vec![vec![1], vec![2], vec![1]]);
 }
 
 #[test]

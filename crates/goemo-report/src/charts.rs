@@ -62,7 +62,7 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// An axis tick as a person writes it: whole numbers without a decimal point ("2000", not
 /// "2000.0"), others with at most three decimals and no trailing zeros.
-pub fn tick_label(v: f64) -> String {
+pub(crate) fn tick_label(v: f64) -> String {
     if !v.is_finite() {
         return String::new();
     }

@@ -23,11 +23,11 @@ mod by_name {
     use std::fmt::Display;
     use std::str::FromStr;
 
-    pub fn serialize<T: Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<T: Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(value)
     }
 
-    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    pub(crate) fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
     where
         T: FromStr,
         T::Err: Display,
@@ -37,17 +37,17 @@ mod by_name {
     }
 
     /// The same for `Option<T>`.
-    pub mod option {
+    pub(crate) mod option {
         use super::*;
 
-        pub fn serialize<T: Display, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        pub(crate) fn serialize<T: Display, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
             match value {
                 Some(v) => s.collect_str(v),
                 None => s.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+        pub(crate) fn deserialize<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
         where
             T: FromStr,
             T::Err: Display,

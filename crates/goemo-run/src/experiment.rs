@@ -24,8 +24,8 @@ use crate::artifacts::{
     write_evaluation_events, write_f1_chart, write_per_class, write_report_md, write_training_curves, ReportRow,
 };
 use crate::bench::{bench_inference, write_bench_csv, BenchOptions};
-use crate::system::{host, peak_resident_mib, run_id, utc_timestamp};
 use crate::{Launch, Result, RunConfig, RunError};
+use goemo_system::{host, peak_resident_mib, run_id, utc_timestamp};
 
 /// A training run: data from a [`DataSource`] (GoEmotions from `config.data` unless another is
 /// given), the model and tokenizer from `config.model`, then training, thresholds fitted on dev

@@ -16,19 +16,15 @@
 pub mod artifacts;
 mod bench;
 mod config;
-mod dataset_report;
 mod distributed;
-mod evaluation;
 mod experiment;
-mod system;
+mod rescore;
 
 pub use bench::{bench_inference, bench_table, write_bench_csv, BenchOptions, BenchRow, BENCH_HEADER};
 pub use config::{parse_layered, RunConfig};
-pub use dataset_report::write_dataset_report;
 pub use distributed::{DistBackend, Launch};
-pub use evaluation::{bootstrap_headlines, evaluate_set, fit_thresholds, rescore_split, write_sweep, ScoredSet};
 pub use experiment::{Experiment, RunOutcome};
-pub use system::{cpu_peak_gflops, gpus, host, peak_resident_mib, run_id, utc_timestamp, Gpu, Host};
+pub use rescore::rescore_split;
 
 use std::path::PathBuf;
 

@@ -210,7 +210,7 @@ fn descending(a: f64, b: f64) -> Ordering {
 ///
 /// Ties in F1 go to the highest threshold (fewest predictions). A label without positives in the
 /// fit set gets a threshold just above its highest score, so it predicts nothing there.
-pub fn best_f1_threshold(scores: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> (f64, f64) {
+pub(crate) fn best_f1_threshold(scores: ArrayView1<'_, f64>, targets: ArrayView1<'_, bool>) -> (f64, f64) {
     let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(targets.iter().copied()).collect();
     pairs.sort_unstable_by(|a, b| descending(a.0, b.0));
     let positives = pairs.iter().filter(|p| p.1).count() as f64;
@@ -272,7 +272,11 @@ impl ThresholdStrategy for OptimalGlobal {
 
 /// The global threshold maximising micro or macro F1, and that F1: one sort of all cells, then a
 /// sweep that updates only the class whose cell crosses the threshold.
-pub fn optimal_global(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool>, average: F1Average) -> (f64, f64) {
+pub(crate) fn optimal_global(
+    scores: ArrayView2<'_, f64>,
+    targets: ArrayView2<'_, bool>,
+    average: F1Average,
+) -> (f64, f64) {
     let c = scores.ncols();
     let mut cells: Vec<(f64, u32, bool)> = scores
         .indexed_iter()

@@ -90,7 +90,7 @@ impl StateDir {
     /// Writes the model's weights and the optimiser's state under a new name (and the best
     /// weights, once per best), then the state file, then removes the files that the previous
     /// state file named.
-    pub fn save(
+    pub(crate) fn save(
         &self,
         state: &TrainState,
         weights: Vec<(String, Tensor)>,
@@ -131,7 +131,7 @@ impl StateDir {
     }
 
     /// The saved state, if the folder holds one.
-    pub fn load(&self) -> Result<Option<Saved>> {
+    pub(crate) fn load(&self) -> Result<Option<Saved>> {
         let path = self.dir.join(STATE_FILE);
         if !path.is_file() {
             return Ok(None);

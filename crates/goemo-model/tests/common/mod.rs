@@ -8,7 +8,7 @@ use tch::Device;
 
 /// `texts` tokenized with the checkpoint's tokenizer (128 tokens at most) and padded into one
 /// batch on the CPU; the token ids too.
-pub fn encode(model: &SequenceClassifier, dir: &Path, texts: &[String]) -> (Vec<Vec<u32>>, TensorBatch) {
+pub(crate) fn encode(model: &SequenceClassifier, dir: &Path, texts: &[String]) -> (Vec<Vec<u32>>, TensorBatch) {
     let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), 128)
         .unwrap()
         .with_pad_id(model.config().pad_token_id as u32);

@@ -10,10 +10,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::Device;
 
-pub const LABELS: usize = 3;
+pub(crate) const LABELS: usize = 3;
 
 /// Label k is present exactly when token 30 + k occurs; other tokens are noise.
-pub fn synthetic(n: usize, seed: u64) -> (Vec<Vec<u32>>, Array2<f32>) {
+pub(crate) fn synthetic(n: usize, seed: u64) -> (Vec<Vec<u32>>, Array2<f32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut targets = Array2::zeros((n, LABELS));
     let ids = (0..n)
@@ -35,12 +35,12 @@ pub fn synthetic(n: usize, seed: u64) -> (Vec<Vec<u32>>, Array2<f32>) {
     (ids, targets)
 }
 
-pub fn tiny_model() -> SequenceClassifier {
+pub(crate) fn tiny_model() -> SequenceClassifier {
     tiny_model_seeded(7)
 }
 
 /// The tiny model with weights drawn from `seed`.
-pub fn tiny_model_seeded(seed: i64) -> SequenceClassifier {
+pub(crate) fn tiny_model_seeded(seed: i64) -> SequenceClassifier {
     let json = serde_json::json!({
         "model_type": "bert", "vocab_size": 40, "hidden_size": 16, "num_hidden_layers": 1,
         "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 64,
@@ -52,7 +52,7 @@ pub fn tiny_model_seeded(seed: i64) -> SequenceClassifier {
     SequenceClassifier::from_config(config, HeadKind::MeanPooling, labels, Device::Cpu)
 }
 
-pub fn config() -> TrainConfig {
+pub(crate) fn config() -> TrainConfig {
     TrainConfig {
         lr: 1e-2,
         batch_size: 16,
@@ -65,7 +65,7 @@ pub fn config() -> TrainConfig {
 }
 
 /// The model's dev metrics at a global threshold of 0.5, as the loop computes them.
-pub fn dev_report(model: &SequenceClassifier, dev: EncodedSplit<'_>) -> MetricReport {
+pub(crate) fn dev_report(model: &SequenceClassifier, dev: EncodedSplit<'_>) -> MetricReport {
     let (probs, _) = evaluate_split(model, dev, 0, 64, &Loss::Bce).unwrap();
     MetricReport::compute(
         probs.view(),

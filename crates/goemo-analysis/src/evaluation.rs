@@ -1,17 +1,16 @@
 //! Metrics of any model's scores read from files, with thresholds fitted on another (dev) set:
-//! what the `evaluate` example runs.
+//! what the `evaluate` example runs. No libtorch: any system's scores can be evaluated.
 
 use std::path::{Path, PathBuf};
 
-use goemo_data::{is_prediction_csv, read_matrix_csv, read_prediction_csv, DataSource, Split};
+use goemo_data::{is_prediction_csv, read_matrix_csv, read_prediction_csv};
 use goemo_metrics::{
     bootstrap_ci, target_mask, BootstrapOptions, ConfidenceInterval, EvalData, Headline, MetricReport,
 };
-use goemo_model::EmotionClassifier;
 use goemo_threshold::{threshold_sweep, ThresholdStrategy, Thresholds};
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 
-use crate::{Result, RunError};
+use crate::{AnalysisError, Result};
 
 /// Scores, 0/1 targets and label names (when the files name them) of one set.
 #[derive(Debug, Clone)]
@@ -26,11 +25,11 @@ impl ScoredSet {
     /// Reads a prediction CSV (`id,text,true_labels,pred_labels,<labels>`, which carries its
     /// targets unless `targets` is given), or a score matrix with its targets in another file.
     pub fn read(scores: &Path, targets: Option<&Path>) -> Result<Self> {
-        let bytes = std::fs::read(scores).map_err(|source| RunError::Read {
+        let bytes = std::fs::read(scores).map_err(|e| AnalysisError::File {
             path: scores.to_path_buf(),
-            source,
+            message: format!("cannot read: {e}"),
         })?;
-        let problem = |message: String| RunError::Config {
+        let problem = |message: String| AnalysisError::File {
             path: scores.to_path_buf(),
             message,
         };
@@ -66,7 +65,7 @@ impl ScoredSet {
 
     /// Checks scores and targets (finite scores, 0/1 targets, equal shapes).
     pub fn validate(&self) -> Result<()> {
-        goemo_metrics::validate(self.scores.view(), self.targets.view()).map_err(|e| RunError::Config {
+        goemo_metrics::validate(self.scores.view(), self.targets.view()).map_err(|e| AnalysisError::File {
             path: self.source.clone(),
             message: e.to_string(),
         })
@@ -85,13 +84,13 @@ pub fn fit_thresholds(
         return Ok(strategy.fit(evaluated.scores.view(), mask.view())?);
     }
     let Some(fit) = fit else {
-        return Err(RunError::Option(format!(
+        return Err(AnalysisError::Input(format!(
             "threshold strategy {} learns thresholds: give a dev set to fit them on; thresholds are never fitted on the evaluated set",
             strategy.name()
         )));
     };
     if fit.scores.ncols() != evaluated.scores.ncols() {
-        return Err(RunError::Option(format!(
+        return Err(AnalysisError::Input(format!(
             "{} has {} label columns, {} has {}",
             fit.source.display(),
             fit.scores.ncols(),
@@ -101,7 +100,7 @@ pub fn fit_thresholds(
     }
     if let (Some(a), Some(b)) = (&fit.labels, &evaluated.labels) {
         if a != b {
-            return Err(RunError::Option(format!(
+            return Err(AnalysisError::Input(format!(
                 "{} and {} name different labels",
                 fit.source.display(),
                 evaluated.source.display()
@@ -158,61 +157,4 @@ pub fn bootstrap_headlines(
     .iter()
     .map(|metric| Ok(bootstrap_ci(&data, metric, options)?))
     .collect()
-}
-
-/// Every example of a labelled split scored by `classifier` (calibrated probabilities when it has
-/// a calibration) and written to `out` as `train` writes its prediction files, with the
-/// classifier's thresholds; the probability columns follow the data's label order, matched by
-/// name through the checkpoint's `id2label`. Labels the
-/// checkpoint and the data do not share are an error listing them. Returns the examples scored.
-pub fn rescore_split(
-    classifier: &EmotionClassifier,
-    source: &dyn DataSource,
-    split: Split,
-    out: &Path,
-) -> Result<usize> {
-    let dataset = source.load()?;
-    let (data_labels, model_labels) = (dataset.labels.names(), classifier.labels());
-    // Column j of the file is the checkpoint's column `order[j]`.
-    let order: Vec<Option<usize>> = data_labels
-        .iter()
-        .map(|l| model_labels.iter().position(|m| m == l))
-        .collect();
-    let only_model: Vec<&str> = model_labels
-        .iter()
-        .filter(|m| !data_labels.contains(m))
-        .map(String::as_str)
-        .collect();
-    if order.contains(&None) || !only_model.is_empty() {
-        let only_data: Vec<&str> = data_labels
-            .iter()
-            .zip(&order)
-            .filter(|(_, o)| o.is_none())
-            .map(|(l, _)| l.as_str())
-            .collect();
-        return Err(RunError::Option(format!(
-            "the checkpoint's labels (id2label) differ from those of {}: only in the checkpoint: [{}]; only in the data: [{}]",
-            source.describe(),
-            only_model.join(", "),
-            only_data.join(", ")
-        )));
-    }
-    let order: Vec<usize> = order.into_iter().flatten().collect();
-    let examples = dataset.split(split);
-    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let probs = classifier.probabilities_f64(&texts)?;
-    let chosen = classifier.thresholds().apply(probs.view())?;
-    let targets = target_mask(dataset.targets(split).view());
-    goemo_data::write_prediction_csv(
-        out,
-        &goemo_data::PredictionRows {
-            labels: data_labels,
-            ids: &examples.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-            texts: &examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(),
-            targets: targets.view(),
-            predicted: chosen.select(Axis(1), &order).view(),
-            probabilities: probs.select(Axis(1), &order).view(),
-        },
-    )?;
-    Ok(examples.len())
 }

@@ -1,4 +1,12 @@
-//! What a run records about the machine and the process it ran in.
+//! What a goemo run records about the machine and the process it ran in: [`host`] (CPU, cores,
+//! memory, OS, NVIDIA GPUs), [`peak_resident_mib`], [`cpu_peak_gflops`], [`utc_timestamp`] and
+//! [`run_id`]. Linux facts come from /proc and sysfs; elsewhere they are `None` or a fallback.
+//!
+//! ```
+//! let host = goemo_system::host();
+//! assert!(host.logical_cores >= 1);
+//! println!("{} on {}", host.cpu.as_deref().unwrap_or("unknown CPU"), host.os);
+//! ```
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
