@@ -1,14 +1,20 @@
 //! A downstream crate's view of goemo: its own in-memory data (a `DataSource`), its own
 //! tokenizer (`Tokenize`) and its own model (`TrainableModel`: a bag of embeddings and a linear
 //! head), trained by goemo's `Trainer` with an `Optimizer` and an `LrSchedule` of its choosing,
-//! then thresholded on dev and scored on test with goemo-threshold and goemo-metrics. Nothing
-//! here uses goemo's encoders or the run layer.
+//! then thresholded on dev and scored on test with goemo-threshold and goemo-metrics.
+//!
+//! The same data source and tokenizer also go through the whole run layer: `Experiment` trains
+//! goemo's encoder (the tiny BERT fixture) with them, and `EmotionService` serves the checkpoint
+//! with the same tokenizer.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use goemo::data::{DataSource, Dataset, Example, LabelSet, Split, Tokenize};
 use goemo::metrics::{target_mask, Headline, MetricReport};
-use goemo::model::{ModelError, TensorBatch, TrainableModel};
+use goemo::model::{EmotionClassifier, ModelError, TensorBatch, TrainableModel};
+use goemo::run::{Experiment, RunConfig};
+use goemo::serve::{EmotionService, ServiceOptions};
 use goemo::threshold::{PerClass, ThresholdStrategy};
 use goemo::train::{evaluate_split, AdamW, AdamWConfig, Clipped, EncodedSplit, LrSchedule, TrainConfig, Trainer};
 use tch::nn::{self, Module};
@@ -199,4 +205,103 @@ fn a_foreign_model_trains_on_foreign_data_through_the_traits() {
     .unwrap();
     assert!(report.auc_macro.unwrap() > 0.99, "{:?}", report.auc_macro);
     assert!(report.f1_macro > 0.95, "{}", report.f1_macro);
+}
+
+/// The tiny BERT checkpoint (config.json and model.safetensors; its tokenizer.json is not used).
+fn tiny_bert() -> String {
+    format!(
+        "{}/crates/goemo-model/tests/fixtures/tiny-bert",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn a_downstream_source_and_tokenizer_train_through_experiment_and_serve() {
+    let out = tempfile::tempdir().unwrap();
+    let tokenizer: Arc<dyn Tokenize> = Arc::new(WordTokenizer);
+    let config = RunConfig {
+        model: tiny_bert(),
+        epochs: 6,
+        batch_size: 16,
+        lr: 3e-3,
+        threads: 1,
+        bench: false,
+        output_dir: out.path().to_path_buf(),
+        run_name: "words".into(),
+        ..RunConfig::default()
+    };
+    let outcome = Experiment::new(config)
+        .with_source(Box::new(WordData { seed: 5 }))
+        .with_tokenizer(tokenizer.clone())
+        .run()
+        .unwrap();
+    let labels: Vec<&str> = outcome.test.per_class.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["joy", "sadness"]);
+    assert!(outcome.test.auc_macro.unwrap() > 0.95, "{:?}", outcome.test.auc_macro);
+    let checkpoint = outcome.run_dir.join("checkpoint");
+    assert!(
+        !checkpoint.join("tokenizer.json").exists(),
+        "the fixture's tokenizer is not the one trained with"
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(outcome.run_dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["data"]["source"], "generated word lists");
+    assert_eq!(metrics["tokenizer"], "given in code (Experiment::with_tokenizer)");
+
+    // Served with the same tokenizer: the service's answers are the classifier's.
+    let path = checkpoint.to_string_lossy().into_owned();
+    let direct = EmotionClassifier::load_with_tokenizer(&path, tch::Device::Cpu, tokenizer.clone()).unwrap();
+    let service = EmotionService::start(
+        move |_| EmotionClassifier::load_with_tokenizer(&path, tch::Device::Cpu, tokenizer.clone()),
+        ServiceOptions {
+            workers: 1,
+            ..ServiceOptions::default()
+        },
+    )
+    .unwrap();
+    let texts = ["sunny gift meh", "storm loss table", "meh table"];
+    let served = service.predict(texts.iter().map(|t| t.to_string()).collect()).unwrap();
+    assert!(service.calibrated());
+    assert_eq!(served, direct.predict(&texts).unwrap());
+    let score = |i: usize, label: usize| served[i].scores[label].1;
+    assert!(score(0, 0) > score(2, 0) && score(1, 1) > score(2, 1), "{served:?}");
+    service.shutdown();
+
+    // Without the tokenizer the checkpoint cannot be loaded, and a tokenizer whose ids the model
+    // has no embeddings for is an error naming the text, not a failure inside libtorch.
+    let err = EmotionClassifier::load(&checkpoint.to_string_lossy())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing tokenizer.json"), "{err}");
+    let wide = EmotionClassifier::load_with_tokenizer(
+        &checkpoint.to_string_lossy(),
+        tch::Device::Cpu,
+        Arc::new(WideTokenizer),
+    )
+    .unwrap();
+    let err = wide.predict(&["sunny", "storm"]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "text 1: token id 5000 is outside the model's vocabulary of 1000 ids; the tokenizer does not match the model"
+    );
+}
+
+/// Ids past the tiny BERT's 1,000-word vocabulary for every text but the first.
+struct WideTokenizer;
+
+impl Tokenize for WideTokenizer {
+    fn encode_batch(&self, texts: &[&str]) -> goemo::data::Result<Vec<Vec<u32>>> {
+        Ok((0..texts.len())
+            .map(|i| vec![1, if i == 0 { 2 } else { 5000 }])
+            .collect())
+    }
+    fn token_lengths(&self, texts: &[&str]) -> goemo::data::Result<Vec<usize>> {
+        Ok(vec![2; texts.len()])
+    }
+    fn pad_id(&self) -> u32 {
+        0
+    }
+    fn max_length(&self) -> usize {
+        2
+    }
 }

@@ -2,6 +2,7 @@
 //! probabilities for texts, calibrated by the checkpoint's `calibration.json` when it has one.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use goemo_calibration::Calibrator;
 use goemo_data::{Batcher, HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};
@@ -11,7 +12,7 @@ use tch::Device;
 use crate::error::{ModelError, Result};
 use crate::model::{LoadOptions, SequenceClassifier};
 use crate::precision::{Precision, Quantization};
-use crate::resolve::resolve_model;
+use crate::resolve::{resolve_model, resolve_weights};
 use crate::trainable::{predict_probabilities, Probability};
 
 /// The checkpoint file with the thresholds the trainer fitted on dev.
@@ -35,7 +36,10 @@ pub struct Prediction {
 /// A fine-tuned classifier ready for inference: dropout off, no gradients. Loaded from an
 /// ensemble folder, it runs every member (each calibrated by its own `calibration.json`),
 /// averages their probabilities and calibrates the mean with the ensemble's.
-#[derive(Debug)]
+///
+/// The tokenizer is the checkpoint's `tokenizer.json` ([`HfTokenizer`]), or any [`Tokenize`]
+/// given to [`EmotionClassifier::load_with_tokenizer`] (a model trained with a tokenizer of one's
+/// own through `goemo_run::Experiment::with_tokenizer`).
 pub struct EmotionClassifier {
     /// One model, or an ensemble's members (same labels, same tokenizer).
     members: Vec<SequenceClassifier>,
@@ -43,10 +47,25 @@ pub struct EmotionClassifier {
     member_calibrators: Vec<Option<Calibrator>>,
     /// The checkpoint's (or the ensemble's) calibration of the final probabilities.
     calibrator: Option<Calibrator>,
-    tokenizer: HfTokenizer,
+    tokenizer: Arc<dyn Tokenize>,
     thresholds: Thresholds,
     batch_size: usize,
     single_label: bool,
+}
+
+impl std::fmt::Debug for EmotionClassifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmotionClassifier")
+            .field("members", &self.members)
+            .field("member_calibrators", &self.member_calibrators)
+            .field("calibrator", &self.calibrator)
+            .field("pad_id", &self.tokenizer.pad_id())
+            .field("max_length", &self.tokenizer.max_length())
+            .field("thresholds", &self.thresholds)
+            .field("batch_size", &self.batch_size)
+            .field("single_label", &self.single_label)
+            .finish()
+    }
 }
 
 impl EmotionClassifier {
@@ -60,26 +79,46 @@ impl EmotionClassifier {
     /// Loads onto a device: a checkpoint folder or Hub id, or an ensemble folder (one with
     /// `ensemble.json`), whose members must share their labels and their tokenizer.
     pub fn load_on(path_or_id: &str, device: Device) -> Result<Self> {
+        Self::load_members(path_or_id, device, None)
+    }
+
+    /// Loads like [`Self::load_on`], with `tokenizer` instead of the checkpoint's
+    /// `tokenizer.json` (which then need not exist): the same tokenizer the model was trained
+    /// with, whose token ids must stay below the model's `vocab_size`.
+    pub fn load_with_tokenizer(path_or_id: &str, device: Device, tokenizer: Arc<dyn Tokenize>) -> Result<Self> {
+        Self::load_members(path_or_id, device, Some(tokenizer))
+    }
+
+    fn load_members(path_or_id: &str, device: Device, tokenizer: Option<Arc<dyn Tokenize>>) -> Result<Self> {
         let ensemble = Path::new(path_or_id).join(ENSEMBLE_FILE);
+        let own_tokenizer = tokenizer.is_some();
         let (dir, member_dirs) = if ensemble.is_file() {
             let dir = PathBuf::from(path_or_id);
-            let members = read_members(&ensemble)?;
+            let members = read_members(&ensemble, own_tokenizer)?;
             (dir, members)
         } else {
-            let dir = resolve_model(path_or_id)?;
+            let dir = match own_tokenizer {
+                true => resolve_weights(path_or_id)?,
+                false => resolve_model(path_or_id)?,
+            };
             (dir.clone(), vec![dir])
         };
         let mut members = Vec::with_capacity(member_dirs.len());
         for member in &member_dirs {
             let model = SequenceClassifier::load(member, device, &LoadOptions::default())?;
             if let Some(first) = members.first() {
-                check_same_member(&member_dirs[0], first, member, &model)?;
+                check_same_member(&member_dirs[0], first, member, &model, own_tokenizer)?;
             }
             members.push(model);
         }
         let first = &members[0];
-        let tokenizer = HfTokenizer::from_file(member_dirs[0].join("tokenizer.json"), DEFAULT_MAX_LENGTH)?
-            .with_pad_id(first.config().pad_token_id as u32);
+        let tokenizer = match tokenizer {
+            Some(tokenizer) => tokenizer,
+            None => Arc::new(
+                HfTokenizer::from_file(member_dirs[0].join("tokenizer.json"), DEFAULT_MAX_LENGTH)?
+                    .with_pad_id(first.config().pad_token_id as u32),
+            ),
+        };
         let thresholds = read_thresholds(&dir, first.labels().len())?;
         let single_label = first.config().problem_type.as_deref() == Some("single_label_classification");
         let labels = first.labels().to_vec();
@@ -159,9 +198,10 @@ impl EmotionClassifier {
         &self.members[0]
     }
 
-    /// The tokenizer of the checkpoint, with its padding id and truncation length.
-    pub fn tokenizer(&self) -> &HfTokenizer {
-        &self.tokenizer
+    /// The tokenizer: the checkpoint's `tokenizer.json` with its padding id and truncation
+    /// length, or the one given to [`Self::load_with_tokenizer`].
+    pub fn tokenizer(&self) -> &dyn Tokenize {
+        self.tokenizer.as_ref()
     }
 
     /// Every model whose probabilities are averaged (one unless loaded from an ensemble).
@@ -194,6 +234,7 @@ impl EmotionClassifier {
             return Ok(ndarray::Array2::zeros((0, self.labels().len())));
         }
         let ids = self.tokenizer.encode_batch(texts)?;
+        self.model().config().check_token_ids(&ids)?;
         let batcher = Batcher::new(&ids, self.tokenizer.pad_id()).with_token_type_ids(self.model().uses_token_types());
         // `problem_type` decides: one label per text (softmax) or any number (sigmoid).
         let probability = if self.single_label {
@@ -237,8 +278,9 @@ impl EmotionClassifier {
     }
 }
 
-/// The member folders an `ensemble.json` lists, resolved against its folder.
-fn read_members(path: &Path) -> Result<Vec<PathBuf>> {
+/// The member folders an `ensemble.json` lists, resolved against its folder (without
+/// `tokenizer.json` when the tokenizer is given in code).
+fn read_members(path: &Path, own_tokenizer: bool) -> Result<Vec<PathBuf>> {
     #[derive(serde::Deserialize)]
     struct Listing {
         members: Vec<PathBuf>,
@@ -260,20 +302,27 @@ fn read_members(path: &Path) -> Result<Vec<PathBuf>> {
         .into_iter()
         .map(|member| {
             let dir = base.join(member);
-            resolve_model(&dir.to_string_lossy()).map_err(|e| ModelError::Config {
+            let dir = dir.to_string_lossy();
+            let resolved = match own_tokenizer {
+                true => resolve_weights(&dir),
+                false => resolve_model(&dir),
+            };
+            resolved.map_err(|e| ModelError::Config {
                 path: path.into(),
-                message: format!("member {}: {e}", dir.display()),
+                message: format!("member {dir}: {e}"),
             })
         })
         .collect()
 }
 
-/// Members must agree on what they predict and how they read text.
+/// Members must agree on what they predict and how they read text (their `tokenizer.json`,
+/// unless one tokenizer is given to all of them).
 fn check_same_member(
     first_dir: &Path,
     first: &SequenceClassifier,
     dir: &Path,
     model: &SequenceClassifier,
+    own_tokenizer: bool,
 ) -> Result<()> {
     let differ = |what: &str| ModelError::Config {
         path: dir.into(),
@@ -289,7 +338,7 @@ fn check_same_member(
         let path = d.join("tokenizer.json");
         std::fs::read(&path).map_err(|e| ModelError::io(path, e))
     };
-    if tokenizer(dir)? != tokenizer(first_dir)? {
+    if !own_tokenizer && tokenizer(dir)? != tokenizer(first_dir)? {
         return Err(differ("tokenizer.json"));
     }
     Ok(())

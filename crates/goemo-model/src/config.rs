@@ -178,6 +178,22 @@ fn get<'a>(raw: &'a serde_json::Map<String, Value>, keys: &[&str]) -> Option<&'a
 }
 
 impl ModelConfig {
+    /// Checks that every token id of `ids` (one list per text) has an embedding: a tokenizer
+    /// that does not match the model is an error naming the text, not an indexing failure in
+    /// libtorch.
+    pub fn check_token_ids(&self, ids: &[Vec<u32>]) -> Result<()> {
+        for (text, tokens) in ids.iter().enumerate() {
+            if let Some(&id) = tokens.iter().find(|&&id| i64::from(id) >= self.vocab_size) {
+                return Err(ModelError::TokenId {
+                    text,
+                    id,
+                    vocab_size: self.vocab_size,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and interprets a `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();

@@ -35,6 +35,9 @@ pub enum ModelError {
         found: Vec<i64>,
         expected: String,
     },
+    /// A tokenizer produced an id the model has no embedding for.
+    #[error("text {text}: token id {id} is outside the model's vocabulary of {vocab_size} ids; the tokenizer does not match the model")]
+    TokenId { text: usize, id: u32, vocab_size: i64 },
     #[error("device: {0}")]
     Device(String),
     #[error("unknown precision {0:?} (fp32, bf16, auto)")]

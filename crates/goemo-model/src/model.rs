@@ -105,7 +105,9 @@ impl Head {
 pub struct LoadOptions {
     /// The head to use; `None`: the one `config.json` records, else the architecture's standard.
     pub head: Option<HeadKind>,
-    /// Label names for a new head (a base encoder has none); `None`: the 28 GoEmotions labels.
+    /// Label names for a new head (a base encoder has none); `None`: the checkpoint's `id2label`,
+    /// else the 28 GoEmotions labels. Labels other than a classification checkpoint's get a new
+    /// output layer (the encoder and pooler are kept).
     pub labels: Option<Vec<String>>,
     /// One dropout rate for the hidden states, the attention weights and the classifier,
     /// instead of the config's.
@@ -207,14 +209,22 @@ impl SequenceClassifier {
                 message: "no model.safetensors (pickled pytorch_model.bin files are not loaded)".into(),
             });
         }
-        let (weights, _) = read_weights(&weights_path, config.architecture)?;
+        let (mut weights, _) = read_weights(&weights_path, config.architecture)?;
         let head_kind = options.head.or(config.head).unwrap_or(HeadKind::Standard);
+        // A classifier fine-tuned again for other labels keeps its encoder (and pooler) but not
+        // its output layer, which predicts the old labels.
+        let relabelled = matches!((&config.labels, &options.labels), (Some(old), Some(new)) if old != new);
         let labels = match (&config.labels, &options.labels) {
             (_, Some(given)) => given.clone(),
             (Some(from_config), None) => from_config.clone(),
             (None, None) => goemo_data::GOEMOTIONS_LABELS.iter().map(|s| s.to_string()).collect(),
         };
         let mut model = Self::build(config, head_kind, labels, device);
+        if relabelled {
+            let output = model.head.output_key();
+            weights.remove(output);
+            weights.remove(&output.replace(".weight", ".bias"));
+        }
         model.check_tensors(&weights, &weights_path)?;
         model.copy_weights(&weights, &weights_path)?;
         model.new_head = !weights.contains_key(model.head.output_key());

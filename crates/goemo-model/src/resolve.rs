@@ -10,6 +10,10 @@ use crate::error::{ModelError, Result};
 /// Files a checkpoint folder needs.
 pub const REQUIRED_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
 
+/// Files a checkpoint folder needs when its tokenizer is given in code (a [`goemo_data::Tokenize`]
+/// of one's own) rather than read from `tokenizer.json`.
+pub const WEIGHT_FILES: [&str; 2] = ["config.json", "model.safetensors"];
+
 /// How long a Hub download may take to answer before goemo gives up and says so.
 pub const HUB_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -32,19 +36,24 @@ pub fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "yes"))
 }
 
-fn missing_files(dir: &Path) -> Vec<&'static str> {
-    REQUIRED_FILES
-        .iter()
-        .copied()
-        .filter(|f| !dir.join(f).is_file())
-        .collect()
+fn missing_files(dir: &Path, files: &[&'static str]) -> Vec<&'static str> {
+    files.iter().copied().filter(|f| !dir.join(f).is_file()).collect()
 }
 
 /// A local folder as it is, or a Hub id (`roberta-large`, `org/name`) from the cache or the Hub.
 pub fn resolve_model(path_or_id: &str) -> Result<PathBuf> {
+    resolve_with(path_or_id, &REQUIRED_FILES)
+}
+
+/// [`resolve_model`] for a checkpoint whose tokenizer is given in code: [`WEIGHT_FILES`] suffice.
+pub fn resolve_weights(path_or_id: &str) -> Result<PathBuf> {
+    resolve_with(path_or_id, &WEIGHT_FILES)
+}
+
+fn resolve_with(path_or_id: &str, files: &[&'static str]) -> Result<PathBuf> {
     let path = Path::new(path_or_id);
     if path.is_dir() {
-        let missing = missing_files(path);
+        let missing = missing_files(path, files);
         if !missing.is_empty() {
             return Err(ModelError::Config {
                 path: path.into(),
@@ -68,7 +77,7 @@ pub fn resolve_model(path_or_id: &str) -> Result<PathBuf> {
     }
     let cache = hub_cache_dir();
     let cached = hf_hub::Cache::new(cache.clone()).model(path_or_id.to_string());
-    let from_cache: Option<Vec<PathBuf>> = REQUIRED_FILES.iter().map(|f| cached.get(f)).collect();
+    let from_cache: Option<Vec<PathBuf>> = files.iter().map(|f| cached.get(f)).collect();
     if let Some(files) = from_cache {
         return Ok(files[0].parent().expect("a file in a snapshot folder").to_path_buf());
     }
@@ -81,10 +90,15 @@ pub fn resolve_model(path_or_id: &str) -> Result<PathBuf> {
             ),
         });
     }
-    download(path_or_id, cache)
+    download(path_or_id, cache, files)
 }
 
-fn download(id: &str, cache: PathBuf) -> Result<PathBuf> {
+fn download(id: &str, cache: PathBuf, files: &[&'static str]) -> Result<PathBuf> {
+    let hint = format!(
+        "download {id} elsewhere and pass its local folder ({})",
+        files.join(", ")
+    );
+    let files = files.to_vec();
     let (tx, rx) = mpsc::channel();
     let owned = id.to_string();
     std::thread::spawn(move || {
@@ -96,7 +110,7 @@ fn download(id: &str, cache: PathBuf) -> Result<PathBuf> {
                 .map_err(|e| e.to_string())?;
             let repo = api.model(owned);
             let mut folder = None;
-            for file in REQUIRED_FILES {
+            for file in files {
                 let got = repo.get(file).map_err(|e| format!("{file}: {e}"))?;
                 folder = got.parent().map(Path::to_path_buf);
             }
@@ -104,8 +118,6 @@ fn download(id: &str, cache: PathBuf) -> Result<PathBuf> {
         })();
         let _ = tx.send(result);
     });
-    let hint =
-        format!("download {id} elsewhere and pass its local folder (config.json, model.safetensors, tokenizer.json)");
     match rx.recv_timeout(HUB_TIMEOUT) {
         Ok(Ok(dir)) => Ok(dir),
         Ok(Err(e)) => Err(ModelError::Config {

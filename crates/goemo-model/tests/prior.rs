@@ -40,3 +40,36 @@ fn a_new_heads_probabilities_are_the_label_frequencies() {
     let loaded = SequenceClassifier::load(&dir, Device::Cpu, &LoadOptions::default()).unwrap();
     assert!(!loaded.head_is_new());
 }
+
+#[test]
+fn a_classifier_given_other_labels_gets_a_new_output_layer_and_keeps_its_encoder() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert");
+    let original = SequenceClassifier::load(&dir, Device::Cpu, &LoadOptions::default()).unwrap();
+    assert_eq!((original.labels().len(), original.head_is_new()), (28, false));
+    let same = LoadOptions {
+        labels: Some(original.labels().to_vec()),
+        ..LoadOptions::default()
+    };
+    assert!(!SequenceClassifier::load(&dir, Device::Cpu, &same)
+        .unwrap()
+        .head_is_new());
+
+    let other = LoadOptions {
+        labels: Some(vec!["joy".into(), "sadness".into()]),
+        ..LoadOptions::default()
+    };
+    let relabelled = SequenceClassifier::load(&dir, Device::Cpu, &other).unwrap();
+    assert!(relabelled.head_is_new());
+    assert_eq!(relabelled.labels(), ["joy", "sadness"]);
+    let parameter = |model: &SequenceClassifier, name: &str| {
+        let found = model.named_parameters().into_iter().find(|(n, _)| n == name);
+        found.unwrap_or_else(|| panic!("no {name}")).1
+    };
+    for kept in ["bert.pooler.dense.weight", "bert.embeddings.word_embeddings.weight"] {
+        assert!(
+            parameter(&relabelled, kept).equal(&parameter(&original, kept)),
+            "{kept}"
+        );
+    }
+    assert_eq!(parameter(&relabelled, "classifier.weight").size(), [2, 32]);
+}

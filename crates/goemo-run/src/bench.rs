@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use goemo_data::{Batcher, Tokenize};
+use goemo_data::Batcher;
 use goemo_metrics::quantile;
 use goemo_model::{EmotionClassifier, ModelError, TensorBatch, TrainableModel};
 use tch::Device;

@@ -13,7 +13,10 @@ use goemo_data::{
     PreprocessOptions, PreprocessReport, Split, Tokenize,
 };
 use goemo_metrics::{target_mask, CalibrationChange, MetricReport};
-use goemo_model::{parse_device, resolve_model, set_threads, EmotionClassifier, LoadOptions, SequenceClassifier};
+use goemo_model::{
+    parse_device, resolve_model, resolve_weights, set_threads, EmotionClassifier, LoadOptions, ModelConfig,
+    SequenceClassifier,
+};
 use goemo_report::EventWriter;
 use goemo_threshold::Thresholds;
 use goemo_train::{evaluate_split, DataParallel, EncodedSplit, Loss, LossKind, TrainError, TrainOutcome, Trainer};
@@ -27,9 +30,10 @@ use crate::bench::{bench_inference, write_bench_csv, BenchOptions};
 use crate::{Launch, Result, RunConfig, RunError};
 use goemo_system::{host, peak_resident_mib, run_id, utc_timestamp};
 
-/// A training run: data from a [`DataSource`] (GoEmotions from `config.data` unless another is
-/// given), the model and tokenizer from `config.model`, then training, thresholds fitted on dev
-/// and every artifact in `config.run_dir()`.
+/// A training run: data from a [`DataSource`] (GoEmotions from `config.data` unless
+/// [`Experiment::with_source`] gives another), the model from `config.model` and its tokenizer
+/// from the same folder (unless [`Experiment::with_tokenizer`] gives a [`Tokenize`] of one's
+/// own), then training, thresholds fitted on dev and every artifact in `config.run_dir()`.
 ///
 /// Under `torchrun` (its variables in the environment) the run is one rank of a data-parallel
 /// job: see [`Launch`]. Rank 0 alone writes files and reports; every rank ends with the same
@@ -37,6 +41,8 @@ use goemo_system::{host, peak_resident_mib, run_id, utc_timestamp};
 pub struct Experiment {
     config: RunConfig,
     source: Box<dyn DataSource>,
+    /// A tokenizer given in code; `None`: the model folder's `tokenizer.json`.
+    tokenizer: Option<Arc<dyn Tokenize>>,
     resume: bool,
     stop: Option<Arc<AtomicBool>>,
     launch: Option<Launch>,
@@ -96,6 +102,7 @@ impl Experiment {
     pub fn new(config: RunConfig) -> Self {
         Experiment {
             source: Box::new(GoEmotionsTsv::new(&config.data)),
+            tokenizer: None,
             config,
             resume: false,
             stop: None,
@@ -133,6 +140,15 @@ impl Experiment {
     /// Reads the data from `source` instead of `config.data`.
     pub fn with_source(mut self, source: Box<dyn DataSource>) -> Self {
         self.source = source;
+        self
+    }
+
+    /// Tokenizes with `tokenizer` instead of the model folder's `tokenizer.json` (which then need
+    /// not exist; `config.max_seq_length` gives way to the tokenizer's own `max_length`). Its ids
+    /// must stay below the model's `vocab_size`. The checkpoint is saved without tokenizer files:
+    /// serve it with `EmotionClassifier::load_with_tokenizer` and the same tokenizer.
+    pub fn with_tokenizer(mut self, tokenizer: Arc<dyn Tokenize>) -> Self {
+        self.tokenizer = Some(tokenizer);
         self
     }
 
@@ -174,7 +190,7 @@ impl Experiment {
         tch::manual_seed(self.config.seed as i64);
         let (data, preprocessing) = self.load_data()?;
         let (mut model, tokenizer, model_dir) = self.load_model(&data, device)?;
-        let encoded = encode(&tokenizer, &data)?;
+        let encoded = encode(tokenizer.as_ref(), &data, model.config())?;
         let loss = self.loss(&data);
         self.say(&format!(
             "{}: {} parameters, {} training examples, {} labels, device {device:?}, {} (asked: {}; native bf16 on this CPU: {})",
@@ -205,7 +221,9 @@ impl Experiment {
             write_evaluation_events(events, &outcome.0)?;
         }
         let checkpoint = model.save(run_dir.join("checkpoint"))?;
-        goemo_model::copy_tokenizer_files(&model_dir, &checkpoint)?;
+        if self.tokenizer.is_none() {
+            goemo_model::copy_tokenizer_files(&model_dir, &checkpoint)?;
+        }
         goemo_model::write_thresholds(&checkpoint, &outcome.0.thresholds)?;
         outcome.0.calibrator.write_in(&checkpoint)?;
         self.write_artifacts(&data, &preprocessing, &model, &outcome)?;
@@ -218,7 +236,11 @@ impl Experiment {
     /// Times the saved checkpoint on the test texts into `bench.csv`.
     fn bench(&self, checkpoint: &std::path::Path, data: &Dataset, device: tch::Device) -> Result<()> {
         let path = checkpoint.to_string_lossy();
-        let classifier = EmotionClassifier::load_on(&path, device)?.with_precision(self.config.precision)?;
+        let classifier = match &self.tokenizer {
+            Some(tokenizer) => EmotionClassifier::load_with_tokenizer(&path, device, tokenizer.clone())?,
+            None => EmotionClassifier::load_on(&path, device)?,
+        }
+        .with_precision(self.config.precision)?;
         let texts: Vec<&str> = data.test.iter().map(|e| e.text.as_str()).collect();
         let rows = bench_inference(&classifier, &texts, &BenchOptions::default())?;
         let out = self.config.run_dir().join("bench.csv");
@@ -258,8 +280,15 @@ impl Experiment {
         Ok((data, report))
     }
 
-    fn load_model(&self, data: &Dataset, device: tch::Device) -> Result<(SequenceClassifier, HfTokenizer, PathBuf)> {
-        let dir = resolve_model(&self.config.model)?;
+    fn load_model(
+        &self,
+        data: &Dataset,
+        device: tch::Device,
+    ) -> Result<(SequenceClassifier, Arc<dyn Tokenize>, PathBuf)> {
+        let dir = match self.tokenizer {
+            Some(_) => resolve_weights(&self.config.model)?,
+            None => resolve_model(&self.config.model)?,
+        };
         let options = LoadOptions {
             head: self.config.head,
             labels: Some(data.labels.names().to_vec()),
@@ -270,8 +299,13 @@ impl Experiment {
         if self.config.prior_bias && model.head_is_new() {
             model.set_label_prior(&label_frequencies(&data.train, data.labels.len()))?;
         }
-        let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), self.config.max_seq_length)?
-            .with_pad_id(model.config().pad_token_id as u32);
+        let tokenizer: Arc<dyn Tokenize> = match &self.tokenizer {
+            Some(tokenizer) => tokenizer.clone(),
+            None => Arc::new(
+                HfTokenizer::from_file(dir.join("tokenizer.json"), self.config.max_seq_length)?
+                    .with_pad_id(model.config().pad_token_id as u32),
+            ),
+        };
         Ok((model, tokenizer, dir))
     }
 
@@ -538,6 +572,10 @@ impl Experiment {
                 "labels": data.labels.names(), "preprocessing": preprocessing,
             },
             "model_source": self.config.model,
+            "tokenizer": match self.tokenizer {
+                Some(_) => "given in code (Experiment::with_tokenizer)",
+                None => "tokenizer.json of the model",
+            },
             "device": format!("{:?}", model.device()),
             "precision": model.precision(),
             "precision_requested": self.config.precision,
@@ -574,11 +612,16 @@ impl Experiment {
     }
 }
 
-/// Token ids of every split (the data's order) and their targets.
-fn encode(tokenizer: &HfTokenizer, data: &Dataset) -> Result<Encoded> {
+/// Token ids of every split (the data's order), each checked against the model's vocabulary,
+/// and their targets.
+fn encode(tokenizer: &dyn Tokenize, data: &Dataset, model: &ModelConfig) -> Result<Encoded> {
     let ids = |split: Split| -> Result<Vec<Vec<u32>>> {
         let texts: Vec<&str> = data.split(split).iter().map(|e| e.text.as_str()).collect();
-        Ok(tokenizer.encode_batch(&texts)?)
+        let ids = tokenizer.encode_batch(&texts)?;
+        model
+            .check_token_ids(&ids)
+            .map_err(|e| RunError::Option(format!("{split} split: {e}")))?;
+        Ok(ids)
     };
     Ok(Encoded {
         ids: [ids(Split::Train)?, ids(Split::Dev)?, ids(Split::Test)?],
