@@ -36,8 +36,8 @@ train-minilm: setup
 		--texts data/goemotions/test.tsv --batch-sizes 1,16,64 --batches 16 \
 		--out runs/minilm-cpu-ensemble/bench.csv
 
-# Formatting, lints, layering (no libtorch below goemo-torch), no unused dependencies, docs (broken
-# links fail), tests.
+# Formatting, lints, conventions (no libtorch below goemo-torch, thin examples), no unused
+# dependencies, docs (broken links fail), tests.
 test: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings

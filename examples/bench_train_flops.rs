@@ -121,8 +121,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     println!("| measure | value |\n| --- | ---: |");
     println!("| training FLOPs counted | {:.1} TFLOP |", flops / 1e12);
     println!(
-        "| time: batches / forward / backward / clip + AdamW | {:.1} / {:.1} / {:.1} / {:.1} s |",
-        build, forward, backward, step
+        "| time: batches / forward / backward / clip + AdamW | {build:.1} / {forward:.1} / {backward:.1} / {step:.1} s |"
     );
     println!("| achieved | {achieved:.1} GFLOP/s |");
     println!("| libtorch fp32 GEMM on this machine (1024×384×1536, the best shape of the run) | {gemm:.1} GFLOP/s ({:.0} % achieved) |", 100.0 * achieved / gemm);
@@ -140,7 +139,7 @@ fn gemm_gflops() -> f64 {
     for _ in 0..3 {
         let _ = a.matmul(&w.tr());
     }
-    let (_, seconds) = timed(|| {
+    let ((), seconds) = timed(|| {
         for _ in 0..30 {
             let _ = a.matmul(&w.tr());
         }

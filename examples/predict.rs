@@ -139,7 +139,7 @@ fn run(args: Args) -> Result<()> {
                 let probs = classifier.probabilities(&refs)?;
                 let mut out = csv::Writer::from_writer(&mut out);
                 for (text, row) in texts.iter().zip(probs.rows()) {
-                    out.write_record(std::iter::once(text.clone()).chain(row.iter().map(|p| p.to_string())))?;
+                    out.write_record(std::iter::once(text.clone()).chain(row.iter().map(ToString::to_string)))?;
                 }
             }
         }

@@ -260,7 +260,9 @@ fn a_downstream_source_and_tokenizer_train_through_experiment_and_serve() {
     )
     .unwrap();
     let texts = ["sunny gift meh", "storm loss table", "meh table"];
-    let served = service.predict(texts.iter().map(|t| t.to_string()).collect()).unwrap();
+    let served = service
+        .predict(texts.iter().map(std::string::ToString::to_string).collect())
+        .unwrap();
     assert!(service.calibrated());
     assert_eq!(served, direct.predict(&texts).unwrap());
     let score = |i: usize, label: usize| served[i].scores[label].1;

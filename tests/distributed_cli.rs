@@ -66,7 +66,7 @@ fn run_args(out: &Path, name: &str, epochs: usize) -> Vec<String> {
         "--run-name",
         name,
     ];
-    args.iter().map(|s| s.to_string()).collect()
+    args.iter().map(std::string::ToString::to_string).collect()
 }
 
 fn check(output: Output, what: &str) -> Output {

@@ -41,7 +41,7 @@ fn args(out: &Path, name: &str) -> Vec<String> {
         name,
     ]
     .iter()
-    .map(|s| s.to_string())
+    .map(std::string::ToString::to_string)
     .collect()
 }
 

@@ -14,6 +14,7 @@ use crate::{sections, significance, Result, RunFolder};
 pub struct CompareOptions {
     /// Paired bootstrap resamples (0: no bootstrap).
     pub bootstrap: usize,
+    /// Seed of the paired bootstrap's resampling.
     pub seed: u64,
     /// Label combinations listed per model.
     pub top_combos: usize,
@@ -32,13 +33,21 @@ impl Default for CompareOptions {
 /// The test metrics of the headline table (AUCs `None` where undefined).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TestMetrics {
+    /// Micro-averaged ROC AUC; `None` when undefined.
     pub auc_micro: Option<f64>,
+    /// Macro-averaged ROC AUC over the labels where it is defined.
     pub auc_macro: Option<f64>,
+    /// Micro-averaged F1 at the run's thresholds.
     pub f1_micro: f64,
+    /// Macro-averaged F1 at the run's thresholds.
     pub f1_macro: f64,
+    /// Micro-averaged precision.
     pub precision_micro: f64,
+    /// Macro-averaged precision.
     pub precision_macro: f64,
+    /// Micro-averaged recall.
     pub recall_micro: f64,
+    /// Macro-averaged recall.
     pub recall_macro: f64,
 }
 
@@ -68,6 +77,7 @@ impl TestMetrics {
         }
     }
 
+    /// The metric named as in `metrics.json` (`auc_micro`, `f1_macro`, ...); `None` for an unknown name or an undefined value.
     pub fn get(&self, metric: &str) -> Option<f64> {
         match metric {
             "auc_micro" => self.auc_micro,
@@ -86,10 +96,15 @@ impl TestMetrics {
 /// Mean, sample standard deviation, extremes and count of one metric over seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeedStats {
+    /// Mean over the seeds.
     pub mean: f64,
+    /// Sample standard deviation (n − 1); 0 for one seed.
     pub std: f64,
+    /// Smallest seed value.
     pub min: f64,
+    /// Largest seed value.
     pub max: f64,
+    /// Number of seeds.
     pub n: usize,
 }
 
@@ -98,10 +113,15 @@ pub struct SeedStats {
 pub struct EpochPoint {
     /// 1-based, as a person counts.
     pub epoch: u64,
+    /// Mean training loss of the epoch.
     pub train_loss: Option<f64>,
+    /// Loss on dev after the epoch.
     pub dev_loss: Option<f64>,
+    /// Dev micro AUC after the epoch.
     pub dev_auc_micro: Option<f64>,
+    /// Dev micro F1 after the epoch.
     pub dev_f1_micro: Option<f64>,
+    /// Dev macro F1 after the epoch.
     pub dev_f1_macro: Option<f64>,
 }
 
@@ -110,8 +130,11 @@ pub struct EpochPoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
+    /// One training run.
     Run,
+    /// Several seeds of one recipe, each number their mean.
     SeedMean,
+    /// The averaged probabilities of several runs.
     Ensemble,
 }
 
@@ -120,9 +143,13 @@ pub enum ModelKind {
 /// otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSummary {
+    /// The name the document gives the model.
     pub name: String,
+    /// One run, a seed mean or an ensemble.
     pub kind: ModelKind,
+    /// The run folders behind the numbers.
     pub runs: Vec<String>,
+    /// Trainable parameters.
     pub parameters: Option<f64>,
     /// For an ensemble, its members' sum.
     pub train_seconds: Option<f64>,
@@ -132,28 +159,39 @@ pub struct ModelSummary {
     pub best_epochs: Vec<u64>,
     /// Epochs each run trained.
     pub epochs: Option<u64>,
+    /// The best dev value of the selection metric.
     pub best_dev: Option<f64>,
+    /// The dev metric that chose the best epoch.
     pub select_by: Option<String>,
     /// The training configuration: a key per line, seeds' differing values joined.
     pub configuration: Vec<(String, String)>,
     /// Each run's dev curve (an ensemble's: its members'), by run name.
     pub history: Vec<(String, Vec<EpochPoint>)>,
+    /// Training throughput, examples/s.
     pub examples_per_second: Option<f64>,
     /// The best inference rate of the run's `bench.csv` (tokenization included), texts/s.
     pub inference_texts_per_second: Option<f64>,
+    /// The device the run trained on (`cpu`, `cuda:0`).
     pub device: Option<String>,
+    /// Training precision (`fp32`, `bf16`).
     pub precision: Option<String>,
+    /// libtorch intra-op threads.
     pub threads: Option<f64>,
+    /// The libtorch version the run linked.
     pub libtorch: Option<String>,
     /// The machine `metrics.json` records under `run/host`: CPU, logical cores, OS.
     pub cpu: Option<String>,
+    /// Logical CPU cores of the machine.
     pub logical_cores: Option<f64>,
     /// The GPU a CUDA run used ("NVIDIA H100 80GB HBM3, 81559 MiB"), from the run record.
     pub gpu: Option<String>,
+    /// Operating system.
     pub os: Option<String>,
     /// The training process's peak resident memory.
     pub peak_resident_mib: Option<f64>,
+    /// Label names, in column order.
     pub labels: Vec<String>,
+    /// Texts in the test split.
     pub test_examples: usize,
     /// The run's; the mean over runs for seeds.
     pub test: TestMetrics,
@@ -183,12 +221,19 @@ impl ModelSummary {
 /// A metric of a model against the baseline's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComparisonRow {
+    /// Metric name, as in `metrics.json`.
     pub metric: String,
+    /// The model compared against.
     pub baseline: String,
+    /// The model compared.
     pub model: String,
+    /// The baseline's value.
     pub baseline_value: Option<f64>,
+    /// The model's value.
     pub value: Option<f64>,
+    /// Model − baseline.
     pub delta: Option<f64>,
+    /// The delta as a percentage of the baseline's value.
     pub percent_change: Option<f64>,
 }
 
@@ -197,16 +242,23 @@ pub struct ComparisonRow {
 /// difference of the comparison table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BootstrapRow {
+    /// Metric name, as in `metrics.json`.
     pub metric: String,
+    /// The model compared against.
     pub baseline: String,
+    /// The model compared.
     pub model: String,
+    /// Model − baseline on the full test set.
     pub delta: f64,
+    /// Lower end of the 95 % percentile interval of the delta.
     pub ci_low: f64,
+    /// Upper end of the 95 % percentile interval of the delta.
     pub ci_high: f64,
     /// 0 when no resample crossed zero: the bootstrap can then only say p < 1/(B+1).
     pub p_value: f64,
     /// Holm's step-down adjustment across every paired test of the comparison.
     pub p_holm: f64,
+    /// Resamples on which the metric was defined for both models.
     pub resamples: usize,
 }
 
@@ -228,19 +280,29 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 /// mean and sample standard deviation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EmotionRow {
+    /// 1 for the best F1.
     pub rank: usize,
+    /// Emotion name.
     pub label: String,
+    /// F1 at the model's thresholds.
     pub f1: f64,
+    /// Precision at the model's thresholds.
     pub precision: f64,
+    /// Recall at the model's thresholds.
     pub recall: f64,
+    /// ROC AUC; `None` when the label has one class on test.
     pub auc: Option<f64>,
+    /// Positive test texts.
     pub support: u64,
     /// Texts predicted to carry the emotion.
     pub predicted: f64,
     /// Standard deviations over seeds (`None` for one run).
     pub f1_std: Option<f64>,
+    /// Standard deviation of the precision over seeds.
     pub precision_std: Option<f64>,
+    /// Standard deviation of the recall over seeds.
     pub recall_std: Option<f64>,
+    /// Standard deviation of the AUC over seeds.
     pub auc_std: Option<f64>,
 }
 
@@ -248,12 +310,19 @@ pub struct EmotionRow {
 /// dev and the seeds' mean shown).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StrategyRow {
+    /// The strategy's name (`per_class`, `optimal_global_micro`, ...).
     pub strategy: String,
+    /// Test micro F1.
     pub f1_micro: f64,
+    /// Test macro F1.
     pub f1_macro: f64,
+    /// Test micro precision.
     pub precision_micro: f64,
+    /// Test macro precision.
     pub precision_macro: f64,
+    /// Test micro recall.
     pub recall_micro: f64,
+    /// Test macro recall.
     pub recall_macro: f64,
     /// Labels never predicted on test.
     pub never_predicted: f64,
@@ -268,13 +337,19 @@ pub struct StrategyRow {
 /// Calibration of one label on test.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassCalibration {
+    /// Emotion name.
     pub label: String,
+    /// Brier score of the label's probabilities.
     pub brier: f64,
     /// Brier score of predicting the label's training frequency for every text.
     pub baseline_brier: f64,
+    /// Mean log loss (natural log).
     pub log_loss: f64,
+    /// Expected calibration error over 10 equal-width bins.
     pub ece: f64,
+    /// Expected calibration error over 10 equal-mass bins.
     pub ece_equal_mass: f64,
+    /// Positive test texts.
     pub support: usize,
     /// The reliability diagram's 10 bins (for several seeds, of their pooled predictions).
     pub bins: Vec<ReliabilityBin>,
@@ -284,16 +359,23 @@ pub struct ClassCalibration {
 /// seeds, their mean.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SweepPoint {
+    /// The global threshold.
     pub threshold: f64,
+    /// Test micro F1.
     pub f1_micro: f64,
+    /// Test macro F1.
     pub f1_macro: f64,
     /// `None` where no label is predicted (precision undefined).
     pub precision_micro: Option<f64>,
+    /// Test macro precision.
     pub precision_macro: f64,
+    /// Test micro recall.
     pub recall_micro: f64,
+    /// Test macro recall.
     pub recall_macro: f64,
     /// Labels predicted at least once.
     pub labels_predicted: f64,
+    /// Mean number of labels predicted per text.
     pub mean_labels_per_example: f64,
 }
 
@@ -303,11 +385,15 @@ pub struct CalibrationNumbers {
     /// Every label has the same texts, so the Brier score of all cells is also the mean of the
     /// labels' Brier scores: one number.
     pub brier: f64,
+    /// Mean log loss (natural log).
     pub log_loss: f64,
     /// ECE over 10 equal-width and 10 equal-mass bins of all cells.
     pub ece: f64,
+    /// ECE over 10 equal-mass bins.
     pub ece_equal_mass: f64,
+    /// Mean probability over all cells.
     pub mean_probability: f64,
+    /// Labels whose Brier score is no worse than their training frequency's.
     pub labels_no_worse_than_baseline: f64,
 }
 
@@ -332,6 +418,7 @@ pub struct CalibrationSummary {
     /// The run's calibration (`metrics.json`), e.g. `auto (platt ×26, temperature ×2)`, or
     /// `none`.
     pub method: String,
+    /// The probabilities the model gives (after its calibration, if any).
     pub after: CalibrationNumbers,
     /// The model's raw probabilities, when the run recorded them.
     pub before: Option<CalibrationNumbers>,
@@ -342,6 +429,7 @@ pub struct CalibrationSummary {
     pub frequency: f64,
     /// The rule [`reads_as_probabilities`] applied.
     pub reads_as_probabilities: bool,
+    /// Each label's numbers.
     pub per_class: Vec<ClassCalibration>,
 }
 
@@ -359,8 +447,11 @@ pub fn reads_as_probabilities(numbers: &CalibrationNumbers, frequency: f64, labe
 /// single run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeedTest {
+    /// Metric name, as in `metrics.json`.
     pub metric: String,
+    /// The model compared against.
     pub baseline: String,
+    /// The model compared.
     pub model: String,
     /// `welch` or `one_sample`.
     pub test: String,
@@ -368,7 +459,9 @@ pub struct SeedTest {
     pub delta: f64,
     /// Signed as `delta`.
     pub statistic: f64,
+    /// Degrees of freedom (Welch–Satterthwaite for Welch's test).
     pub dof: f64,
+    /// Two-sided p-value.
     pub p_value: f64,
     /// Holm's adjustment across every seed test of the comparison.
     pub p_holm: f64,
@@ -377,16 +470,25 @@ pub struct SeedTest {
 /// Everything `comparison.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
+    /// Every model compared, in the order given.
     pub models: Vec<ModelSummary>,
+    /// Each headline metric of each model against the first.
     pub comparison: Vec<ComparisonRow>,
+    /// Paired bootstrap of each delta on the test texts.
     pub paired_bootstrap: Vec<BootstrapRow>,
+    /// t-tests across seeds, where a model has several.
     pub seed_tests: Vec<SeedTest>,
+    /// Per model, each emotion's test numbers, best F1 first.
     pub per_emotion: BTreeMap<String, Vec<EmotionRow>>,
+    /// Per model, each threshold strategy's test numbers.
     pub thresholds: BTreeMap<String, Vec<StrategyRow>>,
     /// Test metrics at global thresholds 0.01..0.99 (descriptive: thresholds are chosen on dev).
     pub sweep: BTreeMap<String, Vec<SweepPoint>>,
+    /// Per model, its test calibration.
     pub calibration: BTreeMap<String, CalibrationSummary>,
+    /// Per model, the most frequent predicted and true label combinations.
     pub combos: BTreeMap<String, Vec<Combo>>,
+    /// Per model, label pairs that occur together, predicted and true.
     pub cooccurrence: BTreeMap<String, Vec<PairStats>>,
     /// Why some comparisons were not made (different labels or test sets).
     pub notes: Vec<String>,

@@ -181,7 +181,7 @@ fn dev_curve(d: &mut Document, m: &ModelSummary) {
         Column::number("dev macro F1"),
     ]);
     for (run, history) in &runs {
-        for e in history.iter() {
+        for e in history {
             t.row([
                 run.clone(),
                 e.epoch.to_string(),

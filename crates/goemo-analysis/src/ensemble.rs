@@ -22,7 +22,9 @@ pub const ENSEMBLE_FILE: &str = "ensemble.json";
 /// Averaged predictions of several runs, calibrated and thresholded on the averaged dev set.
 #[derive(Debug, Clone)]
 pub struct Ensemble {
+    /// The member run folders.
     pub members: Vec<PathBuf>,
+    /// How members combine (`mean` of probabilities).
     pub strategy: String,
     /// Fitted on the averaged dev set, on the calibrated scale.
     pub thresholds: Thresholds,
@@ -32,6 +34,7 @@ pub struct Ensemble {
     pub calibration: CalibrationChange,
     /// Calibrated probabilities; `predicted` is the ensemble's own (its thresholds applied).
     pub dev: Predictions,
+    /// Test predictions of the ensemble.
     pub test: Predictions,
 }
 
@@ -288,7 +291,7 @@ mod tests {
         Predictions {
             path: PathBuf::from(format!("{}.csv", ids.join(""))),
             labels: vec!["joy".into(), "anger".into()],
-            ids: ids.iter().map(|s| s.to_string()).collect(),
+            ids: ids.iter().map(std::string::ToString::to_string).collect(),
             texts: ids.iter().map(|s| format!("text {s}")).collect(),
             probabilities: Array2::from_shape_vec((n, 2), probs.iter().flatten().copied().collect()).unwrap(),
             targets: Array2::from_shape_vec((n, 2), targets.iter().flatten().copied().collect()).unwrap(),

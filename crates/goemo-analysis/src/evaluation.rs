@@ -15,9 +15,13 @@ use crate::{AnalysisError, Result};
 /// Scores, 0/1 targets and label names (when the files name them) of one set.
 #[derive(Debug, Clone)]
 pub struct ScoredSet {
+    /// Scores, one row per example.
     pub scores: Array2<f64>,
+    /// 0/1 targets, one row per example.
     pub targets: Array2<f64>,
+    /// Label names, when the file has a header.
     pub labels: Option<Vec<String>>,
+    /// The scores' file.
     pub source: PathBuf,
 }
 

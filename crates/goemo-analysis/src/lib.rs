@@ -59,22 +59,43 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AnalysisError {
+    /// A file is malformed as a whole.
     #[error("{path}: {message}")]
-    File { path: PathBuf, message: String },
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A line of a file is malformed.
     #[error("{path}, line {line}: {message}")]
-    Line { path: PathBuf, line: u64, message: String },
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The inputs do not fit together (different labels, texts or run kinds).
     #[error("{0}")]
     Input(String),
+    /// Reading a data set failed.
     #[error(transparent)]
     Data(#[from] goemo_data::DataError),
+    /// A metric failed.
     #[error(transparent)]
     Metrics(#[from] goemo_metrics::MetricsError),
+    /// Fitting or applying thresholds failed.
     #[error(transparent)]
     Threshold(#[from] goemo_threshold::ThresholdError),
+    /// Fitting or applying calibration failed.
     #[error(transparent)]
     Calibration(#[from] goemo_calibration::CalibrationError),
+    /// Writing a table or chart failed.
     #[error(transparent)]
     Report(#[from] goemo_report::ReportError),
+    /// A file could not be written.
     #[error(transparent)]
     Fs(#[from] goemo_fs::FsError),
 }

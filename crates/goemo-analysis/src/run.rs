@@ -11,11 +11,17 @@ use crate::{AnalysisError, Result};
 /// One split's predictions: rows in file order.
 #[derive(Debug, Clone)]
 pub struct Predictions {
+    /// The file read.
     pub path: PathBuf,
+    /// Label names, in column order.
     pub labels: Vec<String>,
+    /// Example ids.
     pub ids: Vec<String>,
+    /// Example texts.
     pub texts: Vec<String>,
+    /// The run's probabilities, one row per example.
     pub probabilities: Array2<f64>,
+    /// True labels.
     pub targets: Array2<bool>,
     /// The labels the run predicted (its deployed thresholds).
     pub predicted: Array2<bool>,
@@ -57,13 +63,18 @@ impl Predictions {
 /// A run folder: its dev and test predictions and its record (`metrics.json`, when there).
 #[derive(Debug, Clone)]
 pub struct RunFolder {
+    /// The run folder.
     pub dir: PathBuf,
+    /// Dev predictions.
     pub dev: Predictions,
+    /// Test predictions.
     pub test: Predictions,
+    /// `metrics.json`, when there.
     pub record: Option<Value>,
 }
 
 impl RunFolder {
+    /// Reads `predictions_dev.csv`, `predictions_test.csv` and `metrics.json` from `dir`.
     pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         for name in ["predictions_dev.csv", "predictions_test.csv"] {
@@ -112,6 +123,7 @@ impl RunFolder {
         })
     }
 
+    /// The number at a JSON pointer of `metrics.json` (`/test/auc_micro`), when there.
     pub fn number(&self, pointer: &str) -> Option<f64> {
         self.record.as_ref()?.pointer(pointer)?.as_f64()
     }

@@ -12,6 +12,7 @@ use serde::Serialize;
 pub struct Combo {
     /// Label names joined by "+", in label order.
     pub labels: String,
+    /// Examples with exactly this combination.
     pub count: usize,
     /// Share of its examples whose predicted set is exactly the true set.
     pub exact_match: f64,
@@ -59,11 +60,13 @@ pub fn combos(
 /// Co-occurrence of an ordered label pair (a, b), a ≠ b.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PairStats {
+    /// First label.
     pub a: String,
+    /// Second label.
     pub b: String,
-    /// Examples whose true labels hold both, and whose predicted labels hold both (for a model
-    /// of several seeds, the seeds' mean).
+    /// Examples whose true labels hold both.
     pub count_true: usize,
+    /// Examples whose predicted labels hold both (for several seeds, their mean).
     pub count_predicted: f64,
     /// P(b | a) over true labels.
     pub p_b_given_a: f64,

@@ -24,7 +24,7 @@ fn run(dir: &Path, labels: &[&str], rows: &[(&str, &str, &str, Vec<f64>)], rever
     std::fs::create_dir_all(dir).unwrap();
     let header = format!("id,text,true_labels,pred_labels,{}\n", labels.join(","));
     let line = |(id, t, p, probs): &(&str, &str, &str, Vec<f64>)| {
-        let probs: Vec<String> = probs.iter().map(|v| v.to_string()).collect();
+        let probs: Vec<String> = probs.iter().map(std::string::ToString::to_string).collect();
         format!("{id},text {id},\"{t}\",\"{p}\",{}\n", probs.join(","))
     };
     let dev: String = rows.iter().map(line).collect();

@@ -17,7 +17,9 @@ pub const CALIBRATION_FILE: &str = "calibration.json";
 /// One label's calibration, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelCalibration {
+    /// Label name.
     pub label: String,
+    /// The label's map.
     #[serde(flatten)]
     pub calibrator: LabelCalibrator,
     /// Out-of-fold log loss of each candidate on the fitting set (`auto` only).
@@ -35,6 +37,7 @@ pub struct Calibrator {
     pub method: MethodKind,
     /// Examples of the fitting set.
     pub examples: usize,
+    /// One map per label, in column order.
     pub labels: Vec<LabelCalibration>,
 }
 

@@ -57,7 +57,9 @@ pub fn isotonic_regression(y: &mut [f64], w: &mut [f64]) {
 /// knots and constant outside them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IsotonicFit {
+    /// Knots' scores, increasing.
     pub x: Vec<f64>,
+    /// Knots' fitted values, non-decreasing.
     pub y: Vec<f64>,
 }
 

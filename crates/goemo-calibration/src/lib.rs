@@ -43,23 +43,46 @@ pub enum CalibrationError {
     Input(String),
     /// A score outside `[0, 1]` or not finite.
     #[error("score at row {row}, column {col} is {value}: calibration maps probabilities in [0, 1]")]
-    NotAProbability { row: usize, col: usize, value: f64 },
+    NotAProbability {
+        /// Row.
+        row: usize,
+        /// Column.
+        col: usize,
+        /// The score.
+        value: f64,
+    },
     /// A fitted map that would reverse a label's ranking.
     #[error("label {label:?}: {message}")]
-    Label { label: String, message: String },
+    Label {
+        /// The label.
+        label: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An unknown method name.
     #[error("unknown calibration method {0:?}: none, temperature, platt, isotonic or auto")]
     UnknownMethod(String),
+    /// A calibration file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: std::path::PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A calibration file is malformed.
     #[error("{path}: {message}")]
-    Parse { path: std::path::PathBuf, message: String },
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A calibration file could not be written.
     #[error(transparent)]
     Write(#[from] goemo_fs::FsError),
+    /// Applying thresholds failed.
     #[error(transparent)]
     Threshold(#[from] goemo_threshold::ThresholdError),
 }

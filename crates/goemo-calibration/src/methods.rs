@@ -18,14 +18,25 @@ pub enum LabelCalibrator {
     /// The score as it is (no calibration, or a label the fitting set cannot calibrate).
     Identity,
     /// `σ(β · logit(p))`: one inverse temperature β > 0.
-    Temperature { inverse_temperature: f64 },
+    Temperature {
+        /// β.
+        inverse_temperature: f64,
+    },
     /// `σ(a · logit(p) + b)`, a > 0 (Platt scaling; scikit-learn's `A = −a`, `B = −b`).
-    Platt { slope: f64, intercept: f64 },
+    Platt {
+        /// a.
+        slope: f64,
+        /// b.
+        intercept: f64,
+    },
     /// Isotonic regression on `p`, its output clipped to `[min, max]`.
     Isotonic {
+        /// The fitted step function.
         #[serde(flatten)]
         fit: IsotonicFit,
+        /// Lowest output.
         min: f64,
+        /// Highest output.
         max: f64,
     },
 }
@@ -70,7 +81,9 @@ pub trait CalibrationMethod: Send + Sync {
 /// A fitted map and, for [`Auto`], the cross-validated log loss of every candidate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fitted {
+    /// The fitted map.
     pub calibrator: LabelCalibrator,
+    /// Cross-validated log loss of each candidate method (empty unless fitted by `Auto`).
     pub cv_log_loss: BTreeMap<MethodKind, f64>,
     /// Why the map is not what the method would normally fit, when it is not.
     pub note: Option<String>,
@@ -92,8 +105,11 @@ impl From<LabelCalibrator> for Fitted {
 pub enum MethodKind {
     /// Scores are left as the model gives them.
     None,
+    /// One inverse temperature per label.
     Temperature,
+    /// Platt scaling per label.
     Platt,
+    /// Isotonic regression per label.
     Isotonic,
     /// Per label, the rank-keeping method with the lowest cross-validated log loss on dev.
     #[default]
@@ -101,6 +117,7 @@ pub enum MethodKind {
 }
 
 impl MethodKind {
+    /// Every method, in the order command lines list them.
     pub const ALL: [MethodKind; 5] = [
         MethodKind::None,
         MethodKind::Temperature,
@@ -120,6 +137,7 @@ impl MethodKind {
         }
     }
 
+    /// The method's name, as on command lines.
     pub fn name(self) -> &'static str {
         match self {
             MethodKind::None => "none",
@@ -230,6 +248,7 @@ pub const AUTO_FOLDS: usize = 5;
 /// chosen: its steps tie scores, which would change AUCs and could change decisions.
 #[derive(Debug, Clone, Copy)]
 pub struct Auto {
+    /// Cross-validation folds on dev.
     pub folds: usize,
 }
 

@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn recovers_a_logistic_map() {
         // Targets that are exactly σ(2z − 1): the optimum is (2, −1).
-        let z: Vec<f64> = (0..41).map(|i| -4.0 + 0.2 * i as f64).collect();
+        let z: Vec<f64> = (0..41).map(|i| -4.0 + 0.2 * f64::from(i)).collect();
         let t: Vec<f64> = z.iter().map(|&z| sigmoid(2.0 * z - 1.0)).collect();
         let (a, b) = fit_logistic(&z, &t, (0.0, 0.0), true);
         assert!((a - 2.0).abs() < 1e-10 && (b + 1.0).abs() < 1e-10, "{a} {b}");

@@ -22,8 +22,11 @@ pub struct Example {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
+    /// The training split.
     Train,
+    /// The dev split (early stopping, thresholds, calibration).
     Dev,
+    /// The test split.
     Test,
 }
 
@@ -61,9 +64,13 @@ impl std::str::FromStr for Split {
 /// A label set with train, dev and test examples.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dataset {
+    /// The labels, in index order.
     pub labels: LabelSet,
+    /// Training examples.
     pub train: Vec<Example>,
+    /// Dev examples.
     pub dev: Vec<Example>,
+    /// Test examples.
     pub test: Vec<Example>,
 }
 

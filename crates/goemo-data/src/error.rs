@@ -9,23 +9,38 @@ pub enum DataError {
     /// A file could not be opened or read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     /// A row of an input file is malformed; `line` counts from 1.
     #[error("{source_name}:{line}: {message}")]
     Row {
+        /// The file, or another name of the source.
         source_name: String,
+        /// The line, from 1.
         line: usize,
+        /// What is wrong.
         message: String,
     },
     /// A file is well formed row by row but wrong as a whole (no rows, bad header...).
     #[error("{source_name}: {message}")]
-    File { source_name: String, message: String },
+    File {
+        /// The file, or another name of the source.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A label name that the label set does not know.
     #[error("unknown label {name:?} (known: {known})")]
-    UnknownLabel { name: String, known: String },
+    UnknownLabel {
+        /// The unknown name.
+        name: String,
+        /// The known names, joined.
+        known: String,
+    },
     /// The tokenizer could not be loaded or failed to encode.
     #[error("tokenizer: {0}")]
     Tokenizer(String),

@@ -13,7 +13,9 @@ pub const PREDICTION_COLUMNS: [&str; 4] = ["id", "text", "true_labels", "pred_la
 /// A matrix read from CSV, with the label names of its header when it has one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelledMatrix {
+    /// Column names, when the file has a header.
     pub labels: Option<Vec<String>>,
+    /// The values, one row per line.
     pub values: Array2<f64>,
 }
 
@@ -21,8 +23,11 @@ pub struct LabelledMatrix {
 /// probability.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictionFile {
+    /// Label names, in column order.
     pub labels: Vec<String>,
+    /// Example ids.
     pub ids: Vec<String>,
+    /// Example texts.
     pub texts: Vec<String>,
     /// N×C probabilities, each in [0, 1].
     pub scores: Array2<f64>,
@@ -35,10 +40,15 @@ pub struct PredictionFile {
 /// The rows of a prediction file to write: every slice and matrix has one row per example.
 #[derive(Debug, Clone, Copy)]
 pub struct PredictionRows<'a> {
+    /// Label names, in column order.
     pub labels: &'a [String],
+    /// Example ids.
     pub ids: &'a [String],
+    /// Example texts.
     pub texts: &'a [String],
+    /// True labels.
     pub targets: ArrayView2<'a, bool>,
+    /// Predicted labels.
     pub predicted: ArrayView2<'a, bool>,
     /// Written at full f64 precision (shortest round-trip form), so that a file read back gives
     /// the very values its run decided on.
@@ -82,7 +92,7 @@ pub fn write_prediction_csv(path: &Path, rows: &PredictionRows<'_>) -> Result<()
         ];
         leading
             .into_iter()
-            .chain(rows.probabilities.row(i).iter().map(|p| p.to_string()))
+            .chain(rows.probabilities.row(i).iter().map(std::string::ToString::to_string))
             .collect::<Vec<_>>()
     });
     goemo_fs::write_csv_atomic(path, &header, records)?;

@@ -31,7 +31,9 @@ pub struct SkippedRow {
 /// The examples read from one source, and the rows skipped in lenient mode.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOutcome {
+    /// Rows read.
     pub examples: Vec<Example>,
+    /// Rows skipped, with why.
     pub skipped: Vec<SkippedRow>,
 }
 
@@ -152,6 +154,7 @@ pub fn read_goemotions_tsv(path: impl AsRef<Path>, labels: &LabelSet, mode: Read
 /// A GoEmotions folder read into a [`Dataset`], with what lenient reading skipped per split.
 #[derive(Debug, Clone)]
 pub struct LoadedDataset {
+    /// The splits read.
     pub dataset: Dataset,
     /// Skipped rows of train, dev and test, in that order.
     pub skipped: [Vec<SkippedRow>; 3],
@@ -212,18 +215,27 @@ impl LoadedDataset {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CsvLabels {
     /// One column of comma-joined label names or ids (`"joy,love"` or `"17,18"`).
-    Joined { column: String },
+    Joined {
+        /// The column.
+        column: String,
+    },
     /// One 0/1 column per label. `None`: every column other than the text and id columns.
-    OneHot { columns: Option<Vec<String>> },
+    OneHot {
+        /// The label columns; `None`: every column but the text's.
+        columns: Option<Vec<String>>,
+    },
 }
 
 /// How to read a bring-your-own multi-label CSV (with a header row).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvSpec {
+    /// The column holding the text.
     pub text_column: String,
     /// The id column; without one, ids are the 1-based data row numbers.
     pub id_column: Option<String>,
+    /// Where the labels are.
     pub labels: CsvLabels,
+    /// Field delimiter.
     pub delimiter: u8,
 }
 

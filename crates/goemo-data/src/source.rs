@@ -37,7 +37,9 @@ pub trait DataSource {
 /// one folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoEmotionsTsv {
+    /// The folder holding `train.tsv`, `dev.tsv` and `test.tsv`.
     pub dir: PathBuf,
+    /// Whether a bad row stops reading or is skipped.
     pub mode: ReadMode,
 }
 
@@ -65,11 +67,17 @@ impl DataSource for GoEmotionsTsv {
 /// one given, or the one the train file yields (dev and test must use the same labels).
 #[derive(Debug, Clone)]
 pub struct CsvSplits {
+    /// The training split.
     pub train: PathBuf,
+    /// The dev split.
     pub dev: PathBuf,
+    /// The test split.
     pub test: PathBuf,
+    /// Columns and delimiter.
     pub spec: CsvSpec,
+    /// The label set; `None`: the labels the training split names, in order.
     pub labels: Option<LabelSet>,
+    /// Whether a bad row stops reading or is skipped.
     pub mode: ReadMode,
 }
 

@@ -14,6 +14,7 @@ pub const TRUNCATION_LENGTHS: [usize; 3] = [128, 256, 512];
 /// Texts longer than a truncation length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Truncation {
+    /// The truncation length, in tokens.
     pub max_length: usize,
     /// Texts longer than `max_length`.
     pub texts: usize,
@@ -25,16 +26,27 @@ pub struct Truncation {
 /// `std` is the population standard deviation (numpy's `ddof=0`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LengthStats {
+    /// Number of lengths.
     pub count: usize,
+    /// Shortest.
     pub min: usize,
+    /// Longest.
     pub max: usize,
+    /// Mean.
     pub mean: f64,
+    /// Population standard deviation.
     pub std: f64,
+    /// 50th percentile.
     pub median: f64,
+    /// 25th percentile.
     pub q25: f64,
+    /// 75th percentile.
     pub q75: f64,
+    /// 90th percentile.
     pub q90: f64,
+    /// 95th percentile.
     pub q95: f64,
+    /// 99th percentile.
     pub q99: f64,
     /// One entry per truncation length, shortest first.
     pub truncation: Vec<Truncation>,
@@ -96,7 +108,10 @@ pub enum ClassWeighting {
     /// The square root of the inverse weights, a softer correction.
     SqrtInverse,
     /// Cui et al. (2019): `(1 − β) / (1 − β^{n_c})`, normalised to sum to `C`.
-    EffectiveSamples { beta: f64 },
+    EffectiveSamples {
+        /// β in (0, 1); closer to 1 weights rare classes more.
+        beta: f64,
+    },
 }
 
 impl std::str::FromStr for ClassWeighting {
@@ -209,9 +224,13 @@ impl Cooccurrence {
 /// Counts of one label in each split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelCount {
+    /// Label name.
     pub label: String,
+    /// Training examples carrying the label.
     pub train: usize,
+    /// Dev examples carrying the label.
     pub dev: usize,
+    /// Test examples carrying the label.
     pub test: usize,
     /// Share of training examples that carry the label.
     pub train_fraction: f64,
@@ -220,7 +239,9 @@ pub struct LabelCount {
 /// Everything about one split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitStats {
+    /// `train`, `dev` or `test`.
     pub split: String,
+    /// Examples in the split.
     pub examples: usize,
     /// Examples carrying each label, label-index order.
     pub label_counts: Vec<usize>,
@@ -280,10 +301,15 @@ fn label_group(n: usize) -> Option<usize> {
 /// A two-sample Kolmogorov–Smirnov test between two splits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitKsTest {
+    /// The first split.
     pub a: String,
+    /// The second split.
     pub b: String,
+    /// The KS statistic D.
     pub statistic: f64,
+    /// Two-sided p-value.
     pub p_value: f64,
+    /// Exact or asymptotic p-value.
     pub method: KsMethod,
 }
 
@@ -294,8 +320,11 @@ pub struct SplitKsTest {
 /// expected counts would be zero); a test that cannot be computed is `None`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitConsistency {
+    /// Chi-squared test of label frequencies across the splits; `None` when undefined.
     pub label_chi2: Option<Chi2Test>,
+    /// Chi-squared test of labels-per-example counts across the splits; `None` when undefined.
     pub label_count_chi2: Option<Chi2Test>,
+    /// Kolmogorov–Smirnov tests of token lengths, one per pair of splits.
     pub length_ks: Vec<SplitKsTest>,
 }
 
@@ -342,18 +371,23 @@ impl SplitConsistency {
 /// Everything `dataset_stats` reports about a data set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetStats {
+    /// Label names, in index order.
     pub labels: Vec<String>,
     /// Examples per split: train, dev, test.
     pub split_sizes: [usize; 3],
+    /// Per label, its examples in each split.
     pub label_counts: Vec<LabelCount>,
     /// Train, dev and test.
     pub splits: Vec<SplitStats>,
     /// Co-occurrence over the examples of all splits.
     pub cooccurrence: Cooccurrence,
+    /// Whether the splits look drawn from one distribution.
     pub split_consistency: SplitConsistency,
     /// Class weights from training counts, label-index order.
     pub class_weights_inverse: Vec<f64>,
+    /// Square roots of the inverse-frequency weights.
     pub class_weights_sqrt_inverse: Vec<f64>,
+    /// Effective-number-of-samples weights (Cui et al., β = 0.999).
     pub class_weights_effective_samples: Vec<f64>,
 }
 

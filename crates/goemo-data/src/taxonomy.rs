@@ -72,7 +72,7 @@ impl TaxonomyMap {
             serde_json::from_str(json).map_err(|e| DataError::InvalidOption(format!("taxonomy file: {e}")))?;
         let mut names: Vec<&String> = groups.keys().collect();
         names.sort_by_key(|k| json.find(&format!("\"{k}\"")).unwrap_or(usize::MAX));
-        let mut group_names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut group_names: Vec<String> = names.iter().map(|s| (*s).clone()).collect();
         group_names.push("neutral".into());
         let group_set = LabelSet::new(group_names)?;
         let mut group_of = vec![usize::MAX; fine.len()];

@@ -35,7 +35,7 @@ impl std::fmt::Debug for HfTokenizer {
         f.debug_struct("HfTokenizer")
             .field("pad_id", &self.pad_id)
             .field("max_length", &self.max_length)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

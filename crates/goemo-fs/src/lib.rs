@@ -17,14 +17,23 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FsError {
+    /// A file could not be written or renamed into place.
     #[error("cannot write {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A value could not be serialised.
     #[error("cannot serialise {path}: {message}")]
-    Serialise { path: PathBuf, message: String },
+    Serialise {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Result alias of this crate.
@@ -90,7 +99,9 @@ pub fn write_atomic(path: impl AsRef<Path>, write: impl FnOnce(&mut dyn Write) -
     let result = (|| {
         let mut out = std::io::BufWriter::new(File::create(&tmp)?);
         write(&mut out)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        out.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?
+            .sync_all()
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);

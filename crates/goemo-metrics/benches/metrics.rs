@@ -1,4 +1,6 @@
 //! The full `MetricReport` on GoEmotions-sized data: `cargo bench -p goemo-metrics`.
+// A bench target has no API; criterion_group! generates a public function without docs.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use goemo_metrics::{micro_ranking, per_class_ranking, target_mask, MetricReport};
@@ -25,14 +27,14 @@ fn report(c: &mut Criterion) {
         let labels: Vec<String> = (0..28).map(|i| format!("l{i}")).collect();
         group.sample_size(if n > 10_000 { 10 } else { 50 });
         group.bench_with_input(BenchmarkId::new("full_report", n), &n, |b, _| {
-            b.iter(|| MetricReport::compute(scores.view(), targets.view(), predictions.view(), &labels, None).unwrap())
+            b.iter(|| MetricReport::compute(scores.view(), targets.view(), predictions.view(), &labels, None).unwrap());
         });
         let mask = target_mask(targets.view());
         group.bench_with_input(BenchmarkId::new("auc_per_class", n), &n, |b, _| {
-            b.iter(|| per_class_ranking(scores.view(), mask.view()))
+            b.iter(|| per_class_ranking(scores.view(), mask.view()));
         });
         group.bench_with_input(BenchmarkId::new("auc_micro", n), &n, |b, _| {
-            b.iter(|| micro_ranking(scores.view(), mask.view()))
+            b.iter(|| micro_ranking(scores.view(), mask.view()));
         });
     }
     group.finish();

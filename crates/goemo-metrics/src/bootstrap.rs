@@ -15,8 +15,11 @@ use crate::report::MetricReport;
 /// Scores, targets and predictions of one model on one set of examples (rows).
 #[derive(Debug, Clone, Copy)]
 pub struct EvalData<'a> {
+    /// Scores, one row per example.
     pub scores: ArrayView2<'a, f64>,
+    /// True labels.
     pub targets: ArrayView2<'a, bool>,
+    /// Thresholded predictions.
     pub predictions: ArrayView2<'a, bool>,
 }
 
@@ -46,7 +49,9 @@ impl Resample {
 
 /// A metric of one model's results; `None` where it is undefined on the given rows.
 pub trait Metric: Sync {
+    /// The metric's name, as reports print it.
     fn name(&self) -> String;
+    /// The metric on `data`; `None` where it is undefined.
     fn compute(&self, data: &EvalData<'_>) -> Option<f64>;
     /// The same metric prepared once for `data` and then evaluated on resamples given as row
     /// multiplicities, without copying rows: the bootstrap's fast path. `None`: resamples are
@@ -59,6 +64,7 @@ pub trait Metric: Sync {
 /// A metric of one data set evaluated on a resample of its rows, given as how often each row
 /// was drawn; equal to [`Metric::compute`] on the drawn rows.
 pub trait WeightedMetric: Sync {
+    /// The metric with example `i` counted `multiplicities[i]` times; `None` where undefined.
     fn compute(&self, multiplicities: &[u32]) -> Option<f64>;
 }
 
@@ -191,11 +197,17 @@ fn multiplicities(n: usize, rows: &[usize]) -> Vec<u32> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Headline {
+    /// Micro-averaged ROC AUC.
     AucMicro,
+    /// Macro-averaged ROC AUC.
     AucMacro,
+    /// Micro-averaged average precision.
     ApMicro,
+    /// Macro-averaged average precision.
     ApMacro,
+    /// Micro-averaged F1.
     F1Micro,
+    /// Macro-averaged F1.
     F1Macro,
 }
 
@@ -312,9 +324,11 @@ impl<F: Fn(&EvalData<'_>) -> Option<f64> + Sync> Metric for FnMetric<F> {
 /// How to bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BootstrapOptions {
+    /// Bootstrap resamples.
     pub resamples: usize,
     /// Two-sided confidence level, e.g. 0.95.
     pub confidence: f64,
+    /// Seed of the resampling.
     pub seed: u64,
 }
 
@@ -331,28 +345,38 @@ impl Default for BootstrapOptions {
 /// A percentile bootstrap interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfidenceInterval {
+    /// The metric's name.
     pub metric: String,
     /// The metric on all examples.
     pub estimate: f64,
+    /// Lower end of the percentile interval.
     pub lower: f64,
+    /// Upper end of the percentile interval.
     pub upper: f64,
     /// Standard deviation of the resampled values.
     pub std_error: f64,
     /// Resamples on which the metric was defined (and counted).
     pub resamples_used: usize,
+    /// Confidence level (0.95 for a 95 % interval).
     pub confidence: f64,
 }
 
 /// A paired comparison of model A against model B: `delta = metric(A) − metric(B)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairedComparison {
+    /// The metric's name.
     pub metric: String,
+    /// Model − baseline on the full sample.
     pub delta: f64,
+    /// Lower end of the percentile interval of the delta.
     pub lower: f64,
+    /// Upper end of the percentile interval of the delta.
     pub upper: f64,
     /// Two-sided: `2 · min(P(δ* ≤ 0), P(δ* ≥ 0))` over resampled deltas, capped at 1.
     pub p_value: f64,
+    /// Resamples on which the metric was defined for both.
     pub resamples_used: usize,
+    /// Confidence level of the interval.
     pub confidence: f64,
 }
 

@@ -12,8 +12,11 @@ pub const CALIBRATION_BINS: usize = 10;
 /// One bin of a reliability curve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReliabilityBin {
+    /// Lower edge of the bin.
     pub lower: f64,
+    /// Upper edge of the bin.
     pub upper: f64,
+    /// Cells in the bin.
     pub count: u64,
     /// Mean predicted probability in the bin (NaN when empty; `null` in JSON).
     #[serde(deserialize_with = "nan_from_null")]
@@ -184,7 +187,7 @@ mod tests {
     #[test]
     fn equal_mass_bins_split_as_numpy_array_split() {
         // 12 pairs: bins of 2, 2, then 1 each; only the first two bins hold positives.
-        let pairs: Vec<(f64, bool)> = (0..12).map(|i| (i as f64 / 12.0, i < 2 || i == 3)).collect();
+        let pairs: Vec<(f64, bool)> = (0..12).map(|i| (f64::from(i) / 12.0, i < 2 || i == 3)).collect();
         let c = Calibration::compute(pairs.into_iter());
         let bins = [(vec![0.0, 1.0 / 12.0], 1.0), (vec![2.0 / 12.0, 3.0 / 12.0], 0.5)];
         let mut want = 0.0;
@@ -192,7 +195,7 @@ mod tests {
             let mean = ps.iter().sum::<f64>() / 2.0;
             want += 2.0 / 12.0 * (y - mean).abs();
         }
-        want += (4..12).map(|i| 1.0 / 12.0 * (i as f64 / 12.0)).sum::<f64>();
+        want += (4..12).map(|i| 1.0 / 12.0 * (f64::from(i) / 12.0)).sum::<f64>();
         assert_relative_eq!(c.ece_equal_mass, want, epsilon = 1e-15);
         assert_relative_eq!(
             brier_of_constant(0.25, [true, false].into_iter()),

@@ -14,20 +14,23 @@ pub struct CalibrationState {
     /// All cells together. Every label has the same examples, so the micro Brier score is also
     /// the mean of the labels' Brier scores: one number.
     pub micro: Calibration,
+    /// Each label's calibration.
     pub per_class: Vec<Calibration>,
     /// ROC AUC of all cells pooled: a label-wise monotone calibration keeps every label's AUC
     /// but moves labels against each other, so this one changes.
     pub auc_micro: Option<f64>,
     /// Labels whose Brier score is at most the baseline's.
     pub labels_no_worse_than_baseline: usize,
-    /// The label with the highest Brier score relative to its baseline, and that ratio.
+    /// The label with the highest Brier score relative to its baseline.
     pub worst_label: String,
+    /// The largest ratio of a label's Brier score to its frequency baseline's.
     pub worst_ratio_to_baseline: f64,
 }
 
 /// Calibration of the same examples before and after calibration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CalibrationChange {
+    /// Label names, in column order.
     pub labels: Vec<String>,
     /// Each label's training frequency: the constant prediction that serves as baseline.
     pub base_rates: Vec<f64>,
@@ -35,11 +38,15 @@ pub struct CalibrationChange {
     pub baseline_brier: Vec<f64>,
     /// Their mean (also the baseline's micro Brier score).
     pub baseline_brier_mean: f64,
+    /// Before calibration.
     pub before: CalibrationState,
+    /// After calibration.
     pub after: CalibrationState,
-    /// The largest change of a label's ROC AUC and of its average precision: 0 (to rounding)
-    /// under a calibration that keeps each label's ranking.
+    /// The largest change of a label's ROC AUC: 0 (to rounding) under a calibration that keeps
+    /// each label's ranking.
     pub max_label_auc_change: f64,
+    /// The largest change of a label's average precision: 0 (to rounding) under a calibration
+    /// that keeps each label's ranking.
     pub max_label_ap_change: f64,
 }
 

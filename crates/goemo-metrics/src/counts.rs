@@ -8,10 +8,14 @@ use serde::{Deserialize, Serialize};
 /// Confusion counts of one class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confusion {
+    /// True positives.
     pub tp: u64,
+    /// False positives.
     pub fp: u64,
+    /// False negatives.
     #[serde(rename = "fn")]
     pub fn_: u64,
+    /// True negatives.
     pub tn: u64,
 }
 
@@ -30,9 +34,11 @@ impl Confusion {
     pub fn support(&self) -> u64 {
         self.tp + self.fn_
     }
+    /// tp / (tp + fp); 0 when nothing is predicted.
     pub fn precision(&self) -> f64 {
         ratio(self.tp as f64, (self.tp + self.fp) as f64)
     }
+    /// tp / (tp + fn); 0 without positives.
     pub fn recall(&self) -> f64 {
         ratio(self.tp as f64, (self.tp + self.fn_) as f64)
     }
@@ -140,18 +146,26 @@ pub fn confusion_per_class(predictions: ArrayView2<'_, bool>, targets: ArrayView
 /// Precision, recall and F1 of one averaging.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Prf {
+    /// Precision.
     pub precision: f64,
+    /// Recall.
     pub recall: f64,
+    /// F1.
     pub f1: f64,
 }
 
 /// Precision, recall and F1 under every averaging scikit-learn offers for multi-label data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdMetrics {
+    /// Each label's counts.
     pub per_class: Vec<Confusion>,
+    /// Of the pooled counts.
     pub micro: Prf,
+    /// Means of the labels' values.
     pub macro_: Prf,
+    /// Means of the labels' values weighted by support.
     pub weighted: Prf,
+    /// Means of the examples' values.
     pub samples: Prf,
     /// Fraction of examples whose predicted label set equals the true one.
     pub subset_accuracy: f64,

@@ -7,13 +7,20 @@ use crate::error::{MetricsError, Result};
 
 /// A number that metrics read as `f64` (scores as `f32` or `f64`, targets as floats or integers).
 pub trait Value: Copy + Send + Sync {
+    /// The value as f64.
     fn to_f64(self) -> f64;
 }
 
 macro_rules! impl_value {
+    ($($t:ty),*) => { $(impl Value for $t { #[inline] fn to_f64(self) -> f64 { f64::from(self) } })* };
+}
+impl_value!(f32, f64, u8, i32, u32);
+
+// No lossless conversion to f64 exists for these; counts and labels stay far below 2^53.
+macro_rules! impl_value_rounding {
     ($($t:ty),*) => { $(impl Value for $t { #[inline] fn to_f64(self) -> f64 { self as f64 } })* };
 }
-impl_value!(f32, f64, u8, i32, i64, u32, usize);
+impl_value_rounding!(i64, usize);
 
 impl Value for bool {
     #[inline]

@@ -389,7 +389,7 @@ fn sort_by_key<C: Cell>(cells: &mut [C], max_key: u64, scratch: &mut Vec<C>) {
             counts[digit(cell)] += 1;
         }
         let mut start = 0;
-        for count in counts.iter_mut() {
+        for count in &mut counts {
             (*count, start) = (start, start + *count);
         }
         for cell in from.iter() {
@@ -715,7 +715,7 @@ mod tests {
             (3000, 1 << 40),
             (100, 1 << 20),
         ] {
-            let base = rng.random_range(0..u32::MAX as u64 / 2);
+            let base = rng.random_range(0..u64::from(u32::MAX) / 2);
             let wide = (0..len)
                 .map(|i| u128::pack(base + rng.random_range(0..span), i as u32))
                 .collect();
@@ -890,7 +890,7 @@ mod tests {
 
     #[test]
     fn f32_scores_rank_the_same_with_short_keys() {
-        let scores = array![[0.1f32 as f64, 0.25], [0.75, 0.25], [0.375, 0.125], [0.375, 0.875]];
+        let scores = array![[f64::from(0.1f32), 0.25], [0.75, 0.25], [0.375, 0.125], [0.375, 0.875]];
         let targets = array![[false, true], [true, false], [true, true], [false, false]];
         assert!(all_f32(scores.view()));
         let nudged = scores.mapv(|s| s + 1e-12); // same order, no longer f32: u64 keys

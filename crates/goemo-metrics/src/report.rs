@@ -11,19 +11,28 @@ use crate::ranking::{ranking, RankingScores};
 /// Metrics of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
+    /// Label name.
     pub label: String,
     /// `None` when the class has no positive or no negative example.
     pub auc: Option<f64>,
     /// `None` when the class has no positive example.
     pub ap: Option<f64>,
+    /// F1 at the thresholds.
     pub f1: f64,
+    /// Precision at the thresholds (0 when nothing is predicted).
     pub precision: f64,
+    /// Recall at the thresholds (0 without positives).
     pub recall: f64,
+    /// Positive examples.
     pub support: u64,
+    /// True positives.
     pub tp: u64,
+    /// False positives.
     pub fp: u64,
+    /// False negatives (`fn` in JSON).
     #[serde(rename = "fn")]
     pub fn_: u64,
+    /// True negatives.
     pub tn: u64,
     /// The decision threshold applied to this class, when the strategy has one.
     pub threshold: Option<f64>,
@@ -33,23 +42,39 @@ pub struct ClassMetrics {
 /// undefined (listed in `undefined_auc_labels` for AUC), never counting them as 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricReport {
+    /// ROC AUC of all cells as one binary problem.
     pub auc_micro: Option<f64>,
+    /// Mean ROC AUC over the labels where it is defined.
     pub auc_macro: Option<f64>,
     /// Classes weighted by their support.
     pub auc_weighted: Option<f64>,
+    /// F1 of the pooled counts of all labels.
     pub f1_micro: f64,
+    /// Mean of the labels' F1.
     pub f1_macro: f64,
+    /// Mean of the labels' F1 weighted by support.
     pub f1_weighted: f64,
+    /// Mean of the examples' F1.
     pub f1_samples: f64,
+    /// Precision of the pooled counts.
     pub precision_micro: f64,
+    /// Mean of the labels' precision.
     pub precision_macro: f64,
+    /// Recall of the pooled counts.
     pub recall_micro: f64,
+    /// Mean of the labels' recall.
     pub recall_macro: f64,
+    /// Share of examples whose predicted label set equals the true one.
     pub subset_accuracy: f64,
+    /// Share of cells predicted wrongly.
     pub hamming_loss: f64,
+    /// Average precision of all cells as one binary problem.
     pub ap_micro: Option<f64>,
+    /// Mean average precision over the labels with a positive.
     pub ap_macro: Option<f64>,
+    /// Labels left out of the macro AUC (one class only).
     pub undefined_auc_labels: Vec<String>,
+    /// Each label's metrics, in column order.
     pub per_class: Vec<ClassMetrics>,
 }
 

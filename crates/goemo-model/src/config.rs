@@ -11,8 +11,11 @@ use crate::error::{ModelError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Architecture {
+    /// BERT (and MiniLM).
     Bert,
+    /// DistilBERT.
     DistilBert,
+    /// RoBERTa.
     Roberta,
 }
 
@@ -101,8 +104,11 @@ impl std::str::FromStr for HeadKind {
 /// Activation functions named in configs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
+    /// Exact GELU (erf).
     Gelu,
+    /// GELU's tanh approximation.
     GeluNew,
+    /// ReLU.
     Relu,
 }
 
@@ -128,24 +134,39 @@ impl Activation {
 /// Every number the encoders need, read from `config.json` (keys differ between families).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelConfig {
+    /// Which encoder family.
     pub architecture: Architecture,
+    /// Token embeddings.
     pub vocab_size: i64,
+    /// Width of the hidden states.
     pub hidden_size: i64,
+    /// Encoder layers.
     pub num_layers: i64,
+    /// Attention heads per layer.
     pub num_heads: i64,
+    /// Width of the feed-forward layer.
     pub intermediate_size: i64,
+    /// The feed-forward activation.
     pub activation: Activation,
+    /// Dropout on hidden states.
     pub hidden_dropout: f64,
+    /// Dropout on attention probabilities.
     pub attention_dropout: f64,
     /// Dropout before the classifier (`classifier_dropout`, `seq_classif_dropout`, else hidden).
     pub classifier_dropout: f64,
+    /// Position embeddings.
     pub max_position_embeddings: i64,
+    /// Token-type embeddings (0 for DistilBERT).
     pub type_vocab_size: i64,
+    /// LayerNorm epsilon.
     pub layer_norm_eps: f64,
+    /// The padding token's id.
     pub pad_token_id: i64,
+    /// Standard deviation of the initial weights.
     pub initializer_range: f64,
     /// Label names by id, when the checkpoint has a classification head.
     pub labels: Option<Vec<String>>,
+    /// `multi_label_classification` for goemo's checkpoints, as `transformers` names it.
     pub problem_type: Option<String>,
     /// The head recorded by goemo (`goemo_head`), if any.
     pub head: Option<HeadKind>,

@@ -217,7 +217,10 @@ impl SequenceClassifier {
         let labels = match (&config.labels, &options.labels) {
             (_, Some(given)) => given.clone(),
             (Some(from_config), None) => from_config.clone(),
-            (None, None) => goemo_data::GOEMOTIONS_LABELS.iter().map(|s| s.to_string()).collect(),
+            (None, None) => goemo_data::GOEMOTIONS_LABELS
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
         };
         let mut model = Self::build(config, head_kind, labels, device);
         if relabelled {
@@ -373,6 +376,7 @@ impl SequenceClassifier {
         Ok(())
     }
 
+    /// The precision the encoder runs in.
     pub fn precision(&self) -> Precision {
         self.precision
     }
@@ -405,6 +409,7 @@ impl SequenceClassifier {
         }
     }
 
+    /// The linear layers' quantization.
     pub fn quantization(&self) -> Quantization {
         if self.encoder.is_quantized() {
             Quantization::Int8
@@ -444,10 +449,12 @@ impl SequenceClassifier {
         &self.labels
     }
 
+    /// The encoder's configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }
 
+    /// How the encoder's output becomes a text's vector.
     pub fn head_kind(&self) -> HeadKind {
         self.head_kind
     }
@@ -457,10 +464,12 @@ impl SequenceClassifier {
         &self.vs
     }
 
+    /// The variables, for loading and saving.
     pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
         &mut self.vs
     }
 
+    /// The device the weights live on.
     pub fn device(&self) -> Device {
         self.vs.device()
     }

@@ -16,6 +16,7 @@ use crate::error::{ModelError, Result};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// 32-bit floats.
     #[default]
     Fp32,
     /// bfloat16 autocast (fast on GPUs with bf16 tensor cores and on CPUs with native bf16

@@ -46,6 +46,7 @@ impl TensorBatch {
         self.input_ids.size().first().copied().unwrap_or(0) as usize
     }
 
+    /// Whether the batch has no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

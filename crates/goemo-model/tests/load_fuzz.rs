@@ -148,7 +148,7 @@ fn the_corpus_of_bad_files_gives_errors_that_name_the_file() {
             Box::new(|d| {
                 edit_config(d, |c| {
                     c.insert("hidden_size".into(), json!(1_000_000_000));
-                })
+                });
             }),
         ),
         (
@@ -156,7 +156,7 @@ fn the_corpus_of_bad_files_gives_errors_that_name_the_file() {
             Box::new(|d| {
                 edit_config(d, |c| {
                     c.insert("num_attention_heads".into(), json!(0));
-                })
+                });
             }),
         ),
         (
@@ -164,7 +164,7 @@ fn the_corpus_of_bad_files_gives_errors_that_name_the_file() {
             Box::new(|d| {
                 edit_config(d, |c| {
                     c.insert("id2label".into(), json!({"0": 1}));
-                })
+                });
             }),
         ),
         (
@@ -172,7 +172,7 @@ fn the_corpus_of_bad_files_gives_errors_that_name_the_file() {
             Box::new(|d| {
                 edit_config(d, |c| {
                     c.remove("vocab_size");
-                })
+                });
             }),
         ),
     ];

@@ -101,7 +101,7 @@ fn saved_checkpoints_load_in_transformers() {
 /// A calibrator with every kind of map: labels take identity, temperature, Platt and isotonic in
 /// turn.
 fn mixed_calibrator(labels: &[String]) -> Calibrator {
-    let isotonic_scores: Vec<f64> = (0..40).map(|i| i as f64 / 40.0).collect();
+    let isotonic_scores: Vec<f64> = (0..40).map(|i| f64::from(i) / 40.0).collect();
     let isotonic_outcomes: Vec<bool> = (0..40).map(|i| (i * 7) % 10 < i / 4).collect();
     Calibrator {
         method: MethodKind::Auto,

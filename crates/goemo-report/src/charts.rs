@@ -119,9 +119,13 @@ fn category_axes<'a, 'b>(
 /// A horizontal bar chart: one labelled bar per category, top to bottom in the given order.
 #[derive(Debug, Clone)]
 pub struct BarChart<'a> {
+    /// Chart title.
     pub title: &'a str,
+    /// Label of the value axis.
     pub x_label: &'a str,
+    /// One bar per label, top to bottom.
     pub labels: &'a [String],
+    /// The bars' values, in the labels' order.
     pub values: &'a [f64],
     /// One colour per bar; `None` colours every bar the same.
     pub colors: Option<Vec<(u8, u8, u8)>>,
@@ -243,7 +247,9 @@ fn draw_whiskers(
 /// One part of every bar of a [`StackedBarChart`].
 #[derive(Debug, Clone)]
 pub struct BarSegment {
+    /// Legend entry.
     pub name: String,
+    /// Fill colour (RGB).
     pub color: (u8, u8, u8),
     /// One value per bar.
     pub values: Vec<f64>,
@@ -254,9 +260,13 @@ pub struct BarSegment {
 /// by decreasing total leave room).
 #[derive(Debug, Clone)]
 pub struct StackedBarChart<'a> {
+    /// Chart title.
     pub title: &'a str,
+    /// Label of the value axis.
     pub x_label: &'a str,
+    /// One bar per label, top to bottom.
     pub labels: &'a [String],
+    /// The stacked segments, left to right.
     pub segments: &'a [BarSegment],
 }
 
@@ -335,7 +345,9 @@ pub fn stacked_bar_chart(path: impl AsRef<Path>, chart: &StackedBarChart<'_>) ->
 /// white to blue) when `diverging`; NaN cells are grey.
 #[derive(Debug, Clone)]
 pub struct Heatmap<'a> {
+    /// Chart title.
     pub title: &'a str,
+    /// Row and column labels (the matrix is square).
     pub labels: &'a [String],
     /// Row-major values, `labels.len()` × `labels.len()`.
     pub values: &'a [Vec<f64>],
@@ -438,7 +450,7 @@ fn draw_scale(
     for k in 0..steps {
         let y_hi = bottom - height * (k + 1) / steps;
         let y_lo = bottom - height * k / steps;
-        let v = low + (chart.max - low) * (k as f64 + 0.5) / steps as f64;
+        let v = low + (chart.max - low) * (f64::from(k) + 0.5) / f64::from(steps);
         scale
             .draw(&Rectangle::new(
                 [(x0, y_hi), (x1, y_lo)],
@@ -463,7 +475,7 @@ fn draw_scale(
         (0.5, tick_label(round(middle))),
         (1.0, format!("≥ {}", tick_label(chart.max))),
     ] {
-        let y = bottom - (height as f64 * fraction) as i32;
+        let y = bottom - (f64::from(height) * fraction) as i32;
         let style = (FONT, 12)
             .into_font()
             .color(&BLACK)
@@ -476,8 +488,11 @@ fn draw_scale(
 /// One line of a [`LineChart`].
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// Legend entry.
     pub name: String,
+    /// (x, y) points, drawn in order.
     pub points: Vec<(f64, f64)>,
+    /// Line colour (RGB).
     pub color: (u8, u8, u8),
     /// Dashed, for references (the diagonal of a reliability diagram) and secondary lines.
     pub dashed: bool,
@@ -488,25 +503,38 @@ pub struct Series {
 /// Where a legend sits inside the plot: where the lines leave room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegendPosition {
+    /// Inside the plot, top left.
     UpperLeft,
+    /// Inside the plot, top centre.
     UpperMiddle,
+    /// Inside the plot, top right.
     UpperRight,
+    /// Inside the plot, middle left.
     MiddleLeft,
+    /// Inside the plot, middle right.
     MiddleRight,
+    /// Inside the plot, bottom left.
     LowerLeft,
+    /// Inside the plot, bottom right.
     LowerRight,
 }
 
 /// Lines of (x, y) points with a legend.
 #[derive(Debug, Clone)]
 pub struct LineChart<'a> {
+    /// Chart title.
     pub title: &'a str,
+    /// Label of the x axis.
     pub x_label: &'a str,
+    /// Label of the y axis.
     pub y_label: &'a str,
+    /// The lines.
     pub series: &'a [Series],
+    /// Shown range of the x axis.
     pub x_range: (f64, f64),
     /// `None`: from 0 to the largest y (with some room).
     pub y_range: Option<(f64, f64)>,
+    /// Where the legend goes.
     pub legend: LegendPosition,
 }
 
@@ -667,10 +695,13 @@ fn small_tick_label(v: f64) -> String {
 /// One row of an [`IntervalChart`] panel: a model's values of one metric over seeds.
 #[derive(Debug, Clone)]
 pub struct IntervalRow {
+    /// Row label.
     pub label: String,
+    /// The point estimate.
     pub mean: f64,
     /// The whisker (mean ± one standard deviation).
     pub low: f64,
+    /// Upper end of the interval.
     pub high: f64,
     /// Every seed's value, drawn as a dot.
     pub values: Vec<f64>,
@@ -680,7 +711,9 @@ pub struct IntervalRow {
 /// a thousandth stay visible.
 #[derive(Debug, Clone)]
 pub struct IntervalChart<'a> {
+    /// Chart title.
     pub title: &'a str,
+    /// Panels side by side: a title and its rows.
     pub panels: &'a [(String, Vec<IntervalRow>)],
 }
 
@@ -759,9 +792,13 @@ pub fn interval_chart(path: impl AsRef<Path>, chart: &IntervalChart<'_>) -> Resu
 /// A histogram of non-negative integers with an optional vertical marker (a truncation length).
 #[derive(Debug, Clone)]
 pub struct Histogram<'a> {
+    /// Chart title.
     pub title: &'a str,
+    /// Label of the x axis.
     pub x_label: &'a str,
+    /// The values to bin.
     pub values: &'a [usize],
+    /// Width of a bin, in the values' unit.
     pub bin_width: usize,
     /// A vertical line at this value, with its legend text.
     pub marker: Option<(usize, &'a str)>,
@@ -959,7 +996,7 @@ mod tests {
     #[test]
     fn dashes_alternate_along_the_line_whatever_its_point_spacing() {
         // 101 points 0.01 apart along x: dashes of 0.1 of the width, gaps as long.
-        let points: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64 / 100.0, 0.5)).collect();
+        let points: Vec<(f64, f64)> = (0..=100).map(|i| (f64::from(i) / 100.0, 0.5)).collect();
         let d = dashes(&points, (1.0, 1.0), 0.1);
         assert_eq!(d.len(), 5, "{d:?}");
         for (k, dash) in d.iter().enumerate() {

@@ -10,14 +10,18 @@ use crate::Result;
 /// How a column's cells align: text to the left, numbers to the right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {
+    /// Left-aligned (text).
     Left,
+    /// Right-aligned (numbers).
     Right,
 }
 
 /// A column of a [`Table`]: its header and alignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
+    /// Header text.
     pub name: String,
+    /// How the column's cells align.
     pub align: Align,
 }
 
@@ -43,11 +47,14 @@ impl Column {
 /// empty cells; a longer one is cut to the header.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Table {
+    /// The header.
     pub columns: Vec<Column>,
+    /// Cells, one row per entry, as wide as `columns`.
     pub rows: Vec<Vec<String>>,
 }
 
 impl Table {
+    /// A table with these columns and no rows.
     pub fn new(columns: impl IntoIterator<Item = Column>) -> Self {
         Table {
             columns: columns.into_iter().collect(),
@@ -74,6 +81,7 @@ impl Table {
         self
     }
 
+    /// Whether the table has no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -112,17 +120,22 @@ impl Table {
 pub enum Block {
     /// A heading of level 2 (a section) or deeper; level 1 is the document's title.
     Heading {
+        /// 1 for the document's title level, 2 below it, ...
         level: u8,
+        /// The heading's text.
         text: String,
     },
     /// Markdown text (inline emphasis, code and links allowed).
     Paragraph(String),
     /// A bulleted list.
     List(Vec<String>),
+    /// A table.
     Table(Table),
     /// An image file next to the document.
     Figure {
+        /// Image file, relative to the document.
         file: String,
+        /// Caption under the image.
         caption: String,
     },
     /// A highlighted remark.
@@ -132,11 +145,14 @@ pub enum Block {
 /// A document: a title and its blocks.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Document {
+    /// The document's title.
     pub title: String,
+    /// Its content, in order.
     pub blocks: Vec<Block>,
 }
 
 impl Document {
+    /// An empty document with this title.
     pub fn new(title: impl Into<String>) -> Self {
         Document {
             title: title.into(),
@@ -144,6 +160,7 @@ impl Document {
         }
     }
 
+    /// Appends a heading.
     pub fn heading(&mut self, level: u8, text: impl Into<String>) -> &mut Self {
         self.blocks.push(Block::Heading {
             level: level.max(2),
@@ -152,11 +169,13 @@ impl Document {
         self
     }
 
+    /// Appends a paragraph.
     pub fn paragraph(&mut self, text: impl Into<String>) -> &mut Self {
         self.blocks.push(Block::Paragraph(text.into()));
         self
     }
 
+    /// Appends a bulleted list.
     pub fn list<S: Into<String>>(&mut self, items: impl IntoIterator<Item = S>) -> &mut Self {
         let items: Vec<String> = items.into_iter().map(Into::into).collect();
         if !items.is_empty() {
@@ -165,11 +184,13 @@ impl Document {
         self
     }
 
+    /// Appends a table.
     pub fn table(&mut self, table: Table) -> &mut Self {
         self.blocks.push(Block::Table(table));
         self
     }
 
+    /// Appends an image with a caption.
     pub fn figure(&mut self, file: impl Into<String>, caption: impl Into<String>) -> &mut Self {
         self.blocks.push(Block::Figure {
             file: file.into(),
@@ -178,6 +199,7 @@ impl Document {
         self
     }
 
+    /// Appends a note (a quoted paragraph).
     pub fn note(&mut self, text: impl Into<String>) -> &mut Self {
         self.blocks.push(Block::Note(text.into()));
         self

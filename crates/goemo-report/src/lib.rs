@@ -25,14 +25,33 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
+    /// A file could not be written.
     #[error(transparent)]
     Fs(#[from] goemo_fs::FsError),
+    /// A value could not be serialised.
     #[error("cannot serialise {path}: {message}")]
-    Serialise { path: PathBuf, message: String },
+    Serialise {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A chart could not be drawn.
     #[error("cannot draw {path}: {message}")]
-    Chart { path: PathBuf, message: String },
+    Chart {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// An event file is malformed.
     #[error("{path}: not a TensorBoard event file: {message}")]
-    Event { path: PathBuf, message: String },
+    Event {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Result alias of this crate.

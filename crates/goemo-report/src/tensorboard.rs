@@ -17,10 +17,13 @@ use crate::Result;
 /// `tensorflow.Event`: the fields goemo writes.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Event {
+    /// Seconds since the Unix epoch.
     #[prost(double, tag = "1")]
     pub wall_time: f64,
+    /// The training step.
     #[prost(int64, tag = "2")]
     pub step: i64,
+    /// What the event carries.
     #[prost(oneof = "EventWhat", tags = "3, 5, 7")]
     pub what: Option<EventWhat>,
 }
@@ -28,10 +31,13 @@ pub struct Event {
 /// The payload of an [`Event`].
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum EventWhat {
+    /// The file's version string (the first event).
     #[prost(string, tag = "3")]
     FileVersion(String),
+    /// Scalar values.
     #[prost(message, tag = "5")]
     Summary(Summary),
+    /// A session's start or end.
     #[prost(message, tag = "7")]
     SessionLog(SessionLog),
 }
@@ -51,6 +57,7 @@ pub const SESSION_START: i32 = 1;
 /// `tensorflow.Summary`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Summary {
+    /// The values.
     #[prost(message, repeated, tag = "1")]
     pub value: Vec<SummaryValue>,
 }
@@ -59,8 +66,10 @@ pub struct Summary {
 /// is written even when it is 0.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SummaryValue {
+    /// The scalar's name.
     #[prost(string, tag = "1")]
     pub tag: String,
+    /// The scalar.
     #[prost(float, optional, tag = "2")]
     pub simple_value: Option<f32>,
 }

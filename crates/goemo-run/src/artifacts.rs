@@ -213,7 +213,9 @@ pub fn write_f1_chart(path: &Path, report: &MetricReport, title: &str) -> Result
 
 /// One line of the headline comparison in `report.md`.
 pub struct ReportRow<'a> {
+    /// Row name.
     pub name: &'a str,
+    /// The metrics.
     pub report: &'a MetricReport,
 }
 

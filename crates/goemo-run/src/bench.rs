@@ -20,6 +20,7 @@ pub const BENCH_HEADER: &str =
 /// What to time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchOptions {
+    /// Batch sizes to time.
     pub batch_sizes: Vec<usize>,
     /// Batches timed per batch size (fewer when the texts run out).
     pub batches: usize,
@@ -37,15 +38,21 @@ impl Default for BenchOptions {
 /// The timings of one batch size and mode.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchRow {
+    /// Texts per batch.
     pub batch_size: usize,
     /// "included" or "excluded".
     pub tokenization: &'static str,
+    /// Batches timed.
     pub batches: usize,
+    /// Mean latency of a batch.
     pub mean_ms: f64,
     /// Sample standard deviation.
     pub std_ms: f64,
+    /// Median latency of a batch.
     pub p50_ms: f64,
+    /// 95th percentile latency of a batch.
     pub p95_ms: f64,
+    /// 99th percentile latency of a batch.
     pub p99_ms: f64,
     /// Texts over the summed time of every timed batch (the last one may be short).
     pub texts_per_s: f64,

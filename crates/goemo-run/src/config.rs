@@ -186,6 +186,7 @@ pub struct RunConfig {
     /// Folder of runs; this run's artifacts go to OUTPUT_DIR/RUN_NAME.
     #[arg(long, default_value = "runs")]
     pub output_dir: PathBuf,
+    /// Name of the run folder under `out_dir`.
     #[arg(long, default_value = "run")]
     pub run_name: String,
     /// auto, cpu, cuda or cuda:N.
@@ -337,9 +338,8 @@ where
         return Ok(first);
     };
     let file = RunConfig::from_toml_file(path)?;
-    let values = match serde_json::to_value(&file) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => unreachable!("RunConfig serialises to an object"),
+    let Ok(serde_json::Value::Object(values)) = serde_json::to_value(&file) else {
+        unreachable!("RunConfig serialises to an object")
     };
     // The file's values become the defaults of a second parse of the same command line.
     let command = C::command().mut_args(|arg| {

@@ -18,7 +18,9 @@ pub enum DistBackend {
     /// NCCL on CUDA, Gloo on the CPU.
     #[default]
     Auto,
+    /// NCCL (CUDA).
     Nccl,
+    /// Gloo (CPU).
     Gloo,
 }
 
@@ -60,11 +62,15 @@ impl DistBackend {
 /// One process of a launch, as `torchrun` describes it in the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
+    /// This process's rank.
     pub rank: usize,
+    /// Processes in the job.
     pub world_size: usize,
     /// This process's index on its node: the GPU it uses.
     pub local_rank: usize,
+    /// Host of the rendezvous store.
     pub master_addr: String,
+    /// Port of the rendezvous store.
     pub master_port: u16,
     /// How many times torchrun has restarted the group (`TORCHELASTIC_RESTART_COUNT`).
     pub restart_count: u64,
@@ -148,7 +154,7 @@ impl Launch {
         };
         let group = ProcessGroup::new(backend, &rendezvous).map_err(goemo_train::TrainError::from)?;
         let parallel = DataParallel::new(Box::new(group), device)
-            .with_bucket_bytes((config.bucket_mb * (1 << 20) as f64) as usize);
+            .with_bucket_bytes((config.bucket_mb * f64::from(1 << 20)) as usize);
         parallel.check_same(&config_fields(config))?;
         Ok(parallel)
     }

@@ -52,8 +52,11 @@ pub struct Experiment {
 /// What a finished run measured; its artifacts are in `run_dir`.
 #[derive(Debug)]
 pub struct RunOutcome {
+    /// The run folder.
     pub run_dir: PathBuf,
+    /// The training history and best evaluation.
     pub training: TrainOutcome,
+    /// Wall time of training.
     pub train_seconds: f64,
     /// Fitted on dev with the configured strategy, on the calibrated scale.
     pub thresholds: Thresholds,
@@ -61,9 +64,13 @@ pub struct RunOutcome {
     pub calibrator: Calibrator,
     /// Test calibration before and after the calibrator, beside the training frequencies.
     pub calibration: CalibrationChange,
+    /// Dev metrics at the fitted thresholds.
     pub dev: MetricReport,
+    /// Test metrics at the fitted thresholds.
     pub test: MetricReport,
+    /// Test metrics at a global 0.5.
     pub test_global_0_5: MetricReport,
+    /// Test metrics keeping each text's best label.
     pub test_top_1: MetricReport,
     /// When the run started (wall clock): with the end time, the run's id and its peak memory,
     /// `metrics.json` records it under `run`.
@@ -99,6 +106,7 @@ struct Scored {
 }
 
 impl Experiment {
+    /// An experiment with the Hugging Face tokenizer of the config's model.
     pub fn new(config: RunConfig) -> Self {
         Experiment {
             source: Box::new(GoEmotionsTsv::new(&config.data)),
@@ -158,6 +166,7 @@ impl Experiment {
         self
     }
 
+    /// The run's configuration.
     pub fn config(&self) -> &RunConfig {
         &self.config
     }

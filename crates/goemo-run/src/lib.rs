@@ -32,14 +32,24 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
+    /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A config file is malformed.
     #[error("{path}: {message}")]
-    Config { path: PathBuf, message: String },
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An option is invalid or conflicts with another.
     #[error("invalid option: {0}")]
     Option(String),
     /// The environment of a torchrun launch is incomplete or malformed.
@@ -48,25 +58,36 @@ pub enum RunError {
     /// A command line clap refused, or `--help`.
     #[error(transparent)]
     Cli(#[from] clap::Error),
+    /// Reading or tokenizing the data failed.
     #[error(transparent)]
     Data(#[from] goemo_data::DataError),
+    /// The model failed.
     #[error(transparent)]
     Model(#[from] goemo_model::ModelError),
+    /// Training failed.
     #[error(transparent)]
     Train(#[from] goemo_train::TrainError),
+    /// Training failed after a state was saved.
     #[error("{source}; the last good state is in {}", state_dir.display())]
     Stopped {
+        /// Why it stopped.
         source: goemo_train::TrainError,
+        /// Where the last good state is.
         state_dir: PathBuf,
     },
+    /// A metric failed.
     #[error(transparent)]
     Metrics(#[from] goemo_metrics::MetricsError),
+    /// Fitting or applying thresholds failed.
     #[error(transparent)]
     Threshold(#[from] goemo_threshold::ThresholdError),
+    /// Fitting or applying calibration failed.
     #[error(transparent)]
     Calibration(#[from] goemo_calibration::CalibrationError),
+    /// Writing a table, chart or event file failed.
     #[error(transparent)]
     Report(#[from] goemo_report::ReportError),
+    /// A file could not be written.
     #[error(transparent)]
     Fs(#[from] goemo_fs::FsError),
 }

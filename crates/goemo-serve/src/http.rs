@@ -133,7 +133,7 @@ async fn predict(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRe
     let answer = tokio::time::timeout(state.limits.timeout, state.service.predict_async(texts)).await;
     let predictions = match answer {
         Ok(Ok(p)) => p,
-        Ok(Err(e @ ServiceError::Overloaded { .. })) | Ok(Err(e @ ServiceError::ShuttingDown)) => {
+        Ok(Err(e @ (ServiceError::Overloaded { .. } | ServiceError::ShuttingDown))) => {
             let mut response = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
             response
                 .headers_mut()
@@ -234,7 +234,7 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        _ = interrupt => {}
-        _ = terminate => {}
+        () = interrupt => {}
+        () = terminate => {}
     }
 }

@@ -16,6 +16,7 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    /// A histogram with these bucket upper bounds, in increasing order.
     pub fn new(bounds: &[f64]) -> Self {
         Histogram {
             bounds: bounds.to_vec(),
@@ -24,6 +25,7 @@ impl Histogram {
         }
     }
 
+    /// Counts one value.
     pub fn observe(&self, value: f64) {
         let bucket = self
             .bounds
@@ -41,6 +43,7 @@ impl Histogram {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
+    /// Sum of the values counted.
     pub fn sum(&self) -> f64 {
         f64::from_bits(self.sum.load(Ordering::Relaxed))
     }
@@ -51,7 +54,10 @@ impl Histogram {
         let mut cumulative = 0;
         for (i, count) in self.counts.iter().enumerate() {
             cumulative += count.load(Ordering::Relaxed);
-            let le = self.bounds.get(i).map_or("+Inf".to_string(), |b| b.to_string());
+            let le = self
+                .bounds
+                .get(i)
+                .map_or("+Inf".to_string(), std::string::ToString::to_string);
             let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
         }
         let _ = writeln!(out, "{name}_sum {}\n{name}_count {cumulative}", self.sum());
@@ -65,15 +71,16 @@ pub struct LabelledCounter {
 }
 
 impl LabelledCounter {
+    /// Adds 1 to the counter of `label`.
     pub fn increment(&self, label: &str) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *counts.entry(label.to_string()).or_default() += 1;
     }
 
     /// The counter in Prometheus text format, `label` naming the label.
     pub fn render(&self, name: &str, help: &str, label: &str, out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (value, count) in counts.iter() {
             let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
         }

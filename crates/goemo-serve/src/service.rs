@@ -73,18 +73,34 @@ impl Default for ServiceOptions {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceError {
+    /// The queue is full.
     #[error("overloaded: {queued} texts are queued and at most {max_queue} may be; retry later")]
-    Overloaded { queued: usize, max_queue: usize },
+    Overloaded {
+        /// Texts queued.
+        queued: usize,
+        /// The queue's limit.
+        max_queue: usize,
+    },
+    /// The request waited past its deadline.
     #[error("the request's deadline passed before it was run")]
     DeadlineExceeded,
+    /// The service is stopping and takes no more requests.
     #[error("the service is shutting down")]
     ShuttingDown,
+    /// The model failed on the batch holding the request.
     #[error("the model failed on this batch: {0}")]
     Model(Arc<ModelError>),
+    /// The model panicked on the batch holding the request; the worker goes on.
     #[error("the model panicked on this batch: {0}")]
     Panicked(String),
+    /// A worker could not load the model.
     #[error("worker {worker} could not load the model: {source}")]
-    Start { worker: usize, source: Arc<ModelError> },
+    Start {
+        /// The worker's index.
+        worker: usize,
+        /// Why.
+        source: Arc<ModelError>,
+    },
 }
 
 type Reply = Result<Vec<Prediction>, ServiceError>;
@@ -118,7 +134,7 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A worker that panicked while holding the lock left the queue consistent (every
         // mutation is a single push or pop), so a poisoned lock is still usable.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -218,6 +234,7 @@ impl EmotionService {
         self.shared.calibrated.get().copied().unwrap_or(false)
     }
 
+    /// The options the service runs with.
     pub fn options(&self) -> &ServiceOptions {
         &self.shared.options
     }
@@ -282,7 +299,8 @@ impl EmotionService {
     pub fn shutdown(&self) {
         self.shared.lock().accepting = false;
         self.shared.wakeup.notify_all();
-        let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        let handles: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         for h in handles {
             let _ = h.join();
         }
@@ -343,7 +361,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| panic.downcast_ref::<&str>().map(std::string::ToString::to_string))
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
@@ -356,7 +374,10 @@ fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
         if !queue.accepting {
             return None;
         }
-        queue = shared.wakeup.wait(queue).unwrap_or_else(|e| e.into_inner());
+        queue = shared
+            .wakeup
+            .wait(queue)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
     }
     let first = queue.jobs.pop_front().expect("a job is queued");
     queue.texts -= first.texts.len();
@@ -381,7 +402,7 @@ fn next_batch(shared: &Shared) -> Option<Vec<Job>> {
                 queue = shared
                     .wakeup
                     .wait_timeout(queue, left)
-                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .0;
             }
         }

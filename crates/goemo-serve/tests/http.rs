@@ -93,7 +93,7 @@ async fn predictions_labels_health_and_metrics() {
     );
     assert_eq!(
         body["predictions"][1]["scores"]["anger"].as_f64().unwrap(),
-        0.2f32 as f64
+        f64::from(0.2f32)
     );
     let (status, _, body) = post(&server.base, json!({"text": "one!"}).to_string()).await;
     assert_eq!((status, body["predictions"].as_array().unwrap().len()), (200, 1));
@@ -185,7 +185,7 @@ async fn overload_is_503_with_retry_after_and_a_slow_answer_is_504() {
         }
         statuses.push(status);
     }
-    statuses.sort();
+    statuses.sort_unstable();
     // The queued one waits for the first (300 ms), then runs past the 400 ms timeout.
     assert_eq!(statuses, [200, 503, 503, 504], "{statuses:?}");
 }

@@ -25,7 +25,7 @@ impl BatchPredictor for Fake {
         self.batches
             .lock()
             .unwrap()
-            .push(texts.iter().map(|t| t.to_string()).collect());
+            .push(texts.iter().map(std::string::ToString::to_string).collect());
         if texts.contains(&"panic") {
             panic!("a stand-in panic");
         }
@@ -60,7 +60,7 @@ fn start(delay_ms: u64, options: ServiceOptions) -> (EmotionService, Arc<Mutex<V
 }
 
 fn texts(t: &[&str]) -> Vec<String> {
-    t.iter().map(|s| s.to_string()).collect()
+    t.iter().map(std::string::ToString::to_string).collect()
 }
 
 #[test]

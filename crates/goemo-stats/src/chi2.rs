@@ -8,8 +8,11 @@ use crate::special::regularized_upper_gamma;
 /// `scipy.stats.chi2_contingency(table)` (Yates' correction when there is one degree of freedom).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Chi2Test {
+    /// The χ² statistic.
     pub statistic: f64,
+    /// Upper-tail p-value.
     pub p_value: f64,
+    /// Degrees of freedom.
     pub dof: usize,
 }
 

@@ -22,7 +22,9 @@ pub enum KsMethod {
 pub struct KsTest {
     /// sup |F_a − F_b| over the pooled values.
     pub statistic: f64,
+    /// Two-sided p-value.
     pub p_value: f64,
+    /// Exact or asymptotic.
     pub method: KsMethod,
 }
 

@@ -7,7 +7,9 @@ use crate::special::regularized_incomplete_beta;
 /// Welch's unequal-variance t-test, as `scipy.stats.ttest_ind(a, b, equal_var=False)`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TTest {
+    /// The t statistic.
     pub statistic: f64,
+    /// Degrees of freedom.
     pub dof: f64,
     /// Two-sided.
     pub p_value: f64,

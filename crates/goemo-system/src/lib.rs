@@ -19,10 +19,13 @@ pub struct Host {
     pub cpu: Option<String>,
     /// Logical cores available to this process.
     pub logical_cores: usize,
+    /// Physical memory.
     pub memory_mib: Option<f64>,
     /// The distribution's name, else the OS family (`linux`, `macos`...).
     pub os: String,
+    /// Kernel release.
     pub kernel: Option<String>,
+    /// CPU architecture (`x86_64`, `aarch64`).
     pub arch: &'static str,
     /// The NVIDIA GPUs the driver lists (all of them: `CUDA_VISIBLE_DEVICES` is not applied).
     pub gpus: Vec<Gpu>,
@@ -31,8 +34,11 @@ pub struct Host {
 /// A GPU as the driver names it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gpu {
+    /// CUDA device index.
     pub index: usize,
+    /// Device name.
     pub name: String,
+    /// Device memory.
     pub memory_mib: Option<f64>,
 }
 
@@ -101,7 +107,7 @@ pub fn host() -> Host {
         .and_then(|v| v.trim_end_matches("kB").trim().parse::<f64>().ok());
     Host {
         cpu: field(&read("/proc/cpuinfo"), "model name", ':'),
-        logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        logical_cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         memory_mib: memory_kb.map(|kb| kb / 1024.0),
         os: field(&read("/etc/os-release"), "PRETTY_NAME", '=').unwrap_or_else(|| std::env::consts::OS.into()),
         kernel: read("/proc/sys/kernel/osrelease").map(|k| k.trim().to_string()),
@@ -168,15 +174,18 @@ pub fn cpu_peak_gflops(threads: usize) -> (f64, String) {
     let max_khz = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
         .ok()
         .and_then(|s| s.trim().parse::<f64>().ok());
-    let mhz = max_khz.map(|k| k / 1e3).unwrap_or_else(|| {
-        cpuinfo
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("cpu MHz")
-                    .and_then(|r| r.trim_start_matches([' ', '\t', ':']).parse().ok())
-            })
-            .unwrap_or(2500.0)
-    });
+    let mhz = max_khz.map_or_else(
+        || {
+            cpuinfo
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("cpu MHz")
+                        .and_then(|r| r.trim_start_matches([' ', '\t', ':']).parse().ok())
+                })
+                .unwrap_or(2500.0)
+        },
+        |k| k / 1e3,
+    );
     let ghz = mhz / 1e3;
     let peak = threads as f64 * 2.0 * lanes * 2.0 * ghz;
     (

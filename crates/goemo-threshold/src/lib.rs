@@ -29,26 +29,48 @@ pub use sweep::{threshold_sweep, SweepRow};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ThresholdError {
+    /// A metric failed while fitting.
     #[error(transparent)]
     Metrics(#[from] goemo_metrics::MetricsError),
+    /// An option is out of range.
     #[error("invalid threshold option: {0}")]
     InvalidOption(String),
+    /// Thresholds and scores disagree on the number of labels.
     #[error("thresholds for {expected} labels applied to scores with {found} columns")]
-    WrongWidth { expected: usize, found: usize },
+    WrongWidth {
+        /// Labels the thresholds cover.
+        expected: usize,
+        /// Columns of the scores.
+        found: usize,
+    },
+    /// A thresholds file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: std::path::PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A thresholds file is malformed.
     #[error("{path}: not a thresholds file: {message}")]
-    Parse { path: std::path::PathBuf, message: String },
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A thresholds file has the wrong number of thresholds.
     #[error("{path}: {found} thresholds for {expected} labels")]
     FileWidth {
+        /// The file.
         path: std::path::PathBuf,
+        /// Labels expected.
         expected: usize,
+        /// Thresholds found.
         found: usize,
     },
+    /// A thresholds file could not be written.
     #[error(transparent)]
     Write(#[from] goemo_fs::FsError),
 }

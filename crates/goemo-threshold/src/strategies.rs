@@ -14,11 +14,22 @@ use crate::{Result, ThresholdError};
 #[serde(tag = "strategy", rename_all = "snake_case")]
 pub enum Thresholds {
     /// One threshold for every label.
-    Global { threshold: f64 },
+    Global {
+        /// The threshold.
+        threshold: f64,
+    },
     /// One threshold per label, in label order.
-    PerClass { thresholds: Vec<f64> },
+    PerClass {
+        /// One threshold per label.
+        thresholds: Vec<f64>,
+    },
     /// The `k` highest-scoring labels of each example, those under `min_score` excepted.
-    TopK { k: usize, min_score: Option<f64> },
+    TopK {
+        /// Labels kept per example.
+        k: usize,
+        /// Labels scoring under this are dropped even when in the top k.
+        min_score: Option<f64>,
+    },
 }
 
 impl Thresholds {
@@ -148,7 +159,9 @@ impl ThresholdStrategy for Global {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum F1Average {
+    /// F1 of the pooled counts.
     Micro,
+    /// Mean of the labels' F1.
     Macro,
 }
 
@@ -163,7 +176,9 @@ pub struct PerClass;
 /// The `k` best labels of each example, optionally only those scoring at least `min_score`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TopK {
+    /// Labels kept per example.
     pub k: usize,
+    /// Labels scoring under this are dropped even when in the top k.
     pub min_score: Option<f64>,
 }
 
@@ -327,15 +342,21 @@ pub(crate) fn optimal_global(
 /// `per-class`, `top-k`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StrategyKind {
+    /// 0.5 for every label.
     Global,
+    /// The one threshold that maximises dev micro F1.
     OptimalGlobalMicro,
+    /// The one threshold that maximises dev macro F1.
     OptimalGlobalMacro,
+    /// Each label's threshold maximises its dev F1.
     #[default]
     PerClass,
+    /// The best-scoring label of each example.
     TopK,
 }
 
 impl StrategyKind {
+    /// Every strategy, in the order reports list them.
     pub const ALL: [StrategyKind; 5] = [
         StrategyKind::Global,
         StrategyKind::OptimalGlobalMicro,

@@ -10,16 +10,27 @@ use crate::Result;
 /// The threshold metrics at one global threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepRow {
+    /// The global threshold.
     pub threshold: f64,
+    /// Micro F1.
     pub f1_micro: f64,
+    /// Macro F1.
     pub f1_macro: f64,
+    /// Support-weighted F1.
     pub f1_weighted: f64,
+    /// Example-averaged F1.
     pub f1_samples: f64,
+    /// Micro precision.
     pub precision_micro: f64,
+    /// Macro precision.
     pub precision_macro: f64,
+    /// Micro recall.
     pub recall_micro: f64,
+    /// Macro recall.
     pub recall_macro: f64,
+    /// Share of examples whose label set is exactly right.
     pub subset_accuracy: f64,
+    /// Share of cells predicted wrongly.
     pub hamming_loss: f64,
     /// Labels predicted at least once.
     pub labels_predicted: usize,
@@ -33,7 +44,7 @@ pub fn threshold_sweep(scores: ArrayView2<'_, f64>, targets: ArrayView2<'_, bool
     Ok((1..=99)
         .into_par_iter()
         .map(|k| {
-            let threshold = k as f64 / 100.0;
+            let threshold = f64::from(k) / 100.0;
             let predictions = scores.mapv(|s| s >= threshold);
             let m = ThresholdMetrics::compute(predictions.view(), targets);
             let predicted: u64 = m.per_class.iter().map(|c| c.tp + c.fp).sum();

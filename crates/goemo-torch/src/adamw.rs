@@ -28,10 +28,15 @@ extern "C" {
 /// The hyperparameters of one AdamW parameter group at one step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamWGroup {
+    /// Learning rate.
     pub lr: f64,
+    /// Decay of the first moment.
     pub beta1: f64,
+    /// Decay of the second moment.
     pub beta2: f64,
+    /// Added to the second moment's root.
     pub eps: f64,
+    /// Decoupled weight decay.
     pub weight_decay: f64,
     /// The step number of this update, counted from 1 (bias corrections).
     pub step: u64,

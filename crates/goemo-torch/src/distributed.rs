@@ -87,10 +87,13 @@ impl fmt::Display for Backend {
 /// Where and how the ranks of a group meet: torch.distributed's `env://` rendezvous.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendezvous {
-    /// The TCPStore's address and port (`MASTER_ADDR`, `MASTER_PORT`).
+    /// The TCPStore's address (`MASTER_ADDR`).
     pub host: String,
+    /// The TCPStore's port.
     pub port: u16,
+    /// This process's rank.
     pub rank: usize,
+    /// Processes in the group.
     pub world_size: usize,
     /// Whether this process serves the store (rank 0, unless torchrun's agent already does).
     pub serve_store: bool,
@@ -103,7 +106,9 @@ pub struct Rendezvous {
 /// The reduction of an all-reduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReduceOp {
+    /// Element-wise sum.
     Sum,
+    /// Element-wise maximum.
     Max,
 }
 
@@ -135,7 +140,7 @@ impl fmt::Debug for ProcessGroup {
             .field("backend", &self.backend)
             .field("rank", &self.rank)
             .field("world_size", &self.world_size)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -210,14 +215,17 @@ impl ProcessGroup {
         })
     }
 
+    /// Gloo or NCCL.
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// This process's rank.
     pub fn rank(&self) -> usize {
         self.rank
     }
 
+    /// Processes in the group.
     pub fn world_size(&self) -> usize {
         self.world_size
     }

@@ -50,21 +50,33 @@ pub const LIBTORCH_VERSION: &str = env!("GOEMO_LIBTORCH_VERSION");
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TorchError {
+    /// libtorch failed in a call through tch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     /// libtorch threw inside a shim; the message is its own.
     #[error("libtorch ({operation}): {message}")]
-    Shim { operation: &'static str, message: String },
+    Shim {
+        /// The shim's operation.
+        operation: &'static str,
+        /// libtorch's message.
+        message: String,
+    },
+    /// An operation this build or device does not offer.
     #[error("{0}")]
     Unsupported(String),
     /// A collective or the rendezvous failed (a peer gone, a timeout, the store unreachable).
     #[error("rank {rank} of {world_size}: {operation} failed: {message}")]
     Distributed {
+        /// The collective or rendezvous step.
         operation: String,
+        /// This process's rank.
         rank: usize,
+        /// Processes in the group.
         world_size: usize,
+        /// What failed.
         message: String,
     },
+    /// libtorch's CUDA library could not be loaded.
     #[error(
         "cannot load libtorch's CUDA library, so this libtorch is CPU-only or its CUDA libraries are missing ({0})"
     )]

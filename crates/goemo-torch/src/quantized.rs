@@ -79,7 +79,7 @@ impl Int8Linear {
             )));
         };
         let mut error = [0 as c_char; 1024];
-        let bias_ptr = bias.map_or(std::ptr::null(), |b| b.as_ptr());
+        let bias_ptr = bias.map_or(std::ptr::null(), tch::Tensor::as_ptr);
         // SAFETY: live tensors (or null for no bias) borrowed for the call; the shim catches
         // every C++ exception and returns null or a packed layer this value owns.
         let layer = unsafe { goemo_int8_linear_pack(weight.as_ptr(), bias_ptr, error.as_mut_ptr(), error.len()) };
@@ -93,10 +93,12 @@ impl Int8Linear {
         })
     }
 
+    /// Width of the input.
     pub fn in_features(&self) -> i64 {
         self.in_features
     }
 
+    /// Width of the output.
     pub fn out_features(&self) -> i64 {
         self.out_features
     }

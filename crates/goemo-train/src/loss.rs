@@ -12,13 +12,28 @@ pub enum Loss {
     /// Binary cross-entropy on logits.
     Bce,
     /// Binary cross-entropy with a positive-class weight per label (label-index order).
-    WeightedBce { pos_weight: Vec<f64> },
+    WeightedBce {
+        /// Per label, the weight of its positive cells.
+        pos_weight: Vec<f64>,
+    },
     /// Focal loss (Lin et al., 2017): `alpha_t · (1 − p_t)^gamma · BCE`.
-    Focal { alpha: f64, gamma: f64 },
+    Focal {
+        /// Weight of positives (negatives get 1 − alpha).
+        alpha: f64,
+        /// Focusing exponent.
+        gamma: f64,
+    },
     /// Asymmetric loss (Ridnik et al., 2021): positives `(1 − p)^γ+ · log p`; negatives with
     /// the probability shifted down by `clip`, `p_m = max(p − clip, 0)`, then `p_m^γ− · log(1 − p_m)`.
     /// Averaged over cells (the paper sums them).
-    Asymmetric { gamma_pos: f64, gamma_neg: f64, clip: f64 },
+    Asymmetric {
+        /// Focusing exponent of positives.
+        gamma_pos: f64,
+        /// Focusing exponent of negatives.
+        gamma_neg: f64,
+        /// Probability shift of negatives.
+        clip: f64,
+    },
 }
 
 /// A loss by name, as configs and flags give it; weighted BCE's weights come from the
@@ -26,9 +41,13 @@ pub enum Loss {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossKind {
+    /// Binary cross-entropy.
     Bce,
+    /// Binary cross-entropy weighted by class frequency.
     WeightedBce,
+    /// Focal loss.
     Focal,
+    /// Asymmetric loss.
     Asymmetric,
 }
 
@@ -40,6 +59,7 @@ impl LossKind {
         LossKind::Asymmetric,
     ];
 
+    /// The loss's name, as in configs.
     pub fn name(self) -> &'static str {
         match self {
             LossKind::Bce => "bce",
@@ -69,10 +89,13 @@ impl std::str::FromStr for LossKind {
 impl Loss {
     /// The focal loss's α and γ of Lin et al. (2017).
     pub const FOCAL_ALPHA: f64 = 0.25;
+    /// The focal loss's γ of Lin et al. (2017).
     pub const FOCAL_GAMMA: f64 = 2.0;
     /// The asymmetric loss's defaults in Ridnik et al. (2021): γ+ 0, γ− 4, clip 0.05.
     pub const ASL_GAMMA_POS: f64 = 0.0;
+    /// The asymmetric loss's γ− of Ridnik et al. (2021).
     pub const ASL_GAMMA_NEG: f64 = 4.0;
+    /// The asymmetric loss's probability shift of Ridnik et al. (2021).
     pub const ASL_CLIP: f64 = 0.05;
 
     /// The mean loss.

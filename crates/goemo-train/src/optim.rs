@@ -40,8 +40,10 @@ pub trait Optimizer {
         Ok(false)
     }
 
+    /// The current learning rate.
     fn learning_rate(&self) -> f64;
 
+    /// Sets the learning rate of the next step.
     fn set_learning_rate(&mut self, lr: f64);
 
     /// Updates applied so far.
@@ -58,9 +60,13 @@ pub trait Optimizer {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdamWConfig {
+    /// Decay of the first moment.
     pub beta1: f64,
+    /// Decay of the second moment.
     pub beta2: f64,
+    /// Added to the second moment's root.
     pub eps: f64,
+    /// Decoupled weight decay.
     pub weight_decay: f64,
 }
 
@@ -171,7 +177,7 @@ impl AdamW {
                     let _ = grad.zero_();
                 }
             }
-        })
+        });
     }
 }
 
@@ -384,7 +390,7 @@ impl Optimizer for Box<dyn Optimizer> {
         (**self).learning_rate()
     }
     fn set_learning_rate(&mut self, lr: f64) {
-        (**self).set_learning_rate(lr)
+        (**self).set_learning_rate(lr);
     }
     fn updates(&self) -> u64 {
         (**self).updates()

@@ -19,7 +19,9 @@ use crate::{evaluate_split, EncodedSplit, Loss, Optimizer, Result, TrainError};
 
 /// The collectives data-parallel training needs, over the ranks of one job.
 pub trait Collective {
+    /// This process's rank.
     fn rank(&self) -> usize;
+    /// Processes in the group.
     fn world_size(&self) -> usize;
     /// Sums each tensor over the ranks, in place. `what` names the data in errors.
     fn all_reduce_sum(&self, tensors: &[Tensor], what: &str) -> Result<()>;
@@ -88,10 +90,12 @@ impl DataParallel {
         self
     }
 
+    /// This process's rank.
     pub fn rank(&self) -> usize {
         self.group.rank()
     }
 
+    /// Processes in the group.
     pub fn world_size(&self) -> usize {
         self.group.world_size()
     }
@@ -201,7 +205,7 @@ impl DataParallel {
             if !differing.is_empty() {
                 return Err(TrainError::Mismatch(format!(
                     "the ranks run different configurations: `{name}` on rank {} differs from rank 0 (this rank {rank} has {value})",
-                    differing.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+                    differing.iter().map(std::string::ToString::to_string).collect::<Vec<_>>().join(", ")
                 )));
             }
         }
@@ -287,6 +291,7 @@ pub struct AllReduced<O> {
 }
 
 impl<O: Optimizer> AllReduced<O> {
+    /// Wraps `inner` so that the gradients of `params` are averaged across ranks before each step.
     pub fn new(inner: O, params: Vec<Tensor>, parallel: Rc<DataParallel>) -> Self {
         AllReduced {
             inner,

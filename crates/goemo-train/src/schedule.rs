@@ -32,7 +32,9 @@ pub trait LrSchedule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleKind {
+    /// Linear decay to 0.
     Linear,
+    /// Cosine decay to 0.
     Cosine,
 }
 
@@ -62,9 +64,13 @@ impl FromStr for ScheduleKind {
 /// A warm-up-then-decay schedule over `total_steps` optimiser steps.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
+    /// Learning rate at the end of warm-up.
     pub peak_lr: f64,
+    /// Steps of linear warm-up from 0.
     pub warmup_steps: u64,
+    /// Optimiser steps in all.
     pub total_steps: u64,
+    /// Shape of the decay.
     pub kind: ScheduleKind,
 }
 

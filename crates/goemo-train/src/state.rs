@@ -12,8 +12,9 @@ use crate::{Result, TrainError};
 /// The best dev evaluation so far.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BestEvaluation {
-    /// The epoch (0-based) and the optimiser step it came after.
+    /// The epoch (0-based).
     pub epoch: usize,
+    /// The optimiser step.
     pub step: u64,
     /// The selection metric's value.
     pub value: f64,
@@ -22,14 +23,17 @@ pub struct BestEvaluation {
 /// Everything a run needs to continue exactly where it stopped, besides tensors.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainState {
-    /// The epoch to continue, and how many of its batches are done.
+    /// The epoch to continue.
     pub epoch: usize,
+    /// Batches of the epoch already done.
     pub batch: usize,
     /// Optimiser steps taken.
     pub step: u64,
-    /// The epoch's summed training loss (weighted by batch size) and examples seen so far.
+    /// The epoch's summed training loss, weighted by batch size.
     pub loss_sum: f64,
+    /// Examples of the epoch seen so far.
     pub seen: usize,
+    /// One record per finished epoch.
     pub history: Vec<EpochRecord>,
     /// Dev evaluations inside epochs (`TrainConfig::eval_every`).
     pub evaluations: Vec<StepEvaluation>,

@@ -24,13 +24,19 @@ use crate::{
 /// Every setting of the training loop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// Peak learning rate.
     pub lr: f64,
+    /// Examples per batch.
     pub batch_size: usize,
+    /// Passes over the training split.
     pub epochs: usize,
+    /// AdamW's betas, epsilon and weight decay.
     pub adamw: AdamWConfig,
     /// Warm-up as a fraction of the optimiser steps (ignored when `warmup_steps` is set).
     pub warmup_ratio: f64,
+    /// Warm-up in optimiser steps.
     pub warmup_steps: Option<u64>,
+    /// Shape of the learning-rate decay after warm-up.
     pub schedule: ScheduleKind,
     /// Global gradient-norm limit; `None` turns clipping off.
     pub max_grad_norm: Option<f64>,
@@ -38,7 +44,9 @@ pub struct TrainConfig {
     pub layer_lr_decay: f64,
     /// Batches whose gradients add up to one optimiser step.
     pub accumulation: usize,
+    /// Seed of initialisation, shuffling and dropout.
     pub seed: u64,
+    /// The training loss.
     pub loss: Loss,
     /// The dev metric that picks the best evaluation.
     pub select_by: Headline,
@@ -48,6 +56,7 @@ pub struct TrainConfig {
     pub max_steps: Option<u64>,
     /// Batches per length bucket when shuffling.
     pub bucket_batches: usize,
+    /// Examples per batch when evaluating.
     pub eval_batch_size: usize,
     /// Show a progress bar on standard error.
     pub progress: bool,
@@ -176,29 +185,41 @@ impl TrainConfig {
 /// Token ids and targets of one split.
 #[derive(Debug, Clone, Copy)]
 pub struct EncodedSplit<'a> {
+    /// Token ids of each text.
     pub ids: &'a [Vec<u32>],
+    /// 0/1 targets, one row per text.
     pub targets: ArrayView2<'a, f32>,
 }
 
 /// What one epoch did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
+    /// The epoch (0-based).
     pub epoch: usize,
+    /// Optimiser steps taken by the epoch's end.
     pub steps: u64,
+    /// Mean training loss of the epoch.
     pub train_loss: f64,
+    /// Loss on dev after the epoch.
     pub dev_loss: f64,
     /// Dev metrics at a global threshold of 0.5.
     pub dev: MetricReport,
+    /// The learning rate at the epoch's end.
     pub lr: f64,
+    /// Wall time of the epoch, evaluation excluded.
     pub seconds: f64,
+    /// Training throughput of the epoch.
     pub examples_per_s: f64,
 }
 
 /// A dev evaluation inside an epoch (`TrainConfig::eval_every`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepEvaluation {
+    /// The epoch (0-based).
     pub epoch: usize,
+    /// The optimiser step the evaluation came after.
     pub step: u64,
+    /// Loss on dev.
     pub dev_loss: f64,
     /// Dev metrics at a global threshold of 0.5.
     pub dev: MetricReport,
@@ -207,13 +228,17 @@ pub struct StepEvaluation {
 /// The run's history and its best evaluation (whose weights the model holds at the end).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOutcome {
+    /// One record per epoch.
     pub history: Vec<EpochRecord>,
     /// Evaluations inside epochs, in order (empty unless `eval_every` is set).
     pub evaluations: Vec<StepEvaluation>,
-    /// The epoch of the best evaluation (0-based), and the optimiser step it came after.
+    /// The epoch of the best evaluation (0-based).
     pub best_epoch: usize,
+    /// The optimiser step the best evaluation came after.
     pub best_step: u64,
+    /// The selection metric's best dev value.
     pub best_value: f64,
+    /// Optimiser steps taken in all.
     pub steps: u64,
 }
 
@@ -235,12 +260,15 @@ impl TrainOutcome {
 /// What the loop reports after each optimiser step (a line of `train_log.jsonl`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepLog {
+    /// The epoch (0-based).
     pub epoch: usize,
+    /// Optimiser steps taken.
     pub step: u64,
     /// Mean training loss of the epoch so far.
     pub loss: f64,
     /// The learning rate of the next step.
     pub lr: f64,
+    /// Training throughput since the epoch began.
     pub examples_per_s: f64,
 }
 

@@ -13,7 +13,7 @@ fn a_non_finite_loss_stops_before_any_update() {
         .var_store()
         .trainable_variables()
         .iter()
-        .map(|t| t.copy())
+        .map(tch::Tensor::copy)
         .collect();
     let config = TrainConfig {
         loss: Loss::WeightedBce {
