@@ -5,14 +5,14 @@
 //!
 //! ```text
 //! cargo run --release --example bench_inference -- --model runs/minilm-cpu/checkpoint \
-//!     --texts data/goemotions/test.tsv --batch-sizes 1,8,16,32,64 [--quantize int8] --out bench.csv
+//!     --texts data/goemotions/test.tsv --batch-sizes 1,8,16,32,64 [--mode int8] --out bench.csv
 //! ```
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision, Quantization};
+use goemo::model::{parse_device, set_threads, EmotionClassifier, InferenceMode};
 use goemo::run::{bench_inference, bench_table, write_bench_csv, BenchOptions};
 use goemo::system::peak_resident_mib;
 
@@ -35,11 +35,10 @@ struct Cli {
     /// libtorch threads (0: libtorch's default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// fp32; bf16 (autocast: oneDNN on the CPU, tensor cores on a GPU); int8 (the encoder's
+    /// Linear layers quantized at load, fbgemm, CPU); or auto, the fastest of them here.
     #[arg(long, default_value = "fp32")]
-    precision: Precision,
-    /// none, or int8 (the encoder's Linear layers, fbgemm, CPU).
-    #[arg(long, default_value = "none")]
-    quantize: Quantization,
+    mode: InferenceMode,
     /// The CSV to write.
     #[arg(long)]
     out: PathBuf,
@@ -62,9 +61,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .filter(|l| !l.trim().is_empty())
         .collect();
     let started = Instant::now();
-    let classifier = EmotionClassifier::load_on(&cli.model, device)?
-        .with_precision(cli.precision)?
-        .with_quantization(cli.quantize)?;
+    let classifier = EmotionClassifier::load_on(&cli.model, device)?.with_mode(cli.mode)?;
     let load_s = started.elapsed().as_secs_f64();
     let options = BenchOptions {
         batch_sizes: cli.batch_sizes,
@@ -73,8 +70,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let rows = bench_inference(&classifier, &texts, &options)?;
     let peak = peak_resident_mib().unwrap_or(f64::NAN);
     println!(
-        "{}: {:?} {} {}, load {load_s:.2} s, peak resident memory {peak:.0} MiB\n",
-        cli.model, device, cli.precision, cli.quantize
+        "{}: {}, load {load_s:.2} s, peak resident memory {peak:.0} MiB\n",
+        cli.model,
+        classifier.describe_mode(cli.mode)
     );
     print!("{}", bench_table(&rows));
     write_bench_csv(&cli.out, &rows, peak)?;

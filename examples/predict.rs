@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use goemo::data::{GoEmotionsTsv, Split, TextChunks};
-use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision, Quantization};
+use goemo::model::{parse_device, set_threads, EmotionClassifier, InferenceMode};
 use goemo::run::rescore_split;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -44,14 +44,10 @@ struct Args {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// fp32, or bf16 autocast (fast on a GPU).
+    /// fp32; bf16 (autocast: oneDNN on the CPU, tensor cores on a GPU); int8 (the encoder's
+    /// Linear layers quantized at load, fbgemm, CPU); or auto, the fastest of them here.
     #[arg(long, default_value = "fp32")]
-    precision: Precision,
-    /// none, or int8: the encoder's Linear layers quantized at load (per-channel int8 weights,
-    /// activations per batch; fbgemm on the CPU), as ONNX Runtime's and PyTorch's dynamic
-    /// quantization.
-    #[arg(long, default_value = "none")]
-    quantize: Quantization,
+    mode: InferenceMode,
     /// libtorch threads (0: libtorch's default).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -79,16 +75,8 @@ fn run(args: Args) -> Result<()> {
     let device = parse_device(&args.device)?;
     let mut classifier = EmotionClassifier::load_on(&args.model, device)?
         .with_batch_size(args.batch_size)
-        .with_precision(args.precision)?;
-    if args.quantize != Quantization::None {
-        let started = std::time::Instant::now();
-        classifier = classifier.with_quantization(args.quantize)?;
-        eprintln!(
-            "quantized to {} in {:.2} s",
-            args.quantize,
-            started.elapsed().as_secs_f64()
-        );
-    }
+        .with_mode(args.mode)?;
+    eprintln!("{}", classifier.describe_mode(args.mode));
     if let Some(t) = args.threshold {
         classifier = classifier.with_threshold(t);
     }

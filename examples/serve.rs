@@ -6,10 +6,11 @@
 //! curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"texts": ["Thank you so much!"]}'
 //! ```
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Parser;
-use goemo::model::{parse_device, set_threads, EmotionClassifier, Precision};
+use goemo::model::{parse_device, set_threads, EmotionClassifier, InferenceMode};
 use goemo::serve::{serve, shutdown_signal, EmotionService, Limits, ServiceOptions};
 
 #[derive(Parser, Debug)]
@@ -51,9 +52,10 @@ struct Args {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// fp32, or bf16 autocast (fast on a GPU).
-    #[arg(long, default_value_t = Precision::Fp32)]
-    precision: Precision,
+    /// fp32; bf16 (autocast: oneDNN on the CPU, tensor cores on a GPU); int8 (the encoder's
+    /// Linear layers quantized at load, fbgemm, CPU); or auto, the fastest of them here.
+    #[arg(long, default_value = "fp32")]
+    mode: InferenceMode,
     /// Milliseconds before an unanswered request gets 504.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
@@ -86,14 +88,19 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         workers: args.workers.max(1),
         timeout,
     };
-    let (model, precision, forward_batch) = (args.model.clone(), args.precision, args.forward_batch);
+    let (model, mode, forward_batch) = (args.model.clone(), args.mode, args.forward_batch);
     let per_worker = args.threads_per_worker;
+    // Every worker runs the same mode: the first to load says which, after the address.
+    let described = Arc::new(OnceLock::new());
+    let first_described = described.clone();
     let service = EmotionService::start(
         move |_| {
             set_threads(per_worker);
-            EmotionClassifier::load_on(&model, device)?
+            let classifier = EmotionClassifier::load_on(&model, device)?
                 .with_batch_size(forward_batch)
-                .with_precision(precision)
+                .with_mode(mode)?;
+            let _ = first_described.set(classifier.describe_mode(mode));
+            Ok(classifier)
         },
         options,
     )?;
@@ -115,6 +122,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             service.labels().len(),
             listener.local_addr()?
         );
+        if let Some(line) = described.get() {
+            eprintln!("{line}");
+        }
         serve(listener, service, limits, shutdown_signal()).await?;
         eprintln!("stopped: every accepted request was answered");
         Ok(())

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""CPU inference of one checkpoint on the GoEmotions test texts, goemo against ONNX Runtime, fp32
-and int8, in one run; prints a markdown table of texts/s and test quality.
+"""CPU inference of one checkpoint on the GoEmotions test texts, goemo against ONNX Runtime, in one
+run; prints a markdown table of texts/s and test quality, and the ratio of each engine's fastest.
 
-- goemo: the `predict` example, whole process (model load, and quantization for int8,
-  included), batch 64, texts sorted by length inside, CSV out.
+- goemo: the `predict` example in each `--mode` (fp32, bf16, int8, and auto, which names the mode
+  it picked on stderr), whole process (model load, and quantization for int8, included), batch 64,
+  texts sorted by length inside, CSV out; its probabilities are calibrated by the checkpoint's
+  calibration.json.
 - ONNX Runtime: the checkpoint (encoder and head, sigmoid) exported from PyTorch with
   torch.onnx's dynamo exporter, opset 18; int8 by onnxruntime.quantization.quantize_dynamic
   (weight_type=QInt8, its defaults otherwise); sessions with all graph optimisations and the
   same intra-op threads; texts sorted by length, batches of 64, tokenization included; session
   creation and tokenizer load included, as goemo's model load is.
 - Quality: test micro/macro ROC AUC, and micro/macro F1 at the checkpoint's thresholds (fitted on
-  dev in fp32), for each engine.
+  dev in fp32, on the calibrated scale), for each engine; ONNX Runtime's sigmoids are calibrated
+  by the same calibration.json (modeling_goemo.calibrate) before thresholding. A mode is within
+  bounds when every metric is within 0.002 (AUC) and 0.005 (F1) of the same engine's fp32.
 
     .venv/bin/python scripts/bench_cpu_inference.py [--checkpoint runs/minilm-cpu/checkpoint] [--threads 2]
 
@@ -31,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+# Largest change against the same engine's fp32 that a faster mode may make on the test set.
+BOUNDS = {"auc_micro": 0.002, "auc_macro": 0.002, "f1_micro": 0.005, "f1_macro": 0.005}
 
 
 def ensure_packages():
@@ -78,16 +84,32 @@ def quality(probs, targets, thresholds):
     }
 
 
-def goemo(checkpoint, texts_file, threads, quantize):
+def goemo(checkpoint, texts_file, threads, mode):
+    """Calibrated probabilities, seconds, and the line in which predict names the mode it ran."""
     started = time.perf_counter()
-    out = subprocess.run(
+    done = subprocess.run(
         [str(ROOT / "target/release/examples/predict"), "--model", str(checkpoint), "--input", str(texts_file),
-         "--format", "csv", "--batch-size", "64", "--threads", str(threads), "--quantize", quantize],
+         "--format", "csv", "--batch-size", "64", "--threads", str(threads), "--mode", mode],
         capture_output=True, text=True, check=True,
-    ).stdout
+    )
     seconds = time.perf_counter() - started
-    rows = list(csv.reader(out.splitlines()))[1:]
-    return np.array([[float(x) for x in r[1:]] for r in rows], dtype=np.float32), seconds
+    rows = list(csv.reader(done.stdout.splitlines()))[1:]
+    said = next((l for l in done.stderr.splitlines() if l.startswith("inference: ")), "")
+    return np.array([[float(x) for x in r[1:]] for r in rows], dtype=np.float32), seconds, said
+
+
+def calibrator(checkpoint):
+    """goemo's calibration of raw sigmoids (modeling_goemo.calibrate), identity without calibration.json."""
+    path = Path(checkpoint) / "calibration.json"
+    if not path.exists():
+        return lambda p: p
+    import torch
+
+    spec = importlib.util.spec_from_file_location(
+        "modeling_goemo", ROOT / "crates/goemo-model/python/modeling_goemo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return lambda p: module.calibrate(torch.from_numpy(p).double(), str(path)).float().numpy()
 
 
 def export(checkpoint, folder):
@@ -166,24 +188,40 @@ def main():
         started = time.perf_counter()
         fp32_onnx, int8_onnx = export(a.checkpoint, tmp)
         export_seconds = time.perf_counter() - started
-        results = {}
-        results["goemo fp32"] = goemo(a.checkpoint, texts_file, a.threads, "none")
-        results["ONNX Runtime fp32"] = onnxruntime(fp32_onnx, a.checkpoint, texts, a.threads)
-        results["goemo int8"] = goemo(a.checkpoint, texts_file, a.threads, "int8")
-        results["ONNX Runtime int8"] = onnxruntime(int8_onnx, a.checkpoint, texts, a.threads)
+        calibrate = calibrator(a.checkpoint)
+        results, said = {}, {}
+        for mode in ("fp32", "bf16", "int8", "auto"):
+            probs, seconds, said[mode] = goemo(a.checkpoint, texts_file, a.threads, mode)
+            results[f"goemo {mode}"] = probs, seconds
+            if mode in ("fp32", "int8"):
+                probs, seconds = onnxruntime(fp32_onnx if mode == "fp32" else int8_onnx, a.checkpoint, texts,
+                                             a.threads)
+                results[f"ONNX Runtime {mode}"] = calibrate(probs), seconds
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads, ONNX Runtime {ort.__version__}; "
-          f"{len(texts)} test texts; export and ONNX quantization took {export_seconds:.1f} s (not counted)\n")
-    print("| engine | seconds | texts/s | goemo / ONNX Runtime | micro AUC | macro AUC | micro F1 | macro F1 |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          f"{len(texts)} test texts; export and ONNX quantization took {export_seconds:.1f} s (not counted); "
+          f"goemo --mode auto: {said['auto']}\n")
+    print("| engine | seconds | texts/s | goemo / ONNX Runtime | micro AUC | macro AUC | micro F1 | macro F1 "
+          "| within bounds of fp32 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    reference = {engine: quality(results[f"{engine} fp32"][0], targets, thresholds)
+                 for engine in ("goemo", "ONNX Runtime")}
     for name, (probs, seconds) in results.items():
         q = quality(probs, targets, thresholds)
+        fp32 = reference["goemo" if name.startswith("goemo") else "ONNX Runtime"]
+        within = "" if name.endswith(" fp32") else (
+            "yes" if all(abs(q[k] - fp32[k]) <= BOUNDS[k] for k in BOUNDS) else "**no**")
         ratio = ""
-        if name.startswith("goemo"):
-            other = results[name.replace("goemo", "ONNX Runtime")][1]
-            ratio = f"{other / seconds:.2f}x"
+        peer = results.get(name.replace("goemo", "ONNX Runtime")) if name.startswith("goemo") else None
+        if peer is not None:
+            ratio = f"{peer[1] / seconds:.2f}x"
         print(f"| {name} | {seconds:.1f} | {len(texts) / seconds:.0f} | {ratio} | {q['auc_micro']:.5f} | "
-              f"{q['auc_macro']:.5f} | {q['f1_micro']:.4f} | {q['f1_macro']:.4f} |")
+              f"{q['auc_macro']:.5f} | {q['f1_micro']:.4f} | {q['f1_macro']:.4f} | {within} |")
+    fastest = {engine: min((s, n) for n, (_, s) in results.items() if n.startswith(engine))
+               for engine in ("goemo", "ONNX Runtime")}
+    (g, g_name), (o, o_name) = fastest["goemo"], fastest["ONNX Runtime"]
+    print(f"\nfastest against fastest: {g_name} {len(texts) / g:.0f} texts/s, {o_name} {len(texts) / o:.0f}: "
+          f"{o / g:.2f}x")
 
 
 if __name__ == "__main__":

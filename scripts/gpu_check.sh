@@ -39,7 +39,7 @@ CKPT=$RUNS/gpu-bf16/checkpoint
 for run in "cpu fp32" "cuda fp32" "cuda bf16"; do
   set -- $run
   start=$(date +%s%N)
-  "$BIN/predict" --model "$CKPT" --input "$RUNS/texts.txt" --format csv --device "$1" --precision "$2" \
+  "$BIN/predict" --model "$CKPT" --input "$RUNS/texts.txt" --format csv --device "$1" --mode "$2" \
     --threads 8 >"$RUNS/$1-$2.csv"
   echo "$1 $2: $(( ($(date +%s%N) - start) / 1000000 )) ms for 5,427 texts, load included" | tee -a "$OUT/summary.txt"
 done

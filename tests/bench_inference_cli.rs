@@ -1,5 +1,6 @@
 //! The `bench_inference` example on the tiny checkpoint: one CSV row per batch size and
-//! tokenization mode with the documented columns, fp32 and int8; bad input is an error.
+//! tokenization mode with the documented columns, in fp32, int8 and auto mode, each saying which
+//! mode it ran; bad input is an error.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,8 +19,8 @@ fn binary() -> PathBuf {
 fn writes_one_row_per_batch_size_and_mode() {
     let root = env!("CARGO_MANIFEST_DIR");
     let dir = tempfile::tempdir().unwrap();
-    for quantize in ["none", "int8"] {
-        let out = dir.path().join(format!("{quantize}.csv"));
+    for mode in ["fp32", "int8", "auto"] {
+        let out = dir.path().join(format!("{mode}.csv"));
         let output = Command::new(binary())
             .args([
                 "--model",
@@ -33,14 +34,21 @@ fn writes_one_row_per_batch_size_and_mode() {
                 "5",
                 "--threads",
                 "1",
-                "--quantize",
-                quantize,
+                "--mode",
+                mode,
             ])
             .arg("--out")
             .arg(&out)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let said = if mode == "auto" {
+            "(auto: ".to_string()
+        } else {
+            format!("inference: {mode} on cpu")
+        };
+        assert!(stdout.lines().next().unwrap().contains(&said), "{stdout}");
         let mut reader = csv::Reader::from_path(&out).unwrap();
         let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
         assert_eq!(

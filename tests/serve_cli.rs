@@ -44,6 +44,11 @@ fn serve(model: &str, extra: &[&str]) -> (Server, String) {
     let first = lines.next().unwrap().unwrap();
     let address = first.rsplit("http://").next().unwrap().trim().to_string();
     assert!(first.contains("serving"), "{first}");
+    let mode = lines.next().unwrap().unwrap();
+    assert!(
+        mode.starts_with("inference: ") && mode.contains(" on cpu, 1 threads"),
+        "{mode}"
+    );
     // Keep draining the server's standard error so that it never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     (Server(child), address)

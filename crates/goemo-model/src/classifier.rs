@@ -11,7 +11,7 @@ use tch::Device;
 
 use crate::error::{ModelError, Result};
 use crate::model::{LoadOptions, SequenceClassifier};
-use crate::precision::{Precision, Quantization};
+use crate::precision::{InferenceMode, Precision, Quantization};
 use crate::resolve::{resolve_model, resolve_weights};
 use crate::trainable::{predict_probabilities, Probability};
 
@@ -162,6 +162,43 @@ impl EmotionClassifier {
             model.set_quantization(quantization)?;
         }
         Ok(self)
+    }
+
+    /// Runs inference in `mode`; `InferenceMode::Auto` picks the fastest mode of this device and
+    /// CPU ([`InferenceMode::fastest`]). Int8 quantizes at load and cannot be undone.
+    pub fn with_mode(self, mode: InferenceMode) -> Result<Self> {
+        let mode = mode.resolve(self.model().device());
+        self.with_precision(mode.precision())?
+            .with_quantization(mode.quantization())
+    }
+
+    /// The mode the classifier runs in.
+    pub fn mode(&self) -> InferenceMode {
+        let model = self.model();
+        match (model.quantization(), model.precision()) {
+            (Quantization::Int8, _) => InferenceMode::Int8,
+            (_, Precision::Bf16) => InferenceMode::Bf16,
+            _ => InferenceMode::Fp32,
+        }
+    }
+
+    /// One line for a person: the mode it runs in, where, with how many threads, and why when
+    /// `requested` was `Auto`, or else which mode would be fastest here.
+    pub fn describe_mode(&self, requested: InferenceMode) -> String {
+        let device = self.model().device();
+        let (fastest, why) = InferenceMode::fastest(device);
+        let place = match device {
+            Device::Cpu => format!("cpu, {} threads", tch::get_num_threads()),
+            other => format!("{other:?}").to_lowercase(),
+        };
+        let mode = self.mode();
+        if requested == InferenceMode::Auto {
+            format!("inference: {mode} on {place} (auto: {why})")
+        } else if mode == fastest {
+            format!("inference: {mode} on {place}, the fastest mode here")
+        } else {
+            format!("inference: {mode} on {place}; the fastest mode here is {fastest} ({why}): --mode auto")
+        }
     }
 
     /// One global threshold instead of the checkpoint's.

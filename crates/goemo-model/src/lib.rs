@@ -31,7 +31,7 @@ pub use goemo_calibration::{Calibrator, CALIBRATION_FILE};
 #[cfg(target_os = "linux")]
 pub use goemo_torch::libtorch_dir;
 pub use model::{LoadOptions, SequenceClassifier};
-pub use precision::{cpu_has_native_bf16, with_precision, Precision, Quantization};
+pub use precision::{cpu_has_native_bf16, cpu_has_vnni, with_precision, InferenceMode, Precision, Quantization};
 pub use resolve::{hub_cache_dir, offline, resolve_model, resolve_weights, HUB_TIMEOUT, REQUIRED_FILES, WEIGHT_FILES};
 pub use save::{copy_tokenizer_files, MODELING_FILE};
 pub use trainable::{predict_probabilities, Probability, TensorBatch, TrainableModel};

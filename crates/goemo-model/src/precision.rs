@@ -111,6 +111,113 @@ impl fmt::Display for Quantization {
     }
 }
 
+/// How a classifier runs inference: the arithmetic of its encoder. `Auto` picks, at load, the
+/// fastest mode this machine runs within the quality bounds that `scripts/bench_cpu_inference.py`
+/// measures ([`InferenceMode::fastest`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InferenceMode {
+    /// float32 throughout.
+    #[default]
+    Fp32,
+    /// Matrix products in bfloat16 under autocast (oneDNN on the CPU, tensor cores on a GPU).
+    Bf16,
+    /// The encoder's Linear layers in int8 (fbgemm; weights per output channel, activations
+    /// per batch); CPU only.
+    Int8,
+    /// The fastest of the three for this device and CPU.
+    Auto,
+}
+
+impl InferenceMode {
+    /// The fastest mode on `device`, with the reason. CUDA: bf16. CPU: int8 where the CPU has
+    /// VNNI dot-product instructions (fbgemm's int8 kernels use them; 1.9x fp32 on an AVX-512
+    /// EPYC), else bf16 where it multiplies bfloat16 natively (AVX512-BF16 or AMX), else fp32.
+    pub fn fastest(device: Device) -> (InferenceMode, &'static str) {
+        if device.is_cuda() {
+            (
+                InferenceMode::Bf16,
+                "a CUDA device multiplies bfloat16 on its tensor cores",
+            )
+        } else if cpu_has_vnni() {
+            (InferenceMode::Int8, "this CPU has VNNI int8 dot products")
+        } else if cpu_has_native_bf16() {
+            (
+                InferenceMode::Bf16,
+                "this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX)",
+            )
+        } else {
+            (InferenceMode::Fp32, "this CPU has neither VNNI nor native bfloat16")
+        }
+    }
+
+    /// `Auto` made concrete for `device`; the others as they are.
+    pub fn resolve(self, device: Device) -> InferenceMode {
+        match self {
+            InferenceMode::Auto => InferenceMode::fastest(device).0,
+            other => other,
+        }
+    }
+
+    /// The precision of this mode's arithmetic outside int8 layers.
+    pub fn precision(self) -> Precision {
+        match self {
+            InferenceMode::Bf16 => Precision::Bf16,
+            InferenceMode::Auto => Precision::Auto,
+            InferenceMode::Fp32 | InferenceMode::Int8 => Precision::Fp32,
+        }
+    }
+
+    /// Whether this mode quantizes the encoder's Linear layers.
+    pub fn quantization(self) -> Quantization {
+        match self {
+            InferenceMode::Int8 => Quantization::Int8,
+            _ => Quantization::None,
+        }
+    }
+}
+
+impl FromStr for InferenceMode {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "fp32" => Ok(InferenceMode::Fp32),
+            "bf16" => Ok(InferenceMode::Bf16),
+            "int8" => Ok(InferenceMode::Int8),
+            "auto" => Ok(InferenceMode::Auto),
+            other => Err(ModelError::Device(format!(
+                "unknown inference mode {other:?} (fp32, bf16, int8, auto)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for InferenceMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InferenceMode::Fp32 => "fp32",
+            InferenceMode::Bf16 => "bf16",
+            InferenceMode::Int8 => "int8",
+            InferenceMode::Auto => "auto",
+        })
+    }
+}
+
+/// Whether the CPU has VNNI int8 dot products (AVX512-VNNI or AVX-VNNI), which fbgemm's int8
+/// kernels use.
+pub fn cpu_has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni")
+            || std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.split_whitespace().any(|f| f == "avx_vnni"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Runs `f` at `precision` for tensors on `device`.
 pub fn with_precision<T>(precision: Precision, device: Device, f: impl FnOnce() -> T) -> Result<T> {
     match precision.resolve(device) {
@@ -167,5 +274,32 @@ mod tests {
         assert_eq!(Precision::Auto.resolve(Device::Cpu), want);
         assert_eq!(Precision::Auto.resolve(Device::Cuda(0)), Precision::Bf16);
         assert_eq!(Precision::Fp32.resolve(Device::Cuda(0)), Precision::Fp32);
+    }
+
+    #[test]
+    fn inference_modes_parse_resolve_and_split_into_precision_and_quantization() {
+        for name in ["fp32", "bf16", "int8", "auto"] {
+            assert_eq!(name.parse::<InferenceMode>().unwrap().to_string(), name);
+        }
+        let err = "fp16".parse::<InferenceMode>().unwrap_err().to_string();
+        assert!(err.contains("fp32, bf16, int8, auto"), "{err}");
+        let (fastest, why) = InferenceMode::fastest(Device::Cpu);
+        assert_ne!(fastest, InferenceMode::Auto);
+        assert!(!why.is_empty());
+        assert_eq!(InferenceMode::Auto.resolve(Device::Cpu), fastest);
+        assert_eq!(InferenceMode::Auto.resolve(Device::Cuda(0)), InferenceMode::Bf16);
+        assert_eq!(InferenceMode::Fp32.resolve(Device::Cuda(0)), InferenceMode::Fp32);
+        assert_eq!(
+            (InferenceMode::Int8.precision(), InferenceMode::Int8.quantization()),
+            (Precision::Fp32, Quantization::Int8)
+        );
+        assert_eq!(
+            (InferenceMode::Bf16.precision(), InferenceMode::Bf16.quantization()),
+            (Precision::Bf16, Quantization::None)
+        );
+        let vnni = cpu_has_vnni();
+        if vnni {
+            assert_eq!(fastest, InferenceMode::Int8);
+        }
     }
 }
