@@ -8,8 +8,11 @@
    against torchrun with 2 Gloo ranks x 1 thread, the same global batches, steps SKIP..STEPS
    timed; and the wall time of the rest of each run (model load, three evaluations of dev or
    test, artifacts), where the 2-rank run shards evaluation across its ranks.
+3. The overlap: 2-rank training with each gradient bucket summed as soon as the backward pass
+   completes it (the default) against all buckets summed after the pass
+   (--reduce-after-backward), PAIRS alternating pairs, means reported.
 
-    .venv/bin/python scripts/bench_distributed.py [--steps 60] [--skip 10]
+    .venv/bin/python scripts/bench_distributed.py [--steps 60] [--skip 10] [--pairs 2]
 
 Needs `cargo build --release --example train --example bench_allreduce`.
 """
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,17 +98,20 @@ def allreduce(rounds):
     return goemo, torch
 
 
-def train(world, steps, skip, out):
+def train(world, steps, skip, out, overlap=True):
+    name = f"world{world}" + ("" if overlap else "-after")
     args = ["--config", str(ROOT / "configs/minilm-cpu.toml"), "--max-steps", str(steps), "--epochs", "1",
-            "--save-every", "0", "--output-dir", str(out), "--run-name", f"world{world}"]
+            "--save-every", "0", "--output-dir", str(out), "--run-name", name]
+    if not overlap:
+        args.append("--reduce-after-backward")
     started = time.perf_counter()
     if world == 1:
         subprocess.run([str(BIN / "train"), *args, "--threads", "2"], capture_output=True, text=True, check=True)
     else:
         torchrun(world, ["--no-python", str(BIN / "train"), *args, "--threads", "1"])
     wall = time.perf_counter() - started
-    log = [json.loads(l) for l in (out / f"world{world}" / "train_log.jsonl").read_text().splitlines()]
-    batch = json.loads((out / f"world{world}" / "metrics.json").read_text())["configuration"]["batch_size"]
+    log = [json.loads(l) for l in (out / name / "train_log.jsonl").read_text().splitlines()]
+    batch = json.loads((out / name / "metrics.json").read_text())["configuration"]["batch_size"]
     # examples_per_s is the epoch's running mean: elapsed = seen / rate at each step.
     elapsed = lambda e: e["step"] * batch / e["examples_per_s"]
     a, b = log[skip - 1], log[-1]
@@ -117,11 +124,21 @@ def main():
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--skip", type=int, default=10)
     p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--pairs", type=int, default=2)
     a = p.parse_args()
     goemo, torch = allreduce(a.rounds)
+    during, after = [], []
     with tempfile.TemporaryDirectory() as tmp:
         one_rate, one_rest = train(1, a.steps, a.skip, Path(tmp))
         two_rate, two_rest = train(2, a.steps, a.skip, Path(tmp))
+        during.append(two_rate)
+        for pair in range(a.pairs):
+            after.append(train(2, a.steps, a.skip, Path(tmp), overlap=False)[0])
+            if pair + 1 < a.pairs:
+                during.append(train(2, a.steps, a.skip, Path(tmp))[0])
+    mean = lambda xs: sum(xs) / len(xs)
+    batch = tomllib.loads((ROOT / "configs/minilm-cpu.toml").read_text())["batch_size"]
+    step_ms = lambda rate: batch / rate * 1e3
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores; MiniLM recipe, steps {a.skip + 1}-{a.steps} timed\n")
     print("| measurement | value |\n| --- | ---: |")
@@ -129,6 +146,12 @@ def main():
     print(f"| the same in PyTorch: DDP-style bucket copies + torch.distributed all_reduce (p50 of {torch['rounds']}) | {torch['p50_ms']:.1f} ms |")
     print(f"| training, 1 process x 2 threads | {one_rate:.1f} examples/s |")
     print(f"| training, torchrun 2 Gloo ranks x 1 thread | {two_rate:.1f} examples/s ({two_rate / one_rate:.2f}x) |")
+    print(f"| 2 ranks, buckets summed during backward (mean of {len(during)} runs: "
+          f"{', '.join(f'{r:.1f}' for r in during)}) | {mean(during):.1f} examples/s, {step_ms(mean(during)):.0f} ms/step |")
+    print(f"| 2 ranks, buckets summed after backward, --reduce-after-backward (mean of {len(after)}: "
+          f"{', '.join(f'{r:.1f}' for r in after)}) | {mean(after):.1f} examples/s, {step_ms(mean(after)):.0f} ms/step |")
+    print(f"| time per step saved by the overlap | {step_ms(mean(after)) - step_ms(mean(during)):.0f} ms "
+          f"({mean(during) / mean(after):.2f}x) |")
     print(f"| load + 3 evaluations + artifacts, 1 process x 2 threads | {one_rest:.1f} s |")
     print(f"| the same, 2 ranks x 1 thread (evaluation sharded) | {two_rest:.1f} s |")
 

@@ -39,7 +39,7 @@ def step(compute, grad_bytes, n, bandwidth, overlap, compress=1.0, accumulate=1)
 
 
 def main():
-    print("| model | setup | compute C | all-reduce A | efficiency, reduce after backward (goemo) | with overlap (DDP) | overlap + bf16 gradients | overlap + bf16 + 4 accumulated batches |")
+    print("| model | setup | compute C | all-reduce A | efficiency, reduce after backward | with overlap (goemo's default, DDP) | overlap + bf16 gradients | overlap + bf16 + 4 accumulated batches |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, m in MODELS.items():
         for setup, n, bandwidth in SETUPS:

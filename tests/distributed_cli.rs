@@ -1,6 +1,7 @@
 //! Data-parallel `train` on the CPU with Gloo, launched by `torchrun` (from .venv) or by hand
 //! with its variables, on the tiny checkpoint and a subset of GoEmotions:
-//! - 2 ranks equal 1 process over the same global batches (parameters within 1e-5);
+//! - 2 ranks equal 1 process over the same global batches (parameters within 1e-5), with each
+//!   gradient bucket summed while the backward pass still runs;
 //! - a rank killed with SIGKILL under `torchrun --max-restarts 1`: the group restarts from the
 //!   saved state and ends with the uninterrupted distributed run's metrics;
 //! - two "nodes" (two torchrun invocations) on this machine;
@@ -164,10 +165,12 @@ fn two_ranks_train_what_one_process_trains() {
         "one process",
     );
     let launcher = ["--nproc-per-node", "2", "--master-port", &free_port().to_string()];
+    // Buckets of about 20 KB: the tiny model's gradients in several, summed as backward completes
+    // each.
+    let mut two_ranks = run_args(out.path(), "two", 2);
+    two_ranks.extend(["--bucket-mb".to_string(), "0.02".to_string()]);
     let output = check(
-        torchrun_train(&launcher, &run_args(out.path(), "two", 2))
-            .output()
-            .unwrap(),
+        torchrun_train(&launcher, &two_ranks).output().unwrap(),
         "torchrun with 2 ranks",
     );
     // Rank 0 alone reports: one summary line.
@@ -181,6 +184,15 @@ fn two_ranks_train_what_one_process_trains() {
     let (m1, m2) = (metrics(&one), metrics(&two));
     assert_eq!(m2["world_size"], 2);
     assert_eq!(m1["steps"], m2["steps"]);
+    // Every step after the first (which lays the buckets out) sums during its backward pass.
+    let buckets = &m2["gradient_buckets"];
+    let (during, summed) = (
+        buckets["started_during_backward"].as_u64().unwrap(),
+        buckets["summed_by_backward_reduction"].as_u64().unwrap(),
+    );
+    let steps = m2["steps"].as_u64().unwrap();
+    eprintln!("gradient buckets: {during} of {summed} started during backward, {steps} steps");
+    assert!(summed >= 4 * (steps - 1) && during > summed / 2, "{buckets}");
     // Losses and AUCs agree to float noise; an F1 at a threshold can move by one prediction.
     let (s1, s2) = (scores(&m1), scores(&m2));
     assert_close(&s1, &s2, 2e-3, "dev and test metrics");

@@ -30,6 +30,7 @@ fn main() {
             "csrc/gradients.cpp",
             "csrc/quantized_linear.cpp",
             "csrc/distributed.cpp",
+            "csrc/reducer.cpp",
         ],
         "goemo_torch_shim",
         &gloo,

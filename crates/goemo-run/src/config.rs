@@ -226,6 +226,10 @@ pub struct RunConfig {
     /// MiB of gradients summed over the ranks per all-reduce (PyTorch DDP's default: 25).
     #[arg(long, default_value_t = 25.0)]
     pub bucket_mb: f64,
+    /// Sum all gradient buckets after the backward pass instead of each one as soon as the pass
+    /// completes it (overlapping communication with the rest of the pass).
+    #[arg(long)]
+    pub reduce_after_backward: bool,
 }
 
 impl Default for RunConfig {

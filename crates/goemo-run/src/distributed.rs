@@ -154,7 +154,8 @@ impl Launch {
         };
         let group = ProcessGroup::new(backend, &rendezvous).map_err(goemo_train::TrainError::from)?;
         let parallel = DataParallel::new(Box::new(group), device)
-            .with_bucket_bytes((config.bucket_mb * f64::from(1 << 20)) as usize);
+            .with_bucket_bytes((config.bucket_mb * f64::from(1 << 20)) as usize)
+            .with_overlap(!config.reduce_after_backward);
         parallel.check_same(&config_fields(config))?;
         Ok(parallel)
     }

@@ -592,6 +592,10 @@ impl Experiment {
             "versions": {"goemo": env!("CARGO_PKG_VERSION"), "libtorch": goemo_torch::LIBTORCH_VERSION},
             "parameters": model.parameter_count(),
             "world_size": self.parallel.as_ref().map_or(1, |p| p.world_size()),
+            "gradient_buckets": self.parallel.as_ref().map(|p| {
+                let (during, reduced) = p.overlap_counts();
+                serde_json::json!({"started_during_backward": during, "summed_by_backward_reduction": reduced})
+            }),
             "train_seconds": o.train_seconds,
             "history": t.history,
             "evaluations": t.evaluations,

@@ -13,7 +13,7 @@ use crate::{Result, TorchError};
 
 /// The handle the shim returns (a `goemo::Group`).
 #[repr(C)]
-struct Group {
+pub(crate) struct Group {
     _private: [u8; 0],
 }
 
@@ -145,14 +145,14 @@ impl fmt::Debug for ProcessGroup {
 }
 
 /// A message buffer for the shims.
-struct ErrorBuffer([c_char; 2048]);
+pub(crate) struct ErrorBuffer(pub(crate) [c_char; 2048]);
 
 impl ErrorBuffer {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ErrorBuffer([0; 2048])
     }
 
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         // SAFETY: zero-initialised, and the shims write at most len − 1 bytes then a NUL.
         unsafe { CStr::from_ptr(self.0.as_ptr()) }
             .to_string_lossy()
@@ -290,12 +290,22 @@ impl ProcessGroup {
         if f(&mut error) == 0 {
             return Ok(());
         }
-        Err(TorchError::Distributed {
+        Err(self.error(operation, &error))
+    }
+
+    /// The error of `operation` on this rank, with the shim's message.
+    pub(crate) fn error(&self, operation: &str, error: &ErrorBuffer) -> TorchError {
+        TorchError::Distributed {
             operation: operation.to_string(),
             rank: self.rank,
             world_size: self.world_size,
             message: error.message(),
-        })
+        }
+    }
+
+    /// The shim's group, for the reducer (which keeps its backend alive on its own).
+    pub(crate) fn raw(&self) -> *mut Group {
+        self.group
     }
 }
 
@@ -413,6 +423,78 @@ mod tests {
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         })
+    }
+
+    #[test]
+    fn a_backward_reducer_sums_each_bucket_once_backward_completes_it() {
+        let v = |t: &Tensor| Vec::<f32>::try_from(t).unwrap();
+        let results = on_ranks(2, Duration::from_secs(20), |group| {
+            let r = group.rank() as f64 + 1.0;
+            let a = Tensor::from_slice(&[1.0f32, 2.0]).set_requires_grad(true);
+            let b = Tensor::from_slice(&[3.0f32, 4.0, 5.0]).set_requires_grad(true);
+            let unused = Tensor::from_slice(&[7.0f32]).set_requires_grad(true);
+            // b's bucket first (backward completes it first), then a's, shared with `unused`,
+            // which gets no gradient, so that bucket waits for `finish`.
+            let first = Tensor::zeros([3], (Kind::Float, Device::Cpu));
+            let second = Tensor::zeros([3], (Kind::Float, Device::Cpu));
+            let views = [second.narrow(0, 0, 2), first.narrow(0, 0, 3), second.narrow(0, 2, 1)];
+            let params = [a.shallow_clone(), b.shallow_clone(), unused.shallow_clone()];
+            for (p, view) in params.iter().zip(&views) {
+                crate::set_grad(p, view).unwrap();
+            }
+            let reducer = group
+                .backward_reducer(
+                    &params,
+                    &views,
+                    &[1, 0, 1],
+                    &[first.shallow_clone(), second.shallow_clone()],
+                )
+                .unwrap();
+            let backward = || (((&a * &a).sum(Kind::Float) + b.sum(Kind::Float)) * r).backward();
+            // Not armed: the gradients stay this rank's own.
+            backward();
+            let local = (v(&a.grad()), v(&b.grad()));
+            let _ = first.shallow_clone().zero_();
+            let _ = second.shallow_clone().zero_();
+            reducer.arm().unwrap();
+            backward();
+            let launched = reducer.finish("test gradients").unwrap();
+            let in_place = a.grad().data_ptr() == second.data_ptr();
+            (local, v(&a.grad()), v(&b.grad()), v(&unused.grad()), launched, in_place)
+        });
+        for (rank, (local, a, b, unused, launched, in_place)) in results.into_iter().enumerate() {
+            let r = rank as f32 + 1.0;
+            assert_eq!(local, (vec![2.0 * r, 4.0 * r], vec![r; 3]));
+            assert_eq!(a, [6.0, 12.0], "2a summed over ranks weighted 1 and 2");
+            assert_eq!(b, [3.0; 3]);
+            assert_eq!(unused, [0.0]);
+            assert_eq!(
+                launched, 1,
+                "b's bucket started during backward, a's waited for `unused`"
+            );
+            assert!(in_place, "the gradients stay views of the buckets");
+        }
+    }
+
+    #[test]
+    fn a_reducer_needs_a_view_per_parameter_inside_its_bucket() {
+        let results = on_ranks(1, Duration::from_secs(20), |group| {
+            let a = Tensor::from_slice(&[1.0f32, 2.0]).set_requires_grad(true);
+            let bucket = Tensor::zeros([2], (Kind::Float, Device::Cpu));
+            let elsewhere = Tensor::zeros([2], (Kind::Float, Device::Cpu));
+            let count = group
+                .backward_reducer(&[a.shallow_clone()], &[], &[0], &[bucket.shallow_clone()])
+                .unwrap_err()
+                .to_string();
+            let outside = group
+                .backward_reducer(&[a.shallow_clone()], &[elsewhere], &[0], &[bucket])
+                .unwrap_err()
+                .to_string();
+            (count, outside)
+        });
+        let (count, outside) = &results[0];
+        assert!(count.contains("1 parameters, 0 views"), "{count}");
+        assert!(outside.contains("not a slice of its bucket"), "{outside}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod cuda;
 mod distributed;
 mod gradients;
 mod quantized;
+mod reducer;
 
 pub use adamw::{fused_adamw, AdamWGroup};
 pub use autocast::AutocastGuard;
@@ -42,6 +43,7 @@ pub use cuda::load_cuda;
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
 pub use gradients::{clip_grad_norm, set_grad};
 pub use quantized::{int8_engine, select_int8_engine, Int8Linear};
+pub use reducer::BackwardReducer;
 
 /// The version of the libtorch goemo was built against, read from its headers.
 pub const LIBTORCH_VERSION: &str = env!("GOEMO_LIBTORCH_VERSION");

@@ -16,7 +16,9 @@ mod trainer;
 pub use evaluate::evaluate_split;
 pub use loss::{Loss, LossKind};
 pub use optim::{clip_grad_norm, decays, layer_decay, Accumulated, AdamW, AdamWConfig, Clipped, Optimizer};
-pub use parallel::{share, AllReduced, Collective, DataParallel, SingleProcess, DEFAULT_BUCKET_BYTES};
+pub use parallel::{
+    share, AllReduced, BackwardReduction, Collective, DataParallel, SingleProcess, DEFAULT_BUCKET_BYTES,
+};
 pub use schedule::{LrSchedule, Schedule, ScheduleKind};
 pub use state::{BestEvaluation, TrainState, STATE_FILE};
 pub use trainer::{

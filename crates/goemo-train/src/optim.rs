@@ -40,6 +40,15 @@ pub trait Optimizer {
         Ok(false)
     }
 
+    /// Called before each backward pass. `completes_update`: the caller knows that an update
+    /// follows this pass (the epoch's last batch, which `flush` follows); wrappers that
+    /// accumulate pass on whether their own next `step` updates. [`crate::AllReduced`] uses it
+    /// to sum the gradients while that backward pass runs.
+    fn before_backward(&mut self, completes_update: bool) -> Result<()> {
+        let _ = completes_update;
+        Ok(())
+    }
+
     /// The current learning rate.
     fn learning_rate(&self) -> f64;
 
@@ -325,6 +334,10 @@ impl<O: Optimizer> Optimizer for Clipped<O> {
         self.inner.flush()
     }
 
+    fn before_backward(&mut self, completes_update: bool) -> Result<()> {
+        self.inner.before_backward(completes_update)
+    }
+
     delegate_to_inner!();
 
     fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
@@ -371,6 +384,11 @@ impl<O: Optimizer> Optimizer for Accumulated<O> {
         self.inner.step()
     }
 
+    fn before_backward(&mut self, completes_update: bool) -> Result<()> {
+        self.inner
+            .before_backward(completes_update || self.pending + 1 >= self.every)
+    }
+
     delegate_to_inner!();
 
     fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<()> {
@@ -385,6 +403,9 @@ impl Optimizer for Box<dyn Optimizer> {
     }
     fn flush(&mut self) -> Result<bool> {
         (**self).flush()
+    }
+    fn before_backward(&mut self, completes_update: bool) -> Result<()> {
+        (**self).before_backward(completes_update)
     }
     fn learning_rate(&self) -> f64 {
         (**self).learning_rate()

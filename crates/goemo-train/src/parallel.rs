@@ -3,15 +3,17 @@
 //! gradients are summed over the ranks in buckets before an identical optimiser step on each.
 //!
 //! The ranks talk through a [`Collective`]: goemo-torch's c10d [`ProcessGroup`] (Gloo on the
-//! CPU, NCCL on CUDA), or any other implementation.
+//! CPU, NCCL on CUDA), or any other implementation. A collective that offers a
+//! [`BackwardReduction`] (c10d does) sums each bucket as soon as the backward pass has completed
+//! it, overlapping communication with the rest of the pass, as DDP's `Reducer` does.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::rc::Rc;
 
-use goemo_torch::{ProcessGroup, ReduceOp};
+use goemo_torch::{BackwardReducer, ProcessGroup, ReduceOp};
 use ndarray::{Array2, ArrayView2};
 use tch::{Device, Tensor};
 
@@ -27,6 +29,39 @@ pub trait Collective {
     fn all_reduce_sum(&self, tensors: &[Tensor], what: &str) -> Result<()>;
     /// Copies each tensor from rank `root` to every rank, in place.
     fn broadcast(&self, tensors: &[Tensor], root: usize, what: &str) -> Result<()>;
+
+    /// A reduction of `buckets` that runs during the backward passes it is armed for:
+    /// `params[i]`'s gradient is `views[i]`, a slice of `buckets[bucket_of[i]]`. `None` (the
+    /// default): this collective sums after the backward pass only.
+    fn backward_reduction(
+        &self,
+        params: &[Tensor],
+        views: &[Tensor],
+        bucket_of: &[usize],
+        buckets: &[Tensor],
+    ) -> Result<Option<Box<dyn BackwardReduction>>> {
+        let _ = (params, views, bucket_of, buckets);
+        Ok(None)
+    }
+}
+
+/// Gradient buckets summed over the ranks while a backward pass runs.
+pub trait BackwardReduction {
+    /// The next backward pass's gradients are the ones to sum.
+    fn arm(&self) -> Result<()>;
+    /// After the armed pass: every bucket summed; answers how many started during the pass.
+    /// `what` names the data in errors.
+    fn finish(&self, what: &str) -> Result<usize>;
+}
+
+impl BackwardReduction for BackwardReducer {
+    fn arm(&self) -> Result<()> {
+        Ok(BackwardReducer::arm(self)?)
+    }
+
+    fn finish(&self, what: &str) -> Result<usize> {
+        Ok(BackwardReducer::finish(self, what)?)
+    }
 }
 
 impl Collective for ProcessGroup {
@@ -45,6 +80,17 @@ impl Collective for ProcessGroup {
     fn broadcast(&self, tensors: &[Tensor], root: usize, what: &str) -> Result<()> {
         Ok(ProcessGroup::broadcast(self, tensors, root, what)?)
     }
+
+    fn backward_reduction(
+        &self,
+        params: &[Tensor],
+        views: &[Tensor],
+        bucket_of: &[usize],
+        buckets: &[Tensor],
+    ) -> Result<Option<Box<dyn BackwardReduction>>> {
+        let reducer = self.backward_reducer(params, views, bucket_of, buckets)?;
+        Ok(Some(Box::new(reducer)))
+    }
 }
 
 /// PyTorch DDP's default bucket size: gradients are summed in flat buffers of about 25 MiB.
@@ -56,8 +102,17 @@ pub struct DataParallel {
     /// Where the collectives' own small tensors go (NCCL reduces CUDA tensors only).
     device: Device,
     bucket_bytes: usize,
-    /// The flat gradient buckets, of which the parameters' gradients are views.
+    /// The flat gradient buckets, of which the parameters' gradients are views, in the order the
+    /// backward pass completes them (the last parameters first).
     buffers: RefCell<Vec<Tensor>>,
+    /// Whether buckets are summed during the backward pass when the collective can.
+    overlap: bool,
+    /// The collective's reduction during backward over the current buckets, if it has one.
+    reduction: RefCell<Option<Box<dyn BackwardReduction>>>,
+    /// Whether the reduction is armed for the backward pass under way.
+    armed: Cell<bool>,
+    /// Buckets started during backward passes, and buckets summed through the reduction.
+    overlapped: Cell<(u64, u64)>,
 }
 
 impl std::fmt::Debug for DataParallel {
@@ -74,7 +129,39 @@ impl DataParallel {
             device,
             bucket_bytes: DEFAULT_BUCKET_BYTES,
             buffers: RefCell::new(Vec::new()),
+            overlap: true,
+            reduction: RefCell::new(None),
+            armed: Cell::new(false),
+            overlapped: Cell::new((0, 0)),
         }
+    }
+
+    /// Whether to sum each bucket as soon as the backward pass completes it (the default, when
+    /// the collective offers a [`BackwardReduction`]) or all buckets after the pass.
+    pub fn with_overlap(mut self, overlap: bool) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// Buckets that started their all-reduce while a backward pass ran, and buckets summed
+    /// through the backward reduction at all (the rest of the sums ran after their pass).
+    pub fn overlap_counts(&self) -> (u64, u64) {
+        self.overlapped.get()
+    }
+
+    /// Arms the backward reduction for the next backward pass, whose gradients the next
+    /// [`DataParallel::sum_gradients`] sums, when there is one and the gradients of `params`
+    /// are still views of the buckets; otherwise that call sums after the pass.
+    pub fn before_backward(&self, params: &[Tensor]) -> Result<()> {
+        let reduction = self.reduction.borrow();
+        let Some(reduction) = reduction.as_ref() else {
+            return Ok(());
+        };
+        if self.overlap && self.layout(params).in_place {
+            reduction.arm()?;
+            self.armed.set(true);
+        }
+        Ok(())
     }
 
     /// Sums a CPU tensor over the ranks on the group's device; the result is on the CPU.
@@ -129,14 +216,71 @@ impl DataParallel {
     /// gradient keeps it in place). A gradient found elsewhere (set anew by other code) is
     /// copied and placed again.
     pub fn sum_gradients(&self, params: &[Tensor], step: u64) -> Result<()> {
-        let with_grad: Vec<(&Tensor, Tensor)> = params
+        let what = |buckets: usize| format!("gradients ({buckets} buckets, step {})", step + 1);
+        if self.armed.replace(false) {
+            if let Some(reduction) = self.reduction.borrow().as_ref() {
+                let buckets = self.buffers.borrow().len();
+                let launched = reduction.finish(&what(buckets))?;
+                let (during, total) = self.overlapped.get();
+                self.overlapped.set((during + launched as u64, total + buckets as u64));
+                return Ok(());
+            }
+        }
+        let layout = self.layout(params);
+        if !layout.in_place {
+            let grads = &layout.grads;
+            let mut views: Vec<Tensor> = grads.iter().map(Tensor::shallow_clone).collect();
+            let mut bucket_of = vec![0; grads.len()];
+            let made = tch::no_grad(|| -> Result<Vec<Tensor>> {
+                let mut made = Vec::with_capacity(layout.buckets.len());
+                for (b, bucket) in layout.buckets.iter().enumerate() {
+                    let parts = bucket
+                        .iter()
+                        .map(|&i| grads[i].f_contiguous()?.f_view([-1]))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let flat = Tensor::f_cat(&parts, 0)?;
+                    let mut offset = 0;
+                    for &i in bucket {
+                        let n = grads[i].numel() as i64;
+                        let view = flat.f_narrow(0, offset, n)?.f_view(grads[i].size().as_slice())?;
+                        goemo_torch::set_grad(&layout.params[i], &view)?;
+                        views[i] = view;
+                        bucket_of[i] = b;
+                        offset += n;
+                    }
+                    made.push(flat);
+                }
+                Ok(made)
+            })?;
+            // The old reduction's hooks go before the new one's come.
+            *self.reduction.borrow_mut() = None;
+            if self.overlap {
+                *self.reduction.borrow_mut() =
+                    self.group
+                        .backward_reduction(&layout.params, &views, &bucket_of, &made)?;
+            }
+            *self.buffers.borrow_mut() = made;
+        }
+        let flats = self.buffers.borrow();
+        tch::no_grad(|| self.group.all_reduce_sum(&flats, &what(flats.len())))
+    }
+
+    /// The parameters of `params` that have a gradient, their gradients, the buckets of those
+    /// (indices; the last parameters first, as the backward pass completes them), and whether
+    /// every gradient is still in place in the current buffers.
+    fn layout(&self, params: &[Tensor]) -> Layout {
+        let (params, grads): (Vec<Tensor>, Vec<Tensor>) = params
             .iter()
-            .map(|p| (p, p.grad()))
+            .map(|p| (p.shallow_clone(), p.grad()))
             .filter(|(_, g)| g.defined())
+            .unzip();
+        let n = grads.len();
+        let reversed: Vec<Tensor> = grads.iter().rev().map(Tensor::shallow_clone).collect();
+        let buckets: Vec<Vec<usize>> = buckets(&reversed, self.bucket_bytes)
+            .into_iter()
+            .map(|bucket| bucket.into_iter().map(|i| n - 1 - i).collect())
             .collect();
-        let grads: Vec<Tensor> = with_grad.iter().map(|(_, g)| g.shallow_clone()).collect();
-        let buckets = buckets(&grads, self.bucket_bytes);
-        let mut flats = self.buffers.borrow_mut();
+        let flats = self.buffers.borrow();
         let in_place = flats.len() == buckets.len()
             && buckets.iter().zip(flats.iter()).all(|(bucket, flat)| {
                 let mut offset = 0;
@@ -147,29 +291,12 @@ impl DataParallel {
                     grads[i].data_ptr() as usize == at && grads[i].is_contiguous()
                 }) && offset == flat.numel()
             });
-        if !in_place {
-            *flats = tch::no_grad(|| -> Result<Vec<Tensor>> {
-                let mut made = Vec::with_capacity(buckets.len());
-                for bucket in &buckets {
-                    let parts = bucket
-                        .iter()
-                        .map(|&i| grads[i].f_contiguous()?.f_view([-1]))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let flat = Tensor::f_cat(&parts, 0)?;
-                    let mut offset = 0;
-                    for &i in bucket {
-                        let n = grads[i].numel() as i64;
-                        let view = flat.f_narrow(0, offset, n)?.f_view(grads[i].size().as_slice())?;
-                        goemo_torch::set_grad(with_grad[i].0, &view)?;
-                        offset += n;
-                    }
-                    made.push(flat);
-                }
-                Ok(made)
-            })?;
+        Layout {
+            params,
+            grads,
+            buckets,
+            in_place,
         }
-        let what = format!("gradients ({} buckets, step {})", flats.len(), step + 1);
-        tch::no_grad(|| self.group.all_reduce_sum(&flats, &what))
     }
 
     /// Sums each value over the ranks (in f64).
@@ -250,6 +377,14 @@ impl DataParallel {
     }
 }
 
+/// Where the gradients of one call's parameters live ([`DataParallel::layout`]).
+struct Layout {
+    params: Vec<Tensor>,
+    grads: Vec<Tensor>,
+    buckets: Vec<Vec<usize>>,
+    in_place: bool,
+}
+
 /// Rows `[start, end)` of `len` for `rank` of `world`: the first `len % world` ranks take one more.
 pub fn share(len: usize, rank: usize, world: usize) -> Range<usize> {
     let (base, extra) = (len / world, len % world);
@@ -309,6 +444,13 @@ impl<O: Optimizer> Optimizer for AllReduced<O> {
 
     fn flush(&mut self) -> Result<bool> {
         self.inner.flush()
+    }
+
+    fn before_backward(&mut self, completes_update: bool) -> Result<()> {
+        if completes_update {
+            self.parallel.before_backward(&self.params)?;
+        }
+        self.inner.before_backward(completes_update)
     }
 
     crate::optim::delegate_to_inner!();
@@ -409,7 +551,8 @@ mod tests {
         (&b * 2.0).sum(Kind::Float).backward();
         dp.sum_gradients(&params, 0).unwrap();
         assert_eq!(dp.buffers.borrow().len(), 2, "12-byte buckets: one tensor each");
-        let flat_a = dp.buffers.borrow()[0].shallow_clone();
+        // The last parameter's bucket first: the backward pass completes it first.
+        let flat_a = dp.buffers.borrow()[1].shallow_clone();
         assert_eq!(
             a.grad().data_ptr(),
             flat_a.data_ptr(),

@@ -551,6 +551,8 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
             let epoch = self.state.epoch;
             return Err(TrainError::NonFinite { epoch, step, value });
         }
+        // Data-parallel: an update after this pass sums its gradients while it runs.
+        self.optimizer.before_backward(last_batch)?;
         (loss * (local.weight / self.config.accumulation as f64)).f_backward()?;
         self.state.loss_sum += value * indices.len() as f64;
         self.state.seen += indices.len();
