@@ -3,9 +3,10 @@
 run; prints a markdown table of texts/s and test quality, and the ratio of each engine's fastest.
 
 - goemo: the `predict` example in each `--mode` (fp32, bf16, int8, and auto, which names the mode
-  it picked on stderr), whole process (model load, and quantization for int8, included), batch 64,
-  texts sorted by length inside, CSV out; its probabilities are calibrated by the checkpoint's
-  calibration.json.
+  it picked on stderr), with THREADS libtorch threads, and auto again as THREADS single-threaded
+  workers sharing the texts (`--workers`); whole process (model load, and quantization for int8,
+  included), batch 64, texts sorted by length inside, CSV out; its probabilities are calibrated
+  by the checkpoint's calibration.json.
 - ONNX Runtime: the checkpoint (encoder and head, sigmoid) exported from PyTorch with
   torch.onnx's dynamo exporter, opset 18; int8 by onnxruntime.quantization.quantize_dynamic
   (weight_type=QInt8, its defaults otherwise); sessions with all graph optimisations and the
@@ -84,12 +85,13 @@ def quality(probs, targets, thresholds):
     }
 
 
-def goemo(checkpoint, texts_file, threads, mode):
+def goemo(checkpoint, texts_file, threads, mode, workers=1):
     """Calibrated probabilities, seconds, and the line in which predict names the mode it ran."""
     started = time.perf_counter()
     done = subprocess.run(
         [str(ROOT / "target/release/examples/predict"), "--model", str(checkpoint), "--input", str(texts_file),
-         "--format", "csv", "--batch-size", "64", "--threads", str(threads), "--mode", mode],
+         "--format", "csv", "--batch-size", "64", "--threads", str(threads), "--mode", mode,
+         "--workers", str(workers)],
         capture_output=True, text=True, check=True,
     )
     seconds = time.perf_counter() - started
@@ -197,6 +199,9 @@ def main():
                 probs, seconds = onnxruntime(fp32_onnx if mode == "fp32" else int8_onnx, a.checkpoint, texts,
                                              a.threads)
                 results[f"ONNX Runtime {mode}"] = calibrate(probs), seconds
+        # One single-threaded worker per thread, sharing the texts (predict --workers).
+        probs, seconds, _ = goemo(a.checkpoint, texts_file, 1, "auto", workers=a.threads)
+        results[f"goemo auto, {a.threads} workers x 1 thread"] = probs, seconds
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads, ONNX Runtime {ort.__version__}; "
           f"{len(texts)} test texts; export and ONNX quantization took {export_seconds:.1f} s (not counted); "

@@ -46,7 +46,7 @@ fn serve(model: &str, extra: &[&str]) -> (Server, String) {
     assert!(first.contains("serving"), "{first}");
     let mode = lines.next().unwrap().unwrap();
     assert!(
-        mode.starts_with("inference: ") && mode.contains(" on cpu, 1 threads"),
+        mode.starts_with("inference: ") && mode.contains(" on cpu, 1 thread"),
         "{mode}"
     );
     // Keep draining the server's standard error so that it never blocks on a full pipe.

@@ -188,7 +188,10 @@ impl EmotionClassifier {
         let device = self.model().device();
         let (fastest, why) = InferenceMode::fastest(device);
         let place = match device {
-            Device::Cpu => format!("cpu, {} threads", tch::get_num_threads()),
+            Device::Cpu => match tch::get_num_threads() {
+                1 => "cpu, 1 thread".to_string(),
+                n => format!("cpu, {n} threads"),
+            },
             other => format!("{other:?}").to_lowercase(),
         };
         let mode = self.mode();
@@ -295,7 +298,12 @@ impl EmotionClassifier {
 
     /// Every label's probability and the labels over the thresholds, per text, in input order.
     pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
-        let probs = self.probabilities_f64(texts)?;
+        self.predictions(self.probabilities_f64(texts)?)
+    }
+
+    /// Predictions from probabilities of [`Self::probabilities_f64`] (computed elsewhere, by a
+    /// [`crate::ClassifierPool`] say): every label's score and the labels over the thresholds.
+    pub fn predictions(&self, probs: ndarray::Array2<f64>) -> Result<Vec<Prediction>> {
         let chosen = self.thresholds.apply(probs.view())?;
         let labels = self.labels();
         Ok(probs

@@ -85,6 +85,9 @@ pub enum ModelError {
     /// A device name that cannot be parsed or is not available.
     #[error("device: {0}")]
     Device(String),
+    /// A thread of a [`crate::ClassifierPool`] could not start or ended.
+    #[error("classifier pool: {0}")]
+    Worker(String),
     /// A precision name that is not `fp32`, `bf16` or `auto`.
     #[error("unknown precision {0:?} (fp32, bf16, auto)")]
     UnknownPrecision(String),

@@ -17,6 +17,7 @@ mod device;
 mod encoder;
 mod error;
 mod model;
+mod pool;
 mod precision;
 mod resolve;
 mod save;
@@ -31,6 +32,7 @@ pub use goemo_calibration::{Calibrator, CALIBRATION_FILE};
 #[cfg(target_os = "linux")]
 pub use goemo_torch::libtorch_dir;
 pub use model::{LoadOptions, SequenceClassifier};
+pub use pool::ClassifierPool;
 pub use precision::{cpu_has_native_bf16, cpu_has_vnni, with_precision, InferenceMode, Precision, Quantization};
 pub use resolve::{hub_cache_dir, offline, resolve_model, resolve_weights, HUB_TIMEOUT, REQUIRED_FILES, WEIGHT_FILES};
 pub use save::{copy_tokenizer_files, MODELING_FILE};

@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use goemo_model::{resolve_model, write_thresholds, EmotionClassifier, LoadOptions, SequenceClassifier, ENSEMBLE_FILE};
+use goemo_model::{
+    resolve_model, write_thresholds, ClassifierPool, EmotionClassifier, InferenceMode, LoadOptions, SequenceClassifier,
+    ENSEMBLE_FILE,
+};
 use goemo_threshold::Thresholds;
 use tch::Device;
 
@@ -242,4 +245,51 @@ fn calibration_json_is_applied_and_kept_by_the_checkpoint() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("calibration.json") && e.contains("delight"), "{e}");
+}
+
+#[test]
+fn each_inference_mode_runs_near_fp32_and_says_what_it_runs() {
+    let path = fixture("tiny-bert");
+    let texts = ["I love this so much", "ugh, not again", "ok"];
+    let load = || EmotionClassifier::load(path.to_str().unwrap()).unwrap();
+    let fp32 = load().probabilities(&texts).unwrap();
+    for mode in [InferenceMode::Fp32, InferenceMode::Bf16, InferenceMode::Int8] {
+        let classifier = load().with_mode(mode).unwrap();
+        assert_eq!(classifier.mode(), mode);
+        let line = classifier.describe_mode(mode);
+        assert!(line.starts_with(&format!("inference: {mode} on cpu, ")), "{line}");
+        let (fastest, _) = InferenceMode::fastest(Device::Cpu);
+        assert_eq!(line.contains("--mode auto"), mode != fastest, "{line}");
+        let probs = classifier.probabilities(&texts).unwrap();
+        let worst = (&probs - &fp32).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+        assert!(worst < 0.02, "{mode}: probabilities differ from fp32 by {worst}");
+    }
+    let auto = load().with_mode(InferenceMode::Auto).unwrap();
+    assert_eq!(auto.mode(), InferenceMode::fastest(Device::Cpu).0);
+    assert!(auto.describe_mode(InferenceMode::Auto).contains("(auto: "));
+}
+
+#[test]
+fn a_pool_of_workers_gives_one_classifiers_answers_in_input_order() {
+    let path = fixture("tiny-distilbert");
+    let p = path.to_str().unwrap().to_string();
+    let texts: Vec<String> = (0..23)
+        .map(|i| format!("text {i} {}", "so happy ".repeat(i % 7)))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let single = EmotionClassifier::load(&p).unwrap().with_batch_size(4);
+    let pool = ClassifierPool::start(3, 1, move || Ok(EmotionClassifier::load(&p)?.with_batch_size(4))).unwrap();
+    assert_eq!(pool.workers(), 3);
+    assert!(pool.describe_mode(InferenceMode::Fp32).ends_with("; 3 workers"));
+    let (ours, theirs) = (pool.probabilities(&refs).unwrap(), single.probabilities(&refs).unwrap());
+    let worst = (&ours - &theirs).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+    assert!(worst < 1e-5, "{worst}");
+    let labels = |p: Vec<goemo_model::Prediction>| p.into_iter().map(|p| p.labels).collect::<Vec<_>>();
+    assert_eq!(
+        labels(pool.predict(&refs).unwrap()),
+        labels(single.predict(&refs).unwrap())
+    );
+    assert_eq!(pool.probabilities(&[]).unwrap().nrows(), 0);
+    let err = ClassifierPool::start(2, 1, || EmotionClassifier::load("/nonexistent/checkpoint")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/checkpoint"), "{err}");
 }

@@ -514,6 +514,111 @@ mod tests {
     use super::*;
     use tch::Kind;
 
+    /// A group of one whose backward reduction records what it is asked to do.
+    struct Recording(Rc<RefCell<Vec<&'static str>>>);
+
+    struct RecordedReduction(Rc<RefCell<Vec<&'static str>>>);
+
+    impl Collective for Recording {
+        fn rank(&self) -> usize {
+            0
+        }
+        fn world_size(&self) -> usize {
+            1
+        }
+        fn all_reduce_sum(&self, _: &[Tensor], _: &str) -> Result<()> {
+            self.0.borrow_mut().push("sum after backward");
+            Ok(())
+        }
+        fn broadcast(&self, _: &[Tensor], _: usize, _: &str) -> Result<()> {
+            Ok(())
+        }
+        fn backward_reduction(
+            &self,
+            _: &[Tensor],
+            _: &[Tensor],
+            _: &[usize],
+            _: &[Tensor],
+        ) -> Result<Option<Box<dyn BackwardReduction>>> {
+            Ok(Some(Box::new(RecordedReduction(self.0.clone()))))
+        }
+    }
+
+    impl BackwardReduction for RecordedReduction {
+        fn arm(&self) -> Result<()> {
+            self.0.borrow_mut().push("arm");
+            Ok(())
+        }
+        fn finish(&self, _: &str) -> Result<usize> {
+            self.0.borrow_mut().push("finish");
+            Ok(1)
+        }
+    }
+
+    /// An optimiser that only counts its updates.
+    struct Updates(u64);
+
+    impl Optimizer for Updates {
+        fn step(&mut self) -> Result<bool> {
+            self.0 += 1;
+            Ok(true)
+        }
+        fn learning_rate(&self) -> f64 {
+            0.0
+        }
+        fn set_learning_rate(&mut self, _: f64) {}
+        fn updates(&self) -> u64 {
+            self.0
+        }
+        fn state(&self) -> Vec<(String, Tensor)> {
+            vec![]
+        }
+        fn load_state(&mut self, _: &[(String, Tensor)], _: u64) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_reduction_is_armed_for_the_last_backward_pass_before_each_update() {
+        let log = Rc::new(RefCell::new(vec![]));
+        let dp = Rc::new(DataParallel::new(Box::new(Recording(log.clone())), Device::Cpu));
+        let w = Tensor::from_slice(&[1.0f32, 2.0]).set_requires_grad(true);
+        let all_reduced = AllReduced::new(Updates(0), vec![w.shallow_clone()], dp.clone());
+        let mut optimizer = crate::Accumulated::new(all_reduced, 2);
+        // Five batches, two per update; the fifth is the epoch's last, so `flush` updates.
+        let mut updates = vec![];
+        for batch in 0..5 {
+            let last = batch == 4;
+            optimizer.before_backward(last).unwrap();
+            (&w * 3.0).sum(Kind::Float).backward();
+            let mut updated = optimizer.step().unwrap();
+            if last && !updated {
+                updated = optimizer.flush().unwrap();
+            }
+            updates.push(updated);
+        }
+        assert_eq!(updates, [false, true, false, true, true]);
+        // The first update lays the buckets out and sums after its pass; the later ones arm the
+        // reduction before their last pass only, and finish it in the step.
+        assert_eq!(*log.borrow(), ["sum after backward", "arm", "finish", "arm", "finish"]);
+        assert_eq!(dp.overlap_counts(), (2, 2));
+    }
+
+    #[test]
+    fn without_overlap_every_update_sums_after_its_pass() {
+        let log = Rc::new(RefCell::new(vec![]));
+        let dp = Rc::new(DataParallel::new(Box::new(Recording(log.clone())), Device::Cpu).with_overlap(false));
+        let w = Tensor::from_slice(&[1.0f32]).set_requires_grad(true);
+        let mut optimizer = AllReduced::new(Updates(0), vec![w.shallow_clone()], dp.clone());
+        for _ in 0..3 {
+            optimizer.before_backward(true).unwrap();
+            (&w * 2.0).sum(Kind::Float).backward();
+            optimizer.step().unwrap();
+        }
+        assert_eq!(*log.borrow(), ["sum after backward"; 3]);
+        assert_eq!(dp.overlap_counts(), (0, 0));
+    }
+
     #[test]
     fn shares_cover_every_row_once_in_order() {
         for len in 0..20 {
