@@ -87,6 +87,39 @@ fn csv_has_a_header_and_one_row_per_text() {
 }
 
 #[test]
+fn workers_share_the_texts_and_answer_as_one_classifier() {
+    let texts: String = (0..40)
+        .map(|i| format!("text {i}{}\n", " and more".repeat(i % 9)))
+        .collect();
+    let model = fixture("tiny-bert");
+    let csv = |extra: &[&str]| {
+        let mut args = vec!["--model", model.as_str(), "--format", "csv", "--batch-size", "4"];
+        args.extend_from_slice(extra);
+        let (ok, stdout, stderr) = run(&args, &texts);
+        assert!(ok, "{stderr}");
+        let rows: Vec<Vec<String>> = csv::Reader::from_reader(stdout.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        (rows, stderr)
+    };
+    let (one, _) = csv(&["--threads", "2"]);
+    let (two, stderr) = csv(&["--workers", "2", "--threads", "1"]);
+    assert!(
+        stderr.contains("inference: fp32 on cpu, 1 thread") && stderr.contains("; 2 workers"),
+        "{stderr}"
+    );
+    assert_eq!(one.len(), 40);
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!(a[0], b[0], "rows in input order");
+        for (x, y) in a[1..].iter().zip(&b[1..]) {
+            let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+            assert!((x - y).abs() < 1e-5, "{} : {x} against {y}", a[0]);
+        }
+    }
+}
+
+#[test]
 fn a_bad_model_is_an_error_not_a_panic() {
     let (ok, _, stderr) = run(&["--model", "/no/such/folder"], "hi\n");
     assert!(!ok);
