@@ -88,6 +88,9 @@ pub enum ModelError {
     /// A thread of a [`crate::ClassifierPool`] could not start or ended.
     #[error("classifier pool: {0}")]
     Worker(String),
+    /// An inference mode name that is not `fp32`, `bf16`, `int8` or `auto`.
+    #[error("unknown inference mode {0:?} (fp32, bf16, int8, auto)")]
+    UnknownMode(String),
     /// A precision name that is not `fp32`, `bf16` or `auto`.
     #[error("unknown precision {0:?} (fp32, bf16, auto)")]
     UnknownPrecision(String),

@@ -1,8 +1,7 @@
 //! Throughput over many texts: several copies of a classifier, each on a thread of its own with
-//! its own libtorch threads, sharing the texts. Every operator then runs on one core without
-//! synchronising cores inside it: on 2 cores, two single-threaded workers scored the GoEmotions
-//! test set 1.18x (int8) and 1.09x (fp32) as fast as one classifier on two threads
-//! (docs/performance.md).
+//! its own libtorch threads, sharing the texts. With one libtorch thread per worker every
+//! operator runs on one core, with no synchronisation between cores inside it
+//! (`scripts/bench_cpu_inference.py` measures it against one classifier on all the threads).
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;

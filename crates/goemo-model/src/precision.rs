@@ -131,8 +131,9 @@ pub enum InferenceMode {
 
 impl InferenceMode {
     /// The fastest mode on `device`, with the reason. CUDA: bf16. CPU: int8 where the CPU has
-    /// VNNI dot-product instructions (fbgemm's int8 kernels use them; 1.9x fp32 on an AVX-512
-    /// EPYC), else bf16 where it multiplies bfloat16 natively (AVX512-BF16 or AMX), else fp32.
+    /// VNNI dot-product instructions (fbgemm's int8 kernels use them; `scripts/bench_cpu_inference.py`
+    /// measures each mode), else bf16 where it multiplies bfloat16 natively (AVX512-BF16 or
+    /// AMX), else fp32.
     pub fn fastest(device: Device) -> (InferenceMode, &'static str) {
         if device.is_cuda() {
             (
@@ -186,9 +187,7 @@ impl FromStr for InferenceMode {
             "bf16" => Ok(InferenceMode::Bf16),
             "int8" => Ok(InferenceMode::Int8),
             "auto" => Ok(InferenceMode::Auto),
-            other => Err(ModelError::Device(format!(
-                "unknown inference mode {other:?} (fp32, bf16, int8, auto)"
-            ))),
+            other => Err(ModelError::UnknownMode(other.to_string())),
         }
     }
 }

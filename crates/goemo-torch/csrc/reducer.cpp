@@ -2,8 +2,9 @@
 // does: a post hook on each parameter's gradient accumulator marks it ready, and a bucket's
 // all-reduce is launched as soon as all its parameters are, in bucket order (the same on every
 // rank, so that the ranks' collectives pair up). The gradients are views of the buckets (the
-// Rust side lays them out), so the hook only counts; `finish` launches the buckets whose
-// parameters got no gradient in this pass and waits for them all.
+// Rust side lays them out), so a hook only counts (it copies a gradient back into its bucket
+// when other code replaced it); `finish` launches the buckets whose parameters got no gradient
+// in this pass and waits for them all.
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/autograd/variable.h>

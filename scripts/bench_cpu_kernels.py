@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The CPU kernels goemo's inference modes run, at all-MiniLM-L6-v2's shapes, in one run: matrix
+products in fp32 (`F.linear`), bf16 (autocast, oneDNN) and int8 (`quantized::linear_dynamic`,
+fbgemm, per-channel weights, as goemo's int8 mode), in GFLOP/s; and scaled-dot-product attention
+of one layer at a batch's shape. Prints a markdown table.
+
+Rows: 64 texts x 20 tokens (1,280; the test set's median length is about 20); the four products
+of a layer (query/key/value as one 384 x 1152, output 384 x 384, feed-forward 384 x 1536 and
+1536 x 384), timed together. Median of 20 repetitions after 5 of warm-up.
+
+    .venv/bin/python scripts/bench_cpu_kernels.py [--threads 2]
+"""
+import argparse
+import platform
+import statistics
+import time
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+SHAPES = [(384, 1152), (384, 384), (384, 1536), (1536, 384)]  # (in, out)
+ROWS, BATCH, TOKENS, HEADS, HEAD_DIM = 1280, 64, 20, 12, 32
+
+
+def median_seconds(fn, reps=20, warmup=5):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    inputs = {k: torch.randn(ROWS, k) for k in {i for i, _ in SHAPES}}
+    weights = [(torch.randn(o, i) * 0.05, torch.randn(o) * 0.05) for i, o in SHAPES]
+    flops = sum(2 * ROWS * i * o for i, o in SHAPES)
+
+    def fp32():
+        with torch.inference_mode():
+            for (i, _), (w, b) in zip(SHAPES, weights):
+                F.linear(inputs[i], w, b)
+
+    def bf16():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            for (i, _), (w, b) in zip(SHAPES, weights):
+                F.linear(inputs[i], w, b)
+
+    torch.backends.quantized.engine = "fbgemm"
+    # goemo's int8 path makes quantized tensors the same way (in C++), where the warning is silent.
+    warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+    packed = []
+    for w, b in weights:
+        scales = w.abs().amax(1).clamp_min(1e-8) / 127
+        q = torch.quantize_per_channel(w, scales, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
+        packed.append(torch.ops.quantized.linear_prepack(q, b))
+
+    def int8():
+        with torch.inference_mode():
+            for (i, _), params in zip(SHAPES, packed):
+                torch.ops.quantized.linear_dynamic(inputs[i], params, True)
+
+    q, k, v = (torch.randn(BATCH, HEADS, TOKENS, HEAD_DIM) for _ in range(3))
+    mask = torch.ones(BATCH, 1, 1, TOKENS, dtype=torch.bool)
+
+    def attention():
+        with torch.inference_mode():
+            F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+               platform.processor())
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads, torch {torch.__version__}; "
+          f"{ROWS} rows, one MiniLM layer's matrix products ({flops / 1e9:.2f} GFLOP)\n")
+    print("| kernel | ms | GFLOP/s |")
+    print("| --- | ---: | ---: |")
+    for name, fn in [("fp32 F.linear", fp32), ("bf16 autocast (oneDNN)", bf16),
+                     ("int8 quantized::linear_dynamic (fbgemm)", int8)]:
+        s = median_seconds(fn)
+        print(f"| {name} | {s * 1e3:.2f} | {flops / s / 1e9:.0f} |")
+    s = median_seconds(attention)
+    print(f"| scaled_dot_product_attention, {BATCH} x {HEADS} heads x {TOKENS} tokens x {HEAD_DIM} | "
+          f"{s * 1e3:.2f} | |")
+
+
+if __name__ == "__main__":
+    main()
