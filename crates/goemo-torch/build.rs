@@ -1,9 +1,10 @@
 //! Compiles every C++ shim of goemo (csrc/) against libtorch's headers, and bakes libtorch's
 //! rpath into this package's tests; records libtorch's version.
 //!
-//! The NCCL shim links libtorch_cuda, which goemo binaries do not link, so it is a shared library
-//! of its own (`GOEMO_NCCL_SHIM`, loaded when a run asks for NCCL); it is built only when the
-//! CUDA and NCCL headers are found (`nvidia-*` wheels beside torch, or `CUDA_HOME`).
+//! The NCCL and CUDA graph shims link libtorch_cuda, which goemo binaries do not link, so each is
+//! a shared library of its own (`GOEMO_NCCL_SHIM`, `GOEMO_CUDA_GRAPH_SHIM`, loaded when a run asks
+//! for NCCL or for CUDA graphs); they are built only when the CUDA and NCCL headers are found
+//! (`nvidia-*` wheels beside torch, or `CUDA_HOME`).
 
 use std::path::{Path, PathBuf};
 
@@ -35,19 +36,21 @@ fn main() {
         "goemo_torch_shim",
         &gloo,
     );
-    let nccl = match cuda_includes() {
+    let cuda_shims = match cuda_includes() {
         Some(includes) => {
             let options = ShimOptions {
                 includes: [vec![PathBuf::from("csrc")], includes].concat(),
                 defines: vec!["USE_C10D_NCCL", "USE_CUDA"],
             };
             let libs = ["torch_cuda", "torch_cpu", "c10_cuda", "c10"];
-            let path = goemo_build::compile_shared_shim(&["csrc/distributed_nccl.cpp"], "goemo_nccl", &options, &libs);
-            path.display().to_string()
+            let nccl = goemo_build::compile_shared_shim(&["csrc/distributed_nccl.cpp"], "goemo_nccl", &options, &libs);
+            let graphs = goemo_build::compile_shared_shim(&["csrc/cuda_graph.cpp"], "goemo_cuda_graph", &options, &libs);
+            (nccl.display().to_string(), graphs.display().to_string())
         }
-        None => String::new(),
+        None => (String::new(), String::new()),
     };
-    println!("cargo:rustc-env=GOEMO_NCCL_SHIM={nccl}");
+    println!("cargo:rustc-env=GOEMO_NCCL_SHIM={}", cuda_shims.0);
+    println!("cargo:rustc-env=GOEMO_CUDA_GRAPH_SHIM={}", cuda_shims.1);
 }
 
 /// The include folders ProcessGroupNCCL.hpp needs (nccl.h, the CUDA runtime, its crt/ and CCCL

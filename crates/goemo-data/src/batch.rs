@@ -32,6 +32,17 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.indices.is_empty()
     }
+
+    /// Rows that hold texts: the first `len()` rows; a static-shape batch
+    /// ([`Batcher::static_batch`]) has padding rows after them.
+    pub fn real_rows(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Rows of the arrays, padding rows included.
+    pub fn rows(&self) -> usize {
+        self.input_ids.nrows()
+    }
 }
 
 /// Builds padded batches from encoded texts (and optional targets).
@@ -76,6 +87,16 @@ impl<'a> Batcher<'a> {
     /// Number of encoded texts.
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Tokens of text `i`.
+    pub fn text_len(&self, i: usize) -> usize {
+        self.ids[i].len()
+    }
+
+    /// The id padding is made of.
+    pub fn pad_id(&self) -> i64 {
+        self.pad_id
     }
 
     /// True when there is nothing to batch.

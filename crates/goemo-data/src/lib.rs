@@ -28,6 +28,7 @@ mod labels;
 mod lines;
 mod matrix;
 mod preprocess;
+mod shapes;
 mod readers;
 mod source;
 mod stats;
@@ -35,6 +36,7 @@ mod taxonomy;
 mod tokenize;
 
 pub use batch::{Batch, Batcher};
+pub use shapes::ShapeBuckets;
 pub use dataset::{targets, Dataset, Example, Split};
 pub use error::{DataError, Result};
 pub use goemo_stats::{Chi2Test, KsMethod};

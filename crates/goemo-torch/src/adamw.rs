@@ -23,6 +23,23 @@ extern "C" {
         error: *mut c_char,
         error_len: usize,
     ) -> c_int;
+    #[allow(clippy::too_many_arguments)] // The C signature of the shim: one flat call.
+    fn goemo_fused_adamw_on_device(
+        params: *const *const torch_sys::C_tensor,
+        grads: *const *const torch_sys::C_tensor,
+        exp_avgs: *const *const torch_sys::C_tensor,
+        exp_avg_sqs: *const *const torch_sys::C_tensor,
+        n: i64,
+        lr: *const torch_sys::C_tensor,
+        beta1: f64,
+        beta2: f64,
+        weight_decay: f64,
+        eps: f64,
+        step: *const torch_sys::C_tensor,
+        skip: *const torch_sys::C_tensor,
+        error: *mut c_char,
+        error_len: usize,
+    ) -> c_int;
 }
 
 /// The hyperparameters of one AdamW parameter group at one step.
@@ -42,6 +59,96 @@ pub struct AdamWGroup {
     pub step: u64,
 }
 
+/// AdamW's hyperparameters with the values that change from step to step held on the device,
+/// as 0-d float32 tensors beside the parameters: a recorded step (a CUDA graph) then reads the
+/// values of each replay, not those of the recording.
+#[derive(Debug)]
+pub struct AdamWOnDevice<'a> {
+    /// This group's learning rate.
+    pub lr: &'a Tensor,
+    /// The step number of this update, counted from 1.
+    pub step: &'a Tensor,
+    /// Where nonzero, the update is skipped: parameters and moments stay as they are (a
+    /// non-finite loss, say; AMP's `found_inf`).
+    pub skip: Option<&'a Tensor>,
+    /// Decay of the first moment.
+    pub beta1: f64,
+    /// Decay of the second moment.
+    pub beta2: f64,
+    /// Added to the second moment's root.
+    pub eps: f64,
+    /// Decoupled weight decay.
+    pub weight_decay: f64,
+}
+
+/// [`fused_adamw`] with the learning rate, step number and skip flag read from the device
+/// ([`AdamWOnDevice`]); nothing is read back to the host.
+pub fn fused_adamw_on_device(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avgs: &[Tensor],
+    exp_avg_sqs: &[Tensor],
+    group: &AdamWOnDevice<'_>,
+) -> Result<()> {
+    check_lengths(params, grads, exp_avgs, exp_avg_sqs)?;
+    let pointers = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
+    let (p, g, m, v) = (
+        pointers(params),
+        pointers(grads),
+        pointers(exp_avgs),
+        pointers(exp_avg_sqs),
+    );
+    let skip = group.skip.map_or(std::ptr::null(), Tensor::as_ptr);
+    let mut error = [0 as c_char; 1024];
+    // SAFETY: four arrays of `n` pointers to live tensors and three live 0-d tensors (or null for
+    // `skip`), borrowed for the call; the shim reads `n` entries of each array, catches every C++
+    // exception and writes at most `error.len()` bytes, NUL-terminated.
+    let status = unsafe {
+        goemo_fused_adamw_on_device(
+            p.as_ptr(),
+            g.as_ptr(),
+            m.as_ptr(),
+            v.as_ptr(),
+            params.len() as i64,
+            group.lr.as_ptr(),
+            group.beta1,
+            group.beta2,
+            group.weight_decay,
+            group.eps,
+            group.step.as_ptr(),
+            skip,
+            error.as_mut_ptr(),
+            error.len(),
+        )
+    };
+    shim_status(status, &error)
+}
+
+fn check_lengths(params: &[Tensor], grads: &[Tensor], exp_avgs: &[Tensor], exp_avg_sqs: &[Tensor]) -> Result<()> {
+    let n = params.len();
+    if grads.len() != n || exp_avgs.len() != n || exp_avg_sqs.len() != n {
+        return Err(TorchError::Unsupported(format!(
+            "fused AdamW needs as many gradients and moments as parameters: {n} parameters, {} gradients, {} + {} moments",
+            grads.len(),
+            exp_avgs.len(),
+            exp_avg_sqs.len()
+        )));
+    }
+    Ok(())
+}
+
+fn shim_status(status: c_int, error: &[c_char]) -> Result<()> {
+    if status == 0 {
+        return Ok(());
+    }
+    // SAFETY: the shim NUL-terminated the message inside the buffer.
+    let message = unsafe { CStr::from_ptr(error.as_ptr()) };
+    Err(TorchError::Shim {
+        operation: "fused AdamW",
+        message: message.to_string_lossy().into_owned(),
+    })
+}
+
 /// One call of libtorch's `_fused_adamw_` over matching lists of parameters, gradients and
 /// moments (all on one device, one dtype), updated in place: one pass over each, and on CUDA
 /// one launch for all.
@@ -52,15 +159,8 @@ pub fn fused_adamw(
     exp_avg_sqs: &[Tensor],
     group: AdamWGroup,
 ) -> Result<()> {
+    check_lengths(params, grads, exp_avgs, exp_avg_sqs)?;
     let n = params.len();
-    if grads.len() != n || exp_avgs.len() != n || exp_avg_sqs.len() != n {
-        return Err(TorchError::Unsupported(format!(
-            "fused AdamW needs as many gradients and moments as parameters: {n} parameters, {} gradients, {} + {} moments",
-            grads.len(),
-            exp_avgs.len(),
-            exp_avg_sqs.len()
-        )));
-    }
     let pointers = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
     let (p, g, m, v) = (
         pointers(params),
@@ -89,15 +189,7 @@ pub fn fused_adamw(
             error.len(),
         )
     };
-    if status != 0 {
-        // SAFETY: the shim NUL-terminated the message inside the buffer.
-        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
-        return Err(TorchError::Shim {
-            operation: "fused AdamW",
-            message: message.to_string_lossy().into_owned(),
-        });
-    }
-    Ok(())
+    shim_status(status, &error)
 }
 
 #[cfg(test)]
@@ -146,5 +238,55 @@ mod tests {
         for (got, want) in Vec::<f64>::try_from(&p).unwrap().iter().zip(want) {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
+    }
+
+    #[test]
+    fn the_schedule_on_the_device_equals_the_host_one_and_skips_on_request() {
+        let start = [1.0f32, -2.0, 0.5];
+        let grads = [[0.3f32, -0.1, 2.0], [-0.2, 0.4, 1.0], [0.05, 0.05, -3.0]];
+        let host = Tensor::from_slice(&start);
+        let device = Tensor::from_slice(&start);
+        let (hm, hv, dm, dv) = (host.zeros_like(), host.zeros_like(), host.zeros_like(), host.zeros_like());
+        let lr = Tensor::from(0.0f32);
+        let step = Tensor::from(0.0f32);
+        let skip = Tensor::from(0.0f32);
+        for (k, g) in grads.iter().enumerate() {
+            let g = Tensor::from_slice(g);
+            let host_group = AdamWGroup {
+                step: k as u64 + 1,
+                lr: 0.1 / (k as f64 + 1.0),
+                ..group(0.01)
+            };
+            let _ = lr.shallow_clone().fill_(host_group.lr);
+            let _ = step.shallow_clone().fill_(host_group.step as f64);
+            fused_adamw(&[host.shallow_clone()], &[g.shallow_clone()], &[hm.shallow_clone()], &[hv.shallow_clone()], host_group).unwrap();
+            let on_device = AdamWOnDevice {
+                lr: &lr,
+                step: &step,
+                skip: Some(&skip),
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.01,
+            };
+            fused_adamw_on_device(&[device.shallow_clone()], &[g], &[dm.shallow_clone()], &[dv.shallow_clone()], &on_device).unwrap();
+        }
+        // The learning rate is a float32 on the device: equal to float32 precision.
+        assert!(host.allclose(&device, 1e-6, 1e-7, false), "{host} vs {device}");
+        // A nonzero skip flag leaves parameters and moments alone.
+        let _ = skip.shallow_clone().fill_(1.0);
+        let before = (device.copy(), dm.copy(), dv.copy());
+        let on_device = AdamWOnDevice {
+            lr: &lr,
+            step: &step,
+            skip: Some(&skip),
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        };
+        let g = Tensor::from_slice(&[f32::NAN, 1.0, 1.0]);
+        fused_adamw_on_device(&[device.shallow_clone()], &[g], &[dm.shallow_clone()], &[dv.shallow_clone()], &on_device).unwrap();
+        assert!(device.equal(&before.0) && dm.equal(&before.1) && dv.equal(&before.2));
     }
 }

@@ -53,6 +53,59 @@ fn open_cuda_library() -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Opens one of goemo's shims that link libtorch_cuda (after libtorch_cuda itself): the path in
+/// the environment variable `env_var` when set, else `file_name` beside the executable (binaries
+/// copied to another machine), else `built` (where this build put it; empty when the build had
+/// no CUDA headers). The handle is never closed.
+#[cfg(target_os = "linux")]
+pub(crate) fn open_cuda_shim(env_var: &str, file_name: &str, built: &str) -> std::result::Result<*mut libc::c_void, String> {
+    use std::ffi::CString;
+    let beside = || {
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|d| d.join(file_name)))
+            .filter(|p| p.exists())
+    };
+    let path = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .or_else(beside)
+        .or_else(|| (!built.is_empty()).then(|| PathBuf::from(built)))
+        .ok_or_else(|| {
+            format!(
+                "this goemo was built without {file_name}: the CUDA and NCCL headers were not found \
+                 (run scripts/setup.sh, or set CUDA_HOME, and rebuild)"
+            )
+        })?;
+    load_cuda().map_err(|e| e.to_string())?;
+    let c_path = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: a NUL-terminated path; the library's only initialisers are libtorch's static ones,
+    // and the handle is never closed.
+    let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    if handle.is_null() {
+        return Err(format!("cannot load {}: {}", path.display(), dl_error()));
+    }
+    Ok(handle)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn open_cuda_shim(_env_var: &str, file_name: &str, _built: &str) -> std::result::Result<*mut std::ffi::c_void, String> {
+    Err(format!("{file_name} is built on Linux only"))
+}
+
+/// This thread's last dynamic-loader message.
+#[cfg(target_os = "linux")]
+pub(crate) fn dl_error() -> String {
+    // SAFETY: dlerror returns this thread's last message, or null.
+    unsafe {
+        let e = libc::dlerror();
+        if e.is_null() {
+            "unknown error".into()
+        } else {
+            std::ffi::CStr::from_ptr(e).to_string_lossy().into_owned()
+        }
+    }
+}
+
 /// The folder of the libtorch_cpu library this process runs on (from `/proc/self/maps`).
 #[cfg(target_os = "linux")]
 pub fn libtorch_dir() -> Option<PathBuf> {

@@ -322,23 +322,11 @@ fn nccl_constructor() -> Result<NewGroup> {
     use std::sync::OnceLock;
     static CONSTRUCTOR: OnceLock<std::result::Result<usize, String>> = OnceLock::new();
     let loaded = CONSTRUCTOR.get_or_init(|| {
-        let path = nccl_shim_path().ok_or_else(|| {
-            "this goemo was built without the NCCL shim: the CUDA and NCCL headers were not found \
-             (run scripts/setup.sh, or set CUDA_HOME, and rebuild)"
-                .to_string()
-        })?;
-        crate::load_cuda().map_err(|e| e.to_string())?;
-        let c_path = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
-        // SAFETY: a NUL-terminated path; the library's only initialisers are libtorch's static
-        // ones, and the handle is never closed.
-        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        if handle.is_null() {
-            return Err(format!("cannot load {}: {}", path.display(), dl_error()));
-        }
+        let handle = crate::cuda::open_cuda_shim("GOEMO_NCCL_SHIM", "libgoemo_nccl.so", NCCL_SHIM)?;
         // SAFETY: a live handle and a NUL-terminated symbol name.
         let symbol = unsafe { libc::dlsym(handle, c"goemo_dist_new_nccl".as_ptr()) };
         if symbol.is_null() {
-            return Err(format!("{} has no goemo_dist_new_nccl: {}", path.display(), dl_error()));
+            return Err(format!("the NCCL shim has no goemo_dist_new_nccl: {}", crate::cuda::dl_error()));
         }
         Ok(symbol as usize)
     });
@@ -346,34 +334,6 @@ fn nccl_constructor() -> Result<NewGroup> {
         // SAFETY: the symbol is `goemo_dist_new_nccl`, whose C signature is `NewGroup`.
         Ok(address) => Ok(unsafe { std::mem::transmute::<usize, NewGroup>(*address) }),
         Err(message) => Err(TorchError::Unsupported(format!("NCCL: {message}"))),
-    }
-}
-
-/// The NCCL shim: `GOEMO_NCCL_SHIM` when set, else `libgoemo_nccl.so` beside the executable
-/// (binaries copied to another machine), else where this build put it.
-#[cfg(target_os = "linux")]
-fn nccl_shim_path() -> Option<std::path::PathBuf> {
-    use std::path::PathBuf;
-    if let Some(path) = std::env::var_os("GOEMO_NCCL_SHIM") {
-        return Some(PathBuf::from(path));
-    }
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("libgoemo_nccl.so")))
-        .filter(|p| p.exists());
-    beside.or_else(|| (!NCCL_SHIM.is_empty()).then(|| PathBuf::from(NCCL_SHIM)))
-}
-
-#[cfg(target_os = "linux")]
-fn dl_error() -> String {
-    // SAFETY: dlerror returns this thread's last message, or null.
-    unsafe {
-        let e = libc::dlerror();
-        if e.is_null() {
-            "unknown error".into()
-        } else {
-            CStr::from_ptr(e).to_string_lossy().into_owned()
-        }
     }
 }
 

@@ -5,7 +5,9 @@
 //!
 //! - [`AutocastGuard`]: libtorch's autocast switched on for one device type with a chosen dtype
 //!   (tch only toggles CUDA autocast at float16);
-//! - [`fused_adamw`]: libtorch's `_fused_adamw_`, what `torch.optim.AdamW(fused=True)` runs;
+//! - [`fused_adamw`]: libtorch's `_fused_adamw_`, what `torch.optim.AdamW(fused=True)` runs, and
+//!   [`fused_adamw_on_device`], the same with its schedule in device tensors;
+//! - [`CudaGraph`]: CUDA work recorded once and replayed with one launch, on a [`SideStream`];
 //! - [`clip_grad_norm`]: `clip_grad_norm_(foreach=True)`, with no wait for the device, and
 //!   [`set_grad`]: a parameter's gradient placed in a given tensor;
 //! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it;
@@ -30,16 +32,18 @@
 mod adamw;
 mod autocast;
 mod cuda;
+mod cuda_graph;
 mod distributed;
 mod gradients;
 mod quantized;
 mod reducer;
 
-pub use adamw::{fused_adamw, AdamWGroup};
+pub use adamw::{fused_adamw, fused_adamw_on_device, AdamWGroup, AdamWOnDevice};
 pub use autocast::AutocastGuard;
 #[cfg(target_os = "linux")]
 pub use cuda::libtorch_dir;
 pub use cuda::load_cuda;
+pub use cuda_graph::{CudaGraph, GraphPool, SideStream};
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
 pub use gradients::{clip_grad_norm, set_grad};
 pub use quantized::{int8_engine, select_int8_engine, Int8Linear};

@@ -14,7 +14,7 @@ mod state;
 mod trainer;
 
 pub use evaluate::evaluate_split;
-pub use loss::{Loss, LossKind};
+pub use loss::{DeviceLoss, Loss, LossKind};
 pub use optim::{clip_grad_norm, decays, layer_decay, Accumulated, AdamW, AdamWConfig, Clipped, Optimizer};
 pub use parallel::{
     share, AllReduced, BackwardReduction, Collective, DataParallel, SingleProcess, DEFAULT_BUCKET_BYTES,

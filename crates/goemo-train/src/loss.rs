@@ -102,13 +102,7 @@ impl Loss {
     pub fn compute(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         let logits = logits.to_kind(Kind::Float);
         let targets = targets.to_kind(Kind::Float);
-        if logits.size() != targets.size() {
-            return Err(TrainError::InvalidOption(format!(
-                "logits {:?} and targets {:?} differ in shape",
-                logits.size(),
-                targets.size()
-            )));
-        }
+        check_shapes(&logits, &targets)?;
         Ok(match self {
             Loss::Bce => {
                 logits.f_binary_cross_entropy_with_logits(&targets, None::<Tensor>, None::<Tensor>, Reduction::Mean)?
@@ -126,28 +120,105 @@ impl Loss {
                     .to_device(logits.device());
                 logits.f_binary_cross_entropy_with_logits(&targets, None::<Tensor>, Some(weights), Reduction::Mean)?
             }
-            Loss::Focal { alpha, gamma } => {
-                let bce = logits.f_binary_cross_entropy_with_logits(
-                    &targets,
-                    None::<Tensor>,
-                    None::<Tensor>,
-                    Reduction::None,
-                )?;
-                let p = logits.sigmoid();
-                let p_t = &p * &targets + (p.ones_like() - &p) * (targets.ones_like() - &targets);
-                let alpha_t = &targets * *alpha + (targets.ones_like() - &targets) * (1.0 - alpha);
-                (alpha_t * (p_t.ones_like() - p_t).pow_tensor_scalar(*gamma) * bce).mean(Kind::Float)
-            }
-            Loss::Asymmetric {
-                gamma_pos,
-                gamma_neg,
-                clip,
-            } => asymmetric(&logits, &targets, *gamma_pos, *gamma_neg, *clip)?,
+            Loss::Focal { .. } | Loss::Asymmetric { .. } => elements(self, &logits, &targets, None)?.f_mean(Kind::Float)?,
+        })
+    }
+
+    /// This loss with its constants (positive weights) placed on `device` once: the form a
+    /// recorded step (a CUDA graph) computes, since a copy from the host inside a recording is
+    /// not allowed.
+    pub fn on_device(&self, device: tch::Device) -> Result<DeviceLoss> {
+        let pos_weight = match self {
+            Loss::WeightedBce { pos_weight } => Some(
+                Tensor::f_from_slice(pos_weight)?
+                    .f_to_kind(Kind::Float)?
+                    .f_to_device(device)?,
+            ),
+            _ => None,
+        };
+        Ok(DeviceLoss {
+            loss: self.clone(),
+            pos_weight,
         })
     }
 }
 
-/// The asymmetric loss as the authors' `AsymmetricLossOptimized` computes it, averaged.
+/// A [`Loss`] whose constants live on the device ([`Loss::on_device`]).
+#[derive(Debug)]
+pub struct DeviceLoss {
+    loss: Loss,
+    pos_weight: Option<Tensor>,
+}
+
+impl DeviceLoss {
+    /// `Σᵢ wᵢ · meanₖ ℓ(i, k)`: with `row_weights` 1/n on a batch's n texts and 0 on its padding
+    /// rows, the mean loss of the texts, as [`Loss::compute`] gives it for the batch without
+    /// padding. Every operation stays on the device (no value is read back).
+    pub fn weighted_rows(&self, logits: &Tensor, targets: &Tensor, row_weights: &Tensor) -> Result<Tensor> {
+        let logits = logits.to_kind(Kind::Float);
+        let targets = targets.to_kind(Kind::Float);
+        check_shapes(&logits, &targets)?;
+        if row_weights.size() != [logits.size()[0]] {
+            return Err(TrainError::InvalidOption(format!(
+                "row weights {:?} for logits {:?}",
+                row_weights.size(),
+                logits.size()
+            )));
+        }
+        let rows = elements(&self.loss, &logits, &targets, self.pos_weight.as_ref())?
+            .f_mean_dim(Some([1i64].as_slice()), false, Kind::Float)?;
+        Ok((rows * row_weights).f_sum(Kind::Float)?)
+    }
+}
+
+fn check_shapes(logits: &Tensor, targets: &Tensor) -> Result<()> {
+    if logits.size() == targets.size() {
+        return Ok(());
+    }
+    Err(TrainError::InvalidOption(format!(
+        "logits {:?} and targets {:?} differ in shape",
+        logits.size(),
+        targets.size()
+    )))
+}
+
+/// The loss of every (text, label) element.
+fn elements(loss: &Loss, logits: &Tensor, targets: &Tensor, pos_weight: Option<&Tensor>) -> Result<Tensor> {
+    let none = Reduction::None;
+    Ok(match loss {
+        Loss::Bce => logits.f_binary_cross_entropy_with_logits(targets, None::<Tensor>, None::<Tensor>, none)?,
+        Loss::WeightedBce { pos_weight: weights } => {
+            let classes = *logits.size().last().unwrap_or(&0) as usize;
+            if weights.len() != classes {
+                return Err(TrainError::InvalidOption(format!(
+                    "{} positive weights for {classes} labels",
+                    weights.len()
+                )));
+            }
+            let weights = match pos_weight {
+                Some(w) => w.shallow_clone(),
+                None => Tensor::f_from_slice(weights)?
+                    .f_to_kind(Kind::Float)?
+                    .f_to_device(logits.device())?,
+            };
+            logits.f_binary_cross_entropy_with_logits(targets, None::<Tensor>, Some(weights), none)?
+        }
+        Loss::Focal { alpha, gamma } => {
+            let bce = logits.f_binary_cross_entropy_with_logits(targets, None::<Tensor>, None::<Tensor>, none)?;
+            let p = logits.sigmoid();
+            let p_t = &p * targets + (p.ones_like() - &p) * (targets.ones_like() - targets);
+            let alpha_t = targets * *alpha + (targets.ones_like() - targets) * (1.0 - alpha);
+            alpha_t * (p_t.ones_like() - p_t).pow_tensor_scalar(*gamma) * bce
+        }
+        Loss::Asymmetric {
+            gamma_pos,
+            gamma_neg,
+            clip,
+        } => asymmetric(logits, targets, *gamma_pos, *gamma_neg, *clip)?,
+    })
+}
+
+/// The asymmetric loss of every element, as the authors' `AsymmetricLossOptimized` computes it.
 fn asymmetric(logits: &Tensor, targets: &Tensor, gamma_pos: f64, gamma_neg: f64, clip: f64) -> Result<Tensor> {
     const EPS: f64 = 1e-8;
     let p = logits.f_sigmoid()?;
@@ -158,7 +229,7 @@ fn asymmetric(logits: &Tensor, targets: &Tensor, gamma_pos: f64, gamma_neg: f64,
     let p_t = &p * targets + &q * &negatives;
     let gamma = targets * gamma_pos + &negatives * gamma_neg;
     let weight = (p_t.ones_like() - p_t).f_pow(&gamma)?;
-    Ok((-(log_likelihood * weight)).f_mean(Kind::Float)?)
+    Ok(-(log_likelihood * weight))
 }
 
 #[cfg(test)]
@@ -193,5 +264,37 @@ mod tests {
         let (x, y) = ([0.3f32, -2.0, 1.5, -0.1], [1.0f32, 0.0, 0.0, 1.0]);
         assert!((value(&plain, &x, &y) - value(&Loss::Bce, &x, &y)).abs() < 1e-6);
         assert_eq!("asymmetric".parse::<LossKind>().unwrap(), LossKind::Asymmetric);
+    }
+
+    #[test]
+    fn weighted_rows_ignore_padding_rows_and_equal_the_mean() {
+        let logits = Tensor::from_slice(&[0.3f32, -2.0, 1.5, -0.1, 2.2, 0.0, 9.0, -9.0, 4.0]).view([3, 3]);
+        let targets = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]).view([3, 3]);
+        // Two texts and one padding row (whatever its logits).
+        let weights = Tensor::from_slice(&[0.5f32, 0.5, 0.0]);
+        let losses = [
+            Loss::Bce,
+            Loss::WeightedBce {
+                pos_weight: vec![2.0, 1.0, 3.0],
+            },
+            Loss::Focal { alpha: 0.25, gamma: 2.0 },
+            Loss::Asymmetric {
+                gamma_pos: 0.0,
+                gamma_neg: 4.0,
+                clip: 0.05,
+            },
+        ];
+        for loss in losses {
+            let want = loss.compute(&logits.narrow(0, 0, 2), &targets.narrow(0, 0, 2)).unwrap();
+            let got = loss
+                .on_device(tch::Device::Cpu)
+                .unwrap()
+                .weighted_rows(&logits, &targets, &weights)
+                .unwrap();
+            let (got, want) = (got.double_value(&[]), want.double_value(&[]));
+            assert!((got - want).abs() < 1e-6, "{loss:?}: {got} vs {want}");
+        }
+        let device_loss = Loss::Bce.on_device(tch::Device::Cpu).unwrap();
+        assert!(device_loss.weighted_rows(&logits, &targets, &Tensor::ones([2], (Kind::Float, tch::Device::Cpu))).is_err());
     }
 }
