@@ -71,7 +71,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let train_config = config.train_config(loss.clone());
     let total = train_config.total_steps(ids.len());
     let schedule = train_config.schedule(total);
-    let mut optimizer = train_config.optimizer(model.named_parameters());
+    let mut optimizer = train_config.optimizer(model.named_parameters())?;
 
     // Parameters of the encoder's matrix products: every 2-D weight of its layers.
     let c = model.config();

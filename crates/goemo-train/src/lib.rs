@@ -11,6 +11,7 @@ mod optim;
 mod parallel;
 mod schedule;
 mod state;
+mod static_step;
 mod trainer;
 
 pub use evaluate::evaluate_split;
@@ -21,9 +22,10 @@ pub use parallel::{
 };
 pub use schedule::{LrSchedule, Schedule, ScheduleKind};
 pub use state::{BestEvaluation, TrainState, STATE_FILE};
+pub use static_step::{StaticStep, StaticStepCounts};
 pub use trainer::{
     train, train_resumable, EncodedSplit, EpochRecord, RunState, StepEvaluation, StepLog, TrainConfig, TrainOutcome,
-    Trainer,
+    Trainer, STATIC_LENGTH_STEP,
 };
 
 use std::path::PathBuf;

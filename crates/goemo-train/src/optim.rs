@@ -49,6 +49,14 @@ pub trait Optimizer {
         Ok(())
     }
 
+    /// A 0-d float32 tensor on the parameters' device that makes the next update a no-op
+    /// while it holds a nonzero value (AMP's `found_inf`): optimisers whose whole update runs
+    /// on the device offer one ([`AdamW::on_device`]), and a recorded step writes it from the
+    /// loss, since it cannot read the loss before updating.
+    fn skip_flag(&self) -> Option<Tensor> {
+        None
+    }
+
     /// The current learning rate.
     fn learning_rate(&self) -> f64;
 
@@ -137,6 +145,16 @@ pub struct AdamW {
     slots: Vec<Slot>,
     lr: f64,
     updates: u64,
+    on_device: Option<DeviceSchedule>,
+}
+
+/// The values AdamW's update reads that change from step to step, as 0-d float32 tensors on
+/// the parameters' device ([`AdamW::on_device`]).
+#[derive(Debug)]
+struct DeviceSchedule {
+    lr: Tensor,
+    step: Tensor,
+    skip: Tensor,
 }
 
 impl AdamW {
@@ -158,7 +176,23 @@ impl AdamW {
             slots,
             lr: 0.0,
             updates: 0,
+            on_device: None,
         }
+    }
+
+    /// Keeps the learning rate, the step number and a skip flag ([`Optimizer::skip_flag`]) in
+    /// tensors on the parameters' device, so that an update is device work only, with no value
+    /// taken from the host: what a step recorded once and replayed (a CUDA graph) needs. The
+    /// updates equal the host-scheduled ones to float32 precision of the learning rate.
+    pub fn on_device(mut self) -> Result<Self> {
+        let device = self.slots.first().map_or(tch::Device::Cpu, |s| s.param.device());
+        let scalar = |value: f64| Tensor::f_full([], value, (tch::Kind::Float, device));
+        self.on_device = Some(DeviceSchedule {
+            lr: scalar(self.lr)?,
+            step: scalar(self.updates as f64)?,
+            skip: scalar(0.0)?,
+        });
+        Ok(self)
     }
 
     /// Scales each parameter's learning rate by `scale(name)` (layer-wise decay, say:
@@ -195,6 +229,9 @@ impl Optimizer for AdamW {
     /// left alone), then clears the gradients.
     fn step(&mut self) -> Result<bool> {
         self.updates += 1;
+        if let Some(schedule) = &self.on_device {
+            let _ = tch::no_grad(|| schedule.step.shallow_clone().f_add_scalar_(1.0))?;
+        }
         let c = self.config;
         // One fused call per group of parameters sharing decay and learning rate.
         let mut groups: Vec<(bool, f64)> = Vec::new();
@@ -216,15 +253,37 @@ impl Optimizer for AdamW {
                     exp_avg_sqs.push(slot.exp_avg_sq.shallow_clone());
                 }
             }
-            let group = goemo_torch::AdamWGroup {
-                lr: self.lr * scale,
-                beta1: c.beta1,
-                beta2: c.beta2,
-                eps: c.eps,
-                weight_decay: if decay { c.weight_decay } else { 0.0 },
-                step: self.updates,
-            };
-            goemo_torch::fused_adamw(&params, &grads, &exp_avgs, &exp_avg_sqs, group)?;
+            let weight_decay = if decay { c.weight_decay } else { 0.0 };
+            match &self.on_device {
+                Some(schedule) => {
+                    let lr = tch::no_grad(|| &schedule.lr * scale);
+                    let group = goemo_torch::AdamWOnDevice {
+                        lr: &lr,
+                        step: &schedule.step,
+                        skip: Some(&schedule.skip),
+                        beta1: c.beta1,
+                        beta2: c.beta2,
+                        eps: c.eps,
+                        weight_decay,
+                    };
+                    goemo_torch::fused_adamw_on_device(&params, &grads, &exp_avgs, &exp_avg_sqs, &group)?;
+                }
+                None => {
+                    let group = goemo_torch::AdamWGroup {
+                        lr: self.lr * scale,
+                        beta1: c.beta1,
+                        beta2: c.beta2,
+                        eps: c.eps,
+                        weight_decay,
+                        step: self.updates,
+                    };
+                    goemo_torch::fused_adamw(&params, &grads, &exp_avgs, &exp_avg_sqs, group)?;
+                }
+            }
+        }
+        if let Some(schedule) = &self.on_device {
+            // A skipped update does not count (the bias corrections of the next one).
+            let _ = tch::no_grad(|| schedule.step.shallow_clone().f_sub_(&schedule.skip))?;
         }
         self.zero_grad();
         Ok(true)
@@ -236,6 +295,14 @@ impl Optimizer for AdamW {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+        if let Some(schedule) = &self.on_device {
+            // Queued on the device like the step that reads it; an error shows in that step.
+            let _ = tch::no_grad(|| schedule.lr.shallow_clone().f_fill_(lr));
+        }
+    }
+
+    fn skip_flag(&self) -> Option<Tensor> {
+        self.on_device.as_ref().map(|s| s.skip.shallow_clone())
     }
 
     fn updates(&self) -> u64 {
@@ -269,6 +336,9 @@ impl Optimizer for AdamW {
             Ok(())
         })?;
         self.updates = updates;
+        if let Some(schedule) = &self.on_device {
+            let _ = tch::no_grad(|| schedule.step.shallow_clone().f_fill_(updates as f64))?;
+        }
         Ok(())
     }
 }
@@ -276,6 +346,10 @@ impl Optimizer for AdamW {
 /// The `Optimizer` methods a wrapper passes straight to its `inner` optimiser.
 macro_rules! delegate_to_inner {
     () => {
+        fn skip_flag(&self) -> Option<Tensor> {
+            self.inner.skip_flag()
+        }
+
         fn learning_rate(&self) -> f64 {
             self.inner.learning_rate()
         }
@@ -406,6 +480,9 @@ impl Optimizer for Box<dyn Optimizer> {
     }
     fn before_backward(&mut self, completes_update: bool) -> Result<()> {
         (**self).before_backward(completes_update)
+    }
+    fn skip_flag(&self) -> Option<Tensor> {
+        (**self).skip_flag()
     }
     fn learning_rate(&self) -> f64 {
         (**self).learning_rate()
@@ -538,5 +615,48 @@ mod tests {
         assert_eq!(fresh.updates(), 1);
         let err = fresh.load_state(&[], 1).unwrap_err().to_string();
         assert!(err.contains("exp_avg.w"), "{err}");
+    }
+
+    #[test]
+    fn adamw_on_the_device_equals_adamw_on_the_host_and_skips_when_flagged() {
+        let make = |on_device: bool| {
+            tch::manual_seed(7);
+            let w = Tensor::randn([4, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+            let b = Tensor::randn([3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+            let params = vec![("layer.weight".to_string(), w.shallow_clone()), ("layer.bias".to_string(), b.shallow_clone())];
+            let mut adamw = AdamW::new(params, AdamWConfig::default()).with_lr_scales(|n| if n.ends_with("bias") { 0.5 } else { 1.0 });
+            if on_device {
+                adamw = adamw.on_device().unwrap();
+            }
+            (Clipped::new(adamw, 0.5), w, b)
+        };
+        let (mut host, hw, hb) = make(false);
+        let (mut device, dw, db) = make(true);
+        assert!(host.skip_flag().is_none());
+        let skip = device.skip_flag().expect("a device schedule offers a skip flag");
+        let x = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
+        for step in 0..4 {
+            for (optimizer, w, b) in [(&mut host, &hw, &hb), (&mut device, &dw, &db)] {
+                optimizer.set_learning_rate(0.01 / f64::from(step + 1));
+                (x.matmul(w) + b).pow_tensor_scalar(2).sum(Kind::Float).backward();
+                assert!(optimizer.step().unwrap());
+            }
+        }
+        assert!(hw.allclose(&dw, 1e-6, 1e-7, false) && hb.allclose(&db, 1e-6, 1e-7, false));
+        // With the flag raised the update leaves parameters, moments and the step count alone.
+        let _ = skip.shallow_clone().fill_(1.0);
+        let before: Vec<Tensor> = device.state().iter().map(|(_, t)| t.copy()).chain([dw.copy()]).collect();
+        (x.matmul(&dw) + &db).sum(Kind::Float).backward();
+        device.step().unwrap();
+        let after: Vec<Tensor> = device.state().iter().map(|(_, t)| t.copy()).chain([dw.copy()]).collect();
+        assert!(before.iter().zip(&after).all(|(a, b)| a.equal(b)));
+        // The next unflagged update is the fifth: the same as the host optimiser's fifth.
+        let _ = skip.shallow_clone().fill_(0.0);
+        for (optimizer, w, b) in [(&mut host, &hw, &hb), (&mut device, &dw, &db)] {
+            optimizer.set_learning_rate(0.002);
+            (x.matmul(w) + b).pow_tensor_scalar(2).sum(Kind::Float).backward();
+            optimizer.step().unwrap();
+        }
+        assert!(hw.allclose(&dw, 1e-6, 1e-7, false));
     }
 }

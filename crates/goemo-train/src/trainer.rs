@@ -6,7 +6,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Instant;
 
-use goemo_data::Batcher;
+use goemo_data::{Batcher, ShapeBuckets};
 use goemo_metrics::{Headline, MetricReport};
 use goemo_model::{TensorBatch, TrainableModel};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,7 +18,7 @@ use crate::evaluate::evaluate_dev;
 use crate::state::{take, BestEvaluation, StateDir, TrainState};
 use crate::{
     Accumulated, AdamW, AdamWConfig, AllReduced, Clipped, DataParallel, Loss, LrSchedule, Optimizer, Result, Schedule,
-    ScheduleKind, TrainError,
+    ScheduleKind, StaticStep, TrainError,
 };
 
 /// Every setting of the training loop.
@@ -66,7 +66,17 @@ pub struct TrainConfig {
     /// Also evaluate on dev every this many optimiser steps inside epochs (0: at the end of
     /// epochs only); these evaluations compete for the best checkpoint too.
     pub eval_every: u64,
+    /// Static-shape steps ([`StaticStep`]): batches padded to `batch_size` rows and to a length
+    /// in steps of [`STATIC_LENGTH_STEP`] tokens, each step device work only; on CUDA each shape
+    /// is recorded once as a CUDA graph and replayed. On other devices the same steps run
+    /// eagerly. One process, no gradient accumulation.
+    #[serde(default)]
+    pub cuda_graphs: bool,
 }
+
+/// Lengths of static-shape batches are multiples of this (up to the longest training text): at
+/// most 15 padding tokens per text beyond dynamic padding, and one recording per 16 tokens.
+pub const STATIC_LENGTH_STEP: usize = 16;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -91,6 +101,7 @@ impl Default for TrainConfig {
             progress: false,
             save_every: 200,
             eval_every: 0,
+            cuda_graphs: false,
         }
     }
 }
@@ -119,6 +130,12 @@ impl TrainConfig {
             return Err(TrainError::InvalidOption(format!(
                 "layer-wise learning-rate decay {} must be within (0, 1]",
                 self.layer_lr_decay
+            )));
+        }
+        if self.cuda_graphs && self.accumulation != 1 {
+            return Err(TrainError::InvalidOption(format!(
+                "CUDA graph steps update every batch: gradient accumulation {} is not available with them",
+                self.accumulation
             )));
         }
         if !(0.0..=1.0).contains(&self.warmup_ratio) {
@@ -153,8 +170,9 @@ impl TrainConfig {
     }
 
     /// The configured optimiser over `params`: AdamW, with clipping when `max_grad_norm` is
-    /// set, accumulating `accumulation` batches per update.
-    pub fn optimizer(&self, params: Vec<(String, Tensor)>) -> Box<dyn Optimizer> {
+    /// set, accumulating `accumulation` batches per update; with `cuda_graphs`, AdamW keeps its
+    /// schedule on the device ([`AdamW::on_device`]).
+    pub fn optimizer(&self, params: Vec<(String, Tensor)>) -> Result<Box<dyn Optimizer>> {
         self.parallel_optimizer(params, None)
     }
 
@@ -164,21 +182,24 @@ impl TrainConfig {
         &self,
         params: Vec<(String, Tensor)>,
         parallel: Option<Rc<DataParallel>>,
-    ) -> Box<dyn Optimizer> {
+    ) -> Result<Box<dyn Optimizer>> {
         let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
         let tensors: Vec<Tensor> = params.iter().map(|(_, t)| t.shallow_clone()).collect();
         let mut adamw = AdamW::new(params, self.adamw);
         if self.layer_lr_decay != 1.0 {
             adamw = adamw.with_lr_scales(crate::layer_decay(&names, self.layer_lr_decay));
         }
+        if self.cuda_graphs {
+            adamw = adamw.on_device()?;
+        }
         let inner: Box<dyn Optimizer> = match self.max_grad_norm {
             Some(max) => Box::new(Clipped::new(adamw, max)),
             None => Box::new(adamw),
         };
-        match parallel {
+        Ok(match parallel {
             Some(p) => Box::new(Accumulated::new(AllReduced::new(inner, tensors, p), self.accumulation)),
             None => Box::new(Accumulated::new(inner, self.accumulation)),
-        }
+        })
     }
 }
 
@@ -315,6 +336,7 @@ pub struct Trainer<'m, 'd, M: TrainableModel> {
     state_dir: Option<StateDir>,
     bar: ProgressBar,
     parallel: Option<Rc<DataParallel>>,
+    static_step: Option<StaticStep>,
 }
 
 impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
@@ -334,8 +356,18 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
         let variables = model.named_parameters();
         let names = variables.iter().map(|(n, _)| n.clone()).collect();
         let params = variables.iter().map(|(_, t)| t.shallow_clone()).collect();
+        let optimizer = config.optimizer(variables)?;
+        let static_step = if config.cuda_graphs {
+            let longest = train.ids.iter().map(Vec::len).max().unwrap_or(1);
+            let shapes = ShapeBuckets::every(config.batch_size, STATIC_LENGTH_STEP, longest)?;
+            let device = model.device();
+            Some(StaticStep::new(shapes, &config.loss, optimizer.as_ref(), device, device.is_cuda())?)
+        } else {
+            None
+        };
         Ok(Trainer {
-            optimizer: config.optimizer(variables),
+            optimizer,
+            static_step,
             schedule: Box::new(config.schedule(total_steps)),
             bar: progress_bar(config.progress, total_steps),
             model,
@@ -360,10 +392,15 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
     /// use another), evaluations are sharded, and rank 0 alone saves the state and shows
     /// progress.
     pub fn with_data_parallel(mut self, parallel: Rc<DataParallel>) -> Result<Self> {
+        if self.static_step.is_some() {
+            return Err(TrainError::InvalidOption(
+                "CUDA graph steps run in one process: data-parallel training takes the eager step".into(),
+            ));
+        }
         parallel.broadcast_parameters(&self.params)?;
         self.optimizer = self
             .config
-            .parallel_optimizer(self.model.named_parameters(), Some(parallel.clone()));
+            .parallel_optimizer(self.model.named_parameters(), Some(parallel.clone()))?;
         if !parallel.is_leader() {
             self.bar = ProgressBar::hidden();
         }
@@ -537,6 +574,19 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
         };
         // Dropout masks depend on the seed and the position only, so a run can be replayed.
         tch::manual_seed((seed ^ (step << 20) ^ i as u64 ^ (rank << 48)) as i64);
+        if let Some(static_step) = &mut self.static_step {
+            let batch = self.train.static_batch(&local.indices, static_step.shapes())?;
+            let lr = self.schedule.lr(step);
+            let value = static_step.run(&*self.model, &mut self.optimizer, &batch, lr)?;
+            if !value.is_finite() {
+                let epoch = self.state.epoch;
+                return Err(TrainError::NonFinite { epoch, step, value });
+            }
+            self.state.loss_sum += value * indices.len() as f64;
+            self.state.seen += indices.len();
+            self.state.step += 1;
+            return Ok(true);
+        }
         let batch = TensorBatch::new(&self.train.batch(&local.indices), self.model.device())?;
         let logits = self.model.forward_t(&batch, true)?;
         let targets = batch.targets.as_ref().ok_or(TrainError::MissingTargets)?;
