@@ -9,7 +9,7 @@
 # tch 0.26's generated C++ wrappers name every operator of libtorch 2.13; the ones an older
 # libtorch lacks are stubbed (they throw "not in this libtorch" if ever called; goemo calls none
 # of them). The build happens in a copy of this tree with its own target folder, the binaries
-# (and the NCCL shim) are stripped into OUT_DIR, and at run time they need that libtorch's lib
+# (and the NCCL and CUDA graph shims) are stripped into OUT_DIR, and at run time they need that libtorch's lib
 # folder on LD_LIBRARY_PATH.
 set -euo pipefail
 LIBTORCH=$(cd "$1" && pwd) OUT=$2
@@ -73,6 +73,8 @@ env -u LIBTORCH_USE_PYTORCH GOEMO_NVIDIA_SITE="$(ls -d "$ROOT"/.venv/lib/python3
 for e in "${EXAMPLES[@]}"; do
   strip -o "$OUT/$e" "$WORK/target/release/examples/$e"
 done
-nccl=$(ls "$WORK"/target/release/build/goemo-torch-*/out/libgoemo_nccl.so 2>/dev/null | head -1 || true)
-[ -n "$nccl" ] && strip -o "$OUT/libgoemo_nccl.so" "$nccl"
+for shim in libgoemo_nccl.so libgoemo_cuda_graph.so; do
+  built=$(ls "$WORK"/target/release/build/goemo-torch-*/out/$shim 2>/dev/null | head -1 || true)
+  [ -n "$built" ] && strip -o "$OUT/$shim" "$built"
+done
 ls -la "$OUT"

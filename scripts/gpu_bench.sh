@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# GPU training speed of goemo against PyTorch written as an expert would (scripts/train_transformers.py
+# GPU training speed of goemo (eager steps, and static-shape steps recorded as CUDA graphs:
+# --cuda-graphs) against PyTorch written as an expert would (scripts/train_transformers.py
 # --expert: texts tokenized once, no host sync per step, fused AdamW, foreach clipping, SDPA) on
 # the same GPU in one command, with MFU; and data-parallel at world size 1 (torchrun + NCCL),
 # gradients summed during backward against after it (--reduce-after-backward).
@@ -7,7 +8,7 @@
 #   scripts/gpu_bench.sh BIN_DIR DATA_DIR TOKENIZER_DIR OUT_DIR     (about 10 minutes on an H200)
 #
 # BIN_DIR: `train` built against this machine's libtorch (scripts/build_for_libtorch.sh), with
-# libgoemo_nccl.so beside it; DATA_DIR: GoEmotions; TOKENIZER_DIR: all-MiniLM-L6-v2's tokenizer
+# libgoemo_nccl.so and libgoemo_cuda_graph.so beside it; DATA_DIR: GoEmotions; TOKENIZER_DIR: all-MiniLM-L6-v2's tokenizer
 # and config. Models are made here with random weights (speed does not depend on them): one of
 # all-MiniLM-L6-v2's shape and one of RoBERTa-large's (355M), both under the MiniLM tokenizer.
 # Each system trains the same recipe (mean pooling, BCE, AdamW, clipping 1.0, lr 1.5e-4,
@@ -89,6 +90,9 @@ python_run() { # model, precision, batch, steps, skip
 # The rows of the comparison: model, precision, batch, steps, timed after.
 while read -r model precision batch steps skip; do
   goemo "$model $precision $batch" "$model" "$precision" "$batch" "$steps" "$skip"
+  # Static shapes recorded as CUDA graphs: each length bucket's first step is eager and its
+  # second is recorded, so the timing starts later.
+  goemo "$model $precision $batch graphs" "$model" "$precision" "$batch" "$steps" "$((skip * 2))" --cuda-graphs
   python_run "$model" "$precision" "$batch" "$steps" "$skip"
 done <<'ROWS'
 minilm fp32 32 200 30

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The table of scripts/gpu_bench.sh: goemo against the expert PyTorch loop per row, with the
-ratio and MFU, then the data-parallel pairs. Prints markdown.
+"""The table of scripts/gpu_bench.sh: goemo (eager steps and CUDA graph steps) against the expert
+PyTorch loop per row, with the ratios and MFU, then the data-parallel pairs. Prints markdown.
 
     python3 scripts/gpu_bench_table.py OUT/results.jsonl MODELS/info.json DATA_DIR TOKENIZER_DIR \\
         [--peak-bf16 989e12] [--peak-fp32 67e12]
@@ -41,7 +41,9 @@ def main():
     tokens = mean_tokens(a.data, a.tokenizer)
     rows = [json.loads(line) for line in open(a.results) if line.strip()]
     goemo = {(r["model"], r["precision"], r["batch"]): r["examples_per_s"] for r in rows
-             if r["system"] == "goemo" and "nccl" not in r["run"]}
+             if r["system"] == "goemo" and "nccl" not in r["run"] and "graphs" not in r["run"]}
+    graphs = {(r["model"], r["precision"], r["batch"]): r["examples_per_s"] for r in rows
+              if r["system"] == "goemo" and r["run"].endswith(" graphs")}
     torch = {(r["model"], r["precision"], r["batch"]): (r["result"] or {}).get("examples_per_s") for r in rows
              if r["system"] == "transformers"}
 
@@ -56,13 +58,15 @@ def main():
     fmt = lambda rate: "failed" if rate is None else f"{rate:,.0f}"  # noqa: E731
     print(f"mean tokens per training text {tokens:.1f}; peaks: bf16 {a.peak_bf16 / 1e12:.0f} TFLOP/s, "
           f"fp32 {a.peak_fp32 / 1e12:.0f} TFLOP/s\n")
-    print("| model | precision | batch | goemo examples/s | expert PyTorch examples/s | goemo / PyTorch | goemo MFU | PyTorch MFU |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | precision | batch | goemo examples/s | goemo CUDA graphs examples/s | expert PyTorch examples/s "
+          "| goemo / PyTorch | graphs / PyTorch | goemo MFU | graphs MFU | PyTorch MFU |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "—"  # noqa: E731
     for key, ours in goemo.items():
-        theirs = torch.get(key)
-        ratio = f"{ours / theirs:.2f}x" if ours and theirs else "—"
-        print(f"| {key[0]} | {key[1]} | {key[2]} | {fmt(ours)} | {fmt(theirs)} | {ratio} | "
-              f"{mfu(key[0], key[1], ours)} | {mfu(key[0], key[1], theirs)} |")
+        theirs, recorded = torch.get(key), graphs.get(key)
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {fmt(ours)} | {fmt(recorded)} | {fmt(theirs)} | "
+              f"{ratio(ours, theirs)} | {ratio(recorded, theirs)} | {mfu(key[0], key[1], ours)} | "
+              f"{mfu(key[0], key[1], recorded)} | {mfu(key[0], key[1], theirs)} |")
     pairs = defaultdict(list)
     for r in rows:
         if r["system"] == "goemo" and " nccl " in r["run"] and r["examples_per_s"] is not None:

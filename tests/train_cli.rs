@@ -370,3 +370,23 @@ fn a_signal_saves_the_state_and_prints_the_resume_command() {
     assert!(status.success());
     assert_eq!(metrics(&out.path().join("signalled"))["steps"], 225);
 }
+
+/// `--cuda-graphs` reaches the loop: on the CPU every static-shape step runs eagerly, and
+/// metrics.json says how the steps ran.
+#[test]
+fn cuda_graphs_flag_runs_static_steps() {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = args(out.path(), "graphs");
+    args.extend(["--max-steps", "4", "--cuda-graphs"].map(String::from));
+    let output = Command::new(train_binary()).args(args).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let m = metrics(&out.path().join("graphs"));
+    assert_eq!(m["cuda_graphs"], serde_json::json!({"eager": 4, "recorded": 0, "replayed": 0}));
+    assert_eq!(m["train_config"]["cuda_graphs"], true);
+    // Gradient accumulation cannot be recorded: refused before anything loads.
+    let mut args = self::args(out.path(), "accumulating");
+    args.extend(["--cuda-graphs", "--grad-accumulation", "2"].map(String::from));
+    let output = Command::new(train_binary()).args(args).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("accumulation"));
+}

@@ -230,6 +230,12 @@ pub struct RunConfig {
     /// completes it (overlapping communication with the rest of the pass).
     #[arg(long)]
     pub reduce_after_backward: bool,
+    /// Record each training step once per shape as a CUDA graph and replay it: batches padded
+    /// to --batch-size rows and to lengths in steps of 16 tokens, the whole step (forward,
+    /// backward, clipping, AdamW) as device work only. On a CPU the same static-shape steps run
+    /// eagerly. One process, no gradient accumulation.
+    #[arg(long)]
+    pub cuda_graphs: bool,
 }
 
 impl Default for RunConfig {
@@ -283,6 +289,7 @@ impl RunConfig {
             progress: true,
             save_every: self.save_every,
             eval_every: self.eval_every,
+            cuda_graphs: self.cuda_graphs,
             ..TrainConfig::default()
         }
     }

@@ -596,6 +596,7 @@ impl Experiment {
                 let (during, reduced) = p.overlap_counts();
                 serde_json::json!({"started_during_backward": during, "summed_by_backward_reduction": reduced})
             }),
+            "cuda_graphs": t.static_steps,
             "train_seconds": o.train_seconds,
             "history": t.history,
             "evaluations": t.evaluations,

@@ -30,7 +30,7 @@ enum Recording {
 }
 
 /// How many steps ran which way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StaticStepCounts {
     /// Steps run op by op (every step off CUDA; the first of each shape on CUDA).
     pub eager: u64,

@@ -18,7 +18,7 @@ use crate::evaluate::evaluate_dev;
 use crate::state::{take, BestEvaluation, StateDir, TrainState};
 use crate::{
     Accumulated, AdamW, AdamWConfig, AllReduced, Clipped, DataParallel, Loss, LrSchedule, Optimizer, Result, Schedule,
-    ScheduleKind, StaticStep, TrainError,
+    ScheduleKind, StaticStep, StaticStepCounts, TrainError,
 };
 
 /// Every setting of the training loop.
@@ -261,6 +261,10 @@ pub struct TrainOutcome {
     pub best_value: f64,
     /// Optimiser steps taken in all.
     pub steps: u64,
+    /// With `cuda_graphs`: how many steps ran eagerly, how many shapes were recorded as CUDA
+    /// graphs and how many steps replayed one (this process, from its start or resumption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_steps: Option<StaticStepCounts>,
 }
 
 impl TrainOutcome {
@@ -720,6 +724,7 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
             best_step: best.map_or(0, |b| b.step),
             best_value: best.map_or(f64::NEG_INFINITY, |b| b.value),
             steps: self.state.step,
+            static_steps: self.static_step.as_ref().map(StaticStep::counts),
         })
     }
 }
