@@ -10,8 +10,7 @@
 //!     --out other/predictions_test.csv
 //! ```
 
-use std::io::Write;
-use std::path::Path;
+use std::{io::Write, path::Path};
 
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
@@ -55,6 +54,9 @@ struct Args {
     /// one per core is fastest on many texts).
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Batches padded to --batch-size rows and 16-token steps, each shape a CUDA graph on a GPU.
+    #[arg(long)]
+    cuda_graphs: bool,
     /// A GoEmotions folder (train.tsv, dev.tsv, test.tsv, labels.txt) whose --split is re-scored.
     #[arg(long, requires = "split")]
     data: Option<String>,
@@ -77,11 +79,13 @@ fn main() {
 fn run(args: Args) -> Result<()> {
     set_threads(args.threads);
     let device = parse_device(&args.device)?;
-    let (model, batch_size, mode, threshold) = (args.model.clone(), args.batch_size, args.mode, args.threshold);
+    let (model, batch_size, mode) = (args.model.clone(), args.batch_size, args.mode);
+    let (threshold, graphs) = (args.threshold, args.cuda_graphs);
     let pool = ClassifierPool::start(args.workers, args.threads, move || {
         let classifier = EmotionClassifier::load_on(&model, device)?
             .with_batch_size(batch_size)
-            .with_mode(mode)?;
+            .with_mode(mode)?
+            .with_cuda_graphs(graphs)?;
         Ok(match threshold {
             Some(t) => classifier.with_threshold(t),
             None => classifier,

@@ -109,12 +109,16 @@ fn workers_share_the_texts_and_answer_as_one_classifier() {
         stderr.contains("inference: fp32 on cpu, 1 thread") && stderr.contains("; 2 workers"),
         "{stderr}"
     );
+    // --cuda-graphs: static shapes (eager on the CPU), the same answers.
+    let (graphs, _) = csv(&["--cuda-graphs"]);
     assert_eq!(one.len(), 40);
-    for (a, b) in one.iter().zip(&two) {
-        assert_eq!(a[0], b[0], "rows in input order");
-        for (x, y) in a[1..].iter().zip(&b[1..]) {
-            let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
-            assert!((x - y).abs() < 1e-5, "{} : {x} against {y}", a[0]);
+    for other in [&two, &graphs] {
+        for (a, b) in one.iter().zip(other) {
+            assert_eq!(a[0], b[0], "rows in input order");
+            for (x, y) in a[1..].iter().zip(&b[1..]) {
+                let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+                assert!((x - y).abs() < 1e-5, "{} : {x} against {y}", a[0]);
+            }
         }
     }
 }

@@ -381,7 +381,10 @@ fn cuda_graphs_flag_runs_static_steps() {
     let output = Command::new(train_binary()).args(args).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let m = metrics(&out.path().join("graphs"));
-    assert_eq!(m["cuda_graphs"], serde_json::json!({"eager": 4, "recorded": 0, "replayed": 0}));
+    assert_eq!(
+        m["cuda_graphs"],
+        serde_json::json!({"eager": 4, "recorded": 0, "replayed": 0})
+    );
     assert_eq!(m["train_config"]["cuda_graphs"], true);
     // Gradient accumulation cannot be recorded: refused before anything loads.
     let mut args = self::args(out.path(), "accumulating");

@@ -44,7 +44,8 @@ fn main() {
             };
             let libs = ["torch_cuda", "torch_cpu", "c10_cuda", "c10"];
             let nccl = goemo_build::compile_shared_shim(&["csrc/distributed_nccl.cpp"], "goemo_nccl", &options, &libs);
-            let graphs = goemo_build::compile_shared_shim(&["csrc/cuda_graph.cpp"], "goemo_cuda_graph", &options, &libs);
+            let graphs =
+                goemo_build::compile_shared_shim(&["csrc/cuda_graph.cpp"], "goemo_cuda_graph", &options, &libs);
             (nccl.display().to_string(), graphs.display().to_string())
         }
         None => (String::new(), String::new()),

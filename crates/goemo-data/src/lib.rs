@@ -28,15 +28,14 @@ mod labels;
 mod lines;
 mod matrix;
 mod preprocess;
-mod shapes;
 mod readers;
+mod shapes;
 mod source;
 mod stats;
 mod taxonomy;
 mod tokenize;
 
 pub use batch::{Batch, Batcher};
-pub use shapes::ShapeBuckets;
 pub use dataset::{targets, Dataset, Example, Split};
 pub use error::{DataError, Result};
 pub use goemo_stats::{Chi2Test, KsMethod};
@@ -51,6 +50,7 @@ pub use readers::{
     load_goemotions, parse_csv, parse_goemotions_tsv, read_csv, read_goemotions_tsv, CsvLabels, CsvSpec, LoadedDataset,
     ReadMode, ReadOutcome, SkippedRow,
 };
+pub use shapes::ShapeBuckets;
 pub use source::{CsvSplits, DataSource, GoEmotionsTsv};
 pub use stats::{
     class_weights, label_counts, label_frequencies, percentile, thousands, ClassWeighting, Cooccurrence, DatasetStats,

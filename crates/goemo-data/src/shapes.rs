@@ -34,7 +34,9 @@ impl ShapeBuckets {
     /// `longest / step` recordings per row count.
     pub fn every(rows: usize, step: usize, longest: usize) -> Result<Self> {
         if step == 0 {
-            return Err(DataError::InvalidOption("the length step of shape buckets must be at least 1".into()));
+            return Err(DataError::InvalidOption(
+                "the length step of shape buckets must be at least 1".into(),
+            ));
         }
         let mut lengths: Vec<usize> = (1..=longest.div_ceil(step)).map(|k| (k * step).min(longest)).collect();
         lengths.dedup();
@@ -133,8 +135,14 @@ mod tests {
         let shapes = ShapeBuckets::new(3, &[4, 8]).unwrap();
         let b = batcher.static_batch(&[1, 0], &shapes).unwrap();
         assert_eq!(b.input_ids, ndarray::array![[8, 1, 1, 1], [5, 6, 7, 1], [1, 1, 1, 1]]);
-        assert_eq!(b.attention_mask, ndarray::array![[1, 0, 0, 0], [1, 1, 1, 0], [1, 0, 0, 0]]);
-        assert_eq!(b.targets.clone().unwrap(), ndarray::array![[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]);
+        assert_eq!(
+            b.attention_mask,
+            ndarray::array![[1, 0, 0, 0], [1, 1, 1, 0], [1, 0, 0, 0]]
+        );
+        assert_eq!(
+            b.targets.clone().unwrap(),
+            ndarray::array![[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]
+        );
         assert_eq!(b.token_type_ids.as_ref().unwrap().dim(), (3, 4));
         assert_eq!((b.real_rows(), b.indices), (2, vec![1, 0]));
         // The 5-token text takes the 8-token bucket; a full batch has no padding rows.

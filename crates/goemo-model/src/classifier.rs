@@ -2,18 +2,19 @@
 //! probabilities for texts, calibrated by the checkpoint's `calibration.json` when it has one.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use goemo_calibration::Calibrator;
-use goemo_data::{Batcher, HfTokenizer, Tokenize, DEFAULT_MAX_LENGTH};
+use goemo_data::{Batcher, HfTokenizer, ShapeBuckets, Tokenize, DEFAULT_MAX_LENGTH};
 use goemo_threshold::Thresholds;
 use tch::Device;
 
 use crate::error::{ModelError, Result};
 use crate::model::{LoadOptions, SequenceClassifier};
 use crate::precision::{InferenceMode, Precision, Quantization};
+use crate::recorded::StaticForward;
 use crate::resolve::{resolve_model, resolve_weights};
-use crate::trainable::{predict_probabilities, Probability};
+use crate::trainable::{predict_probabilities, predict_probabilities_static, Probability};
 
 /// The checkpoint file with the thresholds the trainer fitted on dev.
 pub const THRESHOLDS_FILE: &str = "thresholds.json";
@@ -51,6 +52,8 @@ pub struct EmotionClassifier {
     thresholds: Thresholds,
     batch_size: usize,
     single_label: bool,
+    /// With [`EmotionClassifier::with_cuda_graphs`]: each member's static-shape forward passes.
+    static_forward: Option<Vec<Mutex<StaticForward>>>,
 }
 
 impl std::fmt::Debug for EmotionClassifier {
@@ -64,6 +67,7 @@ impl std::fmt::Debug for EmotionClassifier {
             .field("thresholds", &self.thresholds)
             .field("batch_size", &self.batch_size)
             .field("single_label", &self.single_label)
+            .field("static_forward", &self.static_forward.is_some())
             .finish()
     }
 }
@@ -138,13 +142,42 @@ impl EmotionClassifier {
             thresholds,
             batch_size: 64,
             single_label,
+            static_forward: None,
         })
     }
 
-    /// Texts per forward pass.
+    /// Texts per forward pass (set it before [`EmotionClassifier::with_cuda_graphs`]).
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
         self
+    }
+
+    /// Runs every forward pass over static shapes: batches padded to the batch size in rows and
+    /// to lengths in steps of 16 tokens, each shape recorded once as a CUDA graph and replayed
+    /// when the model is on CUDA (one launch per batch instead of one per kernel); on a CPU the
+    /// padded passes run eagerly. The same probabilities up to rounding. `false` keeps dynamic
+    /// padding.
+    pub fn with_cuda_graphs(mut self, on: bool) -> Result<Self> {
+        if !on {
+            self.static_forward = None;
+            return Ok(self);
+        }
+        let record = self.model().device().is_cuda();
+        let shapes = ShapeBuckets::every(self.batch_size, 16, self.tokenizer.max_length())?;
+        let forward = self
+            .members
+            .iter()
+            .map(|_| Mutex::new(StaticForward::new(shapes.clone(), record)))
+            .collect();
+        self.static_forward = Some(forward);
+        Ok(self)
+    }
+
+    /// Batches the forward passes ran as replays of CUDA graphs, over all members.
+    pub fn graph_replays(&self) -> u64 {
+        self.static_forward
+            .as_ref()
+            .map_or(0, |all| all.iter().map(|f| f.lock().map_or(0, |f| f.replays())).sum())
     }
 
     /// Runs the model at `precision` (bf16 autocast is the fast choice on a GPU).
@@ -283,8 +316,15 @@ impl EmotionClassifier {
             Probability::Sigmoid
         };
         let mut sum = ndarray::Array2::<f64>::zeros((texts.len(), self.labels().len()));
-        for (model, calibrator) in self.members.iter().zip(&self.member_calibrators) {
-            let member = predict_probabilities(model, &batcher, self.batch_size, probability, |_, _| Ok(()))?;
+        for (k, (model, calibrator)) in self.members.iter().zip(&self.member_calibrators).enumerate() {
+            let member = match &self.static_forward {
+                Some(all) => {
+                    // A poisoned lock: a panic in another thread's pass; the shapes are intact.
+                    let mut forward = all[k].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    predict_probabilities_static(model, &batcher, &mut forward, probability, |_, _| Ok(()))?
+                }
+                None => predict_probabilities(model, &batcher, self.batch_size, probability, |_, _| Ok(()))?,
+            };
             sum += &match calibrator {
                 Some(c) => c.apply(member.view())?,
                 None => member.mapv(f64::from),

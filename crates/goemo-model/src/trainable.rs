@@ -9,6 +9,7 @@ use ndarray::{Array2, ArrayView1};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::Result;
+use crate::recorded::StaticForward;
 
 /// A padded batch (from goemo-data's [`Batcher`]) as tensors on one device.
 #[derive(Debug)]
@@ -106,15 +107,47 @@ pub fn predict_probabilities<M: TrainableModel + ?Sized>(
     batcher: &Batcher<'_>,
     batch_size: usize,
     probability: Probability,
+    observe: impl FnMut(&TensorBatch, &Tensor) -> Result<()>,
+) -> Result<Array2<f32>> {
+    let plan = batcher.sorted_plan(batch_size)?;
+    predict_plan(model, batcher, &plan, probability, observe, |indices| {
+        let batch = TensorBatch::new(&batcher.batch(indices), model.device())?;
+        let logits = model.forward_t(&batch, false)?;
+        Ok((batch, logits))
+    })
+}
+
+/// [`predict_probabilities`] over static shapes ([`StaticForward`]): batches of
+/// `forward.shapes().rows()` texts padded to bucketed lengths, recorded as CUDA graphs on CUDA.
+/// The same probabilities up to rounding.
+pub fn predict_probabilities_static<M: TrainableModel + ?Sized>(
+    model: &M,
+    batcher: &Batcher<'_>,
+    forward: &mut StaticForward,
+    probability: Probability,
+    observe: impl FnMut(&TensorBatch, &Tensor) -> Result<()>,
+) -> Result<Array2<f32>> {
+    let plan = batcher.sorted_plan(forward.shapes().rows())?;
+    predict_plan(model, batcher, &plan, probability, observe, |indices| {
+        let logits = forward.logits(model, &batcher.static_batch(indices, forward.shapes())?)?;
+        Ok((TensorBatch::new(&batcher.batch(indices), model.device())?, logits))
+    })
+}
+
+/// The loop both share: `logits_of` gives a batch (its texts only) and their logits.
+fn predict_plan<M: TrainableModel + ?Sized>(
+    model: &M,
+    batcher: &Batcher<'_>,
+    plan: &[Vec<usize>],
+    probability: Probability,
     mut observe: impl FnMut(&TensorBatch, &Tensor) -> Result<()>,
+    mut logits_of: impl FnMut(&[usize]) -> Result<(TensorBatch, Tensor)>,
 ) -> Result<Array2<f32>> {
     let c = model.labels().len();
     let mut out = Array2::<f32>::zeros((batcher.len(), c));
-    let plan = batcher.sorted_plan(batch_size)?;
     tch::no_grad(|| -> Result<()> {
-        for indices in &plan {
-            let batch = TensorBatch::new(&batcher.batch(indices), model.device())?;
-            let logits = model.forward_t(&batch, false)?;
+        for indices in plan {
+            let (batch, logits) = logits_of(indices)?;
             observe(&batch, &logits)?;
             let probs = match probability {
                 Probability::Sigmoid => logits.f_sigmoid()?,

@@ -293,3 +293,25 @@ fn a_pool_of_workers_gives_one_classifiers_answers_in_input_order() {
     let err = ClassifierPool::start(2, 1, || EmotionClassifier::load("/nonexistent/checkpoint")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/checkpoint"), "{err}");
 }
+
+#[test]
+fn static_shapes_give_the_dynamic_probabilities() {
+    // 23 texts in batches of 4 (the last partial), lengths spread over several 16-token buckets.
+    let texts: Vec<String> = (0..23)
+        .map(|i| format!("text {i} {}", "so happy today ".repeat(i % 9)))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    for name in ["tiny-bert", "tiny-distilbert"] {
+        let path = fixture(name);
+        let load = || EmotionClassifier::load(path.to_str().unwrap()).unwrap().with_batch_size(4);
+        let dynamic = load().probabilities(&refs).unwrap();
+        let fixed = load().with_cuda_graphs(true).unwrap();
+        let probs = fixed.probabilities(&refs).unwrap();
+        let worst = (&probs - &dynamic).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+        assert!(worst < 1e-5, "{name}: static shapes differ by {worst}");
+        // On the CPU nothing is recorded; turning it off again restores dynamic padding.
+        assert_eq!(fixed.graph_replays(), 0);
+        let off = load().with_cuda_graphs(true).unwrap().with_cuda_graphs(false).unwrap();
+        assert_eq!(off.probabilities(&refs).unwrap(), dynamic);
+    }
+}

@@ -246,7 +246,12 @@ mod tests {
         let grads = [[0.3f32, -0.1, 2.0], [-0.2, 0.4, 1.0], [0.05, 0.05, -3.0]];
         let host = Tensor::from_slice(&start);
         let device = Tensor::from_slice(&start);
-        let (hm, hv, dm, dv) = (host.zeros_like(), host.zeros_like(), host.zeros_like(), host.zeros_like());
+        let (hm, hv, dm, dv) = (
+            host.zeros_like(),
+            host.zeros_like(),
+            host.zeros_like(),
+            host.zeros_like(),
+        );
         let lr = Tensor::from(0.0f32);
         let step = Tensor::from(0.0f32);
         let skip = Tensor::from(0.0f32);
@@ -259,7 +264,14 @@ mod tests {
             };
             let _ = lr.shallow_clone().fill_(host_group.lr);
             let _ = step.shallow_clone().fill_(host_group.step as f64);
-            fused_adamw(&[host.shallow_clone()], &[g.shallow_clone()], &[hm.shallow_clone()], &[hv.shallow_clone()], host_group).unwrap();
+            fused_adamw(
+                &[host.shallow_clone()],
+                &[g.shallow_clone()],
+                &[hm.shallow_clone()],
+                &[hv.shallow_clone()],
+                host_group,
+            )
+            .unwrap();
             let on_device = AdamWOnDevice {
                 lr: &lr,
                 step: &step,
@@ -269,7 +281,14 @@ mod tests {
                 eps: 1e-8,
                 weight_decay: 0.01,
             };
-            fused_adamw_on_device(&[device.shallow_clone()], &[g], &[dm.shallow_clone()], &[dv.shallow_clone()], &on_device).unwrap();
+            fused_adamw_on_device(
+                &[device.shallow_clone()],
+                &[g],
+                &[dm.shallow_clone()],
+                &[dv.shallow_clone()],
+                &on_device,
+            )
+            .unwrap();
         }
         // The learning rate is a float32 on the device: equal to float32 precision.
         assert!(host.allclose(&device, 1e-6, 1e-7, false), "{host} vs {device}");
@@ -286,7 +305,14 @@ mod tests {
             weight_decay: 0.01,
         };
         let g = Tensor::from_slice(&[f32::NAN, 1.0, 1.0]);
-        fused_adamw_on_device(&[device.shallow_clone()], &[g], &[dm.shallow_clone()], &[dv.shallow_clone()], &on_device).unwrap();
+        fused_adamw_on_device(
+            &[device.shallow_clone()],
+            &[g],
+            &[dm.shallow_clone()],
+            &[dv.shallow_clone()],
+            &on_device,
+        )
+        .unwrap();
         assert!(device.equal(&before.0) && dm.equal(&before.1) && dv.equal(&before.2));
     }
 }

@@ -58,7 +58,11 @@ fn open_cuda_library() -> std::result::Result<(), String> {
 /// copied to another machine), else `built` (where this build put it; empty when the build had
 /// no CUDA headers). The handle is never closed.
 #[cfg(target_os = "linux")]
-pub(crate) fn open_cuda_shim(env_var: &str, file_name: &str, built: &str) -> std::result::Result<*mut libc::c_void, String> {
+pub(crate) fn open_cuda_shim(
+    env_var: &str,
+    file_name: &str,
+    built: &str,
+) -> std::result::Result<*mut libc::c_void, String> {
     use std::ffi::CString;
     let beside = || {
         std::env::current_exe()
@@ -88,7 +92,11 @@ pub(crate) fn open_cuda_shim(env_var: &str, file_name: &str, built: &str) -> std
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn open_cuda_shim(_env_var: &str, file_name: &str, _built: &str) -> std::result::Result<*mut std::ffi::c_void, String> {
+pub(crate) fn open_cuda_shim(
+    _env_var: &str,
+    file_name: &str,
+    _built: &str,
+) -> std::result::Result<*mut std::ffi::c_void, String> {
     Err(format!("{file_name} is built on Linux only"))
 }
 

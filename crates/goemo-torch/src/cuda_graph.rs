@@ -165,14 +165,26 @@ impl CudaGraph {
         crate::load_cuda()?;
         let shim = shim()?;
         // SAFETY: the shim catches every C++ exception and returns a new graph, or null.
-        let raw = call("CUDA graph", |e, len| unsafe { (shim.graph_new)(e, len) }, |g| g.is_null())?;
+        let raw = call(
+            "CUDA graph",
+            |e, len| unsafe { (shim.graph_new)(e, len) },
+            |g| g.is_null(),
+        )?;
         let graph = CudaGraph { graph: raw, shim };
         let GraphPool(a, b) = pool.unwrap_or(GraphPool(0, 0));
         // SAFETY: a live graph; the shim catches every exception.
-        call("CUDA graph recording", |e, len| unsafe { (shim.graph_begin)(raw, a, b, e, len) }, |s| *s != 0)?;
+        call(
+            "CUDA graph recording",
+            |e, len| unsafe { (shim.graph_begin)(raw, a, b, e, len) },
+            |s| *s != 0,
+        )?;
         let out = body();
         // SAFETY: a live graph that is recording; the recording ends whether or not `body` failed.
-        let ended = call("CUDA graph recording", |e, len| unsafe { (shim.graph_end)(raw, e, len) }, |s| *s != 0);
+        let ended = call(
+            "CUDA graph recording",
+            |e, len| unsafe { (shim.graph_end)(raw, e, len) },
+            |s| *s != 0,
+        );
         let out = out?;
         ended?;
         Ok((graph, out))
@@ -197,6 +209,11 @@ impl CudaGraph {
         GraphPool(a, b)
     }
 }
+
+// SAFETY: an instantiated CUDA graph is not tied to the host thread that recorded it: CUDA
+// launches it from any thread, and the shim's object is only read by `replay` and `pool` and
+// freed once by drop.
+unsafe impl Send for CudaGraph {}
 
 impl Drop for CudaGraph {
     fn drop(&mut self) {

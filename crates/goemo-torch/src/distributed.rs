@@ -326,7 +326,10 @@ fn nccl_constructor() -> Result<NewGroup> {
         // SAFETY: a live handle and a NUL-terminated symbol name.
         let symbol = unsafe { libc::dlsym(handle, c"goemo_dist_new_nccl".as_ptr()) };
         if symbol.is_null() {
-            return Err(format!("the NCCL shim has no goemo_dist_new_nccl: {}", crate::cuda::dl_error()));
+            return Err(format!(
+                "the NCCL shim has no goemo_dist_new_nccl: {}",
+                crate::cuda::dl_error()
+            ));
         }
         Ok(symbol as usize)
     });

@@ -3,8 +3,11 @@
 
 use goemo_data::Batcher;
 use goemo_metrics::MetricReport;
-use goemo_model::{predict_probabilities, Probability, TrainableModel};
+use goemo_model::{
+    predict_probabilities, predict_probabilities_static, Probability, StaticForward, TensorBatch, TrainableModel,
+};
 use ndarray::Array2;
+use tch::Tensor;
 
 use crate::{DataParallel, EncodedSplit, Loss, Result, TrainConfig, TrainError};
 
@@ -16,12 +19,24 @@ pub fn evaluate_split<M: TrainableModel + ?Sized>(
     batch_size: usize,
     loss: &Loss,
 ) -> Result<(Array2<f32>, f64)> {
+    evaluate_split_with(model, split, pad_id, batch_size, loss, None)
+}
+
+/// [`evaluate_split`], over static shapes when `forward` is given (CUDA graphs on CUDA).
+pub(crate) fn evaluate_split_with<M: TrainableModel + ?Sized>(
+    model: &M,
+    split: EncodedSplit<'_>,
+    pad_id: u32,
+    batch_size: usize,
+    loss: &Loss,
+    forward: Option<&mut StaticForward>,
+) -> Result<(Array2<f32>, f64)> {
     let batcher = Batcher::new(split.ids, pad_id)
         .with_targets(split.targets)?
         .with_token_type_ids(model.uses_token_types());
     let (mut loss_sum, mut count) = (0.0, 0usize);
     let mut loss_error = None;
-    let probs = predict_probabilities(model, &batcher, batch_size, Probability::Sigmoid, |batch, logits| {
+    let observe = |batch: &TensorBatch, logits: &Tensor| {
         let Some(targets) = &batch.targets else {
             return Ok(());
         };
@@ -33,7 +48,11 @@ pub fn evaluate_split<M: TrainableModel + ?Sized>(
             Err(e) => loss_error = Some(e),
         }
         Ok(())
-    })?;
+    };
+    let probs = match forward {
+        Some(forward) => predict_probabilities_static(model, &batcher, forward, Probability::Sigmoid, observe)?,
+        None => predict_probabilities(model, &batcher, batch_size, Probability::Sigmoid, observe)?,
+    };
     if let Some(e) = loss_error {
         return Err(e);
     }
@@ -51,10 +70,11 @@ pub(crate) fn evaluate_dev<M: TrainableModel + ?Sized>(
     pad_id: u32,
     config: &TrainConfig,
     parallel: Option<&DataParallel>,
+    forward: Option<&mut StaticForward>,
 ) -> Result<(f64, MetricReport)> {
     let (probs, dev_loss) = match parallel {
         Some(p) => p.evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?,
-        None => evaluate_split(model, dev, pad_id, config.eval_batch_size, &config.loss)?,
+        None => evaluate_split_with(model, dev, pad_id, config.eval_batch_size, &config.loss, forward)?,
     };
     let predictions = probs.mapv(|p| p >= 0.5);
     let report = MetricReport::compute(probs.view(), dev.targets, predictions.view(), model.labels(), None)?;

@@ -120,7 +120,9 @@ impl Loss {
                     .to_device(logits.device());
                 logits.f_binary_cross_entropy_with_logits(&targets, None::<Tensor>, Some(weights), Reduction::Mean)?
             }
-            Loss::Focal { .. } | Loss::Asymmetric { .. } => elements(self, &logits, &targets, None)?.f_mean(Kind::Float)?,
+            Loss::Focal { .. } | Loss::Asymmetric { .. } => {
+                elements(self, &logits, &targets, None)?.f_mean(Kind::Float)?
+            }
         })
     }
 
@@ -165,8 +167,11 @@ impl DeviceLoss {
                 logits.size()
             )));
         }
-        let rows = elements(&self.loss, &logits, &targets, self.pos_weight.as_ref())?
-            .f_mean_dim(Some([1i64].as_slice()), false, Kind::Float)?;
+        let rows = elements(&self.loss, &logits, &targets, self.pos_weight.as_ref())?.f_mean_dim(
+            Some([1i64].as_slice()),
+            false,
+            Kind::Float,
+        )?;
         Ok((rows * row_weights).f_sum(Kind::Float)?)
     }
 }
@@ -277,7 +282,10 @@ mod tests {
             Loss::WeightedBce {
                 pos_weight: vec![2.0, 1.0, 3.0],
             },
-            Loss::Focal { alpha: 0.25, gamma: 2.0 },
+            Loss::Focal {
+                alpha: 0.25,
+                gamma: 2.0,
+            },
             Loss::Asymmetric {
                 gamma_pos: 0.0,
                 gamma_neg: 4.0,
@@ -295,6 +303,8 @@ mod tests {
             assert!((got - want).abs() < 1e-6, "{loss:?}: {got} vs {want}");
         }
         let device_loss = Loss::Bce.on_device(tch::Device::Cpu).unwrap();
-        assert!(device_loss.weighted_rows(&logits, &targets, &Tensor::ones([2], (Kind::Float, tch::Device::Cpu))).is_err());
+        assert!(device_loss
+            .weighted_rows(&logits, &targets, &Tensor::ones([2], (Kind::Float, tch::Device::Cpu)))
+            .is_err());
     }
 }

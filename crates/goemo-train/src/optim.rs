@@ -623,8 +623,13 @@ mod tests {
             tch::manual_seed(7);
             let w = Tensor::randn([4, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
             let b = Tensor::randn([3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
-            let params = vec![("layer.weight".to_string(), w.shallow_clone()), ("layer.bias".to_string(), b.shallow_clone())];
-            let mut adamw = AdamW::new(params, AdamWConfig::default()).with_lr_scales(|n| if n.ends_with("bias") { 0.5 } else { 1.0 });
+            let params = vec![
+                ("layer.weight".to_string(), w.shallow_clone()),
+                ("layer.bias".to_string(), b.shallow_clone()),
+            ];
+            let mut adamw =
+                AdamW::new(params, AdamWConfig::default())
+                    .with_lr_scales(|n| if n.ends_with("bias") { 0.5 } else { 1.0 });
             if on_device {
                 adamw = adamw.on_device().unwrap();
             }
@@ -645,10 +650,20 @@ mod tests {
         assert!(hw.allclose(&dw, 1e-6, 1e-7, false) && hb.allclose(&db, 1e-6, 1e-7, false));
         // With the flag raised the update leaves parameters, moments and the step count alone.
         let _ = skip.shallow_clone().fill_(1.0);
-        let before: Vec<Tensor> = device.state().iter().map(|(_, t)| t.copy()).chain([dw.copy()]).collect();
+        let before: Vec<Tensor> = device
+            .state()
+            .iter()
+            .map(|(_, t)| t.copy())
+            .chain([dw.copy()])
+            .collect();
         (x.matmul(&dw) + &db).sum(Kind::Float).backward();
         device.step().unwrap();
-        let after: Vec<Tensor> = device.state().iter().map(|(_, t)| t.copy()).chain([dw.copy()]).collect();
+        let after: Vec<Tensor> = device
+            .state()
+            .iter()
+            .map(|(_, t)| t.copy())
+            .chain([dw.copy()])
+            .collect();
         assert!(before.iter().zip(&after).all(|(a, b)| a.equal(b)));
         // The next unflagged update is the fifth: the same as the host optimiser's fifth.
         let _ = skip.shallow_clone().fill_(0.0);

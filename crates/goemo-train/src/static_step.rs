@@ -63,7 +63,13 @@ pub struct StaticStep {
 impl StaticStep {
     /// A step over `shapes` with `loss`, updating through `optimizer`, on `device`; `record`:
     /// record CUDA graphs (on a CUDA device; elsewhere it must be false).
-    pub fn new(shapes: ShapeBuckets, loss: &Loss, optimizer: &dyn Optimizer, device: Device, record: bool) -> Result<Self> {
+    pub fn new(
+        shapes: ShapeBuckets,
+        loss: &Loss,
+        optimizer: &dyn Optimizer,
+        device: Device,
+        record: bool,
+    ) -> Result<Self> {
         let skip = optimizer.skip_flag().ok_or_else(|| {
             TrainError::InvalidOption(
                 "a static-shape step needs an optimiser that updates on the device (AdamW::on_device)".into(),
@@ -124,7 +130,13 @@ impl StaticStep {
         if !self.inputs.contains_key(&width) {
             let zeros = TensorBatch::new(batch, device)?;
             let row_weights = Tensor::f_zeros([batch.rows() as i64], (Kind::Float, device))?;
-            self.inputs.insert(width, StaticInputs { batch: zeros, row_weights });
+            self.inputs.insert(
+                width,
+                StaticInputs {
+                    batch: zeros,
+                    row_weights,
+                },
+            );
         }
         let inputs = &self.inputs[&width];
         copy_batch(inputs, batch)?;
@@ -170,13 +182,20 @@ struct StepParts<'a> {
 
 impl StepParts<'_> {
     /// Forward, loss, backward and update: device work only.
-    fn run<M: TrainableModel + ?Sized>(&self, model: &M, optimizer: &mut dyn Optimizer, inputs: &StaticInputs) -> Result<()> {
+    fn run<M: TrainableModel + ?Sized>(
+        &self,
+        model: &M,
+        optimizer: &mut dyn Optimizer,
+        inputs: &StaticInputs,
+    ) -> Result<()> {
         let logits = model.forward_t(&inputs.batch, true)?;
         let targets = inputs.batch.targets.as_ref().ok_or(TrainError::MissingTargets)?;
         let loss = self.loss.weighted_rows(&logits, targets, &inputs.row_weights)?;
         tch::no_grad(|| -> Result<()> {
             self.loss_value.shallow_clone().f_copy_(&loss)?;
-            self.skip.shallow_clone().f_copy_(&loss.f_isfinite()?.f_logical_not()?)?;
+            self.skip
+                .shallow_clone()
+                .f_copy_(&loss.f_isfinite()?.f_logical_not()?)?;
             Ok(())
         })?;
         loss.f_backward()?;
@@ -205,7 +224,10 @@ fn copy_batch(inputs: &StaticInputs, batch: &Batch) -> Result<()> {
             }
             _ => return Err(TrainError::MissingTargets),
         }
-        inputs.row_weights.shallow_clone().f_copy_(&Tensor::f_from_slice(&weights)?)?;
+        inputs
+            .row_weights
+            .shallow_clone()
+            .f_copy_(&Tensor::f_from_slice(&weights)?)?;
         Ok(())
     })
 }

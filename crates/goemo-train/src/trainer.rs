@@ -2,13 +2,14 @@
 //! stepped on an [`LrSchedule`], dev evaluations after each epoch (and every N steps), the best
 //! evaluation's weights kept, and a [`TrainState`] saved so that a killed run resumes exactly.
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::Instant;
 
 use goemo_data::{Batcher, ShapeBuckets};
 use goemo_metrics::{Headline, MetricReport};
-use goemo_model::{TensorBatch, TrainableModel};
+use goemo_model::{StaticForward, TensorBatch, TrainableModel};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -341,6 +342,8 @@ pub struct Trainer<'m, 'd, M: TrainableModel> {
     bar: ProgressBar,
     parallel: Option<Rc<DataParallel>>,
     static_step: Option<StaticStep>,
+    /// With `cuda_graphs`: dev evaluation over static shapes (recorded on CUDA too).
+    static_forward: Option<RefCell<StaticForward>>,
 }
 
 impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
@@ -365,13 +368,27 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
             let longest = train.ids.iter().map(Vec::len).max().unwrap_or(1);
             let shapes = ShapeBuckets::every(config.batch_size, STATIC_LENGTH_STEP, longest)?;
             let device = model.device();
-            Some(StaticStep::new(shapes, &config.loss, optimizer.as_ref(), device, device.is_cuda())?)
+            Some(StaticStep::new(
+                shapes,
+                &config.loss,
+                optimizer.as_ref(),
+                device,
+                device.is_cuda(),
+            )?)
+        } else {
+            None
+        };
+        let static_forward = if config.cuda_graphs {
+            let longest = dev.ids.iter().map(Vec::len).max().unwrap_or(1);
+            let shapes = ShapeBuckets::every(config.eval_batch_size, STATIC_LENGTH_STEP, longest)?;
+            Some(RefCell::new(StaticForward::new(shapes, model.device().is_cuda())))
         } else {
             None
         };
         Ok(Trainer {
             optimizer,
             static_step,
+            static_forward,
             schedule: Box::new(config.schedule(total_steps)),
             bar: progress_bar(config.progress, total_steps),
             model,
@@ -679,12 +696,14 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
 
     /// Dev loss and metrics at a global threshold of 0.5.
     pub fn evaluate(&self) -> Result<(f64, MetricReport)> {
+        let mut forward = self.static_forward.as_ref().map(RefCell::borrow_mut);
         evaluate_dev(
             &*self.model,
             self.dev,
             self.pad_id,
             &self.config,
             self.parallel.as_deref(),
+            forward.as_deref_mut(),
         )
     }
 

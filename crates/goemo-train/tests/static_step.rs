@@ -24,7 +24,12 @@ fn deterministic_model() -> SequenceClassifier {
 }
 
 fn weights(model: &SequenceClassifier) -> Vec<Tensor> {
-    model.var_store().trainable_variables().iter().map(Tensor::copy).collect()
+    model
+        .var_store()
+        .trainable_variables()
+        .iter()
+        .map(Tensor::copy)
+        .collect()
 }
 
 #[test]
@@ -69,7 +74,12 @@ fn static_shape_steps_train_as_dynamic_steps_do() {
         assert_eq!(a.len(), b.len());
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x.steps, y.steps);
-            assert!((x.train_loss - y.train_loss).abs() < 1e-5, "{loss:?}: {} vs {}", x.train_loss, y.train_loss);
+            assert!(
+                (x.train_loss - y.train_loss).abs() < 1e-5,
+                "{loss:?}: {} vs {}",
+                x.train_loss,
+                y.train_loss
+            );
         }
         // The attention key bias is left out: its gradient is zero in exact arithmetic (a
         // constant added to every score of a query leaves the softmax unchanged), so Adam turns
@@ -103,7 +113,10 @@ fn a_non_finite_loss_skips_the_update_on_the_device() {
     };
     let err = train(&mut model, split, split, 0, &config).unwrap_err();
     assert!(matches!(err, TrainError::NonFinite { epoch: 0, step: 0, .. }), "{err}");
-    assert!(before.iter().zip(&weights(&model)).all(|(a, b)| a.equal(b)), "weights untouched");
+    assert!(
+        before.iter().zip(&weights(&model)).all(|(a, b)| a.equal(b)),
+        "weights untouched"
+    );
 }
 
 #[test]
@@ -114,14 +127,24 @@ fn static_steps_refuse_what_they_cannot_do() {
     let host = AdamW::new(model.named_parameters(), AdamWConfig::default());
     let err = StaticStep::new(shapes.clone(), &Loss::Bce, &host, Device::Cpu, false).unwrap_err();
     assert!(err.to_string().contains("AdamW::on_device"), "{err}");
-    let mut device = Clipped::new(AdamW::new(model.named_parameters(), AdamWConfig::default()).on_device().unwrap(), 1.0);
+    let mut device = Clipped::new(
+        AdamW::new(model.named_parameters(), AdamWConfig::default())
+            .on_device()
+            .unwrap(),
+        1.0,
+    );
     // CUDA graphs need a CUDA device.
     assert!(StaticStep::new(shapes.clone(), &Loss::Bce, &device, Device::Cpu, true).is_err());
     let mut step = StaticStep::new(shapes, &Loss::Bce, &device, Device::Cpu, false).unwrap();
     // A dynamically padded batch is not one of the shapes.
     let (ids, targets) = synthetic(8, 1);
-    let batcher = Batcher::new(&ids, 0).with_targets(targets.view()).unwrap().with_token_type_ids(true);
-    let err = step.run(&model, &mut device, &batcher.batch(&[0, 1]), 1e-3).unwrap_err();
+    let batcher = Batcher::new(&ids, 0)
+        .with_targets(targets.view())
+        .unwrap()
+        .with_token_type_ids(true);
+    let err = step
+        .run(&model, &mut device, &batcher.batch(&[0, 1]), 1e-3)
+        .unwrap_err();
     assert!(err.to_string().contains("not one of the static shapes"), "{err}");
     let batch = batcher.static_batch(&[0, 1], step.shapes()).unwrap();
     let loss = step.run(&model, &mut device, &batch, 1e-3).unwrap();
@@ -133,5 +156,9 @@ fn static_steps_refuse_what_they_cannot_do() {
         accumulation: 2,
         ..config()
     };
-    assert!(accumulating.validate().unwrap_err().to_string().contains("accumulation"));
+    assert!(accumulating
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("accumulation"));
 }
