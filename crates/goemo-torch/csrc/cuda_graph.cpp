@@ -9,6 +9,8 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 
 #include "shim_common.hpp"
 
@@ -26,13 +28,27 @@ struct SideStream {
   c10::cuda::CUDAStream side;
 };
 
+// One side stream per device for the whole process: a shape's eager warm-up, its recording and
+// its replays then share one stream, and with it the cuBLAS workspace libtorch keeps per
+// stream (a workspace first allocated inside a recording would belong to the recording).
+c10::cuda::CUDAStream side_stream(c10::DeviceIndex device) {
+  static std::mutex lock;
+  static std::map<c10::DeviceIndex, c10::cuda::CUDAStream> streams;
+  std::lock_guard<std::mutex> guard(lock);
+  auto found = streams.find(device);
+  if (found == streams.end()) {
+    found = streams.emplace(device, c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device)).first;
+  }
+  return found->second;
+}
+
 }  // namespace
 
 extern "C" {
 
-// Makes a stream of libtorch's pool the current stream of CUDA device `device`, after it waits
-// for the work already queued on the current one. Recording needs a stream other than the
-// default one, and the eager steps before a recording run on the same stream, as
+// Makes goemo's side stream (one of libtorch's pool) the current stream of CUDA device `device`,
+// after it waits for the work already queued on the current one. Recording needs a stream other
+// than the default one, and the eager steps before a recording run on the same stream, as
 // torch.cuda.graph's warm-up does. Returns the guard, or nullptr with the message.
 void* goemo_side_stream_enter(int64_t device, char* error, size_t error_len) {
   SideStream* out = nullptr;
@@ -41,7 +57,7 @@ void* goemo_side_stream_enter(int64_t device, char* error, size_t error_len) {
     TORCH_CHECK(device >= 0 && device < count, "no CUDA device ", device, " (this machine has ", count, ")");
     auto index = static_cast<c10::DeviceIndex>(device);
     auto previous = c10::cuda::getCurrentCUDAStream(index);
-    auto side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index);
+    auto side = side_stream(index);
     at::cuda::CUDAEvent ready;
     ready.record(previous);
     ready.block(side);

@@ -87,10 +87,10 @@ fn cuda_index(device: Device) -> Result<i64> {
     }
 }
 
-/// A stream of libtorch's pool made the current stream of a CUDA device while this value lives
-/// (it first waits for the work queued on the stream it replaces, and that stream waits for it
-/// when it ends). Recording a [`CudaGraph`] needs one, and the eager steps before a recording
-/// should run on the same stream.
+/// goemo's side stream of a CUDA device (one per device and process, from libtorch's pool) made
+/// its current stream while this value lives (it first waits for the work queued on the stream
+/// it replaces, and that stream waits for it when it ends). Recording a [`CudaGraph`] needs one,
+/// and the eager steps before a recording run on the same stream.
 pub struct SideStream {
     guard: *mut c_void,
     shim: &'static Shim,
