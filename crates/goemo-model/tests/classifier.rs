@@ -303,7 +303,11 @@ fn static_shapes_give_the_dynamic_probabilities() {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     for name in ["tiny-bert", "tiny-distilbert"] {
         let path = fixture(name);
-        let load = || EmotionClassifier::load(path.to_str().unwrap()).unwrap().with_batch_size(4);
+        let load = || {
+            EmotionClassifier::load(path.to_str().unwrap())
+                .unwrap()
+                .with_batch_size(4)
+        };
         let dynamic = load().probabilities(&refs).unwrap();
         let fixed = load().with_cuda_graphs(true).unwrap();
         let probs = fixed.probabilities(&refs).unwrap();

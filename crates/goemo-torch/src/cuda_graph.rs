@@ -16,17 +16,24 @@ use crate::{Result, TorchError};
 const BUILT_SHIM: &str = env!("GOEMO_CUDA_GRAPH_SHIM");
 
 type Error = *mut c_char;
+type StreamEnter = unsafe extern "C" fn(i64, Error, usize) -> *mut c_void;
+type StreamExit = unsafe extern "C" fn(*mut c_void, Error, usize) -> c_int;
+type GraphNew = unsafe extern "C" fn(Error, usize) -> *mut c_void;
+type GraphFree = unsafe extern "C" fn(*mut c_void);
+type GraphBegin = unsafe extern "C" fn(*mut c_void, u64, u64, Error, usize) -> c_int;
+type GraphCall = unsafe extern "C" fn(*mut c_void, Error, usize) -> c_int;
+type GraphPoolOf = unsafe extern "C" fn(*mut c_void, *mut u64, *mut u64);
 
 /// The shim's functions, resolved once.
 struct Shim {
-    stream_enter: unsafe extern "C" fn(i64, Error, usize) -> *mut c_void,
-    stream_exit: unsafe extern "C" fn(*mut c_void, Error, usize) -> c_int,
-    graph_new: unsafe extern "C" fn(Error, usize) -> *mut c_void,
-    graph_free: unsafe extern "C" fn(*mut c_void),
-    graph_begin: unsafe extern "C" fn(*mut c_void, u64, u64, Error, usize) -> c_int,
-    graph_end: unsafe extern "C" fn(*mut c_void, Error, usize) -> c_int,
-    graph_replay: unsafe extern "C" fn(*mut c_void, Error, usize) -> c_int,
-    graph_pool: unsafe extern "C" fn(*mut c_void, *mut u64, *mut u64),
+    stream_enter: StreamEnter,
+    stream_exit: StreamExit,
+    graph_new: GraphNew,
+    graph_free: GraphFree,
+    graph_begin: GraphBegin,
+    graph_end: GraphCall,
+    graph_replay: GraphCall,
+    graph_pool: GraphPoolOf,
 }
 
 fn shim() -> Result<&'static Shim> {
@@ -36,31 +43,32 @@ fn shim() -> Result<&'static Shim> {
         .map_err(|message| TorchError::Unsupported(format!("CUDA graphs: {message}")))
 }
 
+/// `name` of the shim as a function of type `$ty`.
+macro_rules! resolve {
+    ($handle:expr, $name:literal, $ty:ty) => {{
+        // SAFETY: a live handle and a NUL-terminated symbol name.
+        let address = unsafe { libc::dlsym($handle, $name.as_ptr()) };
+        if address.is_null() {
+            return Err(format!("the CUDA graph shim has no {}", $name.to_string_lossy()));
+        }
+        // SAFETY: the symbol is the shim's function of that name, whose C signature is `$ty`
+        // (csrc/cuda_graph.cpp).
+        unsafe { std::mem::transmute::<*mut c_void, $ty>(address) }
+    }};
+}
+
 fn load() -> std::result::Result<Shim, String> {
     let handle = crate::cuda::open_cuda_shim("GOEMO_CUDA_GRAPH_SHIM", "libgoemo_cuda_graph.so", BUILT_SHIM)?;
-    let symbol = |name: &CStr| -> std::result::Result<usize, String> {
-        // SAFETY: a live handle and a NUL-terminated symbol name.
-        let address = unsafe { libc::dlsym(handle, name.as_ptr()) };
-        if address.is_null() {
-            Err(format!("the CUDA graph shim has no {}", name.to_string_lossy()))
-        } else {
-            Ok(address as usize)
-        }
-    };
-    // SAFETY (each transmute): the symbol is the shim's function of that name, whose C signature
-    // is the field's type (csrc/cuda_graph.cpp).
-    unsafe {
-        Ok(Shim {
-            stream_enter: std::mem::transmute::<usize, _>(symbol(c"goemo_side_stream_enter")?),
-            stream_exit: std::mem::transmute::<usize, _>(symbol(c"goemo_side_stream_exit")?),
-            graph_new: std::mem::transmute::<usize, _>(symbol(c"goemo_graph_new")?),
-            graph_free: std::mem::transmute::<usize, _>(symbol(c"goemo_graph_free")?),
-            graph_begin: std::mem::transmute::<usize, _>(symbol(c"goemo_graph_begin")?),
-            graph_end: std::mem::transmute::<usize, _>(symbol(c"goemo_graph_end")?),
-            graph_replay: std::mem::transmute::<usize, _>(symbol(c"goemo_graph_replay")?),
-            graph_pool: std::mem::transmute::<usize, _>(symbol(c"goemo_graph_pool")?),
-        })
-    }
+    Ok(Shim {
+        stream_enter: resolve!(handle, c"goemo_side_stream_enter", StreamEnter),
+        stream_exit: resolve!(handle, c"goemo_side_stream_exit", StreamExit),
+        graph_new: resolve!(handle, c"goemo_graph_new", GraphNew),
+        graph_free: resolve!(handle, c"goemo_graph_free", GraphFree),
+        graph_begin: resolve!(handle, c"goemo_graph_begin", GraphBegin),
+        graph_end: resolve!(handle, c"goemo_graph_end", GraphCall),
+        graph_replay: resolve!(handle, c"goemo_graph_replay", GraphCall),
+        graph_pool: resolve!(handle, c"goemo_graph_pool", GraphPoolOf),
+    })
 }
 
 /// Runs a shim call with an error buffer; the message as a [`TorchError::Shim`].
@@ -108,11 +116,13 @@ impl SideStream {
         let index = cuda_index(device)?;
         crate::load_cuda()?;
         let shim = shim()?;
-        // SAFETY: the shim catches every C++ exception, writes at most `len` bytes NUL-terminated,
-        // and returns a guard it allocated, or null on error.
         let guard = call(
             "side stream",
-            |e, len| unsafe { (shim.stream_enter)(index, e, len) },
+            |e, len| {
+                // SAFETY: the shim catches every C++ exception, writes at most `len` bytes NUL-terminated,
+                // and returns a guard it allocated, or null on error.
+                unsafe { (shim.stream_enter)(index, e, len) }
+            },
             |g| g.is_null(),
         )?;
         Ok(SideStream { guard, shim })
@@ -121,11 +131,13 @@ impl SideStream {
 
 impl Drop for SideStream {
     fn drop(&mut self) {
-        // SAFETY: a guard from `stream_enter`, freed once here; a failure to wait (a device
-        // already in error) has nowhere to go from drop and shows at the next operation.
         let _ = call(
             "side stream",
-            |e, len| unsafe { (self.shim.stream_exit)(self.guard, e, len) },
+            |e, len| {
+                // SAFETY: a guard from `stream_enter`, freed once here; a failure to wait (a device
+                // already in error) has nowhere to go from drop and shows at the next operation.
+                unsafe { (self.shim.stream_exit)(self.guard, e, len) }
+            },
             |s| *s != 0,
         );
     }
@@ -164,25 +176,31 @@ impl CudaGraph {
         cuda_index(device)?;
         crate::load_cuda()?;
         let shim = shim()?;
-        // SAFETY: the shim catches every C++ exception and returns a new graph, or null.
         let raw = call(
             "CUDA graph",
-            |e, len| unsafe { (shim.graph_new)(e, len) },
+            |e, len| {
+                // SAFETY: the shim catches every C++ exception and returns a new graph, or null.
+                unsafe { (shim.graph_new)(e, len) }
+            },
             |g| g.is_null(),
         )?;
         let graph = CudaGraph { graph: raw, shim };
         let GraphPool(a, b) = pool.unwrap_or(GraphPool(0, 0));
-        // SAFETY: a live graph; the shim catches every exception.
         call(
             "CUDA graph recording",
-            |e, len| unsafe { (shim.graph_begin)(raw, a, b, e, len) },
+            |e, len| {
+                // SAFETY: a live graph; the shim catches every exception.
+                unsafe { (shim.graph_begin)(raw, a, b, e, len) }
+            },
             |s| *s != 0,
         )?;
         let out = body();
-        // SAFETY: a live graph that is recording; the recording ends whether or not `body` failed.
         let ended = call(
             "CUDA graph recording",
-            |e, len| unsafe { (shim.graph_end)(raw, e, len) },
+            |e, len| {
+                // SAFETY: a live graph that is recording; the recording ends whether or not `body` failed.
+                unsafe { (shim.graph_end)(raw, e, len) }
+            },
             |s| *s != 0,
         );
         let out = out?;
@@ -192,10 +210,12 @@ impl CudaGraph {
 
     /// Runs the recorded work again on the current stream.
     pub fn replay(&self) -> Result<()> {
-        // SAFETY: a live, recorded graph; the shim catches every exception.
         call(
             "CUDA graph replay",
-            |e, len| unsafe { (self.shim.graph_replay)(self.graph, e, len) },
+            |e, len| {
+                // SAFETY: a live, recorded graph; the shim catches every exception.
+                unsafe { (self.shim.graph_replay)(self.graph, e, len) }
+            },
             |s| *s != 0,
         )?;
         Ok(())

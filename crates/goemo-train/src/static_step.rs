@@ -127,19 +127,15 @@ impl StaticStep {
         let _stream = self.record.then(|| SideStream::enter(self.device)).transpose()?;
         optimizer.set_learning_rate(lr);
         let device = self.device;
-        if !self.inputs.contains_key(&width) {
-            let zeros = TensorBatch::new(batch, device)?;
-            let row_weights = Tensor::f_zeros([batch.rows() as i64], (Kind::Float, device))?;
-            self.inputs.insert(
-                width,
-                StaticInputs {
-                    batch: zeros,
-                    row_weights,
-                },
-            );
-        }
-        let inputs = &self.inputs[&width];
+        let inputs = match self.inputs.entry(width) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(StaticInputs {
+                batch: TensorBatch::new(batch, device)?,
+                row_weights: Tensor::f_zeros([batch.rows() as i64], (Kind::Float, device))?,
+            }),
+        };
         copy_batch(inputs, batch)?;
+        let inputs = &*inputs;
         let parts = StepParts {
             loss: &self.loss,
             skip: &self.skip,
