@@ -16,6 +16,10 @@ pub struct ShapeBuckets {
 }
 
 impl ShapeBuckets {
+    /// The length step goemo's static-shape training and inference use: at most 15 padding
+    /// tokens per text beyond dynamic padding, and one recording per 16 tokens of length.
+    pub const LENGTH_STEP: usize = 16;
+
     /// `rows` rows per batch and the given lengths (sorted and deduplicated here).
     pub fn new(rows: usize, lengths: &[usize]) -> Result<Self> {
         let mut lengths = lengths.to_vec();

@@ -163,7 +163,7 @@ impl EmotionClassifier {
             return Ok(self);
         }
         let record = self.model().device().is_cuda();
-        let shapes = ShapeBuckets::every(self.batch_size, 16, self.tokenizer.max_length())?;
+        let shapes = ShapeBuckets::every(self.batch_size, ShapeBuckets::LENGTH_STEP, self.tokenizer.max_length())?;
         let forward = self
             .members
             .iter()

@@ -90,14 +90,7 @@ pub fn fused_adamw_on_device(
     exp_avg_sqs: &[Tensor],
     group: &AdamWOnDevice<'_>,
 ) -> Result<()> {
-    check_lengths(params, grads, exp_avgs, exp_avg_sqs)?;
-    let pointers = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
-    let (p, g, m, v) = (
-        pointers(params),
-        pointers(grads),
-        pointers(exp_avgs),
-        pointers(exp_avg_sqs),
-    );
+    let [p, g, m, v] = pointer_lists(params, grads, exp_avgs, exp_avg_sqs)?;
     let skip = group.skip.map_or(std::ptr::null(), Tensor::as_ptr);
     let mut error = [0 as c_char; 1024];
     // SAFETY: four arrays of `n` pointers to live tensors and three live 0-d tensors (or null for
@@ -124,7 +117,13 @@ pub fn fused_adamw_on_device(
     shim_status(status, &error)
 }
 
-fn check_lengths(params: &[Tensor], grads: &[Tensor], exp_avgs: &[Tensor], exp_avg_sqs: &[Tensor]) -> Result<()> {
+/// The four lists as arrays of tensor pointers for the shim, after checking their lengths match.
+fn pointer_lists(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avgs: &[Tensor],
+    exp_avg_sqs: &[Tensor],
+) -> Result<[Vec<*const torch_sys::C_tensor>; 4]> {
     let n = params.len();
     if grads.len() != n || exp_avgs.len() != n || exp_avg_sqs.len() != n {
         return Err(TorchError::Unsupported(format!(
@@ -134,7 +133,13 @@ fn check_lengths(params: &[Tensor], grads: &[Tensor], exp_avgs: &[Tensor], exp_a
             exp_avg_sqs.len()
         )));
     }
-    Ok(())
+    let pointers = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
+    Ok([
+        pointers(params),
+        pointers(grads),
+        pointers(exp_avgs),
+        pointers(exp_avg_sqs),
+    ])
 }
 
 fn shim_status(status: c_int, error: &[c_char]) -> Result<()> {
@@ -159,15 +164,8 @@ pub fn fused_adamw(
     exp_avg_sqs: &[Tensor],
     group: AdamWGroup,
 ) -> Result<()> {
-    check_lengths(params, grads, exp_avgs, exp_avg_sqs)?;
+    let [p, g, m, v] = pointer_lists(params, grads, exp_avgs, exp_avg_sqs)?;
     let n = params.len();
-    let pointers = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
-    let (p, g, m, v) = (
-        pointers(params),
-        pointers(grads),
-        pointers(exp_avgs),
-        pointers(exp_avg_sqs),
-    );
     let mut error = [0 as c_char; 1024];
     // SAFETY: four arrays of `n` pointers to live tensors, borrowed for the call; the shim reads
     // `n` entries of each, catches every C++ exception and writes at most `error.len()` bytes,

@@ -25,7 +25,7 @@ pub use state::{BestEvaluation, TrainState, STATE_FILE};
 pub use static_step::{StaticStep, StaticStepCounts};
 pub use trainer::{
     train, train_resumable, EncodedSplit, EpochRecord, RunState, StepEvaluation, StepLog, TrainConfig, TrainOutcome,
-    Trainer, STATIC_LENGTH_STEP,
+    Trainer,
 };
 
 use std::path::PathBuf;

@@ -68,16 +68,12 @@ pub struct TrainConfig {
     /// epochs only); these evaluations compete for the best checkpoint too.
     pub eval_every: u64,
     /// Static-shape steps ([`StaticStep`]): batches padded to `batch_size` rows and to a length
-    /// in steps of [`STATIC_LENGTH_STEP`] tokens, each step device work only; on CUDA each shape
+    /// in steps of [`ShapeBuckets::LENGTH_STEP`] tokens, each step device work only; on CUDA each shape
     /// is recorded once as a CUDA graph and replayed. On other devices the same steps run
     /// eagerly. One process, no gradient accumulation.
     #[serde(default)]
     pub cuda_graphs: bool,
 }
-
-/// Lengths of static-shape batches are multiples of this (up to the longest training text): at
-/// most 15 padding tokens per text beyond dynamic padding, and one recording per 16 tokens.
-pub const STATIC_LENGTH_STEP: usize = 16;
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -366,7 +362,7 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
         let optimizer = config.optimizer(variables)?;
         let static_step = if config.cuda_graphs {
             let longest = train.ids.iter().map(Vec::len).max().unwrap_or(1);
-            let shapes = ShapeBuckets::every(config.batch_size, STATIC_LENGTH_STEP, longest)?;
+            let shapes = ShapeBuckets::every(config.batch_size, ShapeBuckets::LENGTH_STEP, longest)?;
             let device = model.device();
             Some(StaticStep::new(
                 shapes,
@@ -380,7 +376,7 @@ impl<'m, 'd, M: TrainableModel> Trainer<'m, 'd, M> {
         };
         let static_forward = if config.cuda_graphs {
             let longest = dev.ids.iter().map(Vec::len).max().unwrap_or(1);
-            let shapes = ShapeBuckets::every(config.eval_batch_size, STATIC_LENGTH_STEP, longest)?;
+            let shapes = ShapeBuckets::every(config.eval_batch_size, ShapeBuckets::LENGTH_STEP, longest)?;
             Some(RefCell::new(StaticForward::new(shapes, model.device().is_cuda())))
         } else {
             None
