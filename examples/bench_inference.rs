@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use goemo::model::{parse_device, set_threads, EmotionClassifier, InferenceMode};
+use goemo::model::{keep_freed_memory, parse_device, set_threads, EmotionClassifier, InferenceMode};
 use goemo::run::{bench_inference, bench_table, write_bench_csv, BenchOptions};
 use goemo::system::peak_resident_mib;
 
@@ -36,7 +36,7 @@ struct Cli {
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// fp32; bf16 (autocast: oneDNN on the CPU, tensor cores on a GPU); int8 (the encoder's
-    /// Linear layers quantized at load, fbgemm, CPU); or auto, the fastest of them here.
+    /// Linear layers quantized at load, one scale per token, CPU); or auto, the fastest here.
     #[arg(long, default_value = "fp32")]
     mode: InferenceMode,
     /// The CSV to write.
@@ -52,6 +52,7 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    keep_freed_memory();
     set_threads(cli.threads);
     let device = parse_device(&cli.device)?;
     let text = std::fs::read_to_string(&cli.texts).map_err(|e| format!("{}: {e}", cli.texts.display()))?;

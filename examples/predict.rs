@@ -15,7 +15,7 @@ use std::{io::Write, path::Path};
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use goemo::data::{GoEmotionsTsv, Split, TextChunks};
-use goemo::model::{parse_device, set_threads, ClassifierPool, EmotionClassifier, InferenceMode};
+use goemo::model::{keep_freed_memory, parse_device, set_threads, ClassifierPool, EmotionClassifier, InferenceMode};
 use goemo::run::rescore_split;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -44,7 +44,7 @@ struct Args {
     #[arg(long, default_value = "cpu")]
     device: String,
     /// fp32; bf16 (autocast: oneDNN on the CPU, tensor cores on a GPU); int8 (the encoder's
-    /// Linear layers quantized at load, fbgemm, CPU); or auto, the fastest of them here.
+    /// Linear layers quantized at load, one scale per token, CPU); or auto, the fastest here.
     #[arg(long, default_value = "fp32")]
     mode: InferenceMode,
     /// libtorch threads of each worker (0: libtorch's default).
@@ -77,9 +77,14 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<()> {
+    keep_freed_memory();
     set_threads(args.threads);
-    let device = parse_device(&args.device)?;
-    let (model, batch_size, mode) = (args.model.clone(), args.batch_size, args.mode);
+    let (model, batch_size, mode, device) = (
+        args.model.clone(),
+        args.batch_size,
+        args.mode,
+        parse_device(&args.device)?,
+    );
     let (threshold, graphs) = (args.threshold, args.cuda_graphs);
     let pool = ClassifierPool::start(args.workers, args.threads, move || {
         let classifier = EmotionClassifier::load_on(&model, device)?

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Parser;
-use goemo::model::{parse_device, set_threads, EmotionClassifier, InferenceMode};
+use goemo::model::{keep_freed_memory, parse_device, set_threads, EmotionClassifier, InferenceMode};
 use goemo::serve::{serve, shutdown_signal, EmotionService, Limits, ServiceOptions};
 
 #[derive(Parser, Debug)]
@@ -53,7 +53,7 @@ struct Args {
     #[arg(long, default_value = "cpu")]
     device: String,
     /// fp32; bf16 (autocast: oneDNN on the CPU, tensor cores on a GPU); int8 (the encoder's
-    /// Linear layers quantized at load, fbgemm, CPU); or auto, the fastest of them here.
+    /// Linear layers quantized at load, one scale per token, CPU); or auto, the fastest here.
     #[arg(long, default_value = "fp32")]
     mode: InferenceMode,
     /// Milliseconds before an unanswered request gets 504.
@@ -78,6 +78,7 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    keep_freed_memory();
     set_threads(args.threads);
     let device = parse_device(&args.device)?;
     let timeout = Duration::from_millis(args.timeout_ms);

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """The CPU kernels goemo's inference modes run, at all-MiniLM-L6-v2's shapes, in one run: matrix
-products in fp32 (`F.linear`), bf16 (autocast, oneDNN) and int8 (`quantized::linear_dynamic`,
-fbgemm, per-channel weights, as goemo's int8 mode), in GFLOP/s; and scaled-dot-product attention
-of one layer at a batch's shape. Prints a markdown table.
+products in fp32 (`F.linear`), bf16 (autocast, oneDNN), int8 as goemo's int8 mode multiplies
+(`torch._int_mm`, oneDNN, int8 x int8 -> int32; goemo quantizes each row and rescales the result
+in C++ around it, not timed here) and int8 with PyTorch's per-batch dynamic quantization
+(`quantized::linear_dynamic`, fbgemm, per-channel weights, quantization and rescaling included),
+in GFLOP/s; and scaled-dot-product attention of one layer at a batch's shape. Prints a markdown
+table.
 
 Rows: 64 texts x 20 tokens (1,280; the test set's median length is about 20); the four products
 of a layer (query/key/value as one 384 x 1152, output 384 x 384, feed-forward 384 x 1536 and
@@ -54,8 +57,15 @@ def main():
             for (i, _), (w, b) in zip(SHAPES, weights):
                 F.linear(inputs[i], w, b)
 
+    rows8 = {k: torch.randint(-127, 128, (ROWS, k), dtype=torch.int8) for k in inputs}
+    weights8 = [torch.randint(-127, 128, (o, i), dtype=torch.int8) for i, o in SHAPES]
+
+    def int_mm():
+        with torch.inference_mode():
+            for (i, _), w in zip(SHAPES, weights8):
+                torch._int_mm(rows8[i], w.t())
+
     torch.backends.quantized.engine = "fbgemm"
-    # goemo's int8 path makes quantized tensors the same way (in C++), where the warning is silent.
     warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
     packed = []
     for w, b in weights:
@@ -82,7 +92,8 @@ def main():
     print("| kernel | ms | GFLOP/s |")
     print("| --- | ---: | ---: |")
     for name, fn in [("fp32 F.linear", fp32), ("bf16 autocast (oneDNN)", bf16),
-                     ("int8 quantized::linear_dynamic (fbgemm)", int8)]:
+                     ("int8 torch._int_mm (oneDNN; goemo's products)", int_mm),
+                     ("int8 quantized::linear_dynamic (fbgemm, per batch)", int8)]:
         s = median_seconds(fn)
         print(f"| {name} | {s * 1e3:.2f} | {flops / s / 1e9:.0f} |")
     s = median_seconds(attention)

@@ -26,6 +26,7 @@ fn main() {
     };
     goemo_build::compile_shim(
         &[
+            "csrc/allocator.cpp",
             "csrc/autocast.cpp",
             "csrc/fused_adamw.cpp",
             "csrc/gradients.cpp",

@@ -189,7 +189,7 @@ impl EmotionClassifier {
     }
 
     /// Quantizes the encoder for CPU inference (`Quantization::Int8`: int8 weights per output
-    /// channel, activations per batch, fbgemm kernels); see `SequenceClassifier::set_quantization`.
+    /// channel, activations per token); see `SequenceClassifier::set_quantization`.
     pub fn with_quantization(mut self, quantization: Quantization) -> Result<Self> {
         for model in &mut self.members {
             model.set_quantization(quantization)?;

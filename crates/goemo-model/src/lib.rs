@@ -31,7 +31,7 @@ pub use encoder::Encoder;
 pub use error::{ModelError, Result};
 pub use goemo_calibration::{Calibrator, CALIBRATION_FILE};
 #[cfg(target_os = "linux")]
-pub use goemo_torch::libtorch_dir;
+pub use goemo_torch::{keep_freed_memory, libtorch_dir};
 pub use model::{LoadOptions, SequenceClassifier};
 pub use pool::ClassifierPool;
 pub use precision::{cpu_has_native_bf16, cpu_has_vnni, with_precision, InferenceMode, Precision, Quantization};

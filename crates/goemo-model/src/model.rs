@@ -381,9 +381,10 @@ impl SequenceClassifier {
         self.precision
     }
 
-    /// Runs later forward passes with int8 dynamic quantization of the encoder's Linear layers
-    /// (`Quantization::Int8`: weights per output channel now, activations per batch at run time,
-    /// through libtorch's fbgemm kernels), for inference on the CPU at fp32 precision. Training
+    /// Runs later forward passes with the encoder's Linear layers in int8 (`Quantization::Int8`:
+    /// weights per output channel now, each token's activations with its own scale at run time,
+    /// so a text's scores do not depend on its batch), for inference on the CPU at fp32
+    /// precision. Training
     /// a quantized model is an error; saving it saves the float weights.
     pub fn set_quantization(&mut self, quantization: Quantization) -> Result<()> {
         match quantization {

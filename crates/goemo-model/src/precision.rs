@@ -83,8 +83,8 @@ pub enum Quantization {
     /// Float weights as loaded.
     #[default]
     None,
-    /// int8 dynamic quantization of the encoder's Linear layers on the CPU (fbgemm), as
-    /// `torch.ao.quantization.quantize_dynamic` with per-channel weights.
+    /// The encoder's Linear layers in int8 on the CPU: weights per output channel, activations
+    /// per token (`goemo_torch::Int8Linear`).
     Int8,
 }
 
@@ -122,8 +122,8 @@ pub enum InferenceMode {
     Fp32,
     /// Matrix products in bfloat16 under autocast (oneDNN on the CPU, tensor cores on a GPU).
     Bf16,
-    /// The encoder's Linear layers in int8 (fbgemm; weights per output channel, activations
-    /// per batch); CPU only.
+    /// The encoder's Linear layers in int8 (weights per output channel, activations per token);
+    /// CPU only.
     Int8,
     /// The fastest of the three for this device and CPU.
     Auto,
@@ -131,7 +131,7 @@ pub enum InferenceMode {
 
 impl InferenceMode {
     /// The fastest mode on `device`, with the reason. CUDA: bf16. CPU: int8 where the CPU has
-    /// VNNI dot-product instructions (fbgemm's int8 kernels use them; `scripts/bench_cpu_inference.py`
+    /// VNNI dot-product instructions (oneDNN's int8 kernels use them; `scripts/bench_cpu_inference.py`
     /// measures each mode), else bf16 where it multiplies bfloat16 natively (AVX512-BF16 or
     /// AMX), else fp32.
     pub fn fastest(device: Device) -> (InferenceMode, &'static str) {
@@ -203,7 +203,7 @@ impl fmt::Display for InferenceMode {
     }
 }
 
-/// Whether the CPU has VNNI int8 dot products (AVX512-VNNI or AVX-VNNI), which fbgemm's int8
+/// Whether the CPU has VNNI int8 dot products (AVX512-VNNI or AVX-VNNI), which oneDNN's int8
 /// kernels use.
 pub fn cpu_has_vnni() -> bool {
     #[cfg(target_arch = "x86_64")]

@@ -1,6 +1,7 @@
-//! int8 dynamic quantization of the encoder (fbgemm): outputs stay within stated bounds of the
-//! float model's on the tiny fixtures of every architecture, all-MiniLM-L6-v2 moves as much as
-//! under PyTorch's own quantize_dynamic, and the combinations that cannot work are errors.
+//! int8 quantization of the encoder (one activation scale per token): outputs stay within stated
+//! bounds of the float model's on the tiny fixtures of every architecture, all-MiniLM-L6-v2 moves
+//! as much as under the same scheme written in plain PyTorch (and less than under PyTorch's own
+//! per-batch quantize_dynamic), and the combinations that cannot work are errors.
 
 use std::path::{Path, PathBuf};
 
@@ -61,18 +62,18 @@ fn int8_minilm_hidden_states_point_where_the_float_ones_do() {
     let real = cosine.masked_select(&mask);
     let worst = real.min().double_value(&[]);
     let mean = real.mean(Kind::Float).double_value(&[]);
-    // The same as PyTorch's quantize_dynamic with per-channel int8 weights on the same texts
-    // (scripts/make_quantized_fixture.py): the same scales, kernels and activation ranges.
-    let pytorch: serde_json::Value =
+    // The same as the scheme written in plain PyTorch on the same texts
+    // (scripts/make_quantized_fixture.py): the same scales and roundings, exact integer products.
+    let reference: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("quantized.json")).unwrap()).unwrap();
-    let (want_worst, want_mean) = (
-        pytorch["minilm_cosine_min"].as_f64().unwrap(),
-        pytorch["minilm_cosine_mean"].as_f64().unwrap(),
-    );
+    let number = |key: &str| reference[key].as_f64().unwrap();
+    let (want_worst, want_mean) = (number("minilm_cosine_min"), number("minilm_cosine_mean"));
     assert!(
-        (worst - want_worst).abs() < 2e-3 && (mean - want_mean).abs() < 1e-3,
-        "cosine similarity: worst {worst}, mean {mean}; PyTorch: {want_worst}, {want_mean}"
+        (worst - want_worst).abs() < 1e-3 && (mean - want_mean).abs() < 2e-4,
+        "cosine similarity: worst {worst}, mean {mean}; the PyTorch reference: {want_worst}, {want_mean}"
     );
+    // Closer to float than one activation range per batch.
+    assert!(worst > number("quantize_dynamic_cosine_min") && mean > number("quantize_dynamic_cosine_mean"));
 }
 
 #[test]

@@ -1,87 +1,174 @@
-// int8 dynamic quantization of Linear layers, as torch.ao.quantization.quantize_dynamic makes
-// them: the weight quantized once, symmetric int8 per output channel, and packed for fbgemm
-// (quantized::linear_prepack); at run time each batch's activations are quantized to uint8 with
-// their own range and multiplied in int8 (quantized::linear_dynamic), the result in float32.
-// The ops are called through the dispatcher, boxed, so no quantized header is needed.
+// int8 Linear layers for CPU inference with one activation scale per row, so that a text's
+// output does not depend on the other texts of its batch.
+//
+// - Weight: quantized once, symmetric int8 per output channel (scale = max|w| / 127).
+// - Input: each row (one token) quantized symmetric int8 with its own scale (max|x| / 127),
+//   in one vectorised pass.
+// - Product: at::_int_mm (int8 × int8 → int32; oneDNN's VNNI kernels on x86).
+// - Output: int32 → float times the row's and the channel's scales plus the bias, in place in
+//   the int32 buffer (same width), in one pass.
+// Per-batch dynamic quantization (fbgemm's, ONNX Runtime's) shares one activation range across
+// the batch: a text's scores then move with the texts batched beside it.
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <ATen/core/stack.h>
+#include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 
-#include <string>
-#include <vector>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 
 #include "shim_common.hpp"
 
 namespace goemo {
-struct PackedLinear {
-  c10::IValue packed;
+struct RowwiseInt8Linear {
+  at::Tensor weight;   // (out, in) int8, contiguous
+  at::Tensor scales;   // (out) float32
+  at::Tensor bias;     // (out) float32, zeros when the layer has none
 };
+
+namespace {
+
+// Rows per parallel task: enough work to outweigh a task's start on short inputs.
+constexpr int64_t kRowGrain = 16;
+
+bool has_avx2() {
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return avx2;
+}
+
+float quantize_row_scalar(const float* x, int8_t* q, int64_t n) {
+  float largest = 0.f;
+  for (int64_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(x[k]));
+  const float inverse = largest > 0.f ? 127.f / largest : 0.f;
+  for (int64_t k = 0; k < n; ++k) q[k] = static_cast<int8_t>(std::nearbyint(x[k] * inverse));
+  return largest / 127.f;
+}
+
+__attribute__((target("avx2,fma"))) float quantize_row_avx2(const float* x, int8_t* q, int64_t n) {
+  const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 most = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) most = _mm256_max_ps(most, _mm256_and_ps(_mm256_loadu_ps(x + k), magnitude));
+  __m128 half = _mm_max_ps(_mm256_castps256_ps128(most), _mm256_extractf128_ps(most, 1));
+  half = _mm_max_ps(half, _mm_movehl_ps(half, half));
+  half = _mm_max_ss(half, _mm_shuffle_ps(half, half, 1));
+  float largest = _mm_cvtss_f32(half);
+  for (int64_t t = k; t < n; ++t) largest = std::max(largest, std::fabs(x[t]));
+  const float inverse = largest > 0.f ? 127.f / largest : 0.f;
+  const __m256 times = _mm256_set1_ps(inverse);
+  for (k = 0; k + 8 <= n; k += 8) {
+    // Rounds to nearest even (the default MXCSR mode), as std::nearbyint in the tail.
+    __m256i whole = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), times));
+    __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(whole), _mm256_extracti128_si256(whole, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + k), _mm_packs_epi16(words, words));
+  }
+  for (; k < n; ++k) q[k] = static_cast<int8_t>(std::nearbyint(x[k] * inverse));
+  return largest / 127.f;
+}
+
+void dequantize_row_scalar(int32_t* acc, float row_scale, const float* scales, const float* bias, int64_t n) {
+  float* out = reinterpret_cast<float*>(acc);
+  for (int64_t j = 0; j < n; ++j) out[j] = static_cast<float>(acc[j]) * (row_scale * scales[j]) + bias[j];
+}
+
+__attribute__((target("avx2,fma"))) void dequantize_row_avx2(int32_t* acc, float row_scale, const float* scales,
+                                                             const float* bias, int64_t n) {
+  float* out = reinterpret_cast<float*>(acc);
+  const __m256 row = _mm256_set1_ps(row_scale);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256 whole = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)));
+    __m256 scale = _mm256_mul_ps(row, _mm256_loadu_ps(scales + j));
+    _mm256_storeu_ps(out + j, _mm256_fmadd_ps(whole, scale, _mm256_loadu_ps(bias + j)));
+  }
+  for (; j < n; ++j) out[j] = static_cast<float>(acc[j]) * (row_scale * scales[j]) + bias[j];
+}
+
+}  // namespace
 }  // namespace goemo
 
 extern "C" {
 
-// Writes the names of this libtorch's quantized engines, comma-separated, into `names`.
-int goemo_quantized_engines(char* names, size_t names_len, char* error, size_t error_len) {
-  return goemo::guarded(error, error_len, [&] {
-    std::string list;
-    for (auto engine : at::globalContext().supportedQEngines()) {
-      list += (list.empty() ? "" : ",") + c10::toString(engine);
-    }
-    goemo::copy_message(list.c_str(), names, names_len);
-  });
-}
-
-// Makes `name` (one of goemo_quantized_engines) the engine of quantized operators.
-int goemo_set_quantized_engine(const char* name, char* error, size_t error_len) {
-  return goemo::guarded(error, error_len, [&] {
-    auto& context = at::globalContext();
-    for (auto engine : context.supportedQEngines()) {
-      if (c10::toString(engine) == name) {
-        context.setQEngine(engine);
-        return;
-      }
-    }
-    throw std::runtime_error(std::string("no quantized engine ") + name);
-  });
-}
-
-// Quantizes and packs a float weight (out, in) and optional bias (out). Returns the packed layer
-// (owned by the caller, freed by goemo_int8_linear_free), or nullptr with the message.
-goemo::PackedLinear* goemo_int8_linear_pack(at::Tensor* weight, at::Tensor* bias, char* error, size_t error_len) {
-  goemo::PackedLinear* result = nullptr;
+// Quantizes a float weight (out, in) per output channel and keeps the bias (out, optional) in
+// float32. Returns the layer (owned by the caller, freed by goemo_int8_linear_free), or nullptr
+// with the message.
+goemo::RowwiseInt8Linear* goemo_int8_linear_pack(at::Tensor* weight, at::Tensor* bias, char* error,
+                                                 size_t error_len) {
+  goemo::RowwiseInt8Linear* result = nullptr;
   goemo::guarded(error, error_len, [&] {
+    c10::NoGradGuard no_grad;
+    TORCH_CHECK(weight->device().is_cpu(), "int8 quantization runs on the CPU; this weight is on ",
+                weight->device());
+    TORCH_CHECK(weight->dim() == 2, "a Linear weight has 2 dimensions, this one has ", weight->dim());
     auto w = weight->detach().to(at::kFloat).contiguous();
-    TORCH_CHECK(w.dim() == 2, "a Linear weight has 2 dimensions, this one has ", w.dim());
-    // Symmetric per output channel, as PerChannelMinMaxObserver(qint8, per_channel_symmetric):
-    // scale = max|w| / 127.5, zero point 0.
-    auto scales = (w.abs().amax({1}) / 127.5).clamp_min(1.1920928955078125e-07).to(at::kDouble);
-    auto zero_points = at::zeros({w.size(0)}, at::TensorOptions().dtype(at::kLong));
-    auto qweight = at::quantize_per_channel(w, scales, zero_points, 0, at::kQInt8);
-    std::optional<at::Tensor> b;
-    if (bias != nullptr) b = bias->detach().to(at::kFloat).contiguous();
-    static auto prepack = c10::Dispatcher::singleton().findSchemaOrThrow("quantized::linear_prepack", "");
-    torch::jit::Stack stack{qweight, b};
-    prepack.callBoxed(&stack);
-    result = new goemo::PackedLinear{stack.at(0)};
+    auto scales = (w.abs().amax({1}) / 127.0).clamp_min(1.1920928955078125e-07);
+    auto q = (w / scales.unsqueeze(1)).round().clamp(-127, 127).to(at::kChar).contiguous();
+    at::Tensor b;
+    if (bias != nullptr) {
+      TORCH_CHECK(bias->dim() == 1 && bias->size(0) == w.size(0), "a Linear bias has shape [", w.size(0),
+                  "], this one has ", bias->sizes());
+      b = bias->detach().to(at::kFloat).contiguous();
+    } else {
+      b = at::zeros({w.size(0)}, w.options());
+    }
+    result = new goemo::RowwiseInt8Linear{q, scales.contiguous(), b};
   });
   return result;
 }
 
-// y = x Wᵀ + b with x quantized per call (uint8, its own min and max; reduce_range as PyTorch's
-// x86 dynamic qconfig, so that fbgemm's 16-bit accumulation never saturates). Returns a new
-// float tensor, or nullptr with the message.
-at::Tensor* goemo_int8_linear_forward(goemo::PackedLinear* layer, at::Tensor* input, char* error, size_t error_len) {
+// y = x Wᵀ + b over the last dimension of a float tensor, each row of x quantized with its own
+// scale. Returns a new float32 tensor, or nullptr with the message.
+at::Tensor* goemo_int8_linear_forward(goemo::RowwiseInt8Linear* layer, at::Tensor* input, char* error,
+                                      size_t error_len) {
   at::Tensor* result = nullptr;
   goemo::guarded(error, error_len, [&] {
-    static auto linear = c10::Dispatcher::singleton().findSchemaOrThrow("quantized::linear_dynamic", "");
-    torch::jit::Stack stack{input->contiguous(), layer->packed, true};
-    linear.callBoxed(&stack);
-    result = new at::Tensor(stack.at(0).toTensor());
+    c10::NoGradGuard no_grad;
+    const int64_t in = layer->weight.size(1), out = layer->weight.size(0);
+    TORCH_CHECK(input->device().is_cpu(), "int8 linear runs on the CPU; this input is on ", input->device());
+    TORCH_CHECK(input->dim() >= 1 && input->size(-1) == in, "int8 linear expects a last dimension of ", in,
+                ", got an input of shape ", input->sizes());
+    auto x = input->to(at::kFloat).reshape({-1, in}).contiguous();
+    const int64_t rows = x.size(0);
+    auto shape = input->sizes().vec();
+    shape.back() = out;
+    if (rows == 0) {
+      result = new at::Tensor(at::empty(shape, x.options()));
+      return;
+    }
+    auto q = at::empty({rows, in}, x.options().dtype(at::kChar));
+    auto row_scales = at::empty({rows}, x.options());
+    const float* xs = x.data_ptr<float>();
+    int8_t* qs = q.data_ptr<int8_t>();
+    float* rs = row_scales.data_ptr<float>();
+    const bool avx2 = goemo::has_avx2();
+    at::parallel_for(0, rows, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t m = begin; m < end; ++m) {
+        rs[m] = avx2 ? goemo::quantize_row_avx2(xs + m * in, qs + m * in, in)
+                     : goemo::quantize_row_scalar(xs + m * in, qs + m * in, in);
+      }
+    });
+    auto acc = at::_int_mm(q, layer->weight.t());
+    TORCH_CHECK(acc.is_contiguous() && acc.scalar_type() == at::kInt, "int8 product is not a contiguous int32 matrix");
+    int32_t* as = acc.data_ptr<int32_t>();
+    const float* scales = layer->scales.data_ptr<float>();
+    const float* bias = layer->bias.data_ptr<float>();
+    at::parallel_for(0, rows, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t m = begin; m < end; ++m) {
+        if (avx2) {
+          goemo::dequantize_row_avx2(as + m * out, rs[m], scales, bias, out);
+        } else {
+          goemo::dequantize_row_scalar(as + m * out, rs[m], scales, bias, out);
+        }
+      }
+    });
+    result = new at::Tensor(acc.view(at::kFloat).view(shape));
   });
   return result;
 }
 
-void goemo_int8_linear_free(goemo::PackedLinear* layer) {
+void goemo_int8_linear_free(goemo::RowwiseInt8Linear* layer) {
   delete layer;
 }
 }

@@ -11,8 +11,10 @@
 //! - [`clip_grad_norm`]: `clip_grad_norm_(foreach=True)`, with no wait for the device, and
 //!   [`set_grad`]: a parameter's gradient placed in a given tensor;
 //! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it;
-//! - [`Int8Linear`]: int8 dynamic quantization of Linear layers through fbgemm
-//!   (`quantized::linear_prepack` / `quantized::linear_dynamic`);
+//! - [`keep_freed_memory`]: glibc's malloc tuned to reuse freed activations, not fault in fresh
+//!   pages;
+//! - [`Int8Linear`]: int8 Linear layers with one activation scale per row (`_int_mm`, oneDNN's
+//!   VNNI kernels), so that a text's scores do not depend on its batch;
 //! - [`ProcessGroup`]: c10d's Gloo and NCCL process groups with a TCPStore rendezvous, and the
 //!   collectives data-parallel training uses (all-reduce, broadcast, barrier).
 //!
@@ -30,6 +32,7 @@
 //! ```
 
 mod adamw;
+mod allocator;
 mod autocast;
 mod cuda;
 mod cuda_graph;
@@ -39,6 +42,7 @@ mod quantized;
 mod reducer;
 
 pub use adamw::{fused_adamw, fused_adamw_on_device, AdamWGroup, AdamWOnDevice};
+pub use allocator::keep_freed_memory;
 pub use autocast::AutocastGuard;
 #[cfg(target_os = "linux")]
 pub use cuda::libtorch_dir;
@@ -46,7 +50,7 @@ pub use cuda::load_cuda;
 pub use cuda_graph::{CudaGraph, GraphPool, SideStream};
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
 pub use gradients::{clip_grad_norm, set_grad};
-pub use quantized::{int8_engine, select_int8_engine, Int8Linear};
+pub use quantized::Int8Linear;
 pub use reducer::BackwardReducer;
 
 /// The version of the libtorch goemo was built against, read from its headers.
