@@ -27,6 +27,7 @@ fn main() {
     goemo_build::compile_shim(
         &[
             "csrc/allocator.cpp",
+            "csrc/attention.cpp",
             "csrc/autocast.cpp",
             "csrc/fused_adamw.cpp",
             "csrc/gradients.cpp",

@@ -115,11 +115,15 @@ fn split_heads(xs: &Tensor, heads: i64) -> Result<Tensor> {
     Ok(xs.f_view([b, t, heads, h / heads])?.transpose(1, 2))
 }
 
-/// Attention over already projected queries, keys and values through libtorch's
-/// `scaled_dot_product_attention` (what `transformers` runs with `attn_implementation="sdpa"`):
-/// a fused kernel on the CPU, flash or memory-efficient kernels on CUDA, dropout on the
-/// attention weights in training.
+/// Attention over already projected queries, keys and values. CPU inference over short
+/// sequences takes goemo's kernel (`goemo_torch::short_attention`: one AVX-512 task per text and
+/// head, no layout copies); everything else libtorch's `scaled_dot_product_attention` (what
+/// `transformers` runs with `attn_implementation="sdpa"`): a fused kernel on the CPU, flash or
+/// memory-efficient kernels on CUDA, dropout on the attention weights in training.
 fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, heads: i64, dropout: f64, train: bool) -> Result<Tensor> {
+    if !train && goemo_torch::short_attention_applies(q, heads) {
+        return Ok(goemo_torch::short_attention(q, k, v, mask, heads)?);
+    }
     let (b, t, h) = q.size3()?;
     let (q, k, v) = (split_heads(q, heads)?, split_heads(k, heads)?, split_heads(v, heads)?);
     let dropout = if train { dropout } else { 0.0 };

@@ -48,9 +48,9 @@ impl std::fmt::Debug for ClassifierPool {
 }
 
 impl ClassifierPool {
-    /// `workers` classifiers made by `load` (once per worker, on the worker's thread), each
-    /// running libtorch with `threads_per_worker` threads (0: libtorch's default). Fails with
-    /// the first worker's load error.
+    /// `workers` classifiers made by `load` (once per worker, on the worker's thread, all at
+    /// once), each running libtorch with `threads_per_worker` threads (0: libtorch's default).
+    /// Fails with the calling thread's load error, else the first worker's.
     pub fn start<F>(workers: usize, threads_per_worker: usize, load: F) -> Result<Self>
     where
         F: Fn() -> Result<EmotionClassifier> + Send + Sync + 'static,
@@ -60,8 +60,6 @@ impl ClassifierPool {
                 tch::set_num_threads(threads_per_worker as i32);
             }
         };
-        set_threads();
-        let front = load()?;
         let load = std::sync::Arc::new(load);
         let mut started = Vec::new();
         let mut ready = Vec::new();
@@ -95,8 +93,10 @@ impl ClassifierPool {
             });
             ready.push(on_load);
         }
+        // The front classifier loads while the workers load theirs.
+        set_threads();
         let pool = ClassifierPool {
-            front,
+            front: load()?,
             workers: started,
         };
         for on_load in ready {
@@ -178,14 +178,12 @@ impl ClassifierPool {
     }
 }
 
-impl Drop for ClassifierPool {
+impl Drop for Worker {
     fn drop(&mut self) {
-        for worker in &mut self.workers {
-            // Closing the channel ends the worker's loop.
-            worker.jobs.take();
-            if let Some(handle) = worker.handle.take() {
-                let _ = handle.join();
-            }
+        // Closing the channel ends the worker's loop.
+        self.jobs.take();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
         }
     }
 }

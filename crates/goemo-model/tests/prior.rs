@@ -14,7 +14,9 @@ static RANDOM_GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn a_new_heads_probabilities_are_the_label_frequencies() {
-    let _generator = RANDOM_GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _generator = RANDOM_GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-roberta");
     let options = LoadOptions {
         head: Some(HeadKind::MeanPooling),
@@ -48,7 +50,9 @@ fn a_new_heads_probabilities_are_the_label_frequencies() {
 
 #[test]
 fn a_classifier_given_other_labels_gets_a_new_output_layer_and_keeps_its_encoder() {
-    let _generator = RANDOM_GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _generator = RANDOM_GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert");
     let original = SequenceClassifier::load(&dir, Device::Cpu, &LoadOptions::default()).unwrap();
     assert_eq!((original.labels().len(), original.head_is_new()), (28, false));

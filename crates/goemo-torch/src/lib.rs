@@ -11,6 +11,8 @@
 //! - [`clip_grad_norm`]: `clip_grad_norm_(foreach=True)`, with no wait for the device, and
 //!   [`set_grad`]: a parameter's gradient placed in a given tensor;
 //! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it;
+//! - [`short_attention`]: attention over short sequences for CPU inference, one AVX-512 task
+//!   per text and head, in the projections' own layout;
 //! - [`keep_freed_memory`]: glibc's malloc tuned to reuse freed activations, not fault in fresh
 //!   pages;
 //! - [`Int8Linear`]: int8 Linear layers with one activation scale per row (`_int_mm`, oneDNN's
@@ -33,6 +35,7 @@
 
 mod adamw;
 mod allocator;
+mod attention;
 mod autocast;
 mod cuda;
 mod cuda_graph;
@@ -43,6 +46,7 @@ mod reducer;
 
 pub use adamw::{fused_adamw, fused_adamw_on_device, AdamWGroup, AdamWOnDevice};
 pub use allocator::keep_freed_memory;
+pub use attention::{short_attention, short_attention_applies, short_attention_fits};
 pub use autocast::AutocastGuard;
 #[cfg(target_os = "linux")]
 pub use cuda::libtorch_dir;

@@ -1,0 +1,215 @@
+// Attention over short sequences for CPU inference: one task per (text, head) computes
+// softmax(q kᵀ / √d) v with AVX-512 in registers, reading queries, keys and values where the
+// projections wrote them ((B, T, heads × d), any row stride) and writing the context straight
+// into (B, T, heads × d). At GoEmotions' lengths (20 tokens) libtorch's flash kernel spends its
+// time in two small sgemm calls per head and block, and the layout copies around it; here the
+// whole head is a few thousand fused multiply-adds.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "shim_common.hpp"
+
+namespace goemo {
+namespace {
+
+// Longest sequence and widest head the kernel keeps in registers and its per-task buffers.
+constexpr int64_t kMaxTokens = 128;
+constexpr int64_t kMaxHeadDim = 128;
+constexpr int64_t kLanes = 16;
+
+bool has_avx512() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+}
+
+// e^x for float lanes: Cephes' expf (2^n · e^r with |r| ≤ ln2 / 2, a degree-6 polynomial),
+// within 2 ulp; arguments below -87.3 give about 1e-38, and masked lanes are zeroed by callers.
+__attribute__((target("avx512f"))) inline __m512 exp_lanes(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+// A (B, T, width) float matrix with unit column stride.
+template <typename T>
+struct Rows {
+  T* data;
+  int64_t batch_stride, row_stride;
+  T* row(int64_t b, int64_t t, int64_t column) const { return data + b * batch_stride + t * row_stride + column; }
+};
+
+// One (text, head): CHUNKS blocks of 16 keys.
+template <int CHUNKS>
+__attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, const Rows<const float>& k,
+                                                     const Rows<const float>& v, const Rows<float>& out,
+                                                     const bool* keys, int64_t b, int64_t column, int64_t tokens,
+                                                     int64_t dim, float scale, float* key_columns) {
+  constexpr int64_t padded = CHUNKS * kLanes;
+  // Keys transposed (dim × padded), so that one query's scores over 16 keys are one vector.
+  for (int64_t j = 0; j < tokens; ++j) {
+    const float* key = k.row(b, j, column);
+    for (int64_t d = 0; d < dim; ++d) key_columns[d * padded + j] = key[d];
+  }
+  for (int64_t d = 0; d < dim; ++d) {
+    for (int64_t j = tokens; j < padded; ++j) key_columns[d * padded + j] = 0.f;
+  }
+  __mmask16 valid[CHUNKS];
+  for (int c = 0; c < CHUNKS; ++c) {
+    valid[c] = 0;
+    for (int64_t l = 0; l < kLanes; ++l) {
+      const int64_t j = c * kLanes + l;
+      if (j < tokens && keys[j]) valid[c] |= static_cast<__mmask16>(1u << l);
+    }
+  }
+  // Queries in groups, so that the multiply-adds of several queries interleave instead of
+  // waiting on one accumulator's latency, and each key or value vector is loaded once a group.
+  constexpr int kGroup = CHUNKS <= 2 ? 4 : (CHUNKS <= 4 ? 2 : 1);
+  constexpr int kWidth = 8 / kGroup;
+  alignas(64) float weights[kGroup][padded];
+  float inverses[kGroup];
+  const __m512 scaling = _mm512_set1_ps(scale);
+  const int64_t vectors = dim / kLanes;
+  for (int64_t first = 0; first < tokens; first += kGroup) {
+    const int64_t rows = std::min<int64_t>(kGroup, tokens - first);
+    const float* query[kGroup];
+    // A short last group repeats its last query; only real rows are written.
+    for (int g = 0; g < kGroup; ++g) query[g] = q.row(b, first + std::min<int64_t>(g, rows - 1), column);
+    __m512 scores[kGroup][CHUNKS];
+    for (int g = 0; g < kGroup; ++g) {
+      for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_setzero_ps();
+    }
+    for (int64_t d = 0; d < dim; ++d) {
+      __m512 key[CHUNKS];
+      for (int c = 0; c < CHUNKS; ++c) key[c] = _mm512_loadu_ps(key_columns + d * padded + c * kLanes);
+      for (int g = 0; g < kGroup; ++g) {
+        const __m512 qd = _mm512_set1_ps(query[g][d]);
+        for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_fmadd_ps(qd, key[c], scores[g][c]);
+      }
+    }
+    for (int g = 0; g < kGroup; ++g) {
+      __m512 most = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      for (int c = 0; c < CHUNKS; ++c) {
+        scores[g][c] = _mm512_mul_ps(scores[g][c], scaling);
+        most = _mm512_mask_max_ps(most, valid[c], most, scores[g][c]);
+      }
+      const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(most));
+      __m512 sum = _mm512_setzero_ps();
+      for (int c = 0; c < CHUNKS; ++c) {
+        const __m512 e = _mm512_maskz_mov_ps(valid[c], exp_lanes(_mm512_sub_ps(scores[g][c], top)));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_store_ps(weights[g] + c * kLanes, e);
+      }
+      const float total = _mm512_reduce_add_ps(sum);
+      // A query with no key to attend to gets zeros (libtorch's kernels differ among themselves).
+      inverses[g] = total > 0.f ? 1.f / total : 0.f;
+    }
+    for (int64_t o = 0; o < vectors; o += kWidth) {
+      const int64_t width = std::min<int64_t>(kWidth, vectors - o);
+      __m512 acc[kGroup][kWidth];
+      for (int g = 0; g < kGroup; ++g) {
+        for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_setzero_ps();
+      }
+      for (int64_t j = 0; j < tokens; ++j) {
+        const float* value = v.row(b, j, column + o * kLanes);
+        __m512 values[kWidth];
+        for (int x = 0; x < kWidth; ++x) values[x] = x < width ? _mm512_loadu_ps(value + x * kLanes) : _mm512_setzero_ps();
+        for (int g = 0; g < kGroup; ++g) {
+          const __m512 w = _mm512_set1_ps(weights[g][j]);
+          for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_fmadd_ps(w, values[x], acc[g][x]);
+        }
+      }
+      for (int64_t g = 0; g < rows; ++g) {
+        float* context = out.row(b, first + g, column + o * kLanes);
+        const __m512 inverse = _mm512_set1_ps(inverses[g]);
+        for (int64_t x = 0; x < width; ++x) _mm512_storeu_ps(context + x * kLanes, _mm512_mul_ps(acc[g][x], inverse));
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace goemo
+
+extern "C" {
+
+// Whether goemo_short_attention runs here for `tokens` keys and heads of `head_dim`: AVX-512,
+// heads a multiple of 16 wide and at most 128, at most 128 tokens.
+int goemo_short_attention_fits(int64_t tokens, int64_t head_dim) {
+  return goemo::has_avx512() && tokens >= 1 && tokens <= goemo::kMaxTokens && head_dim % goemo::kLanes == 0 &&
+         head_dim > 0 && head_dim <= goemo::kMaxHeadDim;
+}
+
+// softmax(q kᵀ / √d) v per head over (B, T, heads × d) float32 CPU tensors (last dimension
+// contiguous; views of one fused projection are fine), keys masked by `key_mask` (B, T), true
+// where a key may be attended to. Returns a new contiguous (B, T, heads × d) tensor, or nullptr
+// with the message.
+at::Tensor* goemo_short_attention(at::Tensor* q, at::Tensor* k, at::Tensor* v, at::Tensor* key_mask, int64_t heads,
+                                  char* error, size_t error_len) {
+  at::Tensor* result = nullptr;
+  goemo::guarded(error, error_len, [&] {
+    c10::NoGradGuard no_grad;
+    TORCH_CHECK(q->dim() == 3, "attention queries are (batch, tokens, width), got ", q->sizes());
+    const int64_t batch = q->size(0), tokens = q->size(1), width = q->size(2);
+    TORCH_CHECK(heads > 0 && width % heads == 0, "width ", width, " is not a multiple of ", heads, " heads");
+    const int64_t dim = width / heads;
+    TORCH_CHECK(goemo_short_attention_fits(tokens, dim), "short attention does not fit ", tokens, " tokens of ",
+                heads, " heads of ", dim, " (AVX-512, at most ", goemo::kMaxTokens, " tokens, heads of 16 to ",
+                goemo::kMaxHeadDim, ")");
+    for (auto* t : {q, k, v}) {
+      TORCH_CHECK(t->sizes() == q->sizes(), "queries, keys and values differ in shape: ", q->sizes(), " vs ",
+                  t->sizes());
+      TORCH_CHECK(t->scalar_type() == at::kFloat && t->device().is_cpu() && t->stride(2) == 1,
+                  "short attention takes float32 CPU tensors with contiguous rows");
+    }
+    auto mask = key_mask->reshape({batch, tokens}).to(at::kBool).contiguous();
+    auto out = at::empty({batch, tokens, width}, q->options().memory_format(at::MemoryFormat::Contiguous));
+    auto rows = [](const at::Tensor& t) {
+      return goemo::Rows<const float>{t.data_ptr<float>(), t.stride(0), t.stride(1)};
+    };
+    const auto qs = rows(*q), ks = rows(*k), vs = rows(*v);
+    const goemo::Rows<float> os{out.data_ptr<float>(), tokens * width, width};
+    const bool* keys = mask.data_ptr<bool>();
+    const float scale = 1.f / std::sqrt(static_cast<float>(dim));
+    const int64_t chunks = (tokens + goemo::kLanes - 1) / goemo::kLanes;
+    at::parallel_for(0, batch * heads, 4, [&](int64_t begin, int64_t end) {
+      std::vector<float> key_columns(dim * chunks * goemo::kLanes);
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t b = task / heads, column = (task % heads) * dim;
+        const bool* text_keys = keys + b * tokens;
+        float* buffer = key_columns.data();
+        switch (chunks) {
+#define GOEMO_CHUNKS(n)                                                                               \
+  case n:                                                                                            \
+    goemo::attend_head<n>(qs, ks, vs, os, text_keys, b, column, tokens, dim, scale, buffer);          \
+    break;
+          GOEMO_CHUNKS(1) GOEMO_CHUNKS(2) GOEMO_CHUNKS(3) GOEMO_CHUNKS(4)
+          GOEMO_CHUNKS(5) GOEMO_CHUNKS(6) GOEMO_CHUNKS(7) GOEMO_CHUNKS(8)
+#undef GOEMO_CHUNKS
+          default:
+            break;
+        }
+      }
+    });
+    result = new at::Tensor(out);
+  });
+  return result;
+}
+}
