@@ -79,13 +79,8 @@ fn main() {
 fn run(args: Args) -> Result<()> {
     keep_freed_memory();
     set_threads(args.threads);
-    let (model, batch_size, mode, device) = (
-        args.model.clone(),
-        args.batch_size,
-        args.mode,
-        parse_device(&args.device)?,
-    );
-    let (threshold, graphs) = (args.threshold, args.cuda_graphs);
+    let (model, device) = (args.model.clone(), parse_device(&args.device)?);
+    let (batch_size, mode, threshold, graphs) = (args.batch_size, args.mode, args.threshold, args.cuda_graphs);
     let pool = ClassifierPool::start(args.workers, args.threads, move || {
         let classifier = EmotionClassifier::load_on(&model, device)?
             .with_batch_size(batch_size)
