@@ -1,10 +1,10 @@
 //! libtorch's fused AdamW kernel (csrc/fused_adamw.cpp).
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 
 use tch::Tensor;
 
-use crate::{Result, TorchError};
+use crate::{shim_error, Result, TorchError};
 
 extern "C" {
     #[allow(clippy::too_many_arguments)] // The C signature of the shim: one flat call.
@@ -146,12 +146,7 @@ fn shim_status(status: c_int, error: &[c_char]) -> Result<()> {
     if status == 0 {
         return Ok(());
     }
-    // SAFETY: the shim NUL-terminated the message inside the buffer.
-    let message = unsafe { CStr::from_ptr(error.as_ptr()) };
-    Err(TorchError::Shim {
-        operation: "fused AdamW",
-        message: message.to_string_lossy().into_owned(),
-    })
+    Err(shim_error("fused AdamW", error))
 }
 
 /// One call of libtorch's `_fused_adamw_` over matching lists of parameters, gradients and

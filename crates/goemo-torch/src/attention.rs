@@ -3,11 +3,11 @@
 //! the context in the layout the output projection reads. Used by the encoders where
 //! [`short_attention_fits`]; libtorch's `scaled_dot_product_attention` elsewhere.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 
 use tch::{Device, Kind, Tensor};
 
-use crate::{Result, TorchError};
+use crate::{shim_error, Result};
 
 extern "C" {
     fn goemo_short_attention_fits(tokens: i64, head_dim: i64) -> c_int;
@@ -63,12 +63,7 @@ pub fn short_attention(q: &Tensor, k: &Tensor, v: &Tensor, key_mask: &Tensor, he
         )
     };
     if output.is_null() {
-        // SAFETY: the shim NUL-terminates its message inside the zero-initialised buffer.
-        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
-        return Err(TorchError::Shim {
-            operation: "short attention",
-            message: message.to_string_lossy().into_owned(),
-        });
+        return Err(shim_error("short attention", &error));
     }
     // SAFETY: a tensor the shim allocated with `new` for us; tch frees it on drop.
     Ok(unsafe { Tensor::from_ptr(output) })

@@ -6,12 +6,12 @@
 //! (`GOEMO_CUDA_GRAPH_SHIM`, else `libgoemo_cuda_graph.so` beside the executable, else where this
 //! build put it).
 
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::OnceLock;
 
 use tch::Device;
 
-use crate::{Result, TorchError};
+use crate::{shim_error, Result, TorchError};
 
 const BUILT_SHIM: &str = env!("GOEMO_CUDA_GRAPH_SHIM");
 
@@ -76,12 +76,7 @@ fn call<T>(operation: &'static str, f: impl FnOnce(Error, usize) -> T, failed: i
     let mut error = [0 as c_char; 1024];
     let out = f(error.as_mut_ptr(), error.len());
     if failed(&out) {
-        // SAFETY: the shim NUL-terminated its message inside the buffer.
-        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
-        return Err(TorchError::Shim {
-            operation,
-            message: message.to_string_lossy().into_owned(),
-        });
+        return Err(shim_error(operation, &error));
     }
     Ok(out)
 }

@@ -1,11 +1,11 @@
 //! Gradients beyond tch (csrc/gradients.cpp): clipping through libtorch's `_foreach_` kernels,
 //! and setting the tensor a parameter's gradient lives in.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 
 use tch::Tensor;
 
-use crate::{Result, TorchError};
+use crate::{shim_error, Result};
 
 extern "C" {
     fn goemo_clip_grad_norm(
@@ -31,12 +31,7 @@ pub fn set_grad(param: &Tensor, grad: &Tensor) -> Result<()> {
     // writes at most `error.len()` bytes, NUL-terminated.
     let status = unsafe { goemo_set_grad(param.as_ptr(), grad.as_ptr(), error.as_mut_ptr(), error.len()) };
     if status != 0 {
-        // SAFETY: the shim NUL-terminated the message inside the buffer.
-        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
-        return Err(TorchError::Shim {
-            operation: "set_grad",
-            message: message.to_string_lossy().into_owned(),
-        });
+        return Err(shim_error("set_grad", &error));
     }
     Ok(())
 }
@@ -65,12 +60,7 @@ pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> Result<Tensor> {
         )
     };
     if total.is_null() {
-        // SAFETY: the shim NUL-terminated the message inside the buffer.
-        let message = unsafe { CStr::from_ptr(error.as_ptr()) };
-        return Err(TorchError::Shim {
-            operation: "gradient clipping",
-            message: message.to_string_lossy().into_owned(),
-        });
+        return Err(shim_error("gradient clipping", &error));
     }
     // SAFETY: a tensor the shim allocated with `new` for us; tch frees it on drop.
     Ok(unsafe { Tensor::from_ptr(total) })

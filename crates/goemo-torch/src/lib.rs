@@ -60,6 +60,17 @@ pub use reducer::BackwardReducer;
 /// The version of the libtorch goemo was built against, read from its headers.
 pub const LIBTORCH_VERSION: &str = env!("GOEMO_LIBTORCH_VERSION");
 
+/// The error of a shim call that failed: `operation`, with the message the shim wrote into
+/// `error` (NUL-terminated, or filling the buffer).
+pub(crate) fn shim_error(operation: &'static str, error: &[std::ffi::c_char]) -> TorchError {
+    // c_char is i8 or u8 by platform; either way each is one byte of the message.
+    let bytes: Vec<u8> = error.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    TorchError::Shim {
+        operation,
+        message: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
 /// Errors at the libtorch boundary.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -3,11 +3,11 @@
 //! libtorch's `_int_mm` (oneDNN's VNNI kernels on x86). A row's output depends on that row
 //! alone, never on the rows batched with it, unlike per-batch dynamic quantization.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 
 use tch::{Device, Tensor};
 
-use crate::{Result, TorchError};
+use crate::{shim_error, Result, TorchError};
 
 #[repr(C)]
 struct RowwiseInt8Linear {
@@ -28,15 +28,6 @@ extern "C" {
         error_len: usize,
     ) -> *mut torch_sys::C_tensor;
     fn goemo_int8_linear_free(layer: *mut RowwiseInt8Linear);
-}
-
-fn shim_error(operation: &'static str, error: &[c_char]) -> TorchError {
-    // SAFETY: the shims NUL-terminate their messages inside the buffer (zero-initialised).
-    let message = unsafe { CStr::from_ptr(error.as_ptr()) };
-    TorchError::Shim {
-        operation,
-        message: message.to_string_lossy().into_owned(),
-    }
 }
 
 /// A Linear layer with its weight in int8 (symmetric, one scale per output channel); each row of
