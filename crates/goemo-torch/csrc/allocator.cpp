@@ -1,8 +1,8 @@
 // glibc's malloc returns each freed block over its mmap threshold (dynamic, 128 KiB to 32 MiB) to
 // the kernel, and the next allocation of that size faults in fresh zeroed pages. libtorch
-// allocates every activation anew, so CPU inference spent a sixth to a quarter of its time in
-// page faults. With the threshold at its maximum and the heap never trimmed below 1 GiB, freed
-// activations are reused from the heap instead.
+// allocates every activation anew, so CPU inference faults in pages for every large activation.
+// With the threshold at its maximum and the heap never trimmed below 1 GiB, freed activations
+// are reused from the heap instead.
 #include <cstddef>
 
 #if defined(__GLIBC__)

@@ -14,8 +14,7 @@ const TRIM_THRESHOLD: usize = 1 << 30;
 /// Makes glibc keep freed memory for reuse instead of returning it to the kernel: blocks up to
 /// 32 MiB come from the heap, and the heap keeps up to 1 GiB free. libtorch allocates each
 /// activation anew; with glibc's defaults every large one is a fresh mapping whose pages fault
-/// in zeroed, which took 1 to 3 s of a 7 s CPU inference over the GoEmotions test set. Costs
-/// resident memory (the `predict` run: 530 MB → 750 MB at its peak).
+/// in zeroed. Costs resident memory: freed blocks stay with the process.
 ///
 /// Process-wide, so binaries call it, not libraries. Returns whether it took effect (false with
 /// another C library than glibc).
