@@ -16,6 +16,7 @@ fn main() {
     println!("cargo:rustc-env=GOEMO_LIBTORCH_VERSION={version}");
     println!("cargo:rerun-if-changed=csrc/distributed_common.hpp");
     println!("cargo:rerun-if-changed=csrc/shim_common.hpp");
+    println!("cargo:rerun-if-changed=csrc/row_kernels.hpp");
     println!("cargo:rerun-if-env-changed=CUDA_HOME");
     println!("cargo:rerun-if-env-changed=GOEMO_NVIDIA_SITE");
     let gloo = ShimOptions {

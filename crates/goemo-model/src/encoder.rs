@@ -4,7 +4,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::config::{Architecture, ModelConfig};
+use crate::config::{Activation, Architecture, ModelConfig};
 use crate::error::{ModelError, Result};
 
 fn layer_norm(p: nn::Path<'_>, size: i64, eps: f64) -> nn::LayerNorm {
@@ -109,6 +109,86 @@ impl Projections {
     }
 }
 
+/// `norm(dense(input) + residual)`, with `dropout` on the projection in training. An int8
+/// projection applies the residual and the norm in the pass that turns its product into floats.
+fn project_add_norm(
+    dense: &Dense,
+    input: &Tensor,
+    residual: &Tensor,
+    norm: &nn::LayerNorm,
+    c: &ModelConfig,
+    (dropout, train): (f64, bool),
+) -> Result<Tensor> {
+    match dense {
+        Dense::Float(linear) => Ok(norm.forward(&(linear.forward(input).dropout(dropout, train) + residual))),
+        Dense::Int8(linear) => Ok(linear.forward_add_norm(input, residual, norm_params(norm, c)?)?),
+    }
+}
+
+/// A LayerNorm's parameters for goemo-torch's fused kernels.
+fn norm_params<'a>(norm: &'a nn::LayerNorm, c: &ModelConfig) -> Result<goemo_torch::LayerNormParams<'a>> {
+    match (&norm.ws, &norm.bs) {
+        (Some(weight), Some(bias)) => Ok(goemo_torch::LayerNormParams {
+            weight,
+            bias,
+            eps: c.layer_norm_eps,
+        }),
+        _ => Err(ModelError::Device(
+            "the fused int8 kernels need a LayerNorm with weight and bias".into(),
+        )),
+    }
+}
+
+/// A layer's feed-forward block and the norm after it: `norm(x + W₂ act(W₁ x))`. Quantized, it
+/// becomes one int8 block (goemo_torch::Int8FeedForward): the activation, the second layer's
+/// quantization and the norm run in the passes over the products, not as separate operations.
+#[derive(Debug)]
+struct FeedForward {
+    inner: Dense,
+    outer: Dense,
+    norm: nn::LayerNorm,
+    fused: Option<goemo_torch::Int8FeedForward>,
+}
+
+impl FeedForward {
+    fn new(inner: Dense, outer: Dense, norm: nn::LayerNorm) -> Self {
+        FeedForward {
+            inner,
+            outer,
+            norm,
+            fused: None,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
+        if let Some(fused) = &self.fused {
+            return Ok(fused.forward(xs, norm_params(&self.norm, c)?)?);
+        }
+        let hidden = c.activation.apply(&self.inner.forward(xs)?);
+        Ok(self
+            .norm
+            .forward(&(self.outer.forward(&hidden)?.dropout(c.hidden_dropout, train) + xs)))
+    }
+
+    fn quantize_int8(&mut self, activation: Activation) -> Result<()> {
+        let (Dense::Float(inner), Dense::Float(outer)) = (&self.inner, &self.outer) else {
+            return Ok(());
+        };
+        let activation = match activation {
+            Activation::Gelu => goemo_torch::Activation::GeluErf,
+            Activation::GeluNew => goemo_torch::Activation::GeluTanh,
+            Activation::Relu => goemo_torch::Activation::Relu,
+        };
+        let pack = |linear: &nn::Linear| tch::no_grad(|| goemo_torch::Int8Linear::new(&linear.ws, linear.bs.as_ref()));
+        self.fused = Some(goemo_torch::Int8FeedForward::new(
+            pack(inner)?,
+            pack(outer)?,
+            activation,
+        )?);
+        Ok(())
+    }
+}
+
 /// Splits (B, T, H) into (B, heads, T, H / heads).
 fn split_heads(xs: &Tensor, heads: i64) -> Result<Tensor> {
     let (b, t, h) = xs.size3()?;
@@ -136,9 +216,7 @@ struct BertLayer {
     projections: Projections,
     attention_output: Dense,
     attention_norm: nn::LayerNorm,
-    intermediate: Dense,
-    output: Dense,
-    output_norm: nn::LayerNorm,
+    feed_forward: FeedForward,
 }
 
 impl BertLayer {
@@ -153,34 +231,32 @@ impl BertLayer {
             ),
             attention_output: linear(&attention / "output" / "dense", h, h),
             attention_norm: layer_norm(&attention / "output" / "LayerNorm", h, c.layer_norm_eps),
-            intermediate: linear(&p / "intermediate" / "dense", h, i),
-            output: linear(&p / "output" / "dense", i, h),
-            output_norm: layer_norm(&p / "output" / "LayerNorm", h, c.layer_norm_eps),
+            feed_forward: FeedForward::new(
+                linear(&p / "intermediate" / "dense", h, i),
+                linear(&p / "output" / "dense", i, h),
+                layer_norm(&p / "output" / "LayerNorm", h, c.layer_norm_eps),
+            ),
         }
     }
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let (q, k, v) = self.projections.forward(xs)?;
         let context = attend(&q, &k, &v, mask, c.num_heads, c.attention_dropout, train)?;
-        let attended = self.attention_norm.forward(
-            &(self
-                .attention_output
-                .forward(&context)?
-                .dropout(c.hidden_dropout, train)
-                + xs),
-        );
-        let inner = c.activation.apply(&self.intermediate.forward(&attended)?);
-        Ok(self
-            .output_norm
-            .forward(&(self.output.forward(&inner)?.dropout(c.hidden_dropout, train) + attended)))
+        let attended = project_add_norm(
+            &self.attention_output,
+            &context,
+            xs,
+            &self.attention_norm,
+            c,
+            (c.hidden_dropout, train),
+        )?;
+        self.feed_forward.forward(&attended, c, train)
     }
 
-    fn quantize_int8(&mut self) -> Result<()> {
+    fn quantize_int8(&mut self, activation: Activation) -> Result<()> {
         self.projections.quantize_int8()?;
-        for dense in [&mut self.attention_output, &mut self.intermediate, &mut self.output] {
-            dense.quantize_int8()?;
-        }
-        Ok(())
+        self.attention_output.quantize_int8()?;
+        self.feed_forward.quantize_int8(activation)
     }
 }
 
@@ -189,9 +265,7 @@ struct DistilBertLayer {
     projections: Projections,
     out_lin: Dense,
     sa_layer_norm: nn::LayerNorm,
-    lin1: Dense,
-    lin2: Dense,
-    output_layer_norm: nn::LayerNorm,
+    ffn: FeedForward,
 }
 
 impl DistilBertLayer {
@@ -206,28 +280,26 @@ impl DistilBertLayer {
             ),
             out_lin: linear(&attention / "out_lin", h, h),
             sa_layer_norm: layer_norm(&p / "sa_layer_norm", h, c.layer_norm_eps),
-            lin1: linear(&p / "ffn" / "lin1", h, i),
-            lin2: linear(&p / "ffn" / "lin2", i, h),
-            output_layer_norm: layer_norm(&p / "output_layer_norm", h, c.layer_norm_eps),
+            ffn: FeedForward::new(
+                linear(&p / "ffn" / "lin1", h, i),
+                linear(&p / "ffn" / "lin2", i, h),
+                layer_norm(&p / "output_layer_norm", h, c.layer_norm_eps),
+            ),
         }
     }
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let (q, k, v) = self.projections.forward(xs)?;
         let context = attend(&q, &k, &v, mask, c.num_heads, c.attention_dropout, train)?;
-        let attended = self.sa_layer_norm.forward(&(self.out_lin.forward(&context)? + xs));
-        let inner = self.lin2.forward(&c.activation.apply(&self.lin1.forward(&attended)?))?;
-        Ok(self
-            .output_layer_norm
-            .forward(&(inner.dropout(c.hidden_dropout, train) + attended)))
+        // DistilBERT has no dropout on the attention output (only on the attention weights).
+        let attended = project_add_norm(&self.out_lin, &context, xs, &self.sa_layer_norm, c, (0.0, train))?;
+        self.ffn.forward(&attended, c, train)
     }
 
-    fn quantize_int8(&mut self) -> Result<()> {
+    fn quantize_int8(&mut self, activation: Activation) -> Result<()> {
         self.projections.quantize_int8()?;
-        for dense in [&mut self.out_lin, &mut self.lin1, &mut self.lin2] {
-            dense.quantize_int8()?;
-        }
-        Ok(())
+        self.out_lin.quantize_int8()?;
+        self.ffn.quantize_int8(activation)
     }
 }
 
@@ -278,13 +350,15 @@ impl Encoder {
     }
 
     /// Replaces every Linear layer of the encoder's layers with an int8 one (weights quantized
-    /// per output channel now, activations per batch at run time), for inference on the CPU;
-    /// embeddings and layer norms stay float32. The variable store keeps the float weights
+    /// per output channel now, activations per token at run time), for inference on the CPU;
+    /// the feed-forward blocks and the attention output's residual and norm run as fused int8
+    /// kernels. Embeddings and layer norms stay float32. The variable store keeps the float weights
     /// (a checkpoint saved afterwards is the float model).
     pub fn quantize_int8(&mut self) -> Result<()> {
+        let activation = self.config.activation;
         match &mut self.layers {
-            Layers::Bert(layers) => layers.iter_mut().try_for_each(BertLayer::quantize_int8)?,
-            Layers::DistilBert(layers) => layers.iter_mut().try_for_each(DistilBertLayer::quantize_int8)?,
+            Layers::Bert(layers) => layers.iter_mut().try_for_each(|l| l.quantize_int8(activation))?,
+            Layers::DistilBert(layers) => layers.iter_mut().try_for_each(|l| l.quantize_int8(activation))?,
         }
         self.quantized = true;
         Ok(())

@@ -15,6 +15,7 @@
 #include <limits>
 #include <vector>
 
+#include "row_kernels.hpp"
 #include "shim_common.hpp"
 
 namespace goemo {
@@ -23,30 +24,6 @@ namespace {
 // Longest sequence and widest head the kernel keeps in registers and its per-task buffers.
 constexpr int64_t kMaxTokens = 128;
 constexpr int64_t kMaxHeadDim = 128;
-constexpr int64_t kLanes = 16;
-
-bool has_avx512() {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512;
-}
-
-// e^x for float lanes: Cephes' expf (2^n · e^r with |r| ≤ ln2 / 2, a degree-6 polynomial),
-// within 2 ulp; arguments below -87.3 give about 1e-38, and masked lanes are zeroed by callers.
-__attribute__((target("avx512f"))) inline __m512 exp_lanes(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
-  return _mm512_scalef_ps(p, n);
-}
 
 // A (B, T, width) float matrix with unit column stride.
 template <typename T>

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "row_kernels.hpp"
 #include "shim_common.hpp"
 
 namespace goemo {
@@ -86,6 +87,65 @@ __attribute__((target("avx2,fma"))) void dequantize_row_avx2(int32_t* acc, float
   for (; j < n; ++j) out[j] = static_cast<float>(acc[j]) * (row_scale * scales[j]) + bias[j];
 }
 
+// Quantizes `rows` rows of `in` floats (row stride `in`) into q, one scale per row in `scales`.
+void quantize_rows(const float* xs, int64_t rows, int64_t in, int8_t* q, float* scales) {
+  const bool avx2 = has_avx2();
+  at::parallel_for(0, rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t m = begin; m < end; ++m) {
+      scales[m] = avx2 ? quantize_row_avx2(xs + m * in, q + m * in, in) : quantize_row_scalar(xs + m * in, q + m * in, in);
+    }
+  });
+}
+
+// Row m of the int32 product → float (row scale × channel scales, plus the bias), in place.
+void dequantize_row(int32_t* acc, float row_scale, const RowwiseInt8Linear& layer, int64_t n) {
+  if (has_avx2()) {
+    dequantize_row_avx2(acc, row_scale, layer.scales.data_ptr<float>(), layer.bias.data_ptr<float>(), n);
+  } else {
+    dequantize_row_scalar(acc, row_scale, layer.scales.data_ptr<float>(), layer.bias.data_ptr<float>(), n);
+  }
+}
+
+// The float input as (rows, in), contiguous, after checking it against the layer.
+at::Tensor input_rows(const RowwiseInt8Linear& layer, const at::Tensor& input) {
+  const int64_t in = layer.weight.size(1);
+  TORCH_CHECK(input.device().is_cpu(), "int8 linear runs on the CPU; this input is on ", input.device());
+  TORCH_CHECK(input.dim() >= 1 && input.size(-1) == in, "int8 linear expects a last dimension of ", in,
+              ", got an input of shape ", input.sizes());
+  return input.to(at::kFloat).reshape({-1, in}).contiguous();
+}
+
+// q (rows, in) int8 times the layer's weight: (rows, out) int32, contiguous.
+at::Tensor int_product(const at::Tensor& q, const RowwiseInt8Linear& layer) {
+  auto acc = at::_int_mm(q, layer.weight.t());
+  TORCH_CHECK(acc.is_contiguous() && acc.scalar_type() == at::kInt, "int8 product is not a contiguous int32 matrix");
+  return acc;
+}
+
+// The float (rows, width) tensor a LayerNorm's parameters must match, checked.
+void check_norm(const at::Tensor& gamma, const at::Tensor& beta, int64_t width) {
+  for (const auto* t : {&gamma, &beta}) {
+    TORCH_CHECK(t->dim() == 1 && t->size(0) == width && t->scalar_type() == at::kFloat && t->is_contiguous(),
+                "layer norm parameters are contiguous float32 vectors of ", width, ", got ", t->sizes(), " ",
+                t->scalar_type());
+  }
+}
+
+// acc (rows, out) int32 → LayerNorm(acc · scales + bias + residual) in place, as float.
+void dequantize_add_norm(at::Tensor& acc, const float* row_scales, const RowwiseInt8Linear& layer,
+                         const float* residual, const at::Tensor& gamma, const at::Tensor& beta, float eps) {
+  const int64_t rows = acc.size(0), out = acc.size(1);
+  int32_t* as = acc.data_ptr<int32_t>();
+  const float* g = gamma.data_ptr<float>();
+  const float* b = beta.data_ptr<float>();
+  at::parallel_for(0, rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t m = begin; m < end; ++m) {
+      dequantize_row(as + m * out, row_scales[m], layer, out);
+      add_layer_norm_row(reinterpret_cast<float*>(as + m * out), residual + m * out, g, b, eps, out);
+    }
+  });
+}
+
 }  // namespace
 }  // namespace goemo
 
@@ -125,12 +185,8 @@ at::Tensor* goemo_int8_linear_forward(goemo::RowwiseInt8Linear* layer, at::Tenso
   at::Tensor* result = nullptr;
   goemo::guarded(error, error_len, [&] {
     c10::NoGradGuard no_grad;
-    const int64_t in = layer->weight.size(1), out = layer->weight.size(0);
-    TORCH_CHECK(input->device().is_cpu(), "int8 linear runs on the CPU; this input is on ", input->device());
-    TORCH_CHECK(input->dim() >= 1 && input->size(-1) == in, "int8 linear expects a last dimension of ", in,
-                ", got an input of shape ", input->sizes());
-    auto x = input->to(at::kFloat).reshape({-1, in}).contiguous();
-    const int64_t rows = x.size(0);
+    auto x = goemo::input_rows(*layer, *input);
+    const int64_t rows = x.size(0), in = x.size(1), out = layer->weight.size(0);
     auto shape = input->sizes().vec();
     shape.back() = out;
     if (rows == 0) {
@@ -139,31 +195,96 @@ at::Tensor* goemo_int8_linear_forward(goemo::RowwiseInt8Linear* layer, at::Tenso
     }
     auto q = at::empty({rows, in}, x.options().dtype(at::kChar));
     auto row_scales = at::empty({rows}, x.options());
-    const float* xs = x.data_ptr<float>();
-    int8_t* qs = q.data_ptr<int8_t>();
     float* rs = row_scales.data_ptr<float>();
-    const bool avx2 = goemo::has_avx2();
-    at::parallel_for(0, rows, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t m = begin; m < end; ++m) {
-        rs[m] = avx2 ? goemo::quantize_row_avx2(xs + m * in, qs + m * in, in)
-                     : goemo::quantize_row_scalar(xs + m * in, qs + m * in, in);
-      }
-    });
-    auto acc = at::_int_mm(q, layer->weight.t());
-    TORCH_CHECK(acc.is_contiguous() && acc.scalar_type() == at::kInt, "int8 product is not a contiguous int32 matrix");
+    goemo::quantize_rows(x.data_ptr<float>(), rows, in, q.data_ptr<int8_t>(), rs);
+    auto acc = goemo::int_product(q, *layer);
     int32_t* as = acc.data_ptr<int32_t>();
-    const float* scales = layer->scales.data_ptr<float>();
-    const float* bias = layer->bias.data_ptr<float>();
     at::parallel_for(0, rows, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t m = begin; m < end; ++m) {
-        if (avx2) {
-          goemo::dequantize_row_avx2(as + m * out, rs[m], scales, bias, out);
-        } else {
-          goemo::dequantize_row_scalar(as + m * out, rs[m], scales, bias, out);
-        }
-      }
+      for (int64_t m = begin; m < end; ++m) goemo::dequantize_row(as + m * out, rs[m], *layer, out);
     });
     result = new at::Tensor(acc.view(at::kFloat).view(shape));
+  });
+  return result;
+}
+
+// LayerNorm(x Wᵀ + b + residual) over the last dimension (the attention block's output
+// projection, residual and norm), the norm applied in the pass that turns the int32 product into
+// floats. `residual` has the output's shape. Returns a new float32 tensor, or nullptr with the
+// message.
+at::Tensor* goemo_int8_linear_add_norm(goemo::RowwiseInt8Linear* layer, at::Tensor* input, at::Tensor* residual,
+                                       at::Tensor* gamma, at::Tensor* beta, double eps, char* error,
+                                       size_t error_len) {
+  at::Tensor* result = nullptr;
+  goemo::guarded(error, error_len, [&] {
+    c10::NoGradGuard no_grad;
+    auto x = goemo::input_rows(*layer, *input);
+    const int64_t rows = x.size(0), in = x.size(1), out = layer->weight.size(0);
+    auto shape = input->sizes().vec();
+    shape.back() = out;
+    TORCH_CHECK(residual->sizes().vec() == shape, "the residual has shape ", residual->sizes(),
+                ", the layer's output ", at::IntArrayRef(shape));
+    goemo::check_norm(*gamma, *beta, out);
+    auto r = residual->to(at::kFloat).contiguous();
+    if (rows == 0) {
+      result = new at::Tensor(at::empty(shape, x.options()));
+      return;
+    }
+    auto q = at::empty({rows, in}, x.options().dtype(at::kChar));
+    auto row_scales = at::empty({rows}, x.options());
+    goemo::quantize_rows(x.data_ptr<float>(), rows, in, q.data_ptr<int8_t>(), row_scales.data_ptr<float>());
+    auto acc = goemo::int_product(q, *layer);
+    goemo::dequantize_add_norm(acc, row_scales.data_ptr<float>(), *layer, r.data_ptr<float>(), *gamma, *beta,
+                               static_cast<float>(eps));
+    result = new at::Tensor(acc.view(at::kFloat).view(shape));
+  });
+  return result;
+}
+
+// The feed-forward block: LayerNorm(x + W₂ act(W₁ x + b₁) + b₂). The activation runs in the
+// pass that turns the first product into floats and quantizes its rows for the second, so the
+// wide intermediate is written once as float and once as int8. Returns a new float32 tensor,
+// or nullptr with the message.
+at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::RowwiseInt8Linear* second,
+                                    int32_t activation, at::Tensor* input, at::Tensor* gamma, at::Tensor* beta,
+                                    double eps, char* error, size_t error_len) {
+  at::Tensor* result = nullptr;
+  goemo::guarded(error, error_len, [&] {
+    c10::NoGradGuard no_grad;
+    TORCH_CHECK(goemo::valid_activation(activation), "unknown activation code ", activation);
+    const int64_t width = first->weight.size(1), inner = first->weight.size(0);
+    TORCH_CHECK(second->weight.size(1) == inner && second->weight.size(0) == width,
+                "a feed-forward block maps ", width, " → ", inner, " → ", width, "; the second layer is ",
+                second->weight.size(1), " → ", second->weight.size(0));
+    auto x = goemo::input_rows(*first, *input);
+    const int64_t rows = x.size(0);
+    goemo::check_norm(*gamma, *beta, width);
+    if (rows == 0) {
+      result = new at::Tensor(at::empty(input->sizes(), x.options()));
+      return;
+    }
+    const auto act = static_cast<goemo::Activation>(activation);
+    auto q = at::empty({rows, width}, x.options().dtype(at::kChar));
+    auto row_scales = at::empty({rows}, x.options());
+    float* rs = row_scales.data_ptr<float>();
+    goemo::quantize_rows(x.data_ptr<float>(), rows, width, q.data_ptr<int8_t>(), rs);
+    auto hidden = goemo::int_product(q, *first);
+    auto hidden_q = at::empty({rows, inner}, x.options().dtype(at::kChar));
+    auto hidden_scales = at::empty({rows}, x.options());
+    int32_t* hs = hidden.data_ptr<int32_t>();
+    int8_t* hq = hidden_q.data_ptr<int8_t>();
+    float* hr = hidden_scales.data_ptr<float>();
+    at::parallel_for(0, rows, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t m = begin; m < end; ++m) {
+        goemo::dequantize_row(hs + m * inner, rs[m], *first, inner);
+        float* row = reinterpret_cast<float*>(hs + m * inner);
+        goemo::activate_row(row, act, inner);
+        hr[m] = goemo::has_avx2() ? goemo::quantize_row_avx2(row, hq + m * inner, inner)
+                                  : goemo::quantize_row_scalar(row, hq + m * inner, inner);
+      }
+    });
+    auto acc = goemo::int_product(hidden_q, *second);
+    goemo::dequantize_add_norm(acc, hr, *second, x.data_ptr<float>(), *gamma, *beta, static_cast<float>(eps));
+    result = new at::Tensor(acc.view(at::kFloat).view(input->sizes()));
   });
   return result;
 }

@@ -54,7 +54,7 @@ pub use cuda::load_cuda;
 pub use cuda_graph::{CudaGraph, GraphPool, SideStream};
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
 pub use gradients::{clip_grad_norm, set_grad};
-pub use quantized::Int8Linear;
+pub use quantized::{Activation, Int8FeedForward, Int8Linear, LayerNormParams};
 pub use reducer::BackwardReducer;
 
 /// The version of the libtorch goemo was built against, read from its headers.

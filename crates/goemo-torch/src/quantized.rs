@@ -27,7 +27,119 @@ extern "C" {
         error: *mut c_char,
         error_len: usize,
     ) -> *mut torch_sys::C_tensor;
+    fn goemo_int8_linear_add_norm(
+        layer: *mut RowwiseInt8Linear,
+        input: *const torch_sys::C_tensor,
+        residual: *const torch_sys::C_tensor,
+        gamma: *const torch_sys::C_tensor,
+        beta: *const torch_sys::C_tensor,
+        eps: f64,
+        error: *mut c_char,
+        error_len: usize,
+    ) -> *mut torch_sys::C_tensor;
+    fn goemo_int8_feed_forward(
+        first: *mut RowwiseInt8Linear,
+        second: *mut RowwiseInt8Linear,
+        activation: i32,
+        input: *const torch_sys::C_tensor,
+        gamma: *const torch_sys::C_tensor,
+        beta: *const torch_sys::C_tensor,
+        eps: f64,
+        error: *mut c_char,
+        error_len: usize,
+    ) -> *mut torch_sys::C_tensor;
     fn goemo_int8_linear_free(layer: *mut RowwiseInt8Linear);
+}
+
+/// Takes ownership of a tensor a shim returned, or turns its null into the shim's message.
+fn shim_tensor(output: *mut torch_sys::C_tensor, operation: &'static str, error: &[c_char]) -> Result<Tensor> {
+    if output.is_null() {
+        return Err(shim_error(operation, error));
+    }
+    // SAFETY: a tensor the shim allocated with `new` for the caller; tch frees it on drop.
+    Ok(unsafe { Tensor::from_ptr(output) })
+}
+
+/// A LayerNorm over the last dimension: float32 weight and bias, and epsilon.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerNormParams<'a> {
+    /// γ, one per feature.
+    pub weight: &'a Tensor,
+    /// β, one per feature.
+    pub bias: &'a Tensor,
+    /// Added to the variance.
+    pub eps: f64,
+}
+
+/// The activation between a feed-forward block's two layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact GELU, `x/2 · (1 + erf(x/√2))`.
+    GeluErf,
+    /// GELU's tanh approximation.
+    GeluTanh,
+    /// `max(x, 0)`.
+    Relu,
+}
+
+impl Activation {
+    /// The code csrc/row_kernels.hpp's `Activation` gives it.
+    fn code(self) -> i32 {
+        match self {
+            Activation::GeluErf => 0,
+            Activation::GeluTanh => 1,
+            Activation::Relu => 2,
+        }
+    }
+}
+
+/// A transformer's feed-forward block in int8, `LayerNorm(x + W₂ act(W₁ x + b₁) + b₂)`, in one
+/// shim call: the activation runs in the pass that turns the first product into floats and
+/// quantizes the rows for the second, and the norm in the pass after the second. Each row's
+/// result depends on that row alone, as with [`Int8Linear`].
+#[derive(Debug)]
+pub struct Int8FeedForward {
+    first: Int8Linear,
+    second: Int8Linear,
+    activation: Activation,
+}
+
+impl Int8FeedForward {
+    /// The block from its two layers; fails unless they map `d → inner → d`.
+    pub fn new(first: Int8Linear, second: Int8Linear, activation: Activation) -> Result<Self> {
+        if second.in_features != first.out_features || second.out_features != first.in_features {
+            return Err(TorchError::Unsupported(format!(
+                "a feed-forward block maps d → inner → d; these layers map {} → {} and {} → {}",
+                first.in_features, first.out_features, second.in_features, second.out_features
+            )));
+        }
+        Ok(Int8FeedForward {
+            first,
+            second,
+            activation,
+        })
+    }
+
+    /// `LayerNorm(x + W₂ act(W₁ x + b₁) + b₂)` over the last dimension of a float32 CPU tensor.
+    pub fn forward(&self, input: &Tensor, norm: LayerNormParams<'_>) -> Result<Tensor> {
+        let mut error = [0 as c_char; 1024];
+        // SAFETY: live layers and tensors borrowed for the call; the shim catches every C++
+        // exception and returns null or a new tensor.
+        let output = unsafe {
+            goemo_int8_feed_forward(
+                self.first.layer,
+                self.second.layer,
+                self.activation.code(),
+                input.as_ptr(),
+                norm.weight.as_ptr(),
+                norm.bias.as_ptr(),
+                norm.eps,
+                error.as_mut_ptr(),
+                error.len(),
+            )
+        };
+        shim_tensor(output, "int8 feed-forward block", &error)
+    }
 }
 
 /// A Linear layer with its weight in int8 (symmetric, one scale per output channel); each row of
@@ -97,11 +209,29 @@ impl Int8Linear {
         // SAFETY: a live layer and input tensor; the shim catches every C++ exception
         // and returns null or a new tensor whose ownership passes to us.
         let output = unsafe { goemo_int8_linear_forward(self.layer, input.as_ptr(), error.as_mut_ptr(), error.len()) };
-        if output.is_null() {
-            return Err(shim_error("int8 linear", &error));
-        }
-        // SAFETY: a tensor the shim allocated with `new` for us; tch frees it on drop.
-        Ok(unsafe { Tensor::from_ptr(output) })
+        shim_tensor(output, "int8 linear", &error)
+    }
+
+    /// `LayerNorm(x Wᵀ + b + residual)` over the last dimension (an attention block's output
+    /// projection, residual and norm), the norm applied in the pass that turns the int32
+    /// product into floats. `residual` has the output's shape.
+    pub fn forward_add_norm(&self, input: &Tensor, residual: &Tensor, norm: LayerNormParams<'_>) -> Result<Tensor> {
+        let mut error = [0 as c_char; 1024];
+        // SAFETY: a live layer and tensors borrowed for the call; the shim catches every C++
+        // exception and returns null or a new tensor.
+        let output = unsafe {
+            goemo_int8_linear_add_norm(
+                self.layer,
+                input.as_ptr(),
+                residual.as_ptr(),
+                norm.weight.as_ptr(),
+                norm.bias.as_ptr(),
+                norm.eps,
+                error.as_mut_ptr(),
+                error.len(),
+            )
+        };
+        shim_tensor(output, "int8 linear with residual and layer norm", &error)
     }
 }
 
@@ -183,5 +313,109 @@ mod tests {
         assert!(err.to_string().contains("2 dimensions"), "{err}");
         let err = Int8Linear::new(&w, Some(&Tensor::zeros([5], (Kind::Float, Device::Cpu)))).unwrap_err();
         assert!(err.to_string().contains("bias"), "{err}");
+    }
+
+    fn norm_params(width: i64) -> (Tensor, Tensor) {
+        (
+            Tensor::rand([width], (Kind::Float, Device::Cpu)) + 0.5,
+            Tensor::randn([width], (Kind::Float, Device::Cpu)) * 0.1,
+        )
+    }
+
+    fn layer_norm(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Tensor {
+        xs.layer_norm([xs.size()[xs.dim() - 1]], Some(weight), Some(bias), eps, false)
+    }
+
+    #[test]
+    fn add_norm_equals_the_unfused_ops() {
+        tch::manual_seed(11);
+        // 45 outputs: masked vector tails in the norm.
+        let w = Tensor::randn([45, 38], (Kind::Float, Device::Cpu)) * 0.2;
+        let b = Tensor::randn([45], (Kind::Float, Device::Cpu));
+        let layer = Int8Linear::new(&w, Some(&b)).unwrap();
+        let x = Tensor::randn([3, 5, 38], (Kind::Float, Device::Cpu));
+        let residual = Tensor::randn([3, 5, 45], (Kind::Float, Device::Cpu)) * 3.0;
+        let (gamma, beta) = norm_params(45);
+        let norm = LayerNormParams {
+            weight: &gamma,
+            bias: &beta,
+            eps: 1e-12,
+        };
+        let fused = layer.forward_add_norm(&x, &residual, norm).unwrap();
+        let unfused = layer_norm(&(layer.forward(&x).unwrap() + &residual), &gamma, &beta, 1e-12);
+        assert_eq!(fused.size(), [3, 5, 45]);
+        let worst = worst_relative(&fused, &unfused);
+        assert!(worst < 1e-5, "fused add + norm differs by {worst}");
+        let err = layer
+            .forward_add_norm(&x, &residual.narrow(2, 0, 44), norm)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("residual"), "{err}");
+        let short = gamma.narrow(0, 0, 40);
+        let err = layer
+            .forward_add_norm(&x, &residual, LayerNormParams { weight: &short, ..norm })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("layer norm parameters"), "{err}");
+    }
+
+    #[test]
+    fn feed_forward_equals_the_unfused_ops() {
+        tch::manual_seed(13);
+        let (width, inner) = (48, 200);
+        let w1 = Tensor::randn([inner, width], (Kind::Float, Device::Cpu)) * 0.3;
+        let b1 = Tensor::randn([inner], (Kind::Float, Device::Cpu));
+        let w2 = Tensor::randn([width, inner], (Kind::Float, Device::Cpu)) * 0.1;
+        let b2 = Tensor::randn([width], (Kind::Float, Device::Cpu));
+        let (gamma, beta) = norm_params(width);
+        let norm = LayerNormParams {
+            weight: &gamma,
+            bias: &beta,
+            eps: 1e-5,
+        };
+        let x = Tensor::randn([2, 9, width], (Kind::Float, Device::Cpu));
+        let first = Int8Linear::new(&w1, Some(&b1)).unwrap();
+        let second = Int8Linear::new(&w2, Some(&b2)).unwrap();
+        for (activation, apply) in [
+            (
+                Activation::GeluErf,
+                (|t: &Tensor| t.gelu("none")) as fn(&Tensor) -> Tensor,
+            ),
+            (Activation::GeluTanh, |t: &Tensor| t.gelu("tanh")),
+            (Activation::Relu, |t: &Tensor| t.relu()),
+        ] {
+            let hidden = apply(&first.forward(&x).unwrap());
+            let unfused = layer_norm(&(second.forward(&hidden).unwrap() + &x), &gamma, &beta, 1e-5);
+            let block = Int8FeedForward::new(
+                Int8Linear::new(&w1, Some(&b1)).unwrap(),
+                Int8Linear::new(&w2, Some(&b2)).unwrap(),
+                activation,
+            )
+            .unwrap();
+            let fused = block.forward(&x, norm).unwrap();
+            assert_eq!(fused.size(), [2, 9, width]);
+            // The activation agrees with libtorch's to float rounding; a value on a rounding
+            // boundary of the second quantization may still move by one step.
+            let worst = worst_relative(&fused, &unfused);
+            assert!(worst < 2e-3, "{activation:?}: fused block differs by {worst}");
+        }
+        let block = Int8FeedForward::new(first, second, Activation::GeluErf).unwrap();
+        let empty = block
+            .forward(&Tensor::zeros([0, width], (Kind::Float, Device::Cpu)), norm)
+            .unwrap();
+        assert_eq!(empty.size(), [0, width]);
+        let err = block
+            .forward(&Tensor::zeros([2, width + 1], (Kind::Float, Device::Cpu)), norm)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("last dimension"), "{err}");
+        let err = Int8FeedForward::new(
+            Int8Linear::new(&w1, None).unwrap(),
+            Int8Linear::new(&w1, None).unwrap(),
+            Activation::Relu,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("feed-forward"), "{err}");
     }
 }
