@@ -32,6 +32,7 @@ fn main() {
             "csrc/autocast.cpp",
             "csrc/fused_adamw.cpp",
             "csrc/gradients.cpp",
+            "csrc/layer_norm.cpp",
             "csrc/quantized_linear.cpp",
             "csrc/distributed.cpp",
             "csrc/reducer.cpp",

@@ -109,8 +109,9 @@ impl Projections {
     }
 }
 
-/// `norm(dense(input) + residual)`, with `dropout` on the projection in training. An int8
-/// projection applies the residual and the norm in the pass that turns its product into floats.
+/// `norm(dense(input) + residual)`, with `dropout` on the projection in training. Float32 CPU
+/// inference adds and normalises in place in one pass (goemo_torch::add_layer_norm_); an int8
+/// projection does so in the pass that turns its product into floats.
 fn project_add_norm(
     dense: &Dense,
     input: &Tensor,
@@ -120,7 +121,14 @@ fn project_add_norm(
     (dropout, train): (f64, bool),
 ) -> Result<Tensor> {
     match dense {
-        Dense::Float(linear) => Ok(norm.forward(&(linear.forward(input).dropout(dropout, train) + residual))),
+        Dense::Float(linear) => {
+            let mut projected = linear.forward(input);
+            if !train && goemo_torch::add_layer_norm_applies(&projected) {
+                goemo_torch::add_layer_norm_(&mut projected, residual, norm_params(norm, c)?)?;
+                return Ok(projected);
+            }
+            Ok(norm.forward(&(projected.dropout(dropout, train) + residual)))
+        }
         Dense::Int8(linear) => Ok(linear.forward_add_norm(input, residual, norm_params(norm, c)?)?),
     }
 }
@@ -165,9 +173,7 @@ impl FeedForward {
             return Ok(fused.forward(xs, norm_params(&self.norm, c)?)?);
         }
         let hidden = c.activation.apply(&self.inner.forward(xs)?);
-        Ok(self
-            .norm
-            .forward(&(self.outer.forward(&hidden)?.dropout(c.hidden_dropout, train) + xs)))
+        project_add_norm(&self.outer, &hidden, xs, &self.norm, c, (c.hidden_dropout, train))
     }
 
     fn quantize_int8(&mut self, activation: Activation) -> Result<()> {

@@ -41,6 +41,7 @@ mod cuda;
 mod cuda_graph;
 mod distributed;
 mod gradients;
+mod layer_norm;
 mod quantized;
 mod reducer;
 
@@ -54,6 +55,7 @@ pub use cuda::load_cuda;
 pub use cuda_graph::{CudaGraph, GraphPool, SideStream};
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
 pub use gradients::{clip_grad_norm, set_grad};
+pub use layer_norm::{add_layer_norm_, add_layer_norm_applies};
 pub use quantized::{Activation, Int8FeedForward, Int8Linear, LayerNormParams};
 pub use reducer::BackwardReducer;
 
