@@ -18,8 +18,28 @@ fn layer_norm(p: nn::Path<'_>, size: i64, eps: f64) -> nn::LayerNorm {
     )
 }
 
-fn linear(p: nn::Path<'_>, input: i64, output: i64) -> Dense {
-    Dense::Float(nn::linear(p, input, output, Default::default()))
+/// How the encoder's variables start: libtorch's random initialisation (training from scratch,
+/// tests), or zeros when a checkpoint overwrites every one of them at load, which skips drawing
+/// some 12 million random numbers for BERT-sized vocabularies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WeightInit {
+    /// libtorch's defaults: Kaiming-uniform Linear weights, normal embeddings.
+    Random,
+    /// Zeros, for variables a checkpoint fills next.
+    #[default]
+    Zeros,
+}
+
+fn linear(p: nn::Path<'_>, input: i64, output: i64, init: WeightInit) -> Dense {
+    let config = match init {
+        WeightInit::Random => nn::LinearConfig::default(),
+        WeightInit::Zeros => nn::LinearConfig {
+            ws_init: nn::Init::Const(0.0),
+            bs_init: Some(nn::Init::Const(0.0)),
+            bias: true,
+        },
+    };
+    Dense::Float(nn::linear(p, input, output, config))
 }
 
 /// A Linear layer of the encoder: float (trainable), or int8 after [`Encoder::quantize_int8`]
@@ -226,20 +246,20 @@ struct BertLayer {
 }
 
 impl BertLayer {
-    fn new(p: nn::Path<'_>, c: &ModelConfig) -> Self {
+    fn new(p: nn::Path<'_>, c: &ModelConfig, init: WeightInit) -> Self {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let attention = &p / "attention";
         BertLayer {
             projections: Projections::new(
-                linear(&attention / "self" / "query", h, h),
-                linear(&attention / "self" / "key", h, h),
-                linear(&attention / "self" / "value", h, h),
+                linear(&attention / "self" / "query", h, h, init),
+                linear(&attention / "self" / "key", h, h, init),
+                linear(&attention / "self" / "value", h, h, init),
             ),
-            attention_output: linear(&attention / "output" / "dense", h, h),
+            attention_output: linear(&attention / "output" / "dense", h, h, init),
             attention_norm: layer_norm(&attention / "output" / "LayerNorm", h, c.layer_norm_eps),
             feed_forward: FeedForward::new(
-                linear(&p / "intermediate" / "dense", h, i),
-                linear(&p / "output" / "dense", i, h),
+                linear(&p / "intermediate" / "dense", h, i, init),
+                linear(&p / "output" / "dense", i, h, init),
                 layer_norm(&p / "output" / "LayerNorm", h, c.layer_norm_eps),
             ),
         }
@@ -275,20 +295,20 @@ struct DistilBertLayer {
 }
 
 impl DistilBertLayer {
-    fn new(p: nn::Path<'_>, c: &ModelConfig) -> Self {
+    fn new(p: nn::Path<'_>, c: &ModelConfig, init: WeightInit) -> Self {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let attention = &p / "attention";
         DistilBertLayer {
             projections: Projections::new(
-                linear(&attention / "q_lin", h, h),
-                linear(&attention / "k_lin", h, h),
-                linear(&attention / "v_lin", h, h),
+                linear(&attention / "q_lin", h, h, init),
+                linear(&attention / "k_lin", h, h, init),
+                linear(&attention / "v_lin", h, h, init),
             ),
-            out_lin: linear(&attention / "out_lin", h, h),
+            out_lin: linear(&attention / "out_lin", h, h, init),
             sa_layer_norm: layer_norm(&p / "sa_layer_norm", h, c.layer_norm_eps),
             ffn: FeedForward::new(
-                linear(&p / "ffn" / "lin1", h, i),
-                linear(&p / "ffn" / "lin2", i, h),
+                linear(&p / "ffn" / "lin1", h, i, init),
+                linear(&p / "ffn" / "lin2", i, h, init),
                 layer_norm(&p / "output_layer_norm", h, c.layer_norm_eps),
             ),
         }
@@ -328,19 +348,31 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Builds the encoder under `p` (the `bert`, `distilbert` or `roberta` prefix).
-    pub fn new(p: nn::Path<'_>, config: &ModelConfig) -> Self {
+    /// Builds the encoder under `p` (the `bert`, `distilbert` or `roberta` prefix), its
+    /// variables started as `init` says.
+    pub fn new(p: nn::Path<'_>, config: &ModelConfig, init: WeightInit) -> Self {
         let c = config;
         let e = &p / "embeddings";
-        let embedding = |name: &str, n: i64| nn::embedding(&e / name, n, c.hidden_size, Default::default());
+        let embedding_config = match init {
+            WeightInit::Random => nn::EmbeddingConfig::default(),
+            WeightInit::Zeros => nn::EmbeddingConfig {
+                ws_init: nn::Init::Const(0.0),
+                ..Default::default()
+            },
+        };
+        let embedding = |name: &str, n: i64| nn::embedding(&e / name, n, c.hidden_size, embedding_config);
         let layers = match c.architecture {
             Architecture::Bert | Architecture::Roberta => {
                 let l = &p / "encoder" / "layer";
-                Layers::Bert((0..c.num_layers).map(|i| BertLayer::new(&l / i, c)).collect())
+                Layers::Bert((0..c.num_layers).map(|i| BertLayer::new(&l / i, c, init)).collect())
             }
             Architecture::DistilBert => {
                 let l = &p / "transformer" / "layer";
-                Layers::DistilBert((0..c.num_layers).map(|i| DistilBertLayer::new(&l / i, c)).collect())
+                Layers::DistilBert(
+                    (0..c.num_layers)
+                        .map(|i| DistilBertLayer::new(&l / i, c, init))
+                        .collect(),
+                )
             }
         };
         Encoder {

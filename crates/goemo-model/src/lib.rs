@@ -27,7 +27,7 @@ mod trainable;
 pub use classifier::{write_thresholds, EmotionClassifier, Prediction, ENSEMBLE_FILE, THRESHOLDS_FILE};
 pub use config::{Activation, Architecture, HeadKind, ModelConfig};
 pub use device::{load_cuda, parse_device, set_threads};
-pub use encoder::Encoder;
+pub use encoder::{Encoder, WeightInit};
 pub use error::{ModelError, Result};
 pub use goemo_calibration::{Calibrator, CALIBRATION_FILE};
 #[cfg(target_os = "linux")]

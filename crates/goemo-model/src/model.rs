@@ -8,7 +8,7 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{Architecture, HeadKind, ModelConfig};
-use crate::encoder::Encoder;
+use crate::encoder::{Encoder, WeightInit};
 use crate::error::{ModelError, Result};
 use crate::precision::{with_precision, Precision, Quantization};
 use crate::trainable::{TensorBatch, TrainableModel};
@@ -112,6 +112,11 @@ pub struct LoadOptions {
     /// One dropout rate for the hidden states, the attention weights and the classifier,
     /// instead of the config's.
     pub dropout: Option<f64>,
+    /// How the encoder's variables start before the checkpoint overwrites them. `Zeros` (the
+    /// default) loads faster; `Random` draws them as libtorch initialises a new model, so that
+    /// the random numbers a seed gives afterwards (a new head, dropout) are the ones a training
+    /// run has always drawn from that seed.
+    pub encoder_init: WeightInit,
 }
 
 /// An encoder with a multi-label classification head.
@@ -222,7 +227,7 @@ impl SequenceClassifier {
                 .map(std::string::ToString::to_string)
                 .collect(),
         };
-        let mut model = Self::build(config, head_kind, labels, device);
+        let mut model = Self::build(config, head_kind, labels, device, options.encoder_init);
         if relabelled {
             let output = model.head.output_key();
             weights.remove(output);
@@ -313,13 +318,13 @@ impl SequenceClassifier {
             // The error, if any, is libtorch's at the first tensor below.
             let _ = crate::load_cuda();
         }
-        Self::build(config, head_kind, labels, device)
+        Self::build(config, head_kind, labels, device, WeightInit::Random)
     }
 
-    fn build(config: ModelConfig, head_kind: HeadKind, labels: Vec<String>, device: Device) -> Self {
+    fn build(config: ModelConfig, head_kind: HeadKind, labels: Vec<String>, device: Device, init: WeightInit) -> Self {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
-        let encoder = Encoder::new(&root / config.architecture.prefix(), &config);
+        let encoder = Encoder::new(&root / config.architecture.prefix(), &config, init);
         let head = Head::new(&root, &config, head_kind, labels.len() as i64);
         SequenceClassifier {
             vs,

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use goemo_data::{Batcher, HfTokenizer, Tokenize};
-use goemo_model::{HeadKind, LoadOptions, SequenceClassifier, TensorBatch, TrainableModel};
+use goemo_model::{HeadKind, LoadOptions, SequenceClassifier, TensorBatch, TrainableModel, WeightInit};
 use tch::Device;
 
 /// Tests of one binary run in parallel and share libtorch's random generator: a new head's
@@ -82,4 +82,41 @@ fn a_classifier_given_other_labels_gets_a_new_output_layer_and_keeps_its_encoder
         );
     }
     assert_eq!(parameter(&relabelled, "classifier.weight").size(), [2, 32]);
+}
+
+#[test]
+fn encoder_init_changes_the_random_stream_and_nothing_loaded() {
+    let _generator = RANDOM_GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert");
+    let load = |encoder_init| {
+        tch::manual_seed(5);
+        let options = LoadOptions {
+            labels: Some(vec!["joy".into(), "sadness".into()]),
+            encoder_init,
+            ..LoadOptions::default()
+        };
+        let model = SequenceClassifier::load(&dir, Device::Cpu, &options).unwrap();
+        let parameters: Vec<(String, tch::Tensor)> = model.named_parameters();
+        parameters
+    };
+    let (random, zeros, random_again) = (
+        load(WeightInit::Random),
+        load(WeightInit::Zeros),
+        load(WeightInit::Random),
+    );
+    let mut new_head_moved = false;
+    for (((name, r), (_, z)), (_, again)) in random.iter().zip(&zeros).zip(&random_again) {
+        // Random draws first: a seed gives the same new head every time.
+        assert!(r.equal(again), "{name}: Random from one seed differs between loads");
+        if name.starts_with("bert.") {
+            // Everything read from the checkpoint is the same whichever way it started.
+            assert!(r.equal(z), "{name}: loaded tensor depends on encoder_init");
+        } else if !r.equal(z) {
+            new_head_moved = true;
+        }
+    }
+    // Zeros skips the encoder's draws, so the new head comes from a different part of the stream.
+    assert!(new_head_moved, "the new head did not depend on encoder_init");
 }

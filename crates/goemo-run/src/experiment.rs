@@ -15,7 +15,7 @@ use goemo_data::{
 use goemo_metrics::{target_mask, CalibrationChange, MetricReport};
 use goemo_model::{
     parse_device, resolve_model, resolve_weights, set_threads, EmotionClassifier, LoadOptions, ModelConfig,
-    SequenceClassifier,
+    SequenceClassifier, WeightInit,
 };
 use goemo_report::EventWriter;
 use goemo_threshold::Thresholds;
@@ -302,6 +302,8 @@ impl Experiment {
             head: self.config.head,
             labels: Some(data.labels.names().to_vec()),
             dropout: self.config.dropout,
+            // The seed's later draws (the new head, dropout) stay those of every earlier run.
+            encoder_init: WeightInit::Random,
         };
         let mut model = SequenceClassifier::load(&dir, device, &options)?;
         model.set_precision(self.config.precision)?;

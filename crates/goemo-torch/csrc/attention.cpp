@@ -122,6 +122,18 @@ __attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, 
   }
 }
 
+// Asks for the cache lines of one (text, head)'s queries, keys and values.
+void prefetch_head(const Rows<const float>& q, const Rows<const float>& k, const Rows<const float>& v, int64_t b,
+                   int64_t column, int64_t tokens, int64_t dim) {
+  constexpr int64_t kLineFloats = 16;
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (const auto* rows : {&q, &k, &v}) {
+      const float* row = rows->row(b, t, column);
+      for (int64_t d = 0; d < dim; d += kLineFloats) _mm_prefetch(reinterpret_cast<const char*>(row + d), _MM_HINT_T0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace goemo
 
@@ -170,6 +182,9 @@ at::Tensor* goemo_short_attention(at::Tensor* q, at::Tensor* k, at::Tensor* v, a
       std::vector<float> key_columns(dim * chunks * goemo::kLanes);
       for (int64_t task = begin; task < end; ++task) {
         const int64_t b = task / heads, column = (task % heads) * dim;
+        // The projections were written a whole batch ago and have left the cache: fetch the next
+        // task's rows while this one computes.
+        if (task + 1 < end) goemo::prefetch_head(qs, ks, vs, (task + 1) / heads, ((task + 1) % heads) * dim, tokens, dim);
         const bool* text_keys = keys + b * tokens;
         float* buffer = key_columns.data();
         switch (chunks) {

@@ -41,6 +41,13 @@ __attribute__((target("avx512f"))) inline __m512 exp_lanes(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+// 1/x on lanes: the 14-bit estimate and one Newton step (about 2^-27 relative, under float
+// rounding for the activations' arguments), at a fraction of a division's cost.
+__attribute__((target("avx512f"))) inline __m512 reciprocal_lanes(__m512 x) {
+  const __m512 estimate = _mm512_rcp14_ps(x);
+  return _mm512_mul_ps(estimate, _mm512_fnmadd_ps(x, estimate, _mm512_set1_ps(2.f)));
+}
+
 // erf on lanes: Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7), the approximation libtorch's
 // vectorised GELU uses.
 __attribute__((target("avx512f"))) inline __m512 erf_lanes(__m512 x) {
@@ -48,7 +55,7 @@ __attribute__((target("avx512f"))) inline __m512 erf_lanes(__m512 x) {
       _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int32_t>(0x80000000u))));
   const __m512 magnitude = _mm512_abs_ps(x);
   const __m512 one = _mm512_set1_ps(1.f);
-  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), magnitude, one));
+  const __m512 t = reciprocal_lanes(_mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), magnitude, one));
   __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
   r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
   r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
@@ -72,7 +79,8 @@ __attribute__((target("avx512f"))) inline __m512 activate_lanes(__m512 x, Activa
                                      _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), cube, x));
       const __m512 e = exp_lanes(_mm512_add_ps(u, u));
       const __m512 two = _mm512_set1_ps(2.f);
-      const __m512 one_plus_tanh = _mm512_sub_ps(two, _mm512_div_ps(two, _mm512_add_ps(e, _mm512_set1_ps(1.f))));
+      const __m512 one_plus_tanh =
+          _mm512_fnmadd_ps(two, reciprocal_lanes(_mm512_add_ps(e, _mm512_set1_ps(1.f))), two);
       return _mm512_mul_ps(_mm512_mul_ps(half, x), one_plus_tanh);
     }
     case Activation::kRelu:
