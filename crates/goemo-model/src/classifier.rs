@@ -109,7 +109,9 @@ impl EmotionClassifier {
         };
         let mut members = Vec::with_capacity(member_dirs.len());
         for member in &member_dirs {
-            let model = SequenceClassifier::load(member, device, &LoadOptions::default())?;
+            let mut model = SequenceClassifier::load(member, device, &LoadOptions::default())?;
+            // Inference only: float32 on the CPU runs oneDNN's packed kernels.
+            model.pack_fp32()?;
             if let Some(first) = members.first() {
                 check_same_member(&member_dirs[0], first, member, &model, own_tokenizer)?;
             }
@@ -198,11 +200,17 @@ impl EmotionClassifier {
     }
 
     /// Runs inference in `mode`; `InferenceMode::Auto` picks the fastest mode of this device and
-    /// CPU ([`InferenceMode::fastest`]). Int8 quantizes at load and cannot be undone.
+    /// CPU ([`InferenceMode::fastest`]). Int8 quantizes at load and cannot be undone; fp32 on
+    /// the CPU runs oneDNN's packed kernels (`SequenceClassifier::pack_fp32`).
     pub fn with_mode(self, mode: InferenceMode) -> Result<Self> {
         let mode = mode.resolve(self.model().device());
-        self.with_precision(mode.precision())?
-            .with_quantization(mode.quantization())
+        let mut classifier = self
+            .with_precision(mode.precision())?
+            .with_quantization(mode.quantization())?;
+        for model in &mut classifier.members {
+            model.pack_fp32()?;
+        }
+        Ok(classifier)
     }
 
     /// The mode the classifier runs in.

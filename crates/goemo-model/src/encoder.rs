@@ -42,11 +42,14 @@ fn linear(p: nn::Path<'_>, input: i64, output: i64, init: WeightInit) -> Dense {
     Dense::Float(nn::linear(p, input, output, config))
 }
 
-/// A Linear layer of the encoder: float (trainable), or int8 after [`Encoder::quantize_int8`]
-/// (inference on the CPU only).
+/// A Linear layer of the encoder: float (trainable); float with a copy packed for oneDNN after
+/// [`Encoder::pack_fp32`]; or int8 after [`Encoder::quantize_int8`]. The last two run inference
+/// on the CPU only.
 #[derive(Debug)]
 enum Dense {
     Float(nn::Linear),
+    /// The layer and its packed copy, which float32 inference runs.
+    Packed(nn::Linear, goemo_torch::PackedLinear),
     Int8(goemo_torch::Int8Linear),
 }
 
@@ -54,15 +57,65 @@ impl Dense {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         match self {
             Dense::Float(linear) => Ok(linear.forward(xs)),
+            Dense::Packed(_, packed) => Ok(packed.forward(xs)?),
             Dense::Int8(linear) => Ok(linear.forward(xs)?),
         }
     }
 
+    /// `activation(dense(xs))`; a packed layer applies the activation as its product is written.
+    fn forward_activation(&self, xs: &Tensor, activation: Activation) -> Result<Tensor> {
+        match self {
+            Dense::Packed(_, packed) => Ok(packed.forward_activation(xs, kernel_activation(activation))?),
+            other => Ok(activation.apply(&other.forward(xs)?)),
+        }
+    }
+
+    /// The float layer, unless quantized.
+    fn float(&self) -> Option<&nn::Linear> {
+        match self {
+            Dense::Float(linear) | Dense::Packed(linear, _) => Some(linear),
+            Dense::Int8(_) => None,
+        }
+    }
+
     fn quantize_int8(&mut self) -> Result<()> {
-        if let Dense::Float(linear) = self {
-            *self = Dense::Int8(goemo_torch::Int8Linear::new(&linear.ws, linear.bs.as_ref())?);
+        if let Some(linear) = self.float() {
+            *self = Dense::Int8(tch::no_grad(|| {
+                goemo_torch::Int8Linear::new(&linear.ws, linear.bs.as_ref())
+            })?);
         }
         Ok(())
+    }
+
+    fn pack_fp32(&mut self) -> Result<()> {
+        if let Dense::Float(linear) = self {
+            let packed = tch::no_grad(|| goemo_torch::PackedLinear::new(&linear.ws, linear.bs.as_ref()))?;
+            *self = Dense::Packed(shallow_linear(linear), packed);
+        }
+        Ok(())
+    }
+
+    fn unpack(&mut self) {
+        if let Dense::Packed(linear, _) = self {
+            *self = Dense::Float(shallow_linear(linear));
+        }
+    }
+}
+
+/// The same layer, sharing its tensors.
+fn shallow_linear(linear: &nn::Linear) -> nn::Linear {
+    nn::Linear {
+        ws: linear.ws.shallow_clone(),
+        bs: linear.bs.as_ref().map(Tensor::shallow_clone),
+    }
+}
+
+/// goemo-torch's name for a config's activation.
+fn kernel_activation(activation: Activation) -> goemo_torch::Activation {
+    match activation {
+        Activation::Gelu => goemo_torch::Activation::GeluErf,
+        Activation::GeluNew => goemo_torch::Activation::GeluTanh,
+        Activation::Relu => goemo_torch::Activation::Relu,
     }
 }
 
@@ -72,15 +125,16 @@ fn key_mask(attention_mask: &Tensor) -> Result<Tensor> {
     Ok(attention_mask.f_to_kind(Kind::Bool)?.f_unsqueeze(1)?.f_unsqueeze(2)?)
 }
 
-/// The query, key and value projections of one attention layer. Quantized, they become one int8
-/// layer over the concatenated weights: the input is quantized once and multiplied once, where
-/// three layers would quantize it three times.
+/// The query, key and value projections of one attention layer. Quantized or packed, they
+/// become one layer over the concatenated weights: the input is read (and quantized) once and
+/// multiplied once, where three layers would do so three times.
 #[derive(Debug)]
 struct Projections {
     query: Dense,
     key: Dense,
     value: Dense,
-    fused: Option<goemo_torch::Int8Linear>,
+    /// One int8 or packed layer over the three, when made.
+    fused: Option<Dense>,
 }
 
 impl Projections {
@@ -109,23 +163,43 @@ impl Projections {
         }
     }
 
-    fn quantize_int8(&mut self) -> Result<()> {
-        let float = |d: &Dense| match d {
-            Dense::Float(linear) => Some((linear.ws.shallow_clone(), linear.bs.as_ref().map(Tensor::shallow_clone))),
-            Dense::Int8(_) => None,
+    /// The three float layers as one (weights and biases concatenated), unless quantized.
+    fn concatenated(&self) -> Result<Option<nn::Linear>> {
+        let (Some(q), Some(k), Some(v)) = (self.query.float(), self.key.float(), self.value.float()) else {
+            return Ok(None);
         };
-        let (Some((wq, bq)), Some((wk, bk)), Some((wv, bv))) =
-            (float(&self.query), float(&self.key), float(&self.value))
-        else {
-            return Ok(());
-        };
-        let weight = Tensor::f_cat(&[wq, wk, wv], 0)?;
-        let bias = match (bq, bk, bv) {
-            (Some(bq), Some(bk), Some(bv)) => Some(Tensor::f_cat(&[bq, bk, bv], 0)?),
+        let ws = tch::no_grad(|| Tensor::f_cat(&[&q.ws, &k.ws, &v.ws], 0))?;
+        let bs = match (&q.bs, &k.bs, &v.bs) {
+            (Some(bq), Some(bk), Some(bv)) => Some(tch::no_grad(|| Tensor::f_cat(&[bq, bk, bv], 0))?),
             _ => None,
         };
-        self.fused = Some(tch::no_grad(|| goemo_torch::Int8Linear::new(&weight, bias.as_ref()))?);
+        Ok(Some(nn::Linear { ws, bs }))
+    }
+
+    fn quantize_int8(&mut self) -> Result<()> {
+        if let Some(all) = self.concatenated()? {
+            let mut fused = Dense::Float(all);
+            fused.quantize_int8()?;
+            self.fused = Some(fused);
+        }
         Ok(())
+    }
+
+    fn pack_fp32(&mut self) -> Result<()> {
+        if self.fused.is_none() {
+            if let Some(all) = self.concatenated()? {
+                let mut fused = Dense::Float(all);
+                fused.pack_fp32()?;
+                self.fused = Some(fused);
+            }
+        }
+        Ok(())
+    }
+
+    fn unpack(&mut self) {
+        if matches!(self.fused, Some(Dense::Packed(..))) {
+            self.fused = None;
+        }
     }
 }
 
@@ -148,6 +222,11 @@ fn project_add_norm(
                 return Ok(projected);
             }
             Ok(norm.forward(&(projected.dropout(dropout, train) + residual)))
+        }
+        Dense::Packed(_, packed) => {
+            let mut projected = packed.forward(input)?;
+            goemo_torch::add_layer_norm_(&mut projected, residual, norm_params(norm, c)?)?;
+            Ok(projected)
         }
         Dense::Int8(linear) => Ok(linear.forward_add_norm(input, residual, norm_params(norm, c)?)?),
     }
@@ -192,26 +271,32 @@ impl FeedForward {
         if let Some(fused) = &self.fused {
             return Ok(fused.forward(xs, norm_params(&self.norm, c)?)?);
         }
-        let hidden = c.activation.apply(&self.inner.forward(xs)?);
+        let hidden = self.inner.forward_activation(xs, c.activation)?;
         project_add_norm(&self.outer, &hidden, xs, &self.norm, c, (c.hidden_dropout, train))
     }
 
     fn quantize_int8(&mut self, activation: Activation) -> Result<()> {
-        let (Dense::Float(inner), Dense::Float(outer)) = (&self.inner, &self.outer) else {
+        let (Some(inner), Some(outer)) = (self.inner.float(), self.outer.float()) else {
             return Ok(());
         };
-        let activation = match activation {
-            Activation::Gelu => goemo_torch::Activation::GeluErf,
-            Activation::GeluNew => goemo_torch::Activation::GeluTanh,
-            Activation::Relu => goemo_torch::Activation::Relu,
-        };
-        let pack = |linear: &nn::Linear| tch::no_grad(|| goemo_torch::Int8Linear::new(&linear.ws, linear.bs.as_ref()));
+        let quantize =
+            |linear: &nn::Linear| tch::no_grad(|| goemo_torch::Int8Linear::new(&linear.ws, linear.bs.as_ref()));
         self.fused = Some(goemo_torch::Int8FeedForward::new(
-            pack(inner)?,
-            pack(outer)?,
-            activation,
+            quantize(inner)?,
+            quantize(outer)?,
+            kernel_activation(activation),
         )?);
         Ok(())
+    }
+
+    fn pack_fp32(&mut self) -> Result<()> {
+        self.inner.pack_fp32()?;
+        self.outer.pack_fp32()
+    }
+
+    fn unpack(&mut self) {
+        self.inner.unpack();
+        self.outer.unpack();
     }
 }
 
@@ -284,6 +369,18 @@ impl BertLayer {
         self.attention_output.quantize_int8()?;
         self.feed_forward.quantize_int8(activation)
     }
+
+    fn pack_fp32(&mut self) -> Result<()> {
+        self.projections.pack_fp32()?;
+        self.attention_output.pack_fp32()?;
+        self.feed_forward.pack_fp32()
+    }
+
+    fn unpack(&mut self) {
+        self.projections.unpack();
+        self.attention_output.unpack();
+        self.feed_forward.unpack();
+    }
 }
 
 #[derive(Debug)]
@@ -327,6 +424,18 @@ impl DistilBertLayer {
         self.out_lin.quantize_int8()?;
         self.ffn.quantize_int8(activation)
     }
+
+    fn pack_fp32(&mut self) -> Result<()> {
+        self.projections.pack_fp32()?;
+        self.out_lin.pack_fp32()?;
+        self.ffn.pack_fp32()
+    }
+
+    fn unpack(&mut self) {
+        self.projections.unpack();
+        self.out_lin.unpack();
+        self.ffn.unpack();
+    }
 }
 
 #[derive(Debug)]
@@ -345,6 +454,7 @@ pub struct Encoder {
     embeddings_norm: nn::LayerNorm,
     layers: Layers,
     quantized: bool,
+    packed: bool,
 }
 
 impl Encoder {
@@ -384,6 +494,7 @@ impl Encoder {
             embeddings_norm: layer_norm(&e / "LayerNorm", c.hidden_size, c.layer_norm_eps),
             layers,
             quantized: false,
+            packed: false,
         }
     }
 
@@ -405,6 +516,36 @@ impl Encoder {
     /// Whether [`Encoder::quantize_int8`] ran.
     pub fn is_quantized(&self) -> bool {
         self.quantized
+    }
+
+    /// Packs every float Linear layer of the encoder's layers for oneDNN's float32 CPU kernels
+    /// (goemo_torch::PackedLinear; the query, key and value projections as one layer, the
+    /// feed-forward activation as the product's post-op), for float32 inference on the CPU: the
+    /// same arithmetic up to rounding, faster than libtorch's `linear`. The packed copies do not
+    /// follow later changes to the weights, so a packed encoder runs inference only until
+    /// [`Encoder::unpack`]. Layers already quantized stay so.
+    pub fn pack_fp32(&mut self) -> Result<()> {
+        match &mut self.layers {
+            Layers::Bert(layers) => layers.iter_mut().try_for_each(BertLayer::pack_fp32)?,
+            Layers::DistilBert(layers) => layers.iter_mut().try_for_each(DistilBertLayer::pack_fp32)?,
+        }
+        self.packed = true;
+        Ok(())
+    }
+
+    /// Drops the packed copies of [`Encoder::pack_fp32`]: libtorch's `linear` again (for bf16
+    /// autocast or training).
+    pub fn unpack(&mut self) {
+        match &mut self.layers {
+            Layers::Bert(layers) => layers.iter_mut().for_each(BertLayer::unpack),
+            Layers::DistilBert(layers) => layers.iter_mut().for_each(DistilBertLayer::unpack),
+        }
+        self.packed = false;
+    }
+
+    /// Whether [`Encoder::pack_fp32`] ran (and no [`Encoder::unpack`] since).
+    pub fn is_packed(&self) -> bool {
+        self.packed
     }
 
     /// Position ids: 0.. for BERT and DistilBERT; for RoBERTa, `pad_token_id + 1` onwards over
@@ -476,6 +617,11 @@ impl Encoder {
         if train && self.quantized {
             return Err(ModelError::Device(
                 "an int8-quantized encoder runs inference only: train the float model".into(),
+            ));
+        }
+        if train && self.packed {
+            return Err(ModelError::Device(
+                "an encoder packed for float32 inference runs inference only: unpack it to train".into(),
             ));
         }
         let c = &self.config;

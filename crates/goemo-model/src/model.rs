@@ -377,8 +377,34 @@ impl SequenceClassifier {
     pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
         let precision = precision.resolve(self.device());
         with_precision(precision, self.device(), || ())?;
+        if precision != Precision::Fp32 {
+            // Packed layers compute in float32; autocast needs libtorch's own.
+            self.encoder.unpack();
+        }
         self.precision = precision;
         Ok(())
+    }
+
+    /// Packs the encoder's float Linear layers for oneDNN's float32 CPU kernels
+    /// ([`Encoder::pack_fp32`]): faster float32 inference, the same results up to rounding.
+    /// Does nothing (and says `false`) off the CPU, at another precision, when quantized, or
+    /// when libtorch lacks oneDNN. Training a packed model is an error; a later
+    /// [`Self::set_precision`] to bf16 or [`Self::set_quantization`] undoes the packing.
+    pub fn pack_fp32(&mut self) -> Result<bool> {
+        if self.device() != Device::Cpu
+            || self.precision != Precision::Fp32
+            || self.encoder.is_quantized()
+            || !goemo_torch::packed_linear_available()
+        {
+            return Ok(false);
+        }
+        self.encoder.pack_fp32()?;
+        Ok(true)
+    }
+
+    /// Whether the encoder's float layers are packed for oneDNN ([`Self::pack_fp32`]).
+    pub fn is_packed(&self) -> bool {
+        self.encoder.is_packed()
     }
 
     /// The precision the encoder runs in.
@@ -410,6 +436,7 @@ impl SequenceClassifier {
                         self.precision
                     )));
                 }
+                self.encoder.unpack();
                 self.encoder.quantize_int8()
             }
         }

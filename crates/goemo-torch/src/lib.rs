@@ -40,8 +40,10 @@ mod autocast;
 mod cuda;
 mod cuda_graph;
 mod distributed;
+mod fused;
 mod gradients;
 mod layer_norm;
+mod packed;
 mod quantized;
 mod reducer;
 
@@ -54,9 +56,11 @@ pub use cuda::libtorch_dir;
 pub use cuda::load_cuda;
 pub use cuda_graph::{CudaGraph, GraphPool, SideStream};
 pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
+pub use fused::{Activation, LayerNormParams};
 pub use gradients::{clip_grad_norm, set_grad};
 pub use layer_norm::{add_layer_norm_, add_layer_norm_applies};
-pub use quantized::{Activation, Int8FeedForward, Int8Linear, LayerNormParams};
+pub use packed::{packed_linear_available, PackedLinear};
+pub use quantized::{Int8FeedForward, Int8Linear};
 pub use reducer::BackwardReducer;
 
 /// The version of the libtorch goemo was built against, read from its headers.

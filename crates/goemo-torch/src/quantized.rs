@@ -7,7 +7,7 @@ use std::ffi::c_char;
 
 use tch::{Device, Tensor};
 
-use crate::{shim_error, Result, TorchError};
+use crate::{shim_error, Activation, LayerNormParams, Result, TorchError};
 
 #[repr(C)]
 struct RowwiseInt8Linear {
@@ -58,39 +58,6 @@ fn shim_tensor(output: *mut torch_sys::C_tensor, operation: &'static str, error:
     }
     // SAFETY: a tensor the shim allocated with `new` for the caller; tch frees it on drop.
     Ok(unsafe { Tensor::from_ptr(output) })
-}
-
-/// A LayerNorm over the last dimension: float32 weight and bias, and epsilon.
-#[derive(Debug, Clone, Copy)]
-pub struct LayerNormParams<'a> {
-    /// γ, one per feature.
-    pub weight: &'a Tensor,
-    /// β, one per feature.
-    pub bias: &'a Tensor,
-    /// Added to the variance.
-    pub eps: f64,
-}
-
-/// The activation between a feed-forward block's two layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// Exact GELU, `x/2 · (1 + erf(x/√2))`.
-    GeluErf,
-    /// GELU's tanh approximation.
-    GeluTanh,
-    /// `max(x, 0)`.
-    Relu,
-}
-
-impl Activation {
-    /// The code csrc/row_kernels.hpp's `Activation` gives it.
-    fn code(self) -> i32 {
-        match self {
-            Activation::GeluErf => 0,
-            Activation::GeluTanh => 1,
-            Activation::Relu => 2,
-        }
-    }
 }
 
 /// A transformer's feed-forward block in int8, `LayerNorm(x + W₂ act(W₁ x + b₁) + b₂)`, in one
