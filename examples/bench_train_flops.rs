@@ -53,6 +53,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         head: config.head,
         labels: Some(data.labels.names().to_vec()),
         dropout: config.dropout,
+        ..LoadOptions::default()
     };
     let model = SequenceClassifier::load(&dir, Device::Cpu, &options)?;
     let tokenizer = HfTokenizer::from_file(dir.join("tokenizer.json"), config.max_seq_length)?
