@@ -256,6 +256,8 @@ fn each_inference_mode_runs_near_fp32_and_says_what_it_runs() {
     for mode in [InferenceMode::Fp32, InferenceMode::Bf16, InferenceMode::Int8] {
         let classifier = load().with_mode(mode).unwrap();
         assert_eq!(classifier.mode(), mode);
+        // fp32 on the CPU runs oneDNN's packed layers; bf16 autocast and int8 their own.
+        assert_eq!(classifier.model().is_packed(), mode == InferenceMode::Fp32, "{mode}");
         let line = classifier.describe_mode(mode);
         assert!(line.starts_with(&format!("inference: {mode} on cpu, ")), "{line}");
         let (fastest, _) = InferenceMode::fastest(Device::Cpu);

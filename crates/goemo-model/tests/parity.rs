@@ -32,19 +32,31 @@ fn probabilities(model: &SequenceClassifier, dir: &Path, texts: &[String]) -> (V
 fn tiny_classifiers_equal_transformers() {
     let fixture = parity();
     let texts: Vec<String> = serde_json::from_value(fixture["texts"].clone()).unwrap();
-    for name in ["tiny-bert", "tiny-distilbert", "tiny-roberta"] {
+    // Unpacked (libtorch's linear), then packed for oneDNN (EmotionClassifier's CPU path).
+    for (name, packed) in ["tiny-bert", "tiny-distilbert", "tiny-roberta"]
+        .into_iter()
+        .flat_map(|name| [(name, false), (name, true)])
+    {
         let dir = fixtures().join(name);
-        let model = SequenceClassifier::load(&dir, Device::Cpu, &LoadOptions::default()).unwrap();
+        let mut model = SequenceClassifier::load(&dir, Device::Cpu, &LoadOptions::default()).unwrap();
+        if packed {
+            assert!(model.pack_fp32().unwrap() && model.is_packed(), "{name}: not packed");
+        }
+        let name = format!("{name}{}", if packed { " packed" } else { "" });
+        let name = name.as_str();
         assert_eq!(model.labels().len(), 28);
         assert_eq!(model.labels()[27], "neutral");
         let (ids, probs) = probabilities(&model, &dir, &texts);
-        let want_ids: Vec<Vec<u32>> = serde_json::from_value(fixture["models"][name]["input_ids"].clone()).unwrap();
+        let want_ids: Vec<Vec<u32>> =
+            serde_json::from_value(fixture["models"][name.trim_end_matches(" packed")]["input_ids"].clone()).unwrap();
         assert_eq!(ids, want_ids, "{name}: token ids");
         assert!(
             ids.iter().any(|t| t.len() == 128),
             "{name}: one text is truncated at 128"
         );
-        let want: Vec<Vec<f32>> = serde_json::from_value(fixture["models"][name]["probabilities"].clone()).unwrap();
+        let want: Vec<Vec<f32>> =
+            serde_json::from_value(fixture["models"][name.trim_end_matches(" packed")]["probabilities"].clone())
+                .unwrap();
         let worst = probs
             .iter()
             .flatten()
@@ -52,6 +64,12 @@ fn tiny_classifiers_equal_transformers() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         assert!(worst < 1e-5, "{name}: largest difference {worst}");
+        if packed {
+            // The packed copies would not follow the weights' updates.
+            let (_, batch) = common::encode(&model, &dir, &texts);
+            let err = model.forward_t(&batch, true).unwrap_err().to_string();
+            assert!(err.contains("inference only"), "{name}: {err}");
+        }
     }
 }
 
@@ -63,15 +81,20 @@ fn minilm_hidden_state_equals_transformers() {
         head: Some(HeadKind::MeanPooling),
         ..LoadOptions::default()
     };
-    let model = SequenceClassifier::load(&dir, Device::Cpu, &options).unwrap();
+    let mut model = SequenceClassifier::load(&dir, Device::Cpu, &options).unwrap();
     let fixture = Tensor::read_safetensors(fixtures().join("minilm_hidden.safetensors")).unwrap();
     let get = |name: &str| fixture.iter().find(|(n, _)| n == name).unwrap().1.shallow_clone();
     let (ids, mask, want) = (get("input_ids"), get("attention_mask"), get("last_hidden_state"));
-    let hidden = tch::no_grad(|| model.hidden_states(&ids, &mask, false).unwrap());
     // Compare real tokens only: what padded positions hold is not used by anything.
     let real = mask.unsqueeze(-1).to_kind(Kind::Float);
-    let worst = ((hidden - want) * real).abs().max().double_value(&[]);
-    assert!(worst < 1e-4, "largest difference {worst}");
+    for packed in [false, true] {
+        if packed {
+            assert!(model.pack_fp32().unwrap());
+        }
+        let hidden = tch::no_grad(|| model.hidden_states(&ids, &mask, false).unwrap());
+        let worst = ((hidden - &want) * &real).abs().max().double_value(&[]);
+        assert!(worst < 1e-4, "packed {packed}: largest difference {worst}");
+    }
 }
 
 #[test]
