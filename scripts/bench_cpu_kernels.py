@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The CPU kernels goemo's inference modes run, at all-MiniLM-L6-v2's shapes, in one run: matrix
-products in fp32 (`F.linear`), bf16 (autocast, oneDNN), int8 as goemo's int8 mode multiplies
+products in fp32 (`F.linear`, MKL's sgemm, and oneDNN on weights packed once as goemo's fp32 mode
+runs them: `mkldnn::_linear_pointwise`), bf16 (autocast, oneDNN), int8 as goemo's int8 mode multiplies
 (`torch._int_mm`, oneDNN, int8 x int8 -> int32; goemo quantizes each row and rescales the result
 in C++ around it, not timed here) and int8 with PyTorch's per-batch dynamic quantization
 (`quantized::linear_dynamic`, fbgemm, per-channel weights, quantization and rescaling included),
@@ -52,6 +53,13 @@ def main():
             for (i, _), (w, b) in zip(SHAPES, weights):
                 F.linear(inputs[i], w, b)
 
+    packed32 = [(torch.ops.mkldnn._reorder_linear_weight(w, ROWS), b) for w, b in weights]
+
+    def fp32_packed():
+        with torch.inference_mode():
+            for (i, _), (w, b) in zip(SHAPES, packed32):
+                torch.ops.mkldnn._linear_pointwise(inputs[i], w, b, "none", [], "")
+
     def bf16():
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             for (i, _), (w, b) in zip(SHAPES, weights):
@@ -91,7 +99,9 @@ def main():
           f"{ROWS} rows, one MiniLM layer's matrix products ({flops / 1e9:.2f} GFLOP)\n")
     print("| kernel | ms | GFLOP/s |")
     print("| --- | ---: | ---: |")
-    for name, fn in [("fp32 F.linear", fp32), ("bf16 autocast (oneDNN)", bf16),
+    for name, fn in [("fp32 F.linear (MKL)", fp32),
+                     ("fp32 oneDNN, packed weights (goemo's fp32 mode)", fp32_packed),
+                     ("bf16 autocast (oneDNN)", bf16),
                      ("int8 torch._int_mm (oneDNN; goemo's products)", int_mm),
                      ("int8 quantized::linear_dynamic (fbgemm, per batch)", int8)]:
         s = median_seconds(fn)
