@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "row_kernels.hpp"
 #include "shim_common.hpp"
@@ -115,6 +116,26 @@ at::Tensor input_rows(const RowwiseInt8Linear& layer, const at::Tensor& input) {
   return input.to(at::kFloat).reshape({-1, in}).contiguous();
 }
 
+// A float (rows, width) matrix quantized row by row: int8 values and one scale per row.
+struct QuantizedRows {
+  at::Tensor values;  // (rows, width) int8
+  at::Tensor scales;  // (rows) float32
+};
+
+QuantizedRows quantize_input(const at::Tensor& x) {
+  const int64_t rows = x.size(0), width = x.size(1);
+  QuantizedRows q{at::empty({rows, width}, x.options().dtype(at::kChar)), at::empty({rows}, x.options())};
+  quantize_rows(x.data_ptr<float>(), rows, width, q.values.data_ptr<int8_t>(), q.scales.data_ptr<float>());
+  return q;
+}
+
+// The input's shape with the last dimension the layer's output width.
+std::vector<int64_t> output_shape(const RowwiseInt8Linear& layer, const at::Tensor& input) {
+  auto shape = input.sizes().vec();
+  shape.back() = layer.weight.size(0);
+  return shape;
+}
+
 // q (rows, in) int8 times the layer's weight: (rows, out) int32, contiguous.
 at::Tensor int_product(const at::Tensor& q, const RowwiseInt8Linear& layer) {
   auto acc = at::_int_mm(q, layer.weight.t());
@@ -186,18 +207,15 @@ at::Tensor* goemo_int8_linear_forward(goemo::RowwiseInt8Linear* layer, at::Tenso
   goemo::guarded(error, error_len, [&] {
     c10::NoGradGuard no_grad;
     auto x = goemo::input_rows(*layer, *input);
-    const int64_t rows = x.size(0), in = x.size(1), out = layer->weight.size(0);
-    auto shape = input->sizes().vec();
-    shape.back() = out;
+    const int64_t rows = x.size(0), out = layer->weight.size(0);
+    const auto shape = goemo::output_shape(*layer, *input);
     if (rows == 0) {
       result = new at::Tensor(at::empty(shape, x.options()));
       return;
     }
-    auto q = at::empty({rows, in}, x.options().dtype(at::kChar));
-    auto row_scales = at::empty({rows}, x.options());
-    float* rs = row_scales.data_ptr<float>();
-    goemo::quantize_rows(x.data_ptr<float>(), rows, in, q.data_ptr<int8_t>(), rs);
-    auto acc = goemo::int_product(q, *layer);
+    const auto q = goemo::quantize_input(x);
+    const float* rs = q.scales.data_ptr<float>();
+    auto acc = goemo::int_product(q.values, *layer);
     int32_t* as = acc.data_ptr<int32_t>();
     at::parallel_for(0, rows, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
       for (int64_t m = begin; m < end; ++m) goemo::dequantize_row(as + m * out, rs[m], *layer, out);
@@ -218,9 +236,8 @@ at::Tensor* goemo_int8_linear_add_norm(goemo::RowwiseInt8Linear* layer, at::Tens
   goemo::guarded(error, error_len, [&] {
     c10::NoGradGuard no_grad;
     auto x = goemo::input_rows(*layer, *input);
-    const int64_t rows = x.size(0), in = x.size(1), out = layer->weight.size(0);
-    auto shape = input->sizes().vec();
-    shape.back() = out;
+    const int64_t rows = x.size(0), out = layer->weight.size(0);
+    const auto shape = goemo::output_shape(*layer, *input);
     TORCH_CHECK(residual->sizes().vec() == shape, "the residual has shape ", residual->sizes(),
                 ", the layer's output ", at::IntArrayRef(shape));
     goemo::check_norm(*gamma, *beta, out);
@@ -229,11 +246,9 @@ at::Tensor* goemo_int8_linear_add_norm(goemo::RowwiseInt8Linear* layer, at::Tens
       result = new at::Tensor(at::empty(shape, x.options()));
       return;
     }
-    auto q = at::empty({rows, in}, x.options().dtype(at::kChar));
-    auto row_scales = at::empty({rows}, x.options());
-    goemo::quantize_rows(x.data_ptr<float>(), rows, in, q.data_ptr<int8_t>(), row_scales.data_ptr<float>());
-    auto acc = goemo::int_product(q, *layer);
-    goemo::dequantize_add_norm(acc, row_scales.data_ptr<float>(), *layer, r.data_ptr<float>(), *gamma, *beta,
+    const auto q = goemo::quantize_input(x);
+    auto acc = goemo::int_product(q.values, *layer);
+    goemo::dequantize_add_norm(acc, q.scales.data_ptr<float>(), *layer, r.data_ptr<float>(), *gamma, *beta,
                                static_cast<float>(eps));
     result = new at::Tensor(acc.view(at::kFloat).view(shape));
   });
@@ -263,11 +278,9 @@ at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::Roww
       return;
     }
     const auto act = static_cast<goemo::Activation>(activation);
-    auto q = at::empty({rows, width}, x.options().dtype(at::kChar));
-    auto row_scales = at::empty({rows}, x.options());
-    float* rs = row_scales.data_ptr<float>();
-    goemo::quantize_rows(x.data_ptr<float>(), rows, width, q.data_ptr<int8_t>(), rs);
-    auto hidden = goemo::int_product(q, *first);
+    const auto q = goemo::quantize_input(x);
+    const float* rs = q.scales.data_ptr<float>();
+    auto hidden = goemo::int_product(q.values, *first);
     auto hidden_q = at::empty({rows, inner}, x.options().dtype(at::kChar));
     auto hidden_scales = at::empty({rows}, x.options());
     int32_t* hs = hidden.data_ptr<int32_t>();

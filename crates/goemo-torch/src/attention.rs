@@ -7,7 +7,7 @@ use std::ffi::{c_char, c_int};
 
 use tch::{Device, Kind, Tensor};
 
-use crate::{shim_error, Result};
+use crate::{shim_tensor, Result};
 
 extern "C" {
     fn goemo_short_attention_fits(tokens: i64, head_dim: i64) -> c_int;
@@ -62,11 +62,7 @@ pub fn short_attention(q: &Tensor, k: &Tensor, v: &Tensor, key_mask: &Tensor, he
             error.len(),
         )
     };
-    if output.is_null() {
-        return Err(shim_error("short attention", &error));
-    }
-    // SAFETY: a tensor the shim allocated with `new` for us; tch frees it on drop.
-    Ok(unsafe { Tensor::from_ptr(output) })
+    shim_tensor(output, "short attention", &error)
 }
 
 #[cfg(test)]

@@ -77,6 +77,36 @@ pub(crate) fn shim_error(operation: &'static str, error: &[std::ffi::c_char]) ->
     }
 }
 
+/// Takes ownership of the tensor a shim returned, or turns its null into the shim's message.
+pub(crate) fn shim_tensor(
+    output: *mut torch_sys::C_tensor,
+    operation: &'static str,
+    error: &[std::ffi::c_char],
+) -> Result<tch::Tensor> {
+    if output.is_null() {
+        return Err(shim_error(operation, error));
+    }
+    // SAFETY: a tensor the shim allocated with `new` for the caller; tch frees it on drop.
+    Ok(unsafe { tch::Tensor::from_ptr(output) })
+}
+
+/// `(out, in)` of a Linear weight that a CPU inference layer (`what`) can take: a matrix on the
+/// CPU.
+pub(crate) fn cpu_linear_shape(weight: &tch::Tensor, what: &str) -> Result<(i64, i64)> {
+    if weight.device() != tch::Device::Cpu {
+        return Err(TorchError::Unsupported(format!(
+            "{what} runs on the CPU; this weight is on {:?}",
+            weight.device()
+        )));
+    }
+    match weight.size().as_slice() {
+        &[out_features, in_features] => Ok((out_features, in_features)),
+        other => Err(TorchError::Unsupported(format!(
+            "a Linear weight has 2 dimensions (out, in); this one has shape {other:?}"
+        ))),
+    }
+}
+
 /// Errors at the libtorch boundary.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

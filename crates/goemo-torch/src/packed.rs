@@ -5,9 +5,9 @@
 
 use std::ffi::{c_char, c_int};
 
-use tch::{Device, Tensor};
+use tch::Tensor;
 
-use crate::{shim_error, Activation, Result, TorchError};
+use crate::{cpu_linear_shape, shim_error, shim_tensor, Activation, Result};
 
 #[repr(C)]
 struct PackedLinearHandle {
@@ -62,18 +62,7 @@ impl PackedLinear {
     /// Packs `weight` (out × in, on the CPU) and copies `bias`. Fails with the reason when the
     /// weight is not a CPU matrix, the bias does not match it, or libtorch has no oneDNN.
     pub fn new(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
-        if weight.device() != Device::Cpu {
-            return Err(TorchError::Unsupported(format!(
-                "packed float linear runs on the CPU; this weight is on {:?}",
-                weight.device()
-            )));
-        }
-        let &[out_features, in_features] = weight.size().as_slice() else {
-            return Err(TorchError::Unsupported(format!(
-                "a Linear weight has 2 dimensions (out, in); this one has shape {:?}",
-                weight.size()
-            )));
-        };
+        let (out_features, in_features) = cpu_linear_shape(weight, "packed float linear")?;
         let mut error = [0 as c_char; 1024];
         let bias_ptr = bias.map_or(std::ptr::null(), tch::Tensor::as_ptr);
         // SAFETY: live tensors (or null for no bias) borrowed for the call; the shim catches
@@ -116,11 +105,7 @@ impl PackedLinear {
         let output = unsafe {
             goemo_packed_linear_forward(self.layer, input.as_ptr(), activation, error.as_mut_ptr(), error.len())
         };
-        if output.is_null() {
-            return Err(shim_error("packed float linear", &error));
-        }
-        // SAFETY: a tensor the shim allocated with `new` for us; tch frees it on drop.
-        Ok(unsafe { Tensor::from_ptr(output) })
+        shim_tensor(output, "packed float linear", &error)
     }
 }
 
@@ -134,7 +119,7 @@ impl Drop for PackedLinear {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Kind;
+    use tch::{Device, Kind};
 
     #[test]
     fn packed_linear_equals_libtorch_linear_with_each_activation() {

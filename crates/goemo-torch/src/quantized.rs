@@ -5,9 +5,9 @@
 
 use std::ffi::c_char;
 
-use tch::{Device, Tensor};
+use tch::Tensor;
 
-use crate::{shim_error, Activation, LayerNormParams, Result, TorchError};
+use crate::{cpu_linear_shape, shim_error, shim_tensor, Activation, LayerNormParams, Result, TorchError};
 
 #[repr(C)]
 struct RowwiseInt8Linear {
@@ -49,15 +49,6 @@ extern "C" {
         error_len: usize,
     ) -> *mut torch_sys::C_tensor;
     fn goemo_int8_linear_free(layer: *mut RowwiseInt8Linear);
-}
-
-/// Takes ownership of a tensor a shim returned, or turns its null into the shim's message.
-fn shim_tensor(output: *mut torch_sys::C_tensor, operation: &'static str, error: &[c_char]) -> Result<Tensor> {
-    if output.is_null() {
-        return Err(shim_error(operation, error));
-    }
-    // SAFETY: a tensor the shim allocated with `new` for the caller; tch frees it on drop.
-    Ok(unsafe { Tensor::from_ptr(output) })
 }
 
 /// A transformer's feed-forward block in int8, `LayerNorm(x + W₂ act(W₁ x + b₁) + b₂)`, in one
@@ -133,18 +124,7 @@ impl Int8Linear {
     /// Quantizes `weight` (out × in, on the CPU) and keeps `bias` in float32. Fails with the
     /// reason when the weight is not a CPU matrix or the bias does not match it.
     pub fn new(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
-        if weight.device() != Device::Cpu {
-            return Err(TorchError::Unsupported(format!(
-                "int8 quantization runs on the CPU; this weight is on {:?}",
-                weight.device()
-            )));
-        }
-        let &[out_features, in_features] = weight.size().as_slice() else {
-            return Err(TorchError::Unsupported(format!(
-                "a Linear weight has 2 dimensions (out, in); this one has shape {:?}",
-                weight.size()
-            )));
-        };
+        let (out_features, in_features) = cpu_linear_shape(weight, "int8 quantization")?;
         let mut error = [0 as c_char; 1024];
         let bias_ptr = bias.map_or(std::ptr::null(), tch::Tensor::as_ptr);
         // SAFETY: live tensors (or null for no bias) borrowed for the call; the shim catches
@@ -212,7 +192,7 @@ impl Drop for Int8Linear {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Kind;
+    use tch::{Device, Kind};
 
     fn worst_relative(a: &Tensor, b: &Tensor) -> f64 {
         (a - b).abs().max().double_value(&[]) / b.abs().max().double_value(&[])
