@@ -241,7 +241,7 @@ fn norm_params<'a>(norm: &'a nn::LayerNorm, c: &ModelConfig) -> Result<goemo_tor
             eps: c.layer_norm_eps,
         }),
         _ => Err(ModelError::Device(
-            "the fused int8 kernels need a LayerNorm with weight and bias".into(),
+            "the fused inference kernels need a LayerNorm with weight and bias".into(),
         )),
     }
 }
@@ -322,19 +322,25 @@ fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, heads: i64, dropout
     Ok(context.transpose(1, 2).contiguous().f_view([b, t, h])?)
 }
 
+/// One transformer layer: attention, its output projection with residual and norm, and the
+/// feed-forward block. BERT/RoBERTa and DistilBERT differ only in their weight names and in
+/// DistilBERT's attention output having no dropout.
 #[derive(Debug)]
-struct BertLayer {
+struct EncoderLayer {
     projections: Projections,
     attention_output: Dense,
     attention_norm: nn::LayerNorm,
+    /// Whether training drops out the attention output (BERT) or not (DistilBERT, which drops
+    /// out only the attention weights).
+    attention_output_dropout: bool,
     feed_forward: FeedForward,
 }
 
-impl BertLayer {
-    fn new(p: nn::Path<'_>, c: &ModelConfig, init: WeightInit) -> Self {
+impl EncoderLayer {
+    fn bert(p: nn::Path<'_>, c: &ModelConfig, init: WeightInit) -> Self {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         let attention = &p / "attention";
-        BertLayer {
+        EncoderLayer {
             projections: Projections::new(
                 linear(&attention / "self" / "query", h, h, init),
                 linear(&attention / "self" / "key", h, h, init),
@@ -342,6 +348,7 @@ impl BertLayer {
             ),
             attention_output: linear(&attention / "output" / "dense", h, h, init),
             attention_norm: layer_norm(&attention / "output" / "LayerNorm", h, c.layer_norm_eps),
+            attention_output_dropout: true,
             feed_forward: FeedForward::new(
                 linear(&p / "intermediate" / "dense", h, i, init),
                 linear(&p / "output" / "dense", i, h, init),
@@ -350,16 +357,41 @@ impl BertLayer {
         }
     }
 
+    fn distilbert(p: nn::Path<'_>, c: &ModelConfig, init: WeightInit) -> Self {
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        let attention = &p / "attention";
+        EncoderLayer {
+            projections: Projections::new(
+                linear(&attention / "q_lin", h, h, init),
+                linear(&attention / "k_lin", h, h, init),
+                linear(&attention / "v_lin", h, h, init),
+            ),
+            attention_output: linear(&attention / "out_lin", h, h, init),
+            attention_norm: layer_norm(&p / "sa_layer_norm", h, c.layer_norm_eps),
+            attention_output_dropout: false,
+            feed_forward: FeedForward::new(
+                linear(&p / "ffn" / "lin1", h, i, init),
+                linear(&p / "ffn" / "lin2", i, h, init),
+                layer_norm(&p / "output_layer_norm", h, c.layer_norm_eps),
+            ),
+        }
+    }
+
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
         let (q, k, v) = self.projections.forward(xs)?;
         let context = attend(&q, &k, &v, mask, c.num_heads, c.attention_dropout, train)?;
+        let dropout = if self.attention_output_dropout {
+            c.hidden_dropout
+        } else {
+            0.0
+        };
         let attended = project_add_norm(
             &self.attention_output,
             &context,
             xs,
             &self.attention_norm,
             c,
-            (c.hidden_dropout, train),
+            (dropout, train),
         )?;
         self.feed_forward.forward(&attended, c, train)
     }
@@ -383,67 +415,6 @@ impl BertLayer {
     }
 }
 
-#[derive(Debug)]
-struct DistilBertLayer {
-    projections: Projections,
-    out_lin: Dense,
-    sa_layer_norm: nn::LayerNorm,
-    ffn: FeedForward,
-}
-
-impl DistilBertLayer {
-    fn new(p: nn::Path<'_>, c: &ModelConfig, init: WeightInit) -> Self {
-        let (h, i) = (c.hidden_size, c.intermediate_size);
-        let attention = &p / "attention";
-        DistilBertLayer {
-            projections: Projections::new(
-                linear(&attention / "q_lin", h, h, init),
-                linear(&attention / "k_lin", h, h, init),
-                linear(&attention / "v_lin", h, h, init),
-            ),
-            out_lin: linear(&attention / "out_lin", h, h, init),
-            sa_layer_norm: layer_norm(&p / "sa_layer_norm", h, c.layer_norm_eps),
-            ffn: FeedForward::new(
-                linear(&p / "ffn" / "lin1", h, i, init),
-                linear(&p / "ffn" / "lin2", i, h, init),
-                layer_norm(&p / "output_layer_norm", h, c.layer_norm_eps),
-            ),
-        }
-    }
-
-    fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
-        let (q, k, v) = self.projections.forward(xs)?;
-        let context = attend(&q, &k, &v, mask, c.num_heads, c.attention_dropout, train)?;
-        // DistilBERT has no dropout on the attention output (only on the attention weights).
-        let attended = project_add_norm(&self.out_lin, &context, xs, &self.sa_layer_norm, c, (0.0, train))?;
-        self.ffn.forward(&attended, c, train)
-    }
-
-    fn quantize_int8(&mut self, activation: Activation) -> Result<()> {
-        self.projections.quantize_int8()?;
-        self.out_lin.quantize_int8()?;
-        self.ffn.quantize_int8(activation)
-    }
-
-    fn pack_fp32(&mut self) -> Result<()> {
-        self.projections.pack_fp32()?;
-        self.out_lin.pack_fp32()?;
-        self.ffn.pack_fp32()
-    }
-
-    fn unpack(&mut self) {
-        self.projections.unpack();
-        self.out_lin.unpack();
-        self.ffn.unpack();
-    }
-}
-
-#[derive(Debug)]
-enum Layers {
-    Bert(Vec<BertLayer>),
-    DistilBert(Vec<DistilBertLayer>),
-}
-
 /// A transformer encoder: embeddings and layers; `forward` gives the last hidden state.
 #[derive(Debug)]
 pub struct Encoder {
@@ -452,7 +423,7 @@ pub struct Encoder {
     position_embeddings: nn::Embedding,
     token_type_embeddings: Option<nn::Embedding>,
     embeddings_norm: nn::LayerNorm,
-    layers: Layers,
+    layers: Vec<EncoderLayer>,
     quantized: bool,
     packed: bool,
 }
@@ -474,15 +445,13 @@ impl Encoder {
         let layers = match c.architecture {
             Architecture::Bert | Architecture::Roberta => {
                 let l = &p / "encoder" / "layer";
-                Layers::Bert((0..c.num_layers).map(|i| BertLayer::new(&l / i, c, init)).collect())
+                (0..c.num_layers).map(|i| EncoderLayer::bert(&l / i, c, init)).collect()
             }
             Architecture::DistilBert => {
                 let l = &p / "transformer" / "layer";
-                Layers::DistilBert(
-                    (0..c.num_layers)
-                        .map(|i| DistilBertLayer::new(&l / i, c, init))
-                        .collect(),
-                )
+                (0..c.num_layers)
+                    .map(|i| EncoderLayer::distilbert(&l / i, c, init))
+                    .collect()
             }
         };
         Encoder {
@@ -505,10 +474,7 @@ impl Encoder {
     /// (a checkpoint saved afterwards is the float model).
     pub fn quantize_int8(&mut self) -> Result<()> {
         let activation = self.config.activation;
-        match &mut self.layers {
-            Layers::Bert(layers) => layers.iter_mut().try_for_each(|l| l.quantize_int8(activation))?,
-            Layers::DistilBert(layers) => layers.iter_mut().try_for_each(|l| l.quantize_int8(activation))?,
-        }
+        self.layers.iter_mut().try_for_each(|l| l.quantize_int8(activation))?;
         self.quantized = true;
         Ok(())
     }
@@ -519,16 +485,14 @@ impl Encoder {
     }
 
     /// Packs every float Linear layer of the encoder's layers for oneDNN's float32 CPU kernels
-    /// (goemo_torch::PackedLinear; the query, key and value projections as one layer, the
-    /// feed-forward activation as the product's post-op), for float32 inference on the CPU: the
-    /// same arithmetic up to rounding, faster than libtorch's `linear`. The packed copies do not
-    /// follow later changes to the weights, so a packed encoder runs inference only until
-    /// [`Encoder::unpack`]. Layers already quantized stay so.
+    /// (goemo_torch::PackedLinear, which packs at its first forward pass; the query, key and
+    /// value projections as one layer, the feed-forward activation as the product's post-op),
+    /// for float32 inference on the CPU: the same arithmetic up to rounding, faster than
+    /// libtorch's `linear`. The packed copies do not follow later changes to the weights, so a
+    /// packed encoder runs inference only until [`Encoder::unpack`]. Layers already quantized
+    /// stay so.
     pub fn pack_fp32(&mut self) -> Result<()> {
-        match &mut self.layers {
-            Layers::Bert(layers) => layers.iter_mut().try_for_each(BertLayer::pack_fp32)?,
-            Layers::DistilBert(layers) => layers.iter_mut().try_for_each(DistilBertLayer::pack_fp32)?,
-        }
+        self.layers.iter_mut().try_for_each(EncoderLayer::pack_fp32)?;
         self.packed = true;
         Ok(())
     }
@@ -536,10 +500,7 @@ impl Encoder {
     /// Drops the packed copies of [`Encoder::pack_fp32`]: libtorch's `linear` again (for bf16
     /// autocast or training).
     pub fn unpack(&mut self) {
-        match &mut self.layers {
-            Layers::Bert(layers) => layers.iter_mut().for_each(BertLayer::unpack),
-            Layers::DistilBert(layers) => layers.iter_mut().for_each(DistilBertLayer::unpack),
-        }
+        self.layers.iter_mut().for_each(EncoderLayer::unpack);
         self.packed = false;
     }
 
@@ -645,17 +606,8 @@ impl Encoder {
         }
         let mut xs = self.embeddings_norm.forward(&xs).dropout(c.hidden_dropout, train);
         let mask = key_mask(attention_mask)?;
-        match &self.layers {
-            Layers::Bert(layers) => {
-                for layer in layers {
-                    xs = layer.forward(&xs, &mask, c, train)?;
-                }
-            }
-            Layers::DistilBert(layers) => {
-                for layer in layers {
-                    xs = layer.forward(&xs, &mask, c, train)?;
-                }
-            }
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &mask, c, train)?;
         }
         Ok(xs)
     }
