@@ -3,11 +3,12 @@
 //! post-op of the product. What PyTorch's inductor emits for a frozen model on the CPU; libtorch's
 //! `linear` calls MKL's sgemm on the unpacked weight instead.
 
+use std::cell::OnceCell;
 use std::ffi::{c_char, c_int};
 
 use tch::Tensor;
 
-use crate::{cpu_linear_shape, shim_error, shim_tensor, Activation, Result};
+use crate::{cpu_linear_shape, shim_error, shim_tensor, Activation, Result, TorchError};
 
 #[repr(C)]
 struct PackedLinearHandle {
@@ -38,19 +39,31 @@ pub fn packed_linear_available() -> bool {
     unsafe { goemo_packed_linear_available() == 1 }
 }
 
-/// A float32 Linear layer with its weight packed for oneDNN's CPU kernels. Inference only: the
-/// packed copy does not follow later changes to the weight it was made from.
+/// A float32 Linear layer whose weight is packed for oneDNN's CPU kernels at its first forward
+/// pass, so that a layer replaced before it runs (an encoder quantized after loading) never
+/// pays for packing. Inference only: once packed, the copy does not follow later changes to the
+/// weight it was made from.
 pub struct PackedLinear {
-    layer: *mut PackedLinearHandle,
+    weight: Tensor,
+    bias: Option<Tensor>,
+    packed: OnceCell<PackedWeight>,
     in_features: i64,
     out_features: i64,
 }
 
-// SAFETY: the packed weight and bias are immutable after packing; `forward` only reads them
-// (oneDNN's matmul reads its operands), from any thread.
-unsafe impl Send for PackedLinear {}
-// SAFETY: as above; `forward` takes `&self` and writes only its new output.
-unsafe impl Sync for PackedLinear {}
+/// The shim's packed weight and bias, freed on drop.
+struct PackedWeight(*mut PackedLinearHandle);
+
+// SAFETY: the packed weight and bias are immutable after packing and owned by this value alone;
+// moving it to another thread moves that ownership.
+unsafe impl Send for PackedWeight {}
+
+impl Drop for PackedWeight {
+    fn drop(&mut self) {
+        // SAFETY: made by the shim, owned by this value, freed once.
+        unsafe { goemo_packed_linear_free(self.0) }
+    }
+}
 
 impl std::fmt::Debug for PackedLinear {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,20 +72,28 @@ impl std::fmt::Debug for PackedLinear {
 }
 
 impl PackedLinear {
-    /// Packs `weight` (out × in, on the CPU) and copies `bias`. Fails with the reason when the
-    /// weight is not a CPU matrix, the bias does not match it, or libtorch has no oneDNN.
+    /// The layer over `weight` (out × in, on the CPU) and `bias` (shared, not copied, until the
+    /// first forward pass packs them). Fails with the reason when the weight is not a CPU
+    /// matrix, the bias does not match it, or libtorch has no oneDNN.
     pub fn new(weight: &Tensor, bias: Option<&Tensor>) -> Result<Self> {
         let (out_features, in_features) = cpu_linear_shape(weight, "packed float linear")?;
-        let mut error = [0 as c_char; 1024];
-        let bias_ptr = bias.map_or(std::ptr::null(), tch::Tensor::as_ptr);
-        // SAFETY: live tensors (or null for no bias) borrowed for the call; the shim catches
-        // every C++ exception and returns null or a layer this value owns.
-        let layer = unsafe { goemo_packed_linear_pack(weight.as_ptr(), bias_ptr, error.as_mut_ptr(), error.len()) };
-        if layer.is_null() {
-            return Err(shim_error("packing a float linear weight", &error));
+        if let Some(bias) = bias {
+            if bias.size() != [out_features] {
+                return Err(TorchError::Unsupported(format!(
+                    "a Linear bias has shape [{out_features}], this one has {:?}",
+                    bias.size()
+                )));
+            }
+        }
+        if !packed_linear_available() {
+            return Err(TorchError::Unsupported(
+                "packed float linear needs a libtorch built with oneDNN (mkldnn)".into(),
+            ));
         }
         Ok(PackedLinear {
-            layer,
+            weight: weight.shallow_clone(),
+            bias: bias.map(Tensor::shallow_clone),
+            packed: OnceCell::new(),
             in_features,
             out_features,
         })
@@ -88,6 +109,11 @@ impl PackedLinear {
         self.out_features
     }
 
+    /// Whether the first forward pass has packed the weight.
+    pub fn is_packed(&self) -> bool {
+        self.packed.get().is_some()
+    }
+
     /// `x Wᵀ + b` over the last dimension of a float32 CPU tensor.
     pub fn forward(&self, input: &Tensor) -> Result<Tensor> {
         self.call(input, -1)
@@ -98,21 +124,30 @@ impl PackedLinear {
         self.call(input, activation.code())
     }
 
-    fn call(&self, input: &Tensor, activation: i32) -> Result<Tensor> {
+    /// The packed weight, packed now if this is the first call.
+    fn packed(&self) -> Result<*mut PackedLinearHandle> {
+        if let Some(packed) = self.packed.get() {
+            return Ok(packed.0);
+        }
         let mut error = [0 as c_char; 1024];
-        // SAFETY: a live layer and input borrowed for the call; the shim catches every C++
-        // exception and returns null or a new tensor whose ownership passes to us.
-        let output = unsafe {
-            goemo_packed_linear_forward(self.layer, input.as_ptr(), activation, error.as_mut_ptr(), error.len())
-        };
-        shim_tensor(output, "packed float linear", &error)
+        let bias = self.bias.as_ref().map_or(std::ptr::null(), Tensor::as_ptr);
+        // SAFETY: live tensors (or null for no bias) borrowed for the call; the shim catches
+        // every C++ exception and returns null or a layer the PackedWeight below owns.
+        let layer = unsafe { goemo_packed_linear_pack(self.weight.as_ptr(), bias, error.as_mut_ptr(), error.len()) };
+        if layer.is_null() {
+            return Err(shim_error("packing a float linear weight", &error));
+        }
+        Ok(self.packed.get_or_init(|| PackedWeight(layer)).0)
     }
-}
 
-impl Drop for PackedLinear {
-    fn drop(&mut self) {
-        // SAFETY: made by the shim, owned by this value, freed once.
-        unsafe { goemo_packed_linear_free(self.layer) }
+    fn call(&self, input: &Tensor, activation: i32) -> Result<Tensor> {
+        let layer = self.packed()?;
+        let mut error = [0 as c_char; 1024];
+        // SAFETY: a live packed layer and input borrowed for the call; the shim catches every
+        // C++ exception and returns null or a new tensor whose ownership passes to us.
+        let output =
+            unsafe { goemo_packed_linear_forward(layer, input.as_ptr(), activation, error.as_mut_ptr(), error.len()) };
+        shim_tensor(output, "packed float linear", &error)
     }
 }
 
@@ -130,9 +165,11 @@ mod tests {
         let b = Tensor::randn([61], (Kind::Float, Device::Cpu));
         let x = Tensor::randn([3, 7, 45], (Kind::Float, Device::Cpu));
         let layer = PackedLinear::new(&w, Some(&b)).unwrap();
+        assert!(!layer.is_packed(), "packing waits for the first forward pass");
         let float = x.linear(&w, Some(&b));
         let worst = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
         let out = layer.forward(&x).unwrap();
+        assert!(layer.is_packed());
         assert_eq!(out.size(), [3, 7, 61]);
         assert!(worst(&out, &float) < 1e-5, "{}", worst(&out, &float));
         for (activation, expected) in [
