@@ -114,8 +114,8 @@ pub struct LoadOptions {
     pub dropout: Option<f64>,
     /// How the encoder's variables start before the checkpoint overwrites them. `Zeros` (the
     /// default) loads faster; `Random` draws them as libtorch initialises a new model, so that
-    /// the random numbers a seed gives afterwards (a new head, dropout) are the ones a training
-    /// run has always drawn from that seed.
+    /// the random numbers a seed gives afterwards (a new head, dropout) are the stream that the
+    /// recorded training runs (docs/results.md) drew.
     pub encoder_init: WeightInit,
 }
 

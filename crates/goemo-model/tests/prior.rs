@@ -12,11 +12,16 @@ use tch::Device;
 /// weights are drawn from it, so each test holds this lock to draw the same weights every run.
 static RANDOM_GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+fn lock_generator() -> std::sync::MutexGuard<'static, ()> {
+    // A test that failed while holding it leaves nothing behind to guard.
+    RANDOM_GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn a_new_heads_probabilities_are_the_label_frequencies() {
-    let _generator = RANDOM_GENERATOR
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _generator = lock_generator();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-roberta");
     let options = LoadOptions {
         head: Some(HeadKind::MeanPooling),
@@ -50,9 +55,7 @@ fn a_new_heads_probabilities_are_the_label_frequencies() {
 
 #[test]
 fn a_classifier_given_other_labels_gets_a_new_output_layer_and_keeps_its_encoder() {
-    let _generator = RANDOM_GENERATOR
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _generator = lock_generator();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert");
     let original = SequenceClassifier::load(&dir, Device::Cpu, &LoadOptions::default()).unwrap();
     assert_eq!((original.labels().len(), original.head_is_new()), (28, false));
@@ -86,9 +89,7 @@ fn a_classifier_given_other_labels_gets_a_new_output_layer_and_keeps_its_encoder
 
 #[test]
 fn encoder_init_changes_the_random_stream_and_nothing_loaded() {
-    let _generator = RANDOM_GENERATOR
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _generator = lock_generator();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert");
     let load = |encoder_init| {
         tch::manual_seed(5);

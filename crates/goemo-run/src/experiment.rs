@@ -302,7 +302,7 @@ impl Experiment {
             head: self.config.head,
             labels: Some(data.labels.names().to_vec()),
             dropout: self.config.dropout,
-            // The seed's later draws (the new head, dropout) stay those of every earlier run.
+            // The seed's later draws (the new head, dropout) are the recorded runs' stream.
             encoder_init: WeightInit::Random,
         };
         let mut model = SequenceClassifier::load(&dir, device, &options)?;

@@ -21,11 +21,7 @@ int goemo_add_layer_norm_(at::Tensor* x, at::Tensor* residual, at::Tensor* gamma
     TORCH_CHECK(residual->sizes() == x->sizes(), "the residual has shape ", residual->sizes(), ", the input ",
                 x->sizes());
     const int64_t width = x->size(-1);
-    for (const auto* t : {gamma, beta}) {
-      TORCH_CHECK(t->dim() == 1 && t->size(0) == width && t->scalar_type() == at::kFloat && t->is_contiguous(),
-                  "layer norm parameters are contiguous float32 vectors of ", width, ", got ", t->sizes(), " ",
-                  t->scalar_type());
-    }
+    goemo::check_layer_norm_params(*gamma, *beta, width);
     auto r = residual->to(at::kFloat).contiguous();
     const int64_t rows = width == 0 ? 0 : x->numel() / width;
     float* xs = x->data_ptr<float>();

@@ -143,15 +143,6 @@ at::Tensor int_product(const at::Tensor& q, const RowwiseInt8Linear& layer) {
   return acc;
 }
 
-// The float (rows, width) tensor a LayerNorm's parameters must match, checked.
-void check_norm(const at::Tensor& gamma, const at::Tensor& beta, int64_t width) {
-  for (const auto* t : {&gamma, &beta}) {
-    TORCH_CHECK(t->dim() == 1 && t->size(0) == width && t->scalar_type() == at::kFloat && t->is_contiguous(),
-                "layer norm parameters are contiguous float32 vectors of ", width, ", got ", t->sizes(), " ",
-                t->scalar_type());
-  }
-}
-
 // acc (rows, out) int32 → LayerNorm(acc · scales + bias + residual) in place, as float.
 void dequantize_add_norm(at::Tensor& acc, const float* row_scales, const RowwiseInt8Linear& layer,
                          const float* residual, const at::Tensor& gamma, const at::Tensor& beta, float eps) {
@@ -240,7 +231,7 @@ at::Tensor* goemo_int8_linear_add_norm(goemo::RowwiseInt8Linear* layer, at::Tens
     const auto shape = goemo::output_shape(*layer, *input);
     TORCH_CHECK(residual->sizes().vec() == shape, "the residual has shape ", residual->sizes(),
                 ", the layer's output ", at::IntArrayRef(shape));
-    goemo::check_norm(*gamma, *beta, out);
+    goemo::check_layer_norm_params(*gamma, *beta, out);
     auto r = residual->to(at::kFloat).contiguous();
     if (rows == 0) {
       result = new at::Tensor(at::empty(shape, x.options()));
@@ -272,7 +263,7 @@ at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::Roww
                 second->weight.size(1), " → ", second->weight.size(0));
     auto x = goemo::input_rows(*first, *input);
     const int64_t rows = x.size(0);
-    goemo::check_norm(*gamma, *beta, width);
+    goemo::check_layer_norm_params(*gamma, *beta, width);
     if (rows == 0) {
       result = new at::Tensor(at::empty(input->sizes(), x.options()));
       return;

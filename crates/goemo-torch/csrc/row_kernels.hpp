@@ -3,6 +3,8 @@
 // (a token: hundreds to a few thousand floats) stays in L1 across a kernel's passes.
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -98,6 +100,15 @@ inline float activate_scalar(float x, Activation activation) {
     case Activation::kRelu:
     default:
       return std::max(x, 0.f);
+  }
+}
+
+// A LayerNorm's γ and β as the row kernels read them: contiguous float32 vectors of `width`.
+inline void check_layer_norm_params(const at::Tensor& gamma, const at::Tensor& beta, int64_t width) {
+  for (const auto* t : {&gamma, &beta}) {
+    TORCH_CHECK(t->dim() == 1 && t->size(0) == width && t->scalar_type() == at::kFloat && t->is_contiguous(),
+                "layer norm parameters are contiguous float32 vectors of ", width, ", got ", t->sizes(), " ",
+                t->scalar_type());
   }
 }
 
