@@ -1,149 +1,22 @@
-// Attention over short sequences for CPU inference: one task per (text, head) computes
-// softmax(q kᵀ / √d) v with AVX-512 in registers, reading queries, keys and values where the
-// projections wrote them ((B, T, heads × d), any row stride) and writing the context straight
-// into (B, T, heads × d). At GoEmotions' lengths (20 tokens) libtorch's flash kernel spends its
-// time in two small sgemm calls per head and block, and the layout copies around it; here the
-// whole head is a few thousand fused multiply-adds.
+// The float shim over the short-sequence attention kernel (attention_kernel.hpp): one task per
+// (text, head), fetching the next task's rows while one computes.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 
-#include <immintrin.h>
-
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <vector>
 
-#include "row_kernels.hpp"
+#include "attention_kernel.hpp"
 #include "shim_common.hpp"
-
-namespace goemo {
-namespace {
-
-// Longest sequence and widest head the kernel keeps in registers and its per-task buffers.
-constexpr int64_t kMaxTokens = 128;
-constexpr int64_t kMaxHeadDim = 128;
-
-// A (B, T, width) float matrix with unit column stride.
-template <typename T>
-struct Rows {
-  T* data;
-  int64_t batch_stride, row_stride;
-  T* row(int64_t b, int64_t t, int64_t column) const { return data + b * batch_stride + t * row_stride + column; }
-};
-
-// One (text, head): CHUNKS blocks of 16 keys.
-template <int CHUNKS>
-__attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, const Rows<const float>& k,
-                                                     const Rows<const float>& v, const Rows<float>& out,
-                                                     const bool* keys, int64_t b, int64_t column, int64_t tokens,
-                                                     int64_t dim, float scale, float* key_columns) {
-  constexpr int64_t padded = CHUNKS * kLanes;
-  // Keys transposed (dim × padded), so that one query's scores over 16 keys are one vector.
-  for (int64_t j = 0; j < tokens; ++j) {
-    const float* key = k.row(b, j, column);
-    for (int64_t d = 0; d < dim; ++d) key_columns[d * padded + j] = key[d];
-  }
-  for (int64_t d = 0; d < dim; ++d) {
-    for (int64_t j = tokens; j < padded; ++j) key_columns[d * padded + j] = 0.f;
-  }
-  __mmask16 valid[CHUNKS];
-  for (int c = 0; c < CHUNKS; ++c) {
-    valid[c] = 0;
-    for (int64_t l = 0; l < kLanes; ++l) {
-      const int64_t j = c * kLanes + l;
-      if (j < tokens && keys[j]) valid[c] |= static_cast<__mmask16>(1u << l);
-    }
-  }
-  // Queries in groups, so that the multiply-adds of several queries interleave instead of
-  // waiting on one accumulator's latency, and each key or value vector is loaded once a group.
-  constexpr int kGroup = CHUNKS <= 2 ? 4 : (CHUNKS <= 4 ? 2 : 1);
-  constexpr int kWidth = 8 / kGroup;
-  alignas(64) float weights[kGroup][padded];
-  float inverses[kGroup];
-  const __m512 scaling = _mm512_set1_ps(scale);
-  const int64_t vectors = dim / kLanes;
-  for (int64_t first = 0; first < tokens; first += kGroup) {
-    const int64_t rows = std::min<int64_t>(kGroup, tokens - first);
-    const float* query[kGroup];
-    // A short last group repeats its last query; only real rows are written.
-    for (int g = 0; g < kGroup; ++g) query[g] = q.row(b, first + std::min<int64_t>(g, rows - 1), column);
-    __m512 scores[kGroup][CHUNKS];
-    for (int g = 0; g < kGroup; ++g) {
-      for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_setzero_ps();
-    }
-    for (int64_t d = 0; d < dim; ++d) {
-      __m512 key[CHUNKS];
-      for (int c = 0; c < CHUNKS; ++c) key[c] = _mm512_loadu_ps(key_columns + d * padded + c * kLanes);
-      for (int g = 0; g < kGroup; ++g) {
-        const __m512 qd = _mm512_set1_ps(query[g][d]);
-        for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_fmadd_ps(qd, key[c], scores[g][c]);
-      }
-    }
-    for (int g = 0; g < kGroup; ++g) {
-      __m512 most = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-      for (int c = 0; c < CHUNKS; ++c) {
-        scores[g][c] = _mm512_mul_ps(scores[g][c], scaling);
-        most = _mm512_mask_max_ps(most, valid[c], most, scores[g][c]);
-      }
-      const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(most));
-      __m512 sum = _mm512_setzero_ps();
-      for (int c = 0; c < CHUNKS; ++c) {
-        const __m512 e = _mm512_maskz_mov_ps(valid[c], exp_lanes(_mm512_sub_ps(scores[g][c], top)));
-        sum = _mm512_add_ps(sum, e);
-        _mm512_store_ps(weights[g] + c * kLanes, e);
-      }
-      const float total = _mm512_reduce_add_ps(sum);
-      // A query with no key to attend to gets zeros (libtorch's kernels differ among themselves).
-      inverses[g] = total > 0.f ? 1.f / total : 0.f;
-    }
-    for (int64_t o = 0; o < vectors; o += kWidth) {
-      const int64_t width = std::min<int64_t>(kWidth, vectors - o);
-      __m512 acc[kGroup][kWidth];
-      for (int g = 0; g < kGroup; ++g) {
-        for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_setzero_ps();
-      }
-      for (int64_t j = 0; j < tokens; ++j) {
-        const float* value = v.row(b, j, column + o * kLanes);
-        __m512 values[kWidth];
-        for (int x = 0; x < kWidth; ++x) values[x] = x < width ? _mm512_loadu_ps(value + x * kLanes) : _mm512_setzero_ps();
-        for (int g = 0; g < kGroup; ++g) {
-          const __m512 w = _mm512_set1_ps(weights[g][j]);
-          for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_fmadd_ps(w, values[x], acc[g][x]);
-        }
-      }
-      for (int64_t g = 0; g < rows; ++g) {
-        float* context = out.row(b, first + g, column + o * kLanes);
-        const __m512 inverse = _mm512_set1_ps(inverses[g]);
-        for (int64_t x = 0; x < width; ++x) _mm512_storeu_ps(context + x * kLanes, _mm512_mul_ps(acc[g][x], inverse));
-      }
-    }
-  }
-}
-
-// Asks for the cache lines of one (text, head)'s queries, keys and values.
-void prefetch_head(const Rows<const float>& q, const Rows<const float>& k, const Rows<const float>& v, int64_t b,
-                   int64_t column, int64_t tokens, int64_t dim) {
-  constexpr int64_t kLineFloats = 16;
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (const auto* rows : {&q, &k, &v}) {
-      const float* row = rows->row(b, t, column);
-      for (int64_t d = 0; d < dim; d += kLineFloats) _mm_prefetch(reinterpret_cast<const char*>(row + d), _MM_HINT_T0);
-    }
-  }
-}
-
-}  // namespace
-}  // namespace goemo
 
 extern "C" {
 
 // Whether goemo_short_attention runs here for `tokens` keys and heads of `head_dim`: AVX-512,
 // heads a multiple of 16 wide and at most 128, at most 128 tokens.
 int goemo_short_attention_fits(int64_t tokens, int64_t head_dim) {
-  return goemo::has_avx512() && tokens >= 1 && tokens <= goemo::kMaxTokens && head_dim % goemo::kLanes == 0 &&
-         head_dim > 0 && head_dim <= goemo::kMaxHeadDim;
+  return goemo::short_attention_fits(tokens, head_dim);
 }
 
 // softmax(q kᵀ / √d) v per head over (B, T, heads × d) float32 CPU tensors (last dimension
@@ -177,9 +50,8 @@ at::Tensor* goemo_short_attention(at::Tensor* q, at::Tensor* k, at::Tensor* v, a
     const goemo::Rows<float> os{out.data_ptr<float>(), tokens * width, width};
     const bool* keys = mask.data_ptr<bool>();
     const float scale = 1.f / std::sqrt(static_cast<float>(dim));
-    const int64_t chunks = (tokens + goemo::kLanes - 1) / goemo::kLanes;
     at::parallel_for(0, batch * heads, 4, [&](int64_t begin, int64_t end) {
-      std::vector<float> key_columns(dim * chunks * goemo::kLanes);
+      std::vector<float> key_columns(goemo::key_buffer_floats(tokens, dim));
       for (int64_t task = begin; task < end; ++task) {
         const int64_t b = task / heads, column = (task % heads) * dim;
         // The projections were written a whole batch ago and have left the cache: fetch the next
@@ -187,17 +59,7 @@ at::Tensor* goemo_short_attention(at::Tensor* q, at::Tensor* k, at::Tensor* v, a
         if (task + 1 < end) goemo::prefetch_head(qs, ks, vs, (task + 1) / heads, ((task + 1) % heads) * dim, tokens, dim);
         const bool* text_keys = keys + b * tokens;
         float* buffer = key_columns.data();
-        switch (chunks) {
-#define GOEMO_CHUNKS(n)                                                                               \
-  case n:                                                                                            \
-    goemo::attend_head<n>(qs, ks, vs, os, text_keys, b, column, tokens, dim, scale, buffer);          \
-    break;
-          GOEMO_CHUNKS(1) GOEMO_CHUNKS(2) GOEMO_CHUNKS(3) GOEMO_CHUNKS(4)
-          GOEMO_CHUNKS(5) GOEMO_CHUNKS(6) GOEMO_CHUNKS(7) GOEMO_CHUNKS(8)
-#undef GOEMO_CHUNKS
-          default:
-            break;
-        }
+        goemo::attend_one_head(qs, ks, vs, os, text_keys, b, column, tokens, dim, scale, buffer);
       }
     });
     result = new at::Tensor(out);

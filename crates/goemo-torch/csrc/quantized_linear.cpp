@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "attention_kernel.hpp"
 #include "row_kernels.hpp"
 #include "shim_common.hpp"
 
@@ -88,19 +89,78 @@ __attribute__((target("avx2,fma"))) void dequantize_row_avx2(int32_t* acc, float
   for (; j < n; ++j) out[j] = static_cast<float>(acc[j]) * (row_scale * scales[j]) + bias[j];
 }
 
+// AVX-512 forms of the row passes: masked tails instead of scalar loops, 16 lanes.
+__attribute__((target("avx512f"))) float max_abs_avx512(const float* x, int64_t n) {
+  __m512 most = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += kLanes) {
+    const __mmask16 m = tail_mask(n - k);
+    most = _mm512_max_ps(most, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + k)));
+  }
+  return _mm512_reduce_max_ps(most);
+}
+
+// Quantizes a row whose largest magnitude is `largest`; returns its scale.
+__attribute__((target("avx512f"))) float quantize_row_with_max_avx512(const float* x, int8_t* q, int64_t n,
+                                                                     float largest) {
+  const __m512 times = _mm512_set1_ps(largest > 0.f ? 127.f / largest : 0.f);
+  for (int64_t k = 0; k < n; k += kLanes) {
+    const __mmask16 m = tail_mask(n - k);
+    // Rounds to nearest even (the default MXCSR mode), as the scalar path's std::nearbyint.
+    const __m512i whole = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), times));
+    _mm512_mask_cvtsepi32_storeu_epi8(q + k, m, whole);
+  }
+  return largest / 127.f;
+}
+
+__attribute__((target("avx512f"))) void dequantize_row_avx512(int32_t* acc, float row_scale, const float* scales,
+                                                               const float* bias, int64_t n) {
+  float* out = reinterpret_cast<float*>(acc);
+  const __m512 row = _mm512_set1_ps(row_scale);
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const __mmask16 m = tail_mask(n - j);
+    const __m512 whole = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
+    const __m512 scale = _mm512_mul_ps(row, _mm512_maskz_loadu_ps(m, scales + j));
+    _mm512_mask_storeu_ps(out + j, m, _mm512_fmadd_ps(whole, scale, _mm512_maskz_loadu_ps(m, bias + j)));
+  }
+}
+
+// dequantize_row_avx512 and the activation in one pass; returns the row's largest magnitude.
+__attribute__((target("avx512f"))) float dequantize_activate_row_avx512(int32_t* acc, float row_scale,
+                                                                        const float* scales, const float* bias,
+                                                                        Activation activation, int64_t n) {
+  float* out = reinterpret_cast<float*>(acc);
+  const __m512 row = _mm512_set1_ps(row_scale);
+  __m512 most = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const __mmask16 m = tail_mask(n - j);
+    const __m512 whole = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
+    const __m512 scale = _mm512_mul_ps(row, _mm512_maskz_loadu_ps(m, scales + j));
+    const __m512 y =
+        activate_lanes(_mm512_fmadd_ps(whole, scale, _mm512_maskz_loadu_ps(m, bias + j)), activation);
+    _mm512_mask_storeu_ps(out + j, m, y);
+    most = _mm512_mask_max_ps(most, m, most, _mm512_abs_ps(y));
+  }
+  return _mm512_reduce_max_ps(most);
+}
+
+// Quantizes one row of n floats into q; returns its scale.
+float quantize_row(const float* x, int8_t* q, int64_t n) {
+  if (has_avx512()) return quantize_row_with_max_avx512(x, q, n, max_abs_avx512(x, n));
+  return has_avx2() ? quantize_row_avx2(x, q, n) : quantize_row_scalar(x, q, n);
+}
+
 // Quantizes `rows` rows of `in` floats (row stride `in`) into q, one scale per row in `scales`.
 void quantize_rows(const float* xs, int64_t rows, int64_t in, int8_t* q, float* scales) {
-  const bool avx2 = has_avx2();
   at::parallel_for(0, rows, kRowGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t m = begin; m < end; ++m) {
-      scales[m] = avx2 ? quantize_row_avx2(xs + m * in, q + m * in, in) : quantize_row_scalar(xs + m * in, q + m * in, in);
-    }
+    for (int64_t m = begin; m < end; ++m) scales[m] = quantize_row(xs + m * in, q + m * in, in);
   });
 }
 
 // Row m of the int32 product → float (row scale × channel scales, plus the bias), in place.
 void dequantize_row(int32_t* acc, float row_scale, const RowwiseInt8Linear& layer, int64_t n) {
-  if (has_avx2()) {
+  if (has_avx512()) {
+    dequantize_row_avx512(acc, row_scale, layer.scales.data_ptr<float>(), layer.bias.data_ptr<float>(), n);
+  } else if (has_avx2()) {
     dequantize_row_avx2(acc, row_scale, layer.scales.data_ptr<float>(), layer.bias.data_ptr<float>(), n);
   } else {
     dequantize_row_scalar(acc, row_scale, layer.scales.data_ptr<float>(), layer.bias.data_ptr<float>(), n);
@@ -279,16 +339,87 @@ at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::Roww
     float* hr = hidden_scales.data_ptr<float>();
     at::parallel_for(0, rows, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
       for (int64_t m = begin; m < end; ++m) {
-        goemo::dequantize_row(hs + m * inner, rs[m], *first, inner);
         float* row = reinterpret_cast<float*>(hs + m * inner);
-        goemo::activate_row(row, act, inner);
-        hr[m] = goemo::has_avx2() ? goemo::quantize_row_avx2(row, hq + m * inner, inner)
-                                  : goemo::quantize_row_scalar(row, hq + m * inner, inner);
+        if (goemo::has_avx512()) {
+          const float largest = goemo::dequantize_activate_row_avx512(
+              hs + m * inner, rs[m], first->scales.data_ptr<float>(), first->bias.data_ptr<float>(), act, inner);
+          hr[m] = goemo::quantize_row_with_max_avx512(row, hq + m * inner, inner, largest);
+        } else {
+          goemo::dequantize_row(hs + m * inner, rs[m], *first, inner);
+          goemo::activate_row(row, act, inner);
+          hr[m] = goemo::quantize_row(row, hq + m * inner, inner);
+        }
       }
     });
     auto acc = goemo::int_product(hidden_q, *second);
     goemo::dequantize_add_norm(acc, hr, *second, x.data_ptr<float>(), *gamma, *beta, static_cast<float>(eps));
     result = new at::Tensor(acc.view(at::kFloat).view(input->sizes()));
+  });
+  return result;
+}
+
+// The attention block: LayerNorm(x + W_o attention(W_qkv x + b_qkv) + b_o), with the query,
+// key and value projections as one layer of 3 × width outputs. Text by text, the pass that turns
+// the text's projections into floats is followed at once by its attention (the rows are still in
+// cache) and by the quantization of its context for the output projection, so neither the
+// projections nor the context go through memory as floats. `key_mask` (B, T, or any shape of
+// B × T elements) is true where a key may be attended to. Needs short_attention_fits(T, width /
+// heads). Returns a new float32 tensor, or nullptr with the message.
+at::Tensor* goemo_int8_attention_block(goemo::RowwiseInt8Linear* projections, goemo::RowwiseInt8Linear* output,
+                                       int64_t heads, at::Tensor* input, at::Tensor* key_mask, at::Tensor* gamma,
+                                       at::Tensor* beta, double eps, char* error, size_t error_len) {
+  at::Tensor* result = nullptr;
+  goemo::guarded(error, error_len, [&] {
+    c10::NoGradGuard no_grad;
+    TORCH_CHECK(input->dim() == 3, "the attention block's input is (batch, tokens, width), got ", input->sizes());
+    const int64_t batch = input->size(0), tokens = input->size(1), width = input->size(2);
+    TORCH_CHECK(projections->weight.size(1) == width && projections->weight.size(0) == 3 * width,
+                "the query/key/value projection maps ", width, " → ", 3 * width, "; this one maps ",
+                projections->weight.size(1), " → ", projections->weight.size(0));
+    TORCH_CHECK(output->weight.size(1) == width && output->weight.size(0) == width, "the output projection maps ",
+                width, " → ", width, "; this one maps ", output->weight.size(1), " → ", output->weight.size(0));
+    TORCH_CHECK(heads > 0 && width % heads == 0, "width ", width, " is not a multiple of ", heads, " heads");
+    const int64_t dim = width / heads;
+    TORCH_CHECK(goemo::short_attention_fits(tokens, dim), "the int8 attention block does not fit ", tokens,
+                " tokens of ", heads, " heads of ", dim, " (AVX-512, at most ", goemo::kMaxTokens,
+                " tokens, heads of 16 to ", goemo::kMaxHeadDim, ")");
+    TORCH_CHECK(key_mask->numel() == batch * tokens, "the key mask has ", key_mask->numel(), " elements for ",
+                batch, " texts of ", tokens, " tokens");
+    goemo::check_layer_norm_params(*gamma, *beta, width);
+    auto x = goemo::input_rows(*projections, *input);
+    const int64_t rows = x.size(0);
+    if (rows == 0) {
+      result = new at::Tensor(at::empty(input->sizes(), x.options()));
+      return;
+    }
+    const auto mask = key_mask->reshape({batch, tokens}).to(at::kBool).contiguous();
+    const bool* keys = mask.data_ptr<bool>();
+    const auto q = goemo::quantize_input(x);
+    const float* rs = q.scales.data_ptr<float>();
+    auto qkv = goemo::int_product(q.values, *projections);
+    int32_t* acc = qkv.data_ptr<int32_t>();
+    const float* projected = reinterpret_cast<const float*>(acc);
+    auto context = at::empty({rows, width}, x.options());
+    auto context_q = at::empty({rows, width}, x.options().dtype(at::kChar));
+    auto context_scales = at::empty({rows}, x.options());
+    float* cs = context.data_ptr<float>();
+    int8_t* cq = context_q.data_ptr<int8_t>();
+    float* cr = context_scales.data_ptr<float>();
+    const int64_t wide = 3 * width;
+    const goemo::Rows<const float> qs{projected, tokens * wide, wide}, ks{projected + width, tokens * wide, wide},
+        vs{projected + 2 * width, tokens * wide, wide};
+    const goemo::Rows<float> os{cs, tokens * width, width};
+    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> buffer(goemo::key_buffer_floats(tokens, dim));
+      for (int64_t b = begin; b < end; ++b) {
+        for (int64_t m = b * tokens; m < (b + 1) * tokens; ++m) goemo::dequantize_row(acc + m * wide, rs[m], *projections, wide);
+        goemo::attend_text(qs, ks, vs, os, keys + b * tokens, b, tokens, heads, dim, buffer.data());
+        for (int64_t m = b * tokens; m < (b + 1) * tokens; ++m) cr[m] = goemo::quantize_row(cs + m * width, cq + m * width, width);
+      }
+    });
+    auto out = goemo::int_product(context_q, *output);
+    goemo::dequantize_add_norm(out, cr, *output, x.data_ptr<float>(), *gamma, *beta, static_cast<float>(eps));
+    result = new at::Tensor(out.view(at::kFloat).view(input->sizes()));
   });
   return result;
 }

@@ -16,7 +16,8 @@
 //! - [`keep_freed_memory`]: glibc's malloc tuned to reuse freed activations, not fault in fresh
 //!   pages;
 //! - [`Int8Linear`]: int8 Linear layers with one activation scale per row (`_int_mm`, oneDNN's
-//!   VNNI kernels), so that a text's scores do not depend on its batch;
+//!   VNNI kernels), so that a text's scores do not depend on its batch, and the int8 attention
+//!   and feed-forward blocks built on them ([`int8_attention_block`], [`Int8FeedForward`]);
 //! - [`ProcessGroup`]: c10d's Gloo and NCCL process groups with a TCPStore rendezvous, and the
 //!   collectives data-parallel training uses (all-reduce, broadcast, barrier).
 //!
@@ -60,7 +61,7 @@ pub use fused::{Activation, LayerNormParams};
 pub use gradients::{clip_grad_norm, set_grad};
 pub use layer_norm::{add_layer_norm_, add_layer_norm_applies};
 pub use packed::{packed_linear_available, PackedLinear};
-pub use quantized::{Int8FeedForward, Int8Linear};
+pub use quantized::{int8_attention_block, Int8FeedForward, Int8Linear};
 pub use reducer::BackwardReducer;
 
 /// The version of the libtorch goemo was built against, read from its headers.

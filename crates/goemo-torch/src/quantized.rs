@@ -48,7 +48,58 @@ extern "C" {
         error: *mut c_char,
         error_len: usize,
     ) -> *mut torch_sys::C_tensor;
+    fn goemo_int8_attention_block(
+        projections: *mut RowwiseInt8Linear,
+        output: *mut RowwiseInt8Linear,
+        heads: i64,
+        input: *const torch_sys::C_tensor,
+        key_mask: *const torch_sys::C_tensor,
+        gamma: *const torch_sys::C_tensor,
+        beta: *const torch_sys::C_tensor,
+        eps: f64,
+        error: *mut c_char,
+        error_len: usize,
+    ) -> *mut torch_sys::C_tensor;
     fn goemo_int8_linear_free(layer: *mut RowwiseInt8Linear);
+}
+
+/// A transformer's attention block in int8, `LayerNorm(x + W_o attention(W_qkv x + b_qkv) + b_o)`,
+/// in one shim call. `projections` is the query, key and value layers as one (`width → 3 ×
+/// width`, in that order), `output` the output projection; `key_mask` holds `batch × tokens`
+/// elements, true (non-zero) where a key may be attended to. Text by text, the projections are
+/// turned into floats, attended over while still in cache ([`short_attention`]'s kernel) and the
+/// context quantized for the output projection; the norm runs in the pass after it. Needs an
+/// input of shape (batch, tokens, width) where [`short_attention_applies`] (an error otherwise).
+/// Each text's result depends on that text alone.
+///
+/// [`short_attention`]: crate::short_attention
+/// [`short_attention_applies`]: crate::short_attention_applies
+pub fn int8_attention_block(
+    projections: &Int8Linear,
+    output: &Int8Linear,
+    heads: i64,
+    input: &Tensor,
+    key_mask: &Tensor,
+    norm: LayerNormParams<'_>,
+) -> Result<Tensor> {
+    let mut error = [0 as c_char; 1024];
+    // SAFETY: live layers and tensors borrowed for the call; the shim catches every C++
+    // exception and returns null or a new tensor.
+    let result = unsafe {
+        goemo_int8_attention_block(
+            projections.layer,
+            output.layer,
+            heads,
+            input.as_ptr(),
+            key_mask.as_ptr(),
+            norm.weight.as_ptr(),
+            norm.bias.as_ptr(),
+            norm.eps,
+            error.as_mut_ptr(),
+            error.len(),
+        )
+    };
+    shim_tensor(result, "int8 attention block", &error)
 }
 
 /// A transformer's feed-forward block in int8, `LayerNorm(x + W₂ act(W₁ x + b₁) + b₂)`, in one
@@ -304,6 +355,87 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("layer norm parameters"), "{err}");
+    }
+
+    #[test]
+    fn attention_block_equals_the_unfused_ops() {
+        if !crate::short_attention_fits(20, 32) {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        }
+        tch::manual_seed(17);
+        let (heads, width) = (3, 96);
+        let projections = Int8Linear::new(
+            &(Tensor::randn([3 * width, width], (Kind::Float, Device::Cpu)) * 0.2),
+            Some(&Tensor::randn([3 * width], (Kind::Float, Device::Cpu))),
+        )
+        .unwrap();
+        let output = Int8Linear::new(
+            &(Tensor::randn([width, width], (Kind::Float, Device::Cpu)) * 0.1),
+            Some(&Tensor::randn([width], (Kind::Float, Device::Cpu))),
+        )
+        .unwrap();
+        let (gamma, beta) = norm_params(width);
+        let norm = LayerNormParams {
+            weight: &gamma,
+            bias: &beta,
+            eps: 1e-12,
+        };
+        for (batch, tokens) in [(1, 1), (3, 17), (2, 40)] {
+            let x = Tensor::randn([batch, tokens, width], (Kind::Float, Device::Cpu));
+            let lengths = Tensor::randint_low(1, tokens + 1, [batch, 1], (Kind::Int64, Device::Cpu));
+            let mask = Tensor::arange(tokens, (Kind::Int64, Device::Cpu))
+                .unsqueeze(0)
+                .lt_tensor(&lengths);
+            let qkv = projections.forward(&x).unwrap();
+            let parts = qkv.split(width, -1);
+            let context = crate::short_attention(&parts[0], &parts[1], &parts[2], &mask, heads).unwrap();
+            let unfused = output.forward_add_norm(&context, &x, norm).unwrap();
+            // The encoder's mask is (B, 1, 1, T).
+            let fused = int8_attention_block(&projections, &output, heads, &x, &mask.view([batch, 1, 1, tokens]), norm)
+                .unwrap();
+            assert_eq!(fused.size(), [batch, tokens, width]);
+            // The same passes in the same order over the same rows.
+            let worst = worst_relative(&fused, &unfused);
+            assert!(worst < 1e-6, "{batch}x{tokens}: fused attention block differs by {worst}");
+        }
+        let x = Tensor::randn([2, 5, width], (Kind::Float, Device::Cpu));
+        let mask = Tensor::ones([2, 5], (Kind::Bool, Device::Cpu));
+        let empty = Tensor::zeros([0, 5, width], (Kind::Float, Device::Cpu));
+        let no_texts = int8_attention_block(&projections, &output, heads, &empty, &mask.narrow(0, 0, 0), norm).unwrap();
+        assert_eq!(no_texts.size(), [0, 5, width]);
+        for (what, result) in [
+            (
+                "multiple of 5 heads",
+                int8_attention_block(&projections, &output, 5, &x, &mask, norm),
+            ),
+            (
+                "key mask has 5",
+                int8_attention_block(&projections, &output, heads, &x, &mask.narrow(0, 0, 1), norm),
+            ),
+            (
+                "output projection maps",
+                int8_attention_block(&projections, &projections, heads, &x, &mask, norm),
+            ),
+            (
+                "query/key/value projection maps",
+                int8_attention_block(&output, &output, heads, &x, &mask, norm),
+            ),
+            (
+                "does not fit 200 tokens",
+                int8_attention_block(
+                    &projections,
+                    &output,
+                    heads,
+                    &Tensor::zeros([1, 200, width], (Kind::Float, Device::Cpu)),
+                    &Tensor::ones([1, 200], (Kind::Bool, Device::Cpu)),
+                    norm,
+                ),
+            ),
+        ] {
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("int8 attention block") && err.contains(what), "{what}: {err}");
+        }
     }
 
     #[test]

@@ -1,0 +1,172 @@
+// Attention over short sequences on AVX-512, shared by the float shim (attention.cpp) and the
+// int8 attention block (quantized_linear.cpp): one task per (text, head) computes
+// softmax(q kᵀ / √d) v in registers, reading queries, keys and values where the projections
+// wrote them ((B, T, heads × d), any row stride) and writing the context into (B, T, heads × d).
+// At GoEmotions' lengths (20 tokens) libtorch's flash kernel spends its time in two small sgemm
+// calls per head and block, and the layout copies around it; here the whole head is a few
+// thousand fused multiply-adds.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "row_kernels.hpp"
+
+namespace goemo {
+
+// Longest sequence and widest head the kernel keeps in registers and its per-task buffers.
+constexpr int64_t kMaxTokens = 128;
+constexpr int64_t kMaxHeadDim = 128;
+
+// Whether the kernel runs here for `tokens` keys and heads of `dim`: AVX-512, heads a multiple of
+// 16 wide and at most kMaxHeadDim, 1 to kMaxTokens tokens.
+inline bool short_attention_fits(int64_t tokens, int64_t dim) {
+  return has_avx512() && tokens >= 1 && tokens <= kMaxTokens && dim % kLanes == 0 && dim > 0 && dim <= kMaxHeadDim;
+}
+
+// A (B, T, width) float matrix with unit column stride.
+template <typename T>
+struct Rows {
+  T* data;
+  int64_t batch_stride, row_stride;
+  T* row(int64_t b, int64_t t, int64_t column) const { return data + b * batch_stride + t * row_stride + column; }
+};
+
+// One (text, head): CHUNKS blocks of 16 keys.
+template <int CHUNKS>
+__attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, const Rows<const float>& k,
+                                                     const Rows<const float>& v, const Rows<float>& out,
+                                                     const bool* keys, int64_t b, int64_t column, int64_t tokens,
+                                                     int64_t dim, float scale, float* key_columns) {
+  constexpr int64_t padded = CHUNKS * kLanes;
+  // Keys transposed (dim × padded), so that one query's scores over 16 keys are one vector.
+  for (int64_t j = 0; j < tokens; ++j) {
+    const float* key = k.row(b, j, column);
+    for (int64_t d = 0; d < dim; ++d) key_columns[d * padded + j] = key[d];
+  }
+  for (int64_t d = 0; d < dim; ++d) {
+    for (int64_t j = tokens; j < padded; ++j) key_columns[d * padded + j] = 0.f;
+  }
+  __mmask16 valid[CHUNKS];
+  for (int c = 0; c < CHUNKS; ++c) {
+    valid[c] = 0;
+    for (int64_t l = 0; l < kLanes; ++l) {
+      const int64_t j = c * kLanes + l;
+      if (j < tokens && keys[j]) valid[c] |= static_cast<__mmask16>(1u << l);
+    }
+  }
+  // Queries in groups, so that the multiply-adds of several queries interleave instead of
+  // waiting on one accumulator's latency, and each key or value vector is loaded once a group.
+  constexpr int kGroup = CHUNKS <= 2 ? 4 : (CHUNKS <= 4 ? 2 : 1);
+  constexpr int kWidth = 8 / kGroup;
+  alignas(64) float weights[kGroup][padded];
+  float inverses[kGroup];
+  const __m512 scaling = _mm512_set1_ps(scale);
+  const int64_t vectors = dim / kLanes;
+  for (int64_t first = 0; first < tokens; first += kGroup) {
+    const int64_t rows = std::min<int64_t>(kGroup, tokens - first);
+    const float* query[kGroup];
+    // A short last group repeats its last query; only real rows are written.
+    for (int g = 0; g < kGroup; ++g) query[g] = q.row(b, first + std::min<int64_t>(g, rows - 1), column);
+    __m512 scores[kGroup][CHUNKS];
+    for (int g = 0; g < kGroup; ++g) {
+      for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_setzero_ps();
+    }
+    for (int64_t d = 0; d < dim; ++d) {
+      __m512 key[CHUNKS];
+      for (int c = 0; c < CHUNKS; ++c) key[c] = _mm512_loadu_ps(key_columns + d * padded + c * kLanes);
+      for (int g = 0; g < kGroup; ++g) {
+        const __m512 qd = _mm512_set1_ps(query[g][d]);
+        for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_fmadd_ps(qd, key[c], scores[g][c]);
+      }
+    }
+    for (int g = 0; g < kGroup; ++g) {
+      __m512 most = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      for (int c = 0; c < CHUNKS; ++c) {
+        scores[g][c] = _mm512_mul_ps(scores[g][c], scaling);
+        most = _mm512_mask_max_ps(most, valid[c], most, scores[g][c]);
+      }
+      const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(most));
+      __m512 sum = _mm512_setzero_ps();
+      for (int c = 0; c < CHUNKS; ++c) {
+        const __m512 e = _mm512_maskz_mov_ps(valid[c], exp_lanes(_mm512_sub_ps(scores[g][c], top)));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_store_ps(weights[g] + c * kLanes, e);
+      }
+      const float total = _mm512_reduce_add_ps(sum);
+      // A query with no key to attend to gets zeros (libtorch's kernels differ among themselves).
+      inverses[g] = total > 0.f ? 1.f / total : 0.f;
+    }
+    for (int64_t o = 0; o < vectors; o += kWidth) {
+      const int64_t width = std::min<int64_t>(kWidth, vectors - o);
+      __m512 acc[kGroup][kWidth];
+      for (int g = 0; g < kGroup; ++g) {
+        for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_setzero_ps();
+      }
+      for (int64_t j = 0; j < tokens; ++j) {
+        const float* value = v.row(b, j, column + o * kLanes);
+        __m512 values[kWidth];
+        for (int x = 0; x < kWidth; ++x) values[x] = x < width ? _mm512_loadu_ps(value + x * kLanes) : _mm512_setzero_ps();
+        for (int g = 0; g < kGroup; ++g) {
+          const __m512 w = _mm512_set1_ps(weights[g][j]);
+          for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_fmadd_ps(w, values[x], acc[g][x]);
+        }
+      }
+      for (int64_t g = 0; g < rows; ++g) {
+        float* context = out.row(b, first + g, column + o * kLanes);
+        const __m512 inverse = _mm512_set1_ps(inverses[g]);
+        for (int64_t x = 0; x < width; ++x) _mm512_storeu_ps(context + x * kLanes, _mm512_mul_ps(acc[g][x], inverse));
+      }
+    }
+  }
+}
+
+// Asks for the cache lines of one (text, head)'s queries, keys and values.
+inline void prefetch_head(const Rows<const float>& q, const Rows<const float>& k, const Rows<const float>& v, int64_t b,
+                   int64_t column, int64_t tokens, int64_t dim) {
+  constexpr int64_t kLineFloats = 16;
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (const auto* rows : {&q, &k, &v}) {
+      const float* row = rows->row(b, t, column);
+      for (int64_t d = 0; d < dim; d += kLineFloats) _mm_prefetch(reinterpret_cast<const char*>(row + d), _MM_HINT_T0);
+    }
+  }
+}
+
+
+// The buffer attend_text needs: keys transposed for the longest text a call sees.
+inline int64_t key_buffer_floats(int64_t tokens, int64_t dim) {
+  return dim * ((tokens + kLanes - 1) / kLanes) * kLanes;
+}
+
+// One (text, head) of any length that short_attention_fits; `buffer` has
+// key_buffer_floats(tokens, dim) floats.
+inline void attend_one_head(const Rows<const float>& q, const Rows<const float>& k, const Rows<const float>& v,
+                            const Rows<float>& out, const bool* keys, int64_t b, int64_t column, int64_t tokens,
+                            int64_t dim, float scale, float* buffer) {
+  switch ((tokens + kLanes - 1) / kLanes) {
+#define GOEMO_CHUNKS(n)                                                            \
+  case n:                                                                         \
+    attend_head<n>(q, k, v, out, keys, b, column, tokens, dim, scale, buffer);    \
+    break;
+    GOEMO_CHUNKS(1) GOEMO_CHUNKS(2) GOEMO_CHUNKS(3) GOEMO_CHUNKS(4)
+    GOEMO_CHUNKS(5) GOEMO_CHUNKS(6) GOEMO_CHUNKS(7) GOEMO_CHUNKS(8)
+#undef GOEMO_CHUNKS
+    default:
+      break;
+  }
+}
+
+// Every head of text b, one after another, from data the caller has just written (in cache).
+inline void attend_text(const Rows<const float>& q, const Rows<const float>& k, const Rows<const float>& v,
+                        const Rows<float>& out, const bool* keys, int64_t b, int64_t tokens, int64_t heads,
+                        int64_t dim, float* buffer) {
+  const float scale = 1.f / std::sqrt(static_cast<float>(dim));
+  for (int64_t head = 0; head < heads; ++head) attend_one_head(q, k, v, out, keys, b, head * dim, tokens, dim, scale, buffer);
+}
+
+}  // namespace goemo
