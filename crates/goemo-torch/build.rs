@@ -33,6 +33,7 @@ fn main() {
             "csrc/fused_adamw.cpp",
             "csrc/gradients.cpp",
             "csrc/layer_norm.cpp",
+            "csrc/mapped_file.cpp",
             "csrc/packed_linear.cpp",
             "csrc/quantized_linear.cpp",
             "csrc/distributed.cpp",

@@ -19,27 +19,31 @@ fn layer_norm(p: nn::Path<'_>, size: i64, eps: f64) -> nn::LayerNorm {
 }
 
 /// How the encoder's variables start: libtorch's random initialisation (training from scratch,
-/// tests), or zeros when a checkpoint overwrites every one of them at load, which skips drawing
-/// some 12 million random numbers for BERT-sized vocabularies.
+/// tests), or allocated and left unwritten when a checkpoint sets every one of them at load,
+/// which skips drawing or writing some 12 million numbers for BERT-sized vocabularies (the
+/// checkpoint's tensors then replace the variables' storage without a copy).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum WeightInit {
     /// libtorch's defaults: Kaiming-uniform Linear weights, normal embeddings.
     Random,
-    /// Zeros, for variables a checkpoint fills next.
+    /// Unwritten, for variables a checkpoint sets next (a load fails unless it holds them all).
     #[default]
-    Zeros,
+    Checkpoint,
+}
+
+/// A trainable float variable `name` of `dims` under `p`, unwritten (see [`WeightInit::Checkpoint`]).
+fn unwritten(p: &nn::Path<'_>, name: &str, dims: &[i64]) -> Tensor {
+    p.add(name, Tensor::empty(dims, (Kind::Float, p.device())), true)
 }
 
 fn linear(p: nn::Path<'_>, input: i64, output: i64, init: WeightInit) -> Dense {
-    let config = match init {
-        WeightInit::Random => nn::LinearConfig::default(),
-        WeightInit::Zeros => nn::LinearConfig {
-            ws_init: nn::Init::Const(0.0),
-            bs_init: Some(nn::Init::Const(0.0)),
-            bias: true,
+    Dense::Float(match init {
+        WeightInit::Random => nn::linear(p, input, output, nn::LinearConfig::default()),
+        WeightInit::Checkpoint => nn::Linear {
+            ws: unwritten(&p, "weight", &[output, input]),
+            bs: Some(unwritten(&p, "bias", &[output])),
         },
-    };
-    Dense::Float(nn::linear(p, input, output, config))
+    })
 }
 
 /// A Linear layer of the encoder: float (trainable); float with a copy packed for oneDNN after
@@ -426,9 +430,10 @@ impl EncoderLayer {
 #[derive(Debug)]
 pub struct Encoder {
     config: ModelConfig,
-    word_embeddings: nn::Embedding,
-    position_embeddings: nn::Embedding,
-    token_type_embeddings: Option<nn::Embedding>,
+    /// Embedding tables, (entries, hidden size).
+    word_embeddings: Tensor,
+    position_embeddings: Tensor,
+    token_type_embeddings: Option<Tensor>,
     embeddings_norm: nn::LayerNorm,
     layers: Vec<EncoderLayer>,
     quantized: bool,
@@ -441,14 +446,10 @@ impl Encoder {
     pub fn new(p: nn::Path<'_>, config: &ModelConfig, init: WeightInit) -> Self {
         let c = config;
         let e = &p / "embeddings";
-        let embedding_config = match init {
-            WeightInit::Random => nn::EmbeddingConfig::default(),
-            WeightInit::Zeros => nn::EmbeddingConfig {
-                ws_init: nn::Init::Const(0.0),
-                ..Default::default()
-            },
+        let embedding = |name: &str, n: i64| match init {
+            WeightInit::Random => nn::embedding(&e / name, n, c.hidden_size, nn::EmbeddingConfig::default()).ws,
+            WeightInit::Checkpoint => unwritten(&(&e / name), "weight", &[n, c.hidden_size]),
         };
-        let embedding = |name: &str, n: i64| nn::embedding(&e / name, n, c.hidden_size, embedding_config);
         let layers = match c.architecture {
             Architecture::Bert | Architecture::Roberta => {
                 let l = &p / "encoder" / "layer";
@@ -594,11 +595,11 @@ impl Encoder {
         }
         let c = &self.config;
         // Fallible lookups: an id outside the vocabulary is an error, not an abort.
-        let lookup = |table: &nn::Embedding, ids: &Tensor, name: &str| {
-            Tensor::f_embedding(&table.ws, ids, -1, false, false).map_err(|e| ModelError::InputShape {
+        let lookup = |table: &Tensor, ids: &Tensor, name: &str| {
+            Tensor::f_embedding(table, ids, -1, false, false).map_err(|e| ModelError::InputShape {
                 tensor: name.to_string(),
                 found: ids.size(),
-                expected: format!("ids below {} ({e})", table.ws.size()[0]),
+                expected: format!("ids below {} ({e})", table.size()[0]),
             })
         };
         let mut xs = lookup(&self.word_embeddings, input_ids, "input_ids")?

@@ -112,7 +112,7 @@ pub struct LoadOptions {
     /// One dropout rate for the hidden states, the attention weights and the classifier,
     /// instead of the config's.
     pub dropout: Option<f64>,
-    /// How the encoder's variables start before the checkpoint overwrites them. `Zeros` (the
+    /// How the encoder's variables start before the checkpoint sets them. `Checkpoint` (the
     /// default) loads faster; `Random` draws them as libtorch initialises a new model, so that
     /// the random numbers a seed gives afterwards (a new head, dropout) are the stream that the
     /// recorded training runs (docs/results.md) drew.
@@ -158,34 +158,30 @@ fn normalise(name: &str, arch: Architecture) -> String {
 }
 
 /// Reads a safetensors file into f32 tensors by normalised name.
+/// The checkpoint's tensors by goemo's names, as float32 views of the mapped file
+/// (goemo_torch::map_safetensors; other float types converted), and the names skipped.
 fn read_weights(path: &Path, arch: Architecture) -> Result<(HashMap<String, Tensor>, Vec<String>)> {
-    let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-    let error = |message: String| ModelError::Safetensors {
+    let tensors = goemo_torch::map_safetensors(path).map_err(|e| ModelError::Safetensors {
         path: path.to_path_buf(),
-        message,
-    };
-    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| error(format!("{e:?}")))?;
+        message: match e {
+            goemo_torch::TorchError::File { message, .. } => message,
+            other => other.to_string(),
+        },
+    })?;
     let mut out = HashMap::new();
     let mut skipped = Vec::new();
-    for (name, view) in file.tensors() {
+    for (name, tensor) in tensors {
         if ignored(&name) {
             skipped.push(name);
             continue;
         }
-        let kind = match view.dtype() {
-            safetensors::Dtype::F32 => Kind::Float,
-            safetensors::Dtype::F16 => Kind::Half,
-            safetensors::Dtype::BF16 => Kind::BFloat16,
-            safetensors::Dtype::F64 => Kind::Double,
-            other => {
-                return Err(error(format!(
-                    "tensor {name} has dtype {other:?}, expected a float type"
-                )))
-            }
-        };
-        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        let tensor = Tensor::f_from_data_size(view.data(), &shape, kind)?.to_kind(Kind::Float);
-        out.insert(normalise(&name, arch), tensor);
+        if !matches!(tensor.kind(), Kind::Float | Kind::Half | Kind::BFloat16 | Kind::Double) {
+            return Err(ModelError::Safetensors {
+                path: path.to_path_buf(),
+                message: format!("tensor {name} has dtype {:?}, expected a float type", tensor.kind()),
+            });
+        }
+        out.insert(normalise(&name, arch), tensor.f_to_kind(Kind::Float)?);
     }
     Ok((out, skipped))
 }
@@ -278,7 +274,8 @@ impl SequenceClassifier {
         Ok(())
     }
 
-    /// Copies the checkpoint's tensors into the variables (shapes checked); a new head gets
+    /// Sets the variables to the checkpoint's tensors (shapes checked; on the CPU by sharing
+    /// their storage, elsewhere by a copy); a new head gets
     /// normal(0, initializer_range) weights and zero biases, as `transformers` initialises it.
     /// Variables go in name order, so that a seed gives the same new head in every process.
     fn copy_weights(&self, weights: &HashMap<String, Tensor>, weights_path: &Path) -> Result<()> {
@@ -296,7 +293,13 @@ impl SequenceClassifier {
                                 found: w.size(),
                             });
                         }
-                        var.shallow_clone().f_copy_(&w.f_to_device(device)?)?;
+                        if device == Device::Cpu {
+                            // The variable takes the checkpoint tensor's storage (a view of the
+                            // mapped file): no copy, and model copies share the pages.
+                            var.shallow_clone().f_set_data(w)?;
+                        } else {
+                            var.shallow_clone().f_copy_(&w.f_to_device(device)?)?;
+                        }
                     }
                     None if name.ends_with(".bias") => {
                         let _ = var.shallow_clone().f_zero_()?;

@@ -102,13 +102,13 @@ fn encoder_init_changes_the_random_stream_and_nothing_loaded() {
         let parameters: Vec<(String, tch::Tensor)> = model.named_parameters();
         parameters
     };
-    let (random, zeros, random_again) = (
+    let (random, unwritten, random_again) = (
         load(WeightInit::Random),
-        load(WeightInit::Zeros),
+        load(WeightInit::Checkpoint),
         load(WeightInit::Random),
     );
     let mut new_head_moved = false;
-    for (((name, r), (_, z)), (_, again)) in random.iter().zip(&zeros).zip(&random_again) {
+    for (((name, r), (_, z)), (_, again)) in random.iter().zip(&unwritten).zip(&random_again) {
         // Random draws first: a seed gives the same new head every time.
         assert!(r.equal(again), "{name}: Random from one seed differs between loads");
         if name.starts_with("bert.") {
@@ -118,6 +118,6 @@ fn encoder_init_changes_the_random_stream_and_nothing_loaded() {
             new_head_moved = true;
         }
     }
-    // Zeros skips the encoder's draws, so the new head comes from a different part of the stream.
+    // Checkpoint skips the encoder's draws, so the new head comes from a different part of the stream.
     assert!(new_head_moved, "the new head did not depend on encoder_init");
 }

@@ -13,6 +13,8 @@
 //! - [`load_cuda`]: libtorch_cuda loaded on demand, so that CPU runs do not map it;
 //! - [`short_attention`]: attention over short sequences for CPU inference, one AVX-512 task
 //!   per text and head, in the projections' own layout;
+//! - [`map_safetensors`]: a checkpoint's tensors over a private mapping of the file, shared
+//!   through the page cache by every model copy that maps it;
 //! - [`keep_freed_memory`]: glibc's malloc tuned to reuse freed activations, not fault in fresh
 //!   pages;
 //! - [`Int8Linear`]: int8 Linear layers with one activation scale per row (`_int_mm`, oneDNN's
@@ -44,6 +46,7 @@ mod distributed;
 mod fused;
 mod gradients;
 mod layer_norm;
+mod mapped;
 mod packed;
 mod quantized;
 mod reducer;
@@ -60,6 +63,7 @@ pub use distributed::{Backend, ProcessGroup, ReduceOp, Rendezvous};
 pub use fused::{Activation, LayerNormParams};
 pub use gradients::{clip_grad_norm, set_grad};
 pub use layer_norm::{add_layer_norm_, add_layer_norm_applies};
+pub use mapped::map_safetensors;
 pub use packed::{packed_linear_available, PackedLinear};
 pub use quantized::{int8_attention_block, Int8FeedForward, Int8Linear};
 pub use reducer::BackwardReducer;
@@ -136,6 +140,14 @@ pub enum TorchError {
         /// Processes in the group.
         world_size: usize,
         /// What failed.
+        message: String,
+    },
+    /// A file could not be read as the operation needs.
+    #[error("{}: {message}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
         message: String,
     },
     /// libtorch's CUDA library could not be loaded.
