@@ -143,6 +143,38 @@ __attribute__((target("avx512f"))) float dequantize_activate_row_avx512(int32_t*
   return _mm512_reduce_max_ps(most);
 }
 
+// One output channel of a weight: scale = max(max|w| / 127, float epsilon) and
+// q = clamp(round(w / scale), ±127), rounding half to even, as libtorch's
+// (w / scale).round().clamp(-127, 127) would give. Returns the scale.
+float quantize_weight_row_scalar(const float* w, int8_t* q, int64_t n, float scale) {
+  for (int64_t k = 0; k < n; ++k) q[k] = static_cast<int8_t>(std::clamp(std::nearbyint(w[k] / scale), -127.f, 127.f));
+  return scale;
+}
+
+__attribute__((target("avx512f"))) float quantize_weight_row_avx512(const float* w, int8_t* q, int64_t n,
+                                                                   float scale) {
+  const __m512 divisor = _mm512_set1_ps(scale);
+  const __m512 low = _mm512_set1_ps(-127.f), high = _mm512_set1_ps(127.f);
+  for (int64_t k = 0; k < n; k += kLanes) {
+    const __mmask16 m = tail_mask(n - k);
+    const __m512 steps = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(m, w + k), divisor),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm512_mask_cvtsepi32_storeu_epi8(q + k, m, _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(steps, low), high)));
+  }
+  return scale;
+}
+
+float quantize_weight_row(const float* w, int8_t* q, int64_t n) {
+  float largest = 0.f;
+  if (has_avx512()) {
+    largest = max_abs_avx512(w, n);
+  } else {
+    for (int64_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(w[k]));
+  }
+  const float scale = std::max(largest / 127.f, 1.1920928955078125e-07f);
+  return has_avx512() ? quantize_weight_row_avx512(w, q, n, scale) : quantize_weight_row_scalar(w, q, n, scale);
+}
+
 // Quantizes one row of n floats into q; returns its scale.
 float quantize_row(const float* x, int8_t* q, int64_t n) {
   if (has_avx512()) return quantize_row_with_max_avx512(x, q, n, max_abs_avx512(x, n));
@@ -235,8 +267,15 @@ goemo::RowwiseInt8Linear* goemo_int8_linear_pack(at::Tensor* weight, at::Tensor*
                 weight->device());
     TORCH_CHECK(weight->dim() == 2, "a Linear weight has 2 dimensions, this one has ", weight->dim());
     auto w = weight->detach().to(at::kFloat).contiguous();
-    auto scales = (w.abs().amax({1}) / 127.0).clamp_min(1.1920928955078125e-07);
-    auto q = (w / scales.unsqueeze(1)).round().clamp(-127, 127).to(at::kChar).contiguous();
+    const int64_t out = w.size(0), in = w.size(1);
+    auto scales = at::empty({out}, w.options());
+    auto q = at::empty({out, in}, w.options().dtype(at::kChar));
+    const float* ws = w.data_ptr<float>();
+    float* ss = scales.data_ptr<float>();
+    int8_t* qs = q.data_ptr<int8_t>();
+    at::parallel_for(0, out, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) ss[o] = goemo::quantize_weight_row(ws + o * in, qs + o * in, in);
+    });
     at::Tensor b;
     if (bias != nullptr) {
       TORCH_CHECK(bias->dim() == 1 && bias->size(0) == w.size(0), "a Linear bias has shape [", w.size(0),
@@ -245,7 +284,7 @@ goemo::RowwiseInt8Linear* goemo_int8_linear_pack(at::Tensor* weight, at::Tensor*
     } else {
       b = at::zeros({w.size(0)}, w.options());
     }
-    result = new goemo::RowwiseInt8Linear{q, scales.contiguous(), b};
+    result = new goemo::RowwiseInt8Linear{q, scales, b};
   });
   return result;
 }
