@@ -382,7 +382,8 @@ impl EncoderLayer {
     }
 
     fn forward(&self, xs: &Tensor, mask: &Tensor, c: &ModelConfig, train: bool) -> Result<Tensor> {
-        if let (Some(Dense::Int8(projections)), Dense::Int8(output)) = (&self.projections.fused, &self.attention_output) {
+        if let (Some(Dense::Int8(projections)), Dense::Int8(output)) = (&self.projections.fused, &self.attention_output)
+        {
             if goemo_torch::short_attention_applies(xs, c.num_heads) {
                 let norm = norm_params(&self.attention_norm, c)?;
                 let attended = goemo_torch::int8_attention_block(projections, output, c.num_heads, xs, mask, norm)?;

@@ -69,8 +69,8 @@ pub fn map_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
         path: path.to_path_buf(),
         message,
     };
-    let c_path = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| file_error("the path has a NUL byte".into()))?;
+    let c_path =
+        CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| file_error("the path has a NUL byte".into()))?;
     let mut error = [0 as c_char; 1024];
     // SAFETY: a NUL-terminated path; the shim catches every C++ exception and returns null or a
     // handle this function owns.
@@ -116,7 +116,10 @@ pub fn map_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
             )
         };
         if tensor.is_null() {
-            return Err(file_error(format!("tensor {name}: {}", shim_error("map tensor", &error))));
+            return Err(file_error(format!(
+                "tensor {name}: {}",
+                shim_error("map tensor", &error)
+            )));
         }
         // SAFETY: a tensor the shim allocated with `new` for the caller; tch frees it on drop.
         let tensor = unsafe { Tensor::from_ptr(tensor) };
@@ -161,8 +164,13 @@ mod tests {
     #[test]
     fn bad_files_are_errors_naming_them() {
         let path = scratch("bad");
-        let err = map_safetensors(&path.with_file_name("missing.safetensors")).unwrap_err().to_string();
-        assert!(err.contains("missing.safetensors") && err.contains("cannot open"), "{err}");
+        let err = map_safetensors(&path.with_file_name("missing.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing.safetensors") && err.contains("cannot open"),
+            "{err}"
+        );
         std::fs::write(&path, b"not a safetensors file").unwrap();
         let err = map_safetensors(&path).unwrap_err().to_string();
         assert!(err.contains("model.safetensors"), "{err}");

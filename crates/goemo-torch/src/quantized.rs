@@ -392,12 +392,22 @@ mod tests {
             let context = crate::short_attention(&parts[0], &parts[1], &parts[2], &mask, heads).unwrap();
             let unfused = output.forward_add_norm(&context, &x, norm).unwrap();
             // The encoder's mask is (B, 1, 1, T).
-            let fused = int8_attention_block(&projections, &output, heads, &x, &mask.view([batch, 1, 1, tokens]), norm)
-                .unwrap();
+            let fused = int8_attention_block(
+                &projections,
+                &output,
+                heads,
+                &x,
+                &mask.view([batch, 1, 1, tokens]),
+                norm,
+            )
+            .unwrap();
             assert_eq!(fused.size(), [batch, tokens, width]);
             // The same passes in the same order over the same rows.
             let worst = worst_relative(&fused, &unfused);
-            assert!(worst < 1e-6, "{batch}x{tokens}: fused attention block differs by {worst}");
+            assert!(
+                worst < 1e-6,
+                "{batch}x{tokens}: fused attention block differs by {worst}"
+            );
         }
         let x = Tensor::randn([2, 5, width], (Kind::Float, Device::Cpu));
         let mask = Tensor::ones([2, 5], (Kind::Bool, Device::Cpu));
@@ -434,7 +444,10 @@ mod tests {
             ),
         ] {
             let err = result.unwrap_err().to_string();
-            assert!(err.contains("int8 attention block") && err.contains(what), "{what}: {err}");
+            assert!(
+                err.contains("int8 attention block") && err.contains(what),
+                "{what}: {err}"
+            );
         }
     }
 
