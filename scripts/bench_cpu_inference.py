@@ -22,7 +22,10 @@ mode within the quality bounds, and of each engine's fastest fp32.
   by the same calibration.json (modeling_goemo.calibrate) before thresholding. A mode is within
   bounds when every metric is within 0.002 (AUC) and 0.005 (F1) of the same engine's fp32.
 
-    .venv/bin/python scripts/bench_cpu_inference.py [--checkpoint runs/minilm-cpu/checkpoint] [--threads 2]
+    .venv/bin/python scripts/bench_cpu_inference.py [--checkpoint runs/minilm-cpu/checkpoint] [--threads 2] [--rounds 3]
+
+Every configuration runs once per round, round after round, and each row reports its median
+time: on a shared machine one run's ratios move by about ±0.1.
 
 Installs onnxruntime, onnx and onnxscript into .venv when they are missing. Needs
 `cargo build --release --example predict`.
@@ -204,7 +207,10 @@ def onnxruntime(model_path, checkpoint, texts, threads, sessions=1):
     else:
         with ThreadPoolExecutor(sessions) as pool:
             list(pool.map(share, range(sessions)))
-    return probs, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    # Sessions go now, with their thread pools, before the next configuration runs.
+    del runners
+    return probs, seconds
 
 
 def main():
@@ -212,6 +218,7 @@ def main():
     p.add_argument("--checkpoint", default=str(ROOT / "runs/minilm-cpu/checkpoint"))
     p.add_argument("--data", default=str(ROOT / "data/goemotions"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3, help="runs of every configuration; rows report the median")
     a = p.parse_args()
     ensure_packages()
     import onnxruntime as ort
@@ -229,23 +236,39 @@ def main():
         fp32_onnx, int8_onnx, fused = export(a.checkpoint, tmp)
         export_seconds = time.perf_counter() - started
         calibrate = calibrator(a.checkpoint)
-        results, said = {}, {}
+        onnx_path = {"fp32": fp32_onnx, "int8": int8_onnx}
+        pooled_name = lambda mode: f"{mode}, {a.threads} workers x 1 thread"  # noqa: E731
+        # Every configuration once per round, the rounds one after another: a slow spell of this
+        # shared machine falls on all of them, and each row reports its median round.
+        jobs = []
         for mode in ("fp32", "bf16", "int8", "auto"):
-            probs, seconds, said[mode] = goemo(a.checkpoint, texts_file, a.threads, mode)
-            results[f"goemo {mode}"] = probs, seconds
+            jobs.append((f"goemo {mode}", lambda mode=mode: goemo(a.checkpoint, texts_file, a.threads, mode)))
             if mode in ("fp32", "int8"):
-                onnx = fp32_onnx if mode == "fp32" else int8_onnx
-                probs, seconds = onnxruntime(onnx, a.checkpoint, texts, a.threads)
-                results[f"ONNX Runtime {mode}"] = calibrate(probs), seconds
+                onnx = onnx_path[mode]
+                jobs.append((f"ONNX Runtime {mode}",
+                             lambda onnx=onnx: onnxruntime(onnx, a.checkpoint, texts, a.threads)))
                 # One single-threaded worker per thread on both sides, sharing the texts
                 # (predict --workers; ONNX Runtime sessions on Python threads).
-                pooled = f"{mode}, {a.threads} workers x 1 thread"
-                probs, seconds, _ = goemo(a.checkpoint, texts_file, 1, mode, workers=a.threads)
-                results[f"goemo {pooled}"] = probs, seconds
-                probs, seconds = onnxruntime(onnx, a.checkpoint, texts, 1, sessions=a.threads)
-                results[f"ONNX Runtime {pooled}"] = calibrate(probs), seconds
+                jobs.append((f"goemo {pooled_name(mode)}",
+                             lambda mode=mode: goemo(a.checkpoint, texts_file, 1, mode, workers=a.threads)))
+                jobs.append((f"ONNX Runtime {pooled_name(mode)}",
+                             lambda onnx=onnx: onnxruntime(onnx, a.checkpoint, texts, 1, sessions=a.threads)))
+        times, results, said = {}, {}, {}
+        for round_ in range(a.rounds):
+            for name, job in jobs:
+                out = job()
+                probs, seconds = out[0], out[1]
+                if name.startswith("goemo"):
+                    said[name] = out[2]
+                else:
+                    probs = calibrate(probs)
+                times.setdefault(name, []).append(seconds)
+                results[name] = probs, float(np.median(times[name]))
+            print(f"round {round_ + 1} of {a.rounds} done", file=sys.stderr)
+        said = {"auto": said["goemo auto"]}
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads, ONNX Runtime {ort.__version__}; "
+          f"seconds: median of {a.rounds} rounds; "
           f"{len(texts)} test texts; export, fusion ({', '.join(f'{op} {n}' for op, n in fused.items())}) and "
           f"ONNX quantization took {export_seconds:.1f} s (not counted); "
           f"goemo --mode auto: {said['auto']}\n")
