@@ -478,7 +478,7 @@ impl Encoder {
 
     /// Replaces every Linear layer of the encoder's layers with an int8 one (weights quantized
     /// per output channel now, activations per token at run time), for inference on the CPU;
-    /// the feed-forward blocks and the attention output's residual and norm run as fused int8
+    /// the attention and feed-forward blocks, with their residuals and norms, run as fused int8
     /// kernels. Embeddings and layer norms stay float32. The variable store keeps the float weights
     /// (a checkpoint saved afterwards is the float model).
     pub fn quantize_int8(&mut self) -> Result<()> {
