@@ -14,9 +14,15 @@ fn main() {
     goemo_build::libtorch_rpath();
     let version = goemo_build::libtorch_version().unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=GOEMO_LIBTORCH_VERSION={version}");
-    println!("cargo:rerun-if-changed=csrc/distributed_common.hpp");
-    println!("cargo:rerun-if-changed=csrc/shim_common.hpp");
-    println!("cargo:rerun-if-changed=csrc/row_kernels.hpp");
+    // Every header the shims include (the .cpp files are listed by goemo-build as it compiles them).
+    for header in [
+        "distributed_common.hpp",
+        "shim_common.hpp",
+        "row_kernels.hpp",
+        "attention_kernel.hpp",
+    ] {
+        println!("cargo:rerun-if-changed=csrc/{header}");
+    }
     println!("cargo:rerun-if-env-changed=CUDA_HOME");
     println!("cargo:rerun-if-env-changed=GOEMO_NVIDIA_SITE");
     let gloo = ShimOptions {

@@ -36,6 +36,37 @@ struct Rows {
   T* row(int64_t b, int64_t t, int64_t column) const { return data + b * batch_stride + t * row_stride + column; }
 };
 
+// out + i × stride ← column i of the 16 × 16 block whose row r is rows[r] + offset (16 floats),
+// for r < count; rows from count on are zeros. Four rounds of shuffles within and across the
+// 128-bit lanes, as a 16 × 16 transpose is usually done on AVX-512.
+__attribute__((target("avx512f"))) inline void transpose_16x16(const float* const* rows, int count, int64_t offset,
+                                                               float* out, int64_t stride) {
+  __m512 r[kLanes], t[kLanes];
+  for (int i = 0; i < kLanes; ++i) r[i] = i < count ? _mm512_loadu_ps(rows[i] + offset) : _mm512_setzero_ps();
+  for (int i = 0; i < kLanes; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < kLanes; i += 4) {
+    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int i = 0; i < kLanes; i += 8) {
+    for (int j = 0; j < 4; ++j) {
+      t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
+      t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xdd);
+    }
+  }
+  for (int j = 0; j < 8; ++j) {
+    _mm512_storeu_ps(out + j * stride, _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88));
+    _mm512_storeu_ps(out + (j + 8) * stride, _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd));
+  }
+}
+
 // One (text, head): CHUNKS blocks of 16 keys.
 template <int CHUNKS>
 __attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, const Rows<const float>& k,
@@ -43,13 +74,15 @@ __attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, 
                                                      const bool* keys, int64_t b, int64_t column, int64_t tokens,
                                                      int64_t dim, float scale, float* key_columns) {
   constexpr int64_t padded = CHUNKS * kLanes;
-  // Keys transposed (dim × padded), so that one query's scores over 16 keys are one vector.
-  for (int64_t j = 0; j < tokens; ++j) {
-    const float* key = k.row(b, j, column);
-    for (int64_t d = 0; d < dim; ++d) key_columns[d * padded + j] = key[d];
-  }
-  for (int64_t d = 0; d < dim; ++d) {
-    for (int64_t j = tokens; j < padded; ++j) key_columns[d * padded + j] = 0.f;
+  // Keys transposed (dim × padded), so that one query's scores over 16 keys are one vector;
+  // 16 × 16 blocks in registers, keys past `tokens` written as zeros.
+  for (int c = 0; c < CHUNKS; ++c) {
+    const int rows = static_cast<int>(std::min<int64_t>(kLanes, tokens - c * kLanes));
+    const float* key_rows[kLanes];
+    for (int r = 0; r < rows; ++r) key_rows[r] = k.row(b, c * kLanes + r, column);
+    for (int64_t d = 0; d < dim; d += kLanes) {
+      transpose_16x16(key_rows, rows, d, key_columns + d * padded + c * kLanes, padded);
+    }
   }
   __mmask16 valid[CHUNKS];
   for (int c = 0; c < CHUNKS; ++c) {
@@ -60,8 +93,9 @@ __attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, 
     }
   }
   // Queries in groups, so that the multiply-adds of several queries interleave instead of
-  // waiting on one accumulator's latency, and each key or value vector is loaded once a group.
-  constexpr int kGroup = CHUNKS <= 2 ? 4 : (CHUNKS <= 4 ? 2 : 1);
+  // waiting on one accumulator's latency, and each key or value vector is loaded once a group;
+  // groups as large as 16 score vectors (of 32 registers) allow.
+  constexpr int kGroup = CHUNKS <= 2 ? 8 : (CHUNKS <= 4 ? 4 : 2);
   constexpr int kWidth = 8 / kGroup;
   alignas(64) float weights[kGroup][padded];
   float inverses[kGroup];
