@@ -253,25 +253,23 @@ def main():
                              lambda mode=mode: goemo(a.checkpoint, texts_file, 1, mode, workers=a.threads)))
                 jobs.append((f"ONNX Runtime {pooled_name(mode)}",
                              lambda onnx=onnx: onnxruntime(onnx, a.checkpoint, texts, 1, sessions=a.threads)))
-        times, results, said = {}, {}, {}
+        times, results = {}, {}
         for round_ in range(a.rounds):
             for name, job in jobs:
-                out = job()
-                probs, seconds = out[0], out[1]
-                if name.startswith("goemo"):
-                    said[name] = out[2]
-                else:
+                probs, seconds, *rest = job()
+                if name == "goemo auto":
+                    auto_said = rest[0]
+                if name.startswith("ONNX Runtime"):
                     probs = calibrate(probs)
                 times.setdefault(name, []).append(seconds)
                 results[name] = probs, float(np.median(times[name]))
             print(f"round {round_ + 1} of {a.rounds} done", file=sys.stderr)
-        said = {"auto": said["goemo auto"]}
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads, ONNX Runtime {ort.__version__}; "
           f"seconds: median of {a.rounds} rounds; "
           f"{len(texts)} test texts; export, fusion ({', '.join(f'{op} {n}' for op, n in fused.items())}) and "
           f"ONNX quantization took {export_seconds:.1f} s (not counted); "
-          f"goemo --mode auto: {said['auto']}\n")
+          f"goemo --mode auto: {auto_said}\n")
     print("| engine | seconds | texts/s | goemo / ONNX Runtime | micro AUC | macro AUC | micro F1 | macro F1 "
           "| within bounds of fp32 |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")

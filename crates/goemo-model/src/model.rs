@@ -157,7 +157,6 @@ fn normalise(name: &str, arch: Architecture) -> String {
     name
 }
 
-/// Reads a safetensors file into f32 tensors by normalised name.
 /// The checkpoint's tensors by goemo's names, as float32 views of the mapped file
 /// (goemo_torch::map_safetensors; other float types converted), and the names skipped.
 fn read_weights(path: &Path, arch: Architecture) -> Result<(HashMap<String, Tensor>, Vec<String>)> {

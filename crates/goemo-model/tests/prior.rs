@@ -108,13 +108,13 @@ fn encoder_init_changes_the_random_stream_and_nothing_loaded() {
         load(WeightInit::Random),
     );
     let mut new_head_moved = false;
-    for (((name, r), (_, z)), (_, again)) in random.iter().zip(&unwritten).zip(&random_again) {
+    for (((name, r), (_, u)), (_, again)) in random.iter().zip(&unwritten).zip(&random_again) {
         // Random draws first: a seed gives the same new head every time.
         assert!(r.equal(again), "{name}: Random from one seed differs between loads");
         if name.starts_with("bert.") {
             // Everything read from the checkpoint is the same whichever way it started.
-            assert!(r.equal(z), "{name}: loaded tensor depends on encoder_init");
-        } else if !r.equal(z) {
+            assert!(r.equal(u), "{name}: loaded tensor depends on encoder_init");
+        } else if !r.equal(u) {
             new_head_moved = true;
         }
     }

@@ -171,7 +171,6 @@ inline void prefetch_head(const Rows<const float>& q, const Rows<const float>& k
   }
 }
 
-
 // The buffer attend_text needs: keys transposed for the longest text a call sees.
 inline int64_t key_buffer_floats(int64_t tokens, int64_t dim) {
   return dim * ((tokens + kLanes - 1) / kLanes) * kLanes;

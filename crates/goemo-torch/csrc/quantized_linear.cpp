@@ -143,16 +143,14 @@ __attribute__((target("avx512f"))) float dequantize_activate_row_avx512(int32_t*
   return _mm512_reduce_max_ps(most);
 }
 
-// One output channel of a weight: scale = max(max|w| / 127, float epsilon) and
-// q = clamp(round(w / scale), ±127), rounding half to even, as libtorch's
-// (w / scale).round().clamp(-127, 127) would give. Returns the scale.
-float quantize_weight_row_scalar(const float* w, int8_t* q, int64_t n, float scale) {
+// q = clamp(round(w / scale), ±127) over one weight row, rounding half to even, as libtorch's
+// (w / scale).round().clamp(-127, 127) gives.
+void quantize_weight_row_scalar(const float* w, int8_t* q, int64_t n, float scale) {
   for (int64_t k = 0; k < n; ++k) q[k] = static_cast<int8_t>(std::clamp(std::nearbyint(w[k] / scale), -127.f, 127.f));
-  return scale;
 }
 
-__attribute__((target("avx512f"))) float quantize_weight_row_avx512(const float* w, int8_t* q, int64_t n,
-                                                                   float scale) {
+__attribute__((target("avx512f"))) void quantize_weight_row_avx512(const float* w, int8_t* q, int64_t n,
+                                                                  float scale) {
   const __m512 divisor = _mm512_set1_ps(scale);
   const __m512 low = _mm512_set1_ps(-127.f), high = _mm512_set1_ps(127.f);
   for (int64_t k = 0; k < n; k += kLanes) {
@@ -161,18 +159,25 @@ __attribute__((target("avx512f"))) float quantize_weight_row_avx512(const float*
                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     _mm512_mask_cvtsepi32_storeu_epi8(q + k, m, _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(steps, low), high)));
   }
-  return scale;
 }
 
-float quantize_weight_row(const float* w, int8_t* q, int64_t n) {
+float max_abs(const float* x, int64_t n) {
+  if (has_avx512()) return max_abs_avx512(x, n);
   float largest = 0.f;
+  for (int64_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(x[k]));
+  return largest;
+}
+
+// One output channel of a weight: scale = max(max|w| / 127, float epsilon), then the row
+// quantized with it. Returns the scale.
+float quantize_weight_row(const float* w, int8_t* q, int64_t n) {
+  const float scale = std::max(max_abs(w, n) / 127.f, 1.1920928955078125e-07f);
   if (has_avx512()) {
-    largest = max_abs_avx512(w, n);
+    quantize_weight_row_avx512(w, q, n, scale);
   } else {
-    for (int64_t k = 0; k < n; ++k) largest = std::max(largest, std::fabs(w[k]));
+    quantize_weight_row_scalar(w, q, n, scale);
   }
-  const float scale = std::max(largest / 127.f, 1.1920928955078125e-07f);
-  return has_avx512() ? quantize_weight_row_avx512(w, q, n, scale) : quantize_weight_row_scalar(w, q, n, scale);
+  return scale;
 }
 
 // Quantizes one row of n floats into q; returns its scale.
@@ -400,8 +405,8 @@ at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::Roww
 // The attention block: LayerNorm(x + W_o attention(W_qkv x + b_qkv) + b_o), with the query,
 // key and value projections as one layer of 3 × width outputs. Text by text, the pass that turns
 // the text's projections into floats is followed at once by its attention (the rows are still in
-// cache) and by the quantization of its context for the output projection, so neither the
-// projections nor the context go through memory as floats. `key_mask` (B, T, or any shape of
+// cache) and by the quantization of its context for the output projection, from a per-task
+// buffer: the context never goes through memory as floats. `key_mask` (B, T, or any shape of
 // B × T elements) is true where a key may be attended to. Needs short_attention_fits(T, width /
 // heads). Returns a new float32 tensor, or nullptr with the message.
 at::Tensor* goemo_int8_attention_block(goemo::RowwiseInt8Linear* projections, goemo::RowwiseInt8Linear* output,
@@ -438,22 +443,25 @@ at::Tensor* goemo_int8_attention_block(goemo::RowwiseInt8Linear* projections, go
     auto qkv = goemo::int_product(q.values, *projections);
     int32_t* acc = qkv.data_ptr<int32_t>();
     const float* projected = reinterpret_cast<const float*>(acc);
-    auto context = at::empty({rows, width}, x.options());
     auto context_q = at::empty({rows, width}, x.options().dtype(at::kChar));
     auto context_scales = at::empty({rows}, x.options());
-    float* cs = context.data_ptr<float>();
     int8_t* cq = context_q.data_ptr<int8_t>();
     float* cr = context_scales.data_ptr<float>();
     const int64_t wide = 3 * width;
     const goemo::Rows<const float> qs{projected, tokens * wide, wide}, ks{projected + width, tokens * wide, wide},
         vs{projected + 2 * width, tokens * wide, wide};
-    const goemo::Rows<float> os{cs, tokens * width, width};
     at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> buffer(goemo::key_buffer_floats(tokens, dim));
+      std::vector<float> keys_buffer(goemo::key_buffer_floats(tokens, dim));
+      // One text's float context, reused text after text (batch stride 0), so it stays in cache.
+      std::vector<float> context(static_cast<size_t>(tokens * width));
+      const goemo::Rows<float> os{context.data(), 0, width};
       for (int64_t b = begin; b < end; ++b) {
         for (int64_t m = b * tokens; m < (b + 1) * tokens; ++m) goemo::dequantize_row(acc + m * wide, rs[m], *projections, wide);
-        goemo::attend_text(qs, ks, vs, os, keys + b * tokens, b, tokens, heads, dim, buffer.data());
-        for (int64_t m = b * tokens; m < (b + 1) * tokens; ++m) cr[m] = goemo::quantize_row(cs + m * width, cq + m * width, width);
+        goemo::attend_text(qs, ks, vs, os, keys + b * tokens, b, tokens, heads, dim, keys_buffer.data());
+        for (int64_t t = 0; t < tokens; ++t) {
+          const int64_t m = b * tokens + t;
+          cr[m] = goemo::quantize_row(context.data() + t * width, cq + m * width, width);
+        }
       }
     });
     auto out = goemo::int_product(context_q, *output);

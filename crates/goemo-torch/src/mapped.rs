@@ -188,4 +188,22 @@ mod tests {
         std::fs::write(&path, b"").unwrap();
         assert!(map_safetensors(&path).is_err());
     }
+
+    #[test]
+    fn a_misaligned_data_section_is_copied() {
+        // A 57-byte header puts the data at byte 65: not a multiple of 4, so the f32 tensor is a
+        // copy, not a view.
+        let header = br#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}   "#;
+        assert_eq!((8 + header.len()) % 4, 1);
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        for value in [1.5f32, -2.0] {
+            bytes.extend_from_slice(&value.to_le_bytes());
+        }
+        let path = scratch("misaligned");
+        std::fs::write(&path, bytes).unwrap();
+        let mapped = map_safetensors(&path).unwrap();
+        assert_eq!(mapped[0].0, "x");
+        assert!(mapped[0].1.equal(&Tensor::from_slice(&[1.5f32, -2.0])));
+    }
 }
