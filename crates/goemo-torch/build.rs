@@ -33,6 +33,7 @@ fn main() {
     };
     goemo_build::compile_shim(
         &[
+            "csrc/activation.cpp",
             "csrc/allocator.cpp",
             "csrc/attention.cpp",
             "csrc/autocast.cpp",

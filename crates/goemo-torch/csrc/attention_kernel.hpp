@@ -67,6 +67,77 @@ __attribute__((target("avx512f"))) inline void transpose_16x16(const float* cons
   }
 }
 
+// Queries first .. first + rows (rows ≤ GROUP) of one (text, head) against its transposed keys
+// (CHUNKS blocks of 16, `valid` marking the keys to attend to). A group's multiply-adds
+// interleave instead of waiting on one accumulator's latency, and each key or value vector is
+// loaded once a group.
+template <int CHUNKS, int GROUP>
+__attribute__((target("avx512f"))) inline void attend_queries(const Rows<const float>& q, const Rows<const float>& v,
+                                                              const Rows<float>& out, int64_t b, int64_t column,
+                                                              int64_t first, int64_t rows, int64_t tokens,
+                                                              int64_t dim, float scale, const float* key_columns,
+                                                              const __mmask16* valid) {
+  constexpr int64_t padded = CHUNKS * kLanes;
+  constexpr int kWidth = 8 / GROUP;
+  alignas(64) float weights[GROUP][padded];
+  float inverses[GROUP];
+  const __m512 scaling = _mm512_set1_ps(scale);
+  const int64_t vectors = dim / kLanes;
+  const float* query[GROUP];
+  // A short group repeats its last query; only real rows are written.
+  for (int g = 0; g < GROUP; ++g) query[g] = q.row(b, first + std::min<int64_t>(g, rows - 1), column);
+  __m512 scores[GROUP][CHUNKS];
+  for (int g = 0; g < GROUP; ++g) {
+    for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_setzero_ps();
+  }
+  for (int64_t d = 0; d < dim; ++d) {
+    __m512 key[CHUNKS];
+    for (int c = 0; c < CHUNKS; ++c) key[c] = _mm512_loadu_ps(key_columns + d * padded + c * kLanes);
+    for (int g = 0; g < GROUP; ++g) {
+      const __m512 qd = _mm512_set1_ps(query[g][d]);
+      for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_fmadd_ps(qd, key[c], scores[g][c]);
+    }
+  }
+  for (int g = 0; g < GROUP; ++g) {
+    __m512 most = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int c = 0; c < CHUNKS; ++c) {
+      scores[g][c] = _mm512_mul_ps(scores[g][c], scaling);
+      most = _mm512_mask_max_ps(most, valid[c], most, scores[g][c]);
+    }
+    const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(most));
+    __m512 sum = _mm512_setzero_ps();
+    for (int c = 0; c < CHUNKS; ++c) {
+      const __m512 e = _mm512_maskz_mov_ps(valid[c], exp_lanes(_mm512_sub_ps(scores[g][c], top)));
+      sum = _mm512_add_ps(sum, e);
+      _mm512_store_ps(weights[g] + c * kLanes, e);
+    }
+    const float total = _mm512_reduce_add_ps(sum);
+    // A query with no key to attend to gets zeros (libtorch's kernels differ among themselves).
+    inverses[g] = total > 0.f ? 1.f / total : 0.f;
+  }
+  for (int64_t o = 0; o < vectors; o += kWidth) {
+    const int64_t width = std::min<int64_t>(kWidth, vectors - o);
+    __m512 acc[GROUP][kWidth];
+    for (int g = 0; g < GROUP; ++g) {
+      for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_setzero_ps();
+    }
+    for (int64_t j = 0; j < tokens; ++j) {
+      const float* value = v.row(b, j, column + o * kLanes);
+      __m512 values[kWidth];
+      for (int x = 0; x < kWidth; ++x) values[x] = x < width ? _mm512_loadu_ps(value + x * kLanes) : _mm512_setzero_ps();
+      for (int g = 0; g < GROUP; ++g) {
+        const __m512 w = _mm512_set1_ps(weights[g][j]);
+        for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_fmadd_ps(w, values[x], acc[g][x]);
+      }
+    }
+    for (int64_t g = 0; g < rows; ++g) {
+      float* context = out.row(b, first + g, column + o * kLanes);
+      const __m512 inverse = _mm512_set1_ps(inverses[g]);
+      for (int64_t x = 0; x < width; ++x) _mm512_storeu_ps(context + x * kLanes, _mm512_mul_ps(acc[g][x], inverse));
+    }
+  }
+}
+
 // One (text, head): CHUNKS blocks of 16 keys.
 template <int CHUNKS>
 __attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, const Rows<const float>& k,
@@ -92,70 +163,24 @@ __attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, 
       if (j < tokens && keys[j]) valid[c] |= static_cast<__mmask16>(1u << l);
     }
   }
-  // Queries in groups, so that the multiply-adds of several queries interleave instead of
-  // waiting on one accumulator's latency, and each key or value vector is loaded once a group;
-  // groups as large as 16 score vectors (of 32 registers) allow.
+  // Groups as large as 16 score vectors (of 32 registers) allow; the queries left over go in
+  // the smallest group that holds them, so that few rows are computed only to be dropped.
   constexpr int kGroup = CHUNKS <= 2 ? 8 : (CHUNKS <= 4 ? 4 : 2);
-  constexpr int kWidth = 8 / kGroup;
-  alignas(64) float weights[kGroup][padded];
-  float inverses[kGroup];
-  const __m512 scaling = _mm512_set1_ps(scale);
-  const int64_t vectors = dim / kLanes;
-  for (int64_t first = 0; first < tokens; first += kGroup) {
-    const int64_t rows = std::min<int64_t>(kGroup, tokens - first);
-    const float* query[kGroup];
-    // A short last group repeats its last query; only real rows are written.
-    for (int g = 0; g < kGroup; ++g) query[g] = q.row(b, first + std::min<int64_t>(g, rows - 1), column);
-    __m512 scores[kGroup][CHUNKS];
-    for (int g = 0; g < kGroup; ++g) {
-      for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_setzero_ps();
-    }
-    for (int64_t d = 0; d < dim; ++d) {
-      __m512 key[CHUNKS];
-      for (int c = 0; c < CHUNKS; ++c) key[c] = _mm512_loadu_ps(key_columns + d * padded + c * kLanes);
-      for (int g = 0; g < kGroup; ++g) {
-        const __m512 qd = _mm512_set1_ps(query[g][d]);
-        for (int c = 0; c < CHUNKS; ++c) scores[g][c] = _mm512_fmadd_ps(qd, key[c], scores[g][c]);
-      }
-    }
-    for (int g = 0; g < kGroup; ++g) {
-      __m512 most = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-      for (int c = 0; c < CHUNKS; ++c) {
-        scores[g][c] = _mm512_mul_ps(scores[g][c], scaling);
-        most = _mm512_mask_max_ps(most, valid[c], most, scores[g][c]);
-      }
-      const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(most));
-      __m512 sum = _mm512_setzero_ps();
-      for (int c = 0; c < CHUNKS; ++c) {
-        const __m512 e = _mm512_maskz_mov_ps(valid[c], exp_lanes(_mm512_sub_ps(scores[g][c], top)));
-        sum = _mm512_add_ps(sum, e);
-        _mm512_store_ps(weights[g] + c * kLanes, e);
-      }
-      const float total = _mm512_reduce_add_ps(sum);
-      // A query with no key to attend to gets zeros (libtorch's kernels differ among themselves).
-      inverses[g] = total > 0.f ? 1.f / total : 0.f;
-    }
-    for (int64_t o = 0; o < vectors; o += kWidth) {
-      const int64_t width = std::min<int64_t>(kWidth, vectors - o);
-      __m512 acc[kGroup][kWidth];
-      for (int g = 0; g < kGroup; ++g) {
-        for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_setzero_ps();
-      }
-      for (int64_t j = 0; j < tokens; ++j) {
-        const float* value = v.row(b, j, column + o * kLanes);
-        __m512 values[kWidth];
-        for (int x = 0; x < kWidth; ++x) values[x] = x < width ? _mm512_loadu_ps(value + x * kLanes) : _mm512_setzero_ps();
-        for (int g = 0; g < kGroup; ++g) {
-          const __m512 w = _mm512_set1_ps(weights[g][j]);
-          for (int x = 0; x < kWidth; ++x) acc[g][x] = _mm512_fmadd_ps(w, values[x], acc[g][x]);
-        }
-      }
-      for (int64_t g = 0; g < rows; ++g) {
-        float* context = out.row(b, first + g, column + o * kLanes);
-        const __m512 inverse = _mm512_set1_ps(inverses[g]);
-        for (int64_t x = 0; x < width; ++x) _mm512_storeu_ps(context + x * kLanes, _mm512_mul_ps(acc[g][x], inverse));
-      }
-    }
+  int64_t first = 0;
+  for (; first + kGroup <= tokens; first += kGroup) {
+    attend_queries<CHUNKS, kGroup>(q, v, out, b, column, first, kGroup, tokens, dim, scale, key_columns, valid);
+  }
+  const int64_t left = tokens - first;
+  if (left == 0) return;
+  if (left > 4 && kGroup > 4) {
+    attend_queries<CHUNKS, kGroup>(q, v, out, b, column, first, left, tokens, dim, scale, key_columns, valid);
+  } else if (left > 2 && kGroup > 2) {
+    attend_queries<CHUNKS, (kGroup < 4 ? kGroup : 4)>(q, v, out, b, column, first, left, tokens, dim, scale,
+                                                      key_columns, valid);
+  } else if (left > 1) {
+    attend_queries<CHUNKS, 2>(q, v, out, b, column, first, left, tokens, dim, scale, key_columns, valid);
+  } else {
+    attend_queries<CHUNKS, 1>(q, v, out, b, column, first, left, tokens, dim, scale, key_columns, valid);
   }
 }
 

@@ -125,10 +125,11 @@ __attribute__((target("avx512f"))) void dequantize_row_avx512(int32_t* acc, floa
 }
 
 // dequantize_row_avx512 and the activation in one pass; returns the row's largest magnitude.
-__attribute__((target("avx512f"))) float dequantize_activate_row_avx512(int32_t* acc, float row_scale,
-                                                                        const float* scales, const float* bias,
-                                                                        Activation activation, int64_t n) {
-  float* out = reinterpret_cast<float*>(acc);
+// One instance per activation, so that the loop carries no switch.
+template <Activation kActivation>
+__attribute__((target("avx512f"))) float dequantize_activate_row_avx512(const int32_t* acc, float* out,
+                                                                        float row_scale, const float* scales,
+                                                                        const float* bias, int64_t n) {
   const __m512 row = _mm512_set1_ps(row_scale);
   __m512 most = _mm512_setzero_ps();
   for (int64_t j = 0; j < n; j += kLanes) {
@@ -136,11 +137,24 @@ __attribute__((target("avx512f"))) float dequantize_activate_row_avx512(int32_t*
     const __m512 whole = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
     const __m512 scale = _mm512_mul_ps(row, _mm512_maskz_loadu_ps(m, scales + j));
     const __m512 y =
-        activate_lanes(_mm512_fmadd_ps(whole, scale, _mm512_maskz_loadu_ps(m, bias + j)), activation);
+        activate_lanes(_mm512_fmadd_ps(whole, scale, _mm512_maskz_loadu_ps(m, bias + j)), kActivation);
     _mm512_mask_storeu_ps(out + j, m, y);
     most = _mm512_mask_max_ps(most, m, most, _mm512_abs_ps(y));
   }
   return _mm512_reduce_max_ps(most);
+}
+
+float dequantize_activate_row_avx512(const int32_t* acc, float* out, float row_scale, const float* scales,
+                                     const float* bias, Activation activation, int64_t n) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return dequantize_activate_row_avx512<Activation::kGeluErf>(acc, out, row_scale, scales, bias, n);
+    case Activation::kGeluTanh:
+      return dequantize_activate_row_avx512<Activation::kGeluTanh>(acc, out, row_scale, scales, bias, n);
+    case Activation::kRelu:
+    default:
+      return dequantize_activate_row_avx512<Activation::kRelu>(acc, out, row_scale, scales, bias, n);
+  }
 }
 
 // q = clamp(round(w / scale), ±127) over one weight row, rounding half to even, as libtorch's
@@ -382,12 +396,15 @@ at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::Roww
     int8_t* hq = hidden_q.data_ptr<int8_t>();
     float* hr = hidden_scales.data_ptr<float>();
     at::parallel_for(0, rows, goemo::kRowGrain, [&](int64_t begin, int64_t end) {
+      // The activated row goes to a buffer that stays in L1, not back over the product.
+      std::vector<float> activated(static_cast<size_t>(inner));
       for (int64_t m = begin; m < end; ++m) {
         float* row = reinterpret_cast<float*>(hs + m * inner);
         if (goemo::has_avx512()) {
-          const float largest = goemo::dequantize_activate_row_avx512(
-              hs + m * inner, rs[m], first->scales.data_ptr<float>(), first->bias.data_ptr<float>(), act, inner);
-          hr[m] = goemo::quantize_row_with_max_avx512(row, hq + m * inner, inner, largest);
+          const float largest =
+              goemo::dequantize_activate_row_avx512(hs + m * inner, activated.data(), rs[m], first->scales.data_ptr<float>(),
+                                                    first->bias.data_ptr<float>(), act, inner);
+          hr[m] = goemo::quantize_row_with_max_avx512(activated.data(), hq + m * inner, inner, largest);
         } else {
           goemo::dequantize_row(hs + m * inner, rs[m], *first, inner);
           goemo::activate_row(row, act, inner);

@@ -50,30 +50,34 @@ __attribute__((target("avx512f"))) inline __m512 reciprocal_lanes(__m512 x) {
   return _mm512_mul_ps(estimate, _mm512_fnmadd_ps(x, estimate, _mm512_set1_ps(2.f)));
 }
 
-// erf on lanes: Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7), the approximation libtorch's
-// vectorised GELU uses.
-__attribute__((target("avx512f"))) inline __m512 erf_lanes(__m512 x) {
-  const __m512 sign = _mm512_castsi512_ps(
-      _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int32_t>(0x80000000u))));
-  const __m512 magnitude = _mm512_abs_ps(x);
-  const __m512 one = _mm512_set1_ps(1.f);
-  const __m512 t = reciprocal_lanes(_mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), magnitude, one));
-  __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
-  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
-  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
-  r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(0.254829592f));
-  const __m512 decay = exp_lanes(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(magnitude, magnitude)));
-  const __m512 value = _mm512_fnmadd_ps(_mm512_mul_ps(r, t), decay, one);
-  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(value), _mm512_castps_si512(sign)));
+// GELU(x) = x/2 · (1 + erf(x / √2)) on lanes, erf by the rational approximation Eigen and XLA
+// use for float (z·P(z²)/Q(z²) on z clamped to ±4, where erf is ±1 to float precision): within
+// 2.1e-7 · max(1, |x|) of the exact GELU, in about half the operations of an exp-based erf.
+__attribute__((target("avx512f"))) inline __m512 gelu_erf_lanes(__m512 x) {
+  const __m512 z = _mm512_min_ps(
+      _mm512_max_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)), _mm512_set1_ps(-4.f)),
+      _mm512_set1_ps(4.f));
+  const __m512 s = _mm512_mul_ps(z, z);
+  __m512 p = _mm512_fmadd_ps(s, _mm512_set1_ps(-2.72614225801306e-10f), _mm512_set1_ps(2.77068142495902e-08f));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(-2.10102402082508e-06f));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(-5.69250639462346e-05f));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(-7.34990630326855e-04f));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(-2.95459980854025e-03f));
+  p = _mm512_fmadd_ps(s, p, _mm512_set1_ps(-1.60960333262415e-02f));
+  __m512 q = _mm512_fmadd_ps(s, _mm512_set1_ps(-1.45660718464996e-05f), _mm512_set1_ps(-2.13374055278905e-04f));
+  q = _mm512_fmadd_ps(s, q, _mm512_set1_ps(-1.68282697438203e-03f));
+  q = _mm512_fmadd_ps(s, q, _mm512_set1_ps(-7.37332916720468e-03f));
+  q = _mm512_fmadd_ps(s, q, _mm512_set1_ps(-1.42647390514189e-02f));
+  const __m512 erf = _mm512_div_ps(_mm512_mul_ps(z, p), q);
+  const __m512 half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+  return _mm512_fmadd_ps(half_x, erf, half_x);
 }
 
 __attribute__((target("avx512f"))) inline __m512 activate_lanes(__m512 x, Activation activation) {
   const __m512 half = _mm512_set1_ps(0.5f);
   switch (activation) {
     case Activation::kGeluErf:
-      // x/2 · (1 + erf(x / √2))
-      return _mm512_mul_ps(_mm512_mul_ps(half, x),
-                           _mm512_add_ps(_mm512_set1_ps(1.f), erf_lanes(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)))));
+      return gelu_erf_lanes(x);
     case Activation::kGeluTanh: {
       // x/2 · (1 + tanh(u)), u = √(2/π)(x + 0.044715 x³); 1 + tanh(u) = 2 − 2 / (e^{2u} + 1).
       const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
@@ -169,10 +173,21 @@ inline void add_layer_norm_row(float* row, const float* residual, const float* g
   }
 }
 
-// row ← activation(row), in place, for CPUs without AVX-512 (the int8 feed-forward block applies
-// activate_lanes in its dequantizing pass where they have it).
+__attribute__((target("avx512f"))) inline void activate_row_avx512(float* row, Activation activation, int64_t n) {
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const __mmask16 m = tail_mask(n - j);
+    _mm512_mask_storeu_ps(row + j, m, activate_lanes(_mm512_maskz_loadu_ps(m, row + j), activation));
+  }
+}
+
+// row ← activation(row), in place: the lanes the int8 feed-forward block applies in its
+// dequantizing pass, or the scalar function on CPUs without AVX-512.
 inline void activate_row(float* row, Activation activation, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) row[j] = activate_scalar(row[j], activation);
+  if (has_avx512()) {
+    activate_row_avx512(row, activation, n);
+  } else {
+    for (int64_t j = 0; j < n; ++j) row[j] = activate_scalar(row[j], activation);
+  }
 }
 
 }  // namespace goemo
