@@ -109,8 +109,8 @@ fn run(args: Args) -> Result<()> {
         );
         return Ok(());
     }
-    // 64 batches per chunk: sorted by length within it, less padding; memory bounded by it.
-    let mut input = TextChunks::open(&args.input, args.batch_size * 64)?;
+    // 128 batches per chunk, sorted by length together (less padding); memory bounded by it.
+    let mut input = TextChunks::open(&args.input, args.batch_size * 128)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if let Format::Csv = args.format {
         let header = std::iter::once("text").chain(classifier.labels().iter().map(String::as_str));

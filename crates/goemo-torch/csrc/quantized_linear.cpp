@@ -99,6 +99,17 @@ __attribute__((target("avx512f"))) float max_abs_avx512(const float* x, int64_t 
   return _mm512_reduce_max_ps(most);
 }
 
+// q[0, 16) ← whole's lanes saturated to int8, those under m. Full vectors narrow in a register
+// and store plainly: the masked narrowing store to memory (vpmovsdb m128{k}) is the slowest step
+// of a quantizing pass on Zen 4.
+__attribute__((target("avx512f"))) inline void store_int8(int8_t* q, __mmask16 m, __m512i whole) {
+  if (m == static_cast<__mmask16>(0xffff)) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(whole));
+  } else {
+    _mm512_mask_cvtsepi32_storeu_epi8(q, m, whole);
+  }
+}
+
 // Quantizes a row whose largest magnitude is `largest`; returns its scale.
 __attribute__((target("avx512f"))) float quantize_row_with_max_avx512(const float* x, int8_t* q, int64_t n,
                                                                      float largest) {
@@ -107,7 +118,7 @@ __attribute__((target("avx512f"))) float quantize_row_with_max_avx512(const floa
     const __mmask16 m = tail_mask(n - k);
     // Rounds to nearest even (the default MXCSR mode), as the scalar path's std::nearbyint.
     const __m512i whole = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), times));
-    _mm512_mask_cvtsepi32_storeu_epi8(q + k, m, whole);
+    store_int8(q + k, m, whole);
   }
   return largest / 127.f;
 }
@@ -171,7 +182,7 @@ __attribute__((target("avx512f"))) void quantize_weight_row_avx512(const float* 
     const __mmask16 m = tail_mask(n - k);
     const __m512 steps = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(m, w + k), divisor),
                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    _mm512_mask_cvtsepi32_storeu_epi8(q + k, m, _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(steps, low), high)));
+    store_int8(q + k, m, _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(steps, low), high)));
   }
 }
 
