@@ -300,12 +300,12 @@ def main():
                for engine in ("goemo", "ONNX Runtime")}
     (g, g_name), (o, o_name) = fastest["goemo"], fastest["ONNX Runtime"]
     print(f"fastest within bounds against fastest within bounds: {g_name} {len(texts) / g:.0f} texts/s, "
-          f"{o_name} {len(texts) / o:.0f}: {o / g:.2f}x")
+          f"{o_name} {len(texts) / o:.0f}: {o / g:.3f}x")
     fp32 = {engine: min((s, n) for n, (_, s) in results.items() if n.startswith(f"{engine} fp32"))
             for engine in ("goemo", "ONNX Runtime")}
     (g, g_name), (o, o_name) = fp32["goemo"], fp32["ONNX Runtime"]
     print(f"fastest fp32 against fastest fp32: {g_name} {len(texts) / g:.0f} texts/s, "
-          f"{o_name} {len(texts) / o:.0f}: {o / g:.2f}x")
+          f"{o_name} {len(texts) / o:.0f}: {o / g:.3f}x")
 
 
 if __name__ == "__main__":
