@@ -376,9 +376,10 @@ at::Tensor* goemo_int8_linear_add_norm(goemo::RowwiseInt8Linear* layer, at::Tens
 }
 
 // The feed-forward block: LayerNorm(x + W₂ act(W₁ x + b₁) + b₂). The activation runs in the
-// pass that turns the first product into floats and quantizes its rows for the second, so the
-// wide intermediate is written once as float and once as int8. Returns a new float32 tensor,
-// or nullptr with the message.
+// pass that turns the first product into floats and quantizes its rows for the second; with
+// AVX-512 the activated floats live only in an L1 row buffer, so the wide intermediate goes
+// through memory as int32 and int8 only. Returns a new float32 tensor, or nullptr with the
+// message.
 at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::RowwiseInt8Linear* second,
                                     int32_t activation, at::Tensor* input, at::Tensor* gamma, at::Tensor* beta,
                                     double eps, char* error, size_t error_len) {
