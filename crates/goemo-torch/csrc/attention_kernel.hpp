@@ -170,14 +170,16 @@ __attribute__((target("avx512f"))) void attend_head(const Rows<const float>& q, 
   for (; first + kGroup <= tokens; first += kGroup) {
     attend_queries<CHUNKS, kGroup>(q, v, out, b, column, first, kGroup, tokens, dim, scale, key_columns, valid);
   }
+  // Fewer than kGroup are left: more than 4 only when kGroup is 8, more than 2 only when it is 4
+  // or 8.
   const int64_t left = tokens - first;
   if (left == 0) return;
-  if (left > 4 && kGroup > 4) {
+  if (left > 4) {
     attend_queries<CHUNKS, kGroup>(q, v, out, b, column, first, left, tokens, dim, scale, key_columns, valid);
-  } else if (left > 2 && kGroup > 2) {
+  } else if (left > 2) {
     attend_queries<CHUNKS, (kGroup < 4 ? kGroup : 4)>(q, v, out, b, column, first, left, tokens, dim, scale,
                                                       key_columns, valid);
-  } else if (left > 1) {
+  } else if (left == 2) {
     attend_queries<CHUNKS, 2>(q, v, out, b, column, first, left, tokens, dim, scale, key_columns, valid);
   } else {
     attend_queries<CHUNKS, 1>(q, v, out, b, column, first, left, tokens, dim, scale, key_columns, valid);

@@ -411,7 +411,6 @@ at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::Roww
       // The activated row goes to a buffer that stays in L1, not back over the product.
       std::vector<float> activated(static_cast<size_t>(inner));
       for (int64_t m = begin; m < end; ++m) {
-        float* row = reinterpret_cast<float*>(hs + m * inner);
         if (goemo::has_avx512()) {
           const float largest =
               goemo::dequantize_activate_row_avx512(hs + m * inner, activated.data(), rs[m], first->scales.data_ptr<float>(),
@@ -419,6 +418,7 @@ at::Tensor* goemo_int8_feed_forward(goemo::RowwiseInt8Linear* first, goemo::Roww
           hr[m] = goemo::quantize_row_with_max_avx512(activated.data(), hq + m * inner, inner, largest);
         } else {
           goemo::dequantize_row(hs + m * inner, rs[m], *first, inner);
+          float* row = reinterpret_cast<float*>(hs + m * inner);
           goemo::activate_row(row, act, inner);
           hr[m] = goemo::quantize_row(row, hq + m * inner, inner);
         }
